@@ -1,0 +1,79 @@
+"""In-memory containers for an embedding table and a list of associated pairs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+
+
+@dataclass
+class Embeddings:
+    """An n x d table of entity embeddings (raw values; preprocessing belongs to the model)."""
+
+    names: np.ndarray  # (n,) unique identifiers, dtype object (str)
+    X: np.ndarray  # (n, d) float32, finite, no zero-norm rows
+    source: str = ""  # file path, or "synthetic"
+    sha256: str | None = None  # of the source file, when there is one
+    meta: dict = field(default_factory=dict)  # how it was read (format, id column, dropped rows)
+
+    def __post_init__(self) -> None:
+        self.names = np.asarray(self.names, dtype=object)
+        self.X = np.ascontiguousarray(self.X, dtype=np.float32)
+        if self.X.ndim != 2 or self.X.shape[0] != self.names.shape[0]:
+            raise ValueError(f"names {self.names.shape} do not match X {self.X.shape}")
+
+    def __len__(self) -> int:
+        return int(self.X.shape[0])
+
+    @property
+    def dim(self) -> int:
+        """Number of features."""
+        return int(self.X.shape[1])
+
+    @cached_property
+    def index(self) -> dict[str, int]:
+        """Map identifier -> row."""
+        return {str(n): i for i, n in enumerate(self.names)}
+
+    def to_frame(self) -> pd.DataFrame:
+        """The table as a DataFrame indexed by identifier."""
+        return pd.DataFrame(self.X, index=pd.Index(self.names, name="id"))
+
+
+@dataclass
+class Pairs:
+    """Undirected associated pairs by identifier, with optional numeric evidence columns."""
+
+    a: np.ndarray  # (m,) identifiers, dtype object
+    b: np.ndarray  # (m,)
+    evidence: pd.DataFrame | None = None  # numeric columns aligned with rows (e.g. combined_score)
+    source: str = ""
+    sha256: str | None = None
+    stats: dict = field(default_factory=dict)  # n_rows_read, n_self_dropped, n_duplicates_dropped...
+
+    def __post_init__(self) -> None:
+        self.a = np.asarray(self.a, dtype=object)
+        self.b = np.asarray(self.b, dtype=object)
+        if self.a.shape != self.b.shape:
+            raise ValueError("a and b must have the same length")
+
+    def __len__(self) -> int:
+        return int(self.a.shape[0])
+
+
+@dataclass
+class MappedPairs:
+    """Pairs resolved to embedding rows: ``idx`` is (m, 2) int64, undirected, deduplicated."""
+
+    idx: np.ndarray
+    n_entities: int  # rows in the embedding table the indices refer to
+    stats: dict = field(default_factory=dict)  # n_input, n_mapped, n_case_insensitive, ...
+
+    def __post_init__(self) -> None:
+        self.idx = np.asarray(self.idx, dtype=np.int64).reshape(-1, 2)
+
+    def __len__(self) -> int:
+        return int(self.idx.shape[0])

@@ -1,0 +1,18 @@
+"""Error types that the CLI turns into one clear line and exit code 2."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class CalbioInputError(ValueError):
+    """Bad user input: names the offending file (if any) and the problem in one line."""
+
+    def __init__(self, message: str, path: str | Path | None = None) -> None:
+        self.path = None if path is None else str(path)
+        self.problem = message
+        super().__init__(f"{self.path}: {message}" if self.path else message)
+
+
+class OutputExistsError(CalbioInputError):
+    """An output would overwrite existing results and --force was not given."""
