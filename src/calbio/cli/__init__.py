@@ -1,0 +1,1 @@
+"""The ``calbio`` command line: a thin layer over the Python API."""

@@ -1,0 +1,303 @@
+"""``calbio`` entry point: fit, evaluate, score, query, demo."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from calbio.cli import common as c
+from calbio.errors import CalbioInputError
+
+app = typer.Typer(
+    name="calbio",
+    help="Learn associations between biological entities and evaluate them honestly.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+
+@contextlib.contextmanager
+def training_progress(quiet: bool = False) -> Iterator:
+    """A rich progress bar fed by the trainer's per-epoch callback."""
+    if quiet:
+        yield None
+        return
+    with Progress(
+        TextColumn("training"),
+        BarColumn(),
+        TextColumn("epoch {task.completed}/{task.total}"),
+        TextColumn("loss {task.fields[loss]:.4f}"),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("train", total=None, loss=float("nan"))
+
+        def update(epoch: int, total: int, loss: float) -> None:
+            bar.update(task, completed=epoch, total=total, loss=loss)
+
+        yield update
+
+
+@app.command()
+def fit(
+    embeddings: c.EmbeddingsArg,
+    pairs: c.PairsArg,
+    out: Annotated[Path, typer.Option(help="Model directory to write")],
+    preset: c.Preset = "paper",
+    epochs: c.Epochs = None,
+    negatives: c.Negatives = None,
+    seed: c.Seed = 42,
+    pca: c.Pca = None,
+    hidden: c.Hidden = None,
+    batch_size: c.BatchSize = None,
+    lr: c.Lr = None,
+    mask_false_negatives: c.MaskFN = False,
+    both_orientations: c.BothOrient = False,
+    score: c.Score = None,
+    blend_lambda: c.BlendLambda = None,
+    threads: c.Threads = None,
+    id_column: c.IdColumn = None,
+    layer: c.Layer = None,
+    names_file: c.NamesFile = None,
+    drop: c.Drop = None,
+    dedupe: c.Dedupe = None,
+    columns: c.Columns = None,
+    min_score: c.MinScore = None,
+    protein_info: c.ProteinInfo = None,
+    force: c.Force = False,
+) -> None:
+    """Train CAL on ALL given pairs and write a model directory (no evaluation)."""
+    from calbio._io import check_output_file
+    from calbio.data.matching import map_pairs, summarize_mapping
+    from calbio.model.estimator import CAL
+
+    check_output_file(out, force)
+    emb = c.read_embeddings(embeddings, id_column, layer, names_file, drop, dedupe)
+    prs = c.read_pairs(pairs, columns, min_score, protein_info)
+    mapped = map_pairs(prs, emb)
+    err_console.print(summarize_mapping(mapped))
+    opts = c.train_overrides(
+        epochs=epochs,
+        negatives=negatives,
+        pca=pca,
+        hidden=hidden,
+        batch_size=batch_size,
+        lr=lr,
+        mask_false_negatives=mask_false_negatives,
+        both_orientations=both_orientations,
+        score=score,
+        blend_lambda=blend_lambda,
+        threads=threads,
+    )
+    model = CAL(preset, random_state=seed, **opts)
+    with training_progress() as cb:
+        model.fit(emb, mapped, progress=cb)
+    model.sources_["pairs"] = {"path": prs.source, "sha256": prs.sha256}
+    model.save(out, force=force)
+    console.print(
+        f"wrote {out} ({len(model.train_pairs_):,} training pairs, {len(model.names_):,} "
+        f"entities, final loss {model.history_.loss[-1]:.4f}, {model.fit_seconds_:.1f} s)"
+    )
+
+
+@app.command()
+def evaluate(
+    embeddings: c.EmbeddingsArg,
+    pairs: c.PairsArg,
+    out: Annotated[Path, typer.Option(help="Directory for metrics.json, scores and the model")],
+    protocol: Annotated[str, typer.Option(help="edge (default) | node | transductive")] = "edge",
+    validate_with: Annotated[
+        list[Path] | None, typer.Option(help="Independent pairs file to validate on (repeatable)")
+    ] = None,
+    test_fraction: Annotated[float, typer.Option(help="Held-out fraction of pairs/entities")] = 0.3,
+    cb_threshold: Annotated[float, typer.Option(help="Cross-boundary: |cosine| below this")] = 0.2,
+    n_boot: Annotated[int, typer.Option(help="Bootstrap resamples for AUC CIs")] = 1000,
+    preset: c.Preset = "paper",
+    epochs: c.Epochs = None,
+    negatives: c.Negatives = None,
+    seed: c.Seed = 42,
+    pca: c.Pca = None,
+    hidden: c.Hidden = None,
+    batch_size: c.BatchSize = None,
+    lr: c.Lr = None,
+    mask_false_negatives: c.MaskFN = False,
+    both_orientations: c.BothOrient = False,
+    score: c.Score = None,
+    blend_lambda: c.BlendLambda = None,
+    threads: c.Threads = None,
+    id_column: c.IdColumn = None,
+    layer: c.Layer = None,
+    names_file: c.NamesFile = None,
+    drop: c.Drop = None,
+    dedupe: c.Dedupe = None,
+    columns: c.Columns = None,
+    min_score: c.MinScore = None,
+    protein_info: c.ProteinInfo = None,
+    force: c.Force = False,
+) -> None:
+    """Fit CAL under a protocol and print it beside cosine, degree and Adamic-Adar."""
+    from calbio._io import check_output_file
+    from calbio.data.pairs import load_pairs
+    from calbio.evaluation.protocol import evaluate as run_evaluation
+    from calbio.evaluation.splits import PROTOCOLS
+    from calbio.report.console import print_evaluation
+
+    if protocol not in PROTOCOLS:
+        raise CalbioInputError(f"--protocol must be one of {', '.join(PROTOCOLS)}")
+    check_output_file(out, force)
+    emb = c.read_embeddings(embeddings, id_column, layer, names_file, drop, dedupe)
+    prs = c.read_pairs(pairs, columns, min_score, protein_info)
+    validation = [load_pairs(p) for p in (validate_with or [])]
+    opts = c.train_overrides(
+        epochs=epochs,
+        negatives=negatives,
+        pca=pca,
+        hidden=hidden,
+        batch_size=batch_size,
+        lr=lr,
+        mask_false_negatives=mask_false_negatives,
+        both_orientations=both_orientations,
+        score=score,
+        blend_lambda=blend_lambda,
+        threads=threads,
+    )
+    with training_progress() as cb:
+        result = run_evaluation(
+            emb,
+            prs,
+            protocol=protocol,
+            preset=preset,
+            seed=seed,
+            test_fraction=test_fraction,
+            cb_threshold=cb_threshold,
+            validate_with=validation,
+            n_boot=n_boot,
+            progress=cb,
+            **opts,
+        )
+    result.save(out, force=force)
+    print_evaluation(result.to_dict(), console)
+    console.print(f"wrote {out}/metrics.json")
+
+
+@app.command()
+def score(
+    model_dir: Annotated[Path, typer.Argument(help="Model directory from `calbio fit`")],
+    pairs: c.PairsArg,
+    out: Annotated[Path | None, typer.Option(help="CSV to write (default: stdout)")] = None,
+    columns: c.Columns = None,
+    kind: Annotated[
+        str | None, typer.Option("--score", help="half | both | cosine | blend")
+    ] = None,
+    force: c.Force = False,
+) -> None:
+    """Score pairs with a fitted model: CSV of a, b, association, cosine."""
+    from calbio.api import score_pairs_table
+    from calbio.model.estimator import CAL
+
+    if out is not None:
+        from calbio._io import check_output_file
+
+        check_output_file(out, force)
+    model = CAL.load(model_dir)
+    prs = c.read_pairs(pairs, columns, None, None)
+    table = score_pairs_table(model, prs, kind=kind)
+    if out is None:
+        table.to_csv(sys.stdout, index=False)
+    else:
+        from calbio._io import atomic_file
+
+        with atomic_file(out) as tmp:
+            table.to_csv(tmp, index=False)
+        err_console.print(f"wrote {len(table):,} scored pairs to {out}")
+
+
+@app.command()
+def query(
+    model_dir: Annotated[Path, typer.Argument(help="Model directory from `calbio fit`")],
+    gene: Annotated[str, typer.Argument(help="Entity to query")],
+    top: Annotated[int, typer.Option(help="How many partners")] = 20,
+    out: Annotated[Path | None, typer.Option(help="Also write the table as CSV")] = None,
+    force: c.Force = False,
+) -> None:
+    """Ranked association partners of one entity, with cosine and training-pair flags."""
+    from rich.table import Table
+
+    from calbio.model.estimator import CAL
+
+    if out is not None:
+        from calbio._io import check_output_file
+
+        check_output_file(out, force)
+    model = CAL.load(model_dir)
+    table = model.query(gene, top=top)
+    if out is not None:
+        from calbio._io import atomic_file
+
+        with atomic_file(out) as tmp:
+            table.to_csv(tmp, index=False)
+    t = Table(title=f"Top {len(table)} association partners of {gene}", title_justify="left")
+    for col in ("rank", "partner", "association", "cosine", "training pair"):
+        t.add_column(col, justify="right" if col not in ("partner",) else "left")
+    for r in table.itertuples(index=False):
+        t.add_row(
+            str(r.rank),
+            str(r.partner),
+            f"{r.association:.3f}",
+            f"{r.cosine:.3f}",
+            "yes" if r.training_pair else "",
+        )
+    console.print(t)
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option(help="Directory for the demo's outputs")] = Path(
+        "calbio-demo"
+    ),
+    data: Annotated[
+        Path | None,
+        typer.Option(help="Run on real files instead: a folder with embeddings/ and associations/"),
+    ] = None,
+    epochs: Annotated[int | None, typer.Option(help="Training epochs (default: 30)")] = None,
+    force: c.Force = False,
+) -> None:
+    """Fit, evaluate and query end to end on the built-in synthetic world (or real data)."""
+    from calbio.api import run_demo
+    from calbio.report.console import print_evaluation
+
+    result = run_demo(out, data=data, epochs=epochs, force=force, progress_console=err_console)
+    print_evaluation(result["metrics"], console)
+    q = result["query"]
+    console.print(
+        f"Top partners of {result['query_entity']} (held-out model, training pairs marked):"
+    )
+    console.print(q.head(10).to_string(index=False))
+    console.print(f"wrote {out}/ (metrics.json, model/, query.csv) in {result['seconds']:.0f} s")
+
+
+def main() -> None:
+    """Console entry point: bad input becomes one line on stderr and exit code 2."""
+    try:
+        app()
+    except CalbioInputError as exc:
+        err_console.print(f"calbio: error: {exc}", markup=False, highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        err_console.print("calbio: interrupted")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Model: the residual MLP module, presets and the sklearn-style CAL estimator."""

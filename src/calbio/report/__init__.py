@@ -1,0 +1,1 @@
+"""Reports: console tables now; HTML reports build on the same numbers."""

@@ -1,0 +1,1 @@
+"""Training: negatives, contrastive losses and the optimisation loop."""

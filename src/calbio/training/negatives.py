@@ -1,0 +1,65 @@
+"""Training-time negatives: which entities a positive pair is contrasted against."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+
+class KnownPairs:
+    """Fast membership test for undirected known pairs, vectorised with ``torch.isin``."""
+
+    def __init__(self, idx: np.ndarray, n: int) -> None:
+        idx = np.asarray(idx, dtype=np.int64).reshape(-1, 2)
+        lo, hi = np.minimum(idx[:, 0], idx[:, 1]), np.maximum(idx[:, 0], idx[:, 1])
+        self.n = int(n)
+        self.keys = torch.from_numpy(np.unique(lo * self.n + hi))
+
+    def contains(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        """Elementwise: is (a, b) a known pair (either orientation)? Broadcasts a and b."""
+        a, b = torch.broadcast_tensors(a, b)
+        keys = torch.minimum(a, b) * self.n + torch.maximum(a, b)
+        return torch.isin(keys, self.keys)
+
+
+def in_batch_mask(a: torch.Tensor, b: torch.Tensor, known: KnownPairs) -> torch.Tensor:
+    """(B, B) mask of off-diagonal in-batch candidates that are known positives of the anchor."""
+    mask = known.contains(a[:, None], b[None, :])
+    # the same anchor or the same partner twice in one batch is a false negative too
+    mask |= (a[:, None] == a[None, :]) | (b[:, None] == b[None, :])
+    mask.fill_diagonal_(False)
+    return mask
+
+
+class NegativeSampler:
+    """Draws K shared negatives per batch: uniformly (``random``) or by training degree."""
+
+    def __init__(
+        self,
+        mode: str,
+        n_entities: int,
+        train_idx: np.ndarray,
+        generator: torch.Generator,
+        degree_power: float = 1.0,
+    ) -> None:
+        self.mode = mode
+        self.generator = generator
+        self.n = int(n_entities)
+        if mode == "random":
+            # uniform over entities that take part in training pairs
+            self.pool = torch.from_numpy(np.unique(train_idx))
+            self.weights = None
+        elif mode == "degree":
+            deg = np.bincount(train_idx.ravel(), minlength=self.n).astype(np.float64)
+            self.pool = torch.from_numpy(np.flatnonzero(deg))
+            self.weights = torch.from_numpy(deg[deg > 0] ** degree_power)
+        else:
+            raise ValueError(f"no sampler for negatives={mode!r}")
+
+    def sample(self, k: int) -> torch.Tensor:
+        """k entity indices."""
+        if self.weights is None:
+            pick = torch.randint(len(self.pool), (k,), generator=self.generator)
+        else:
+            pick = torch.multinomial(self.weights, k, replacement=True, generator=self.generator)
+        return self.pool[pick]

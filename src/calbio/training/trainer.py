@@ -1,0 +1,175 @@
+"""The optimisation loop: AdamW, a learning-rate schedule, shuffled pair batches, InfoNCE."""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from calbio.model.module import ResidualAssociationMLP
+from calbio.model.presets import TrainConfig
+from calbio.training.losses import info_nce_in_batch, info_nce_sampled
+from calbio.training.negatives import KnownPairs, NegativeSampler, in_batch_mask
+
+ProgressCallback = Callable[[int, int, float], None]  # (epoch, n_epochs, loss)
+
+
+@dataclass
+class TrainHistory:
+    """Per-epoch training record."""
+
+    loss: list[float] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+    epoch_seconds: list[float] = field(default_factory=list)
+    best_epoch: int | None = None
+    stopped_early: bool = False
+    n_train_pairs: int = 0
+    n_val_pairs: int = 0
+
+    def to_dict(self) -> dict:
+        """Plain-dict form."""
+        return dict(self.__dict__)
+
+
+def _scheduler(opt: torch.optim.Optimizer, cfg: TrainConfig, steps_per_epoch: int):
+    if cfg.schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs), "epoch"
+    if cfg.schedule == "onecycle":
+        sched = torch.optim.lr_scheduler.OneCycleLR(
+            opt, max_lr=cfg.lr, total_steps=cfg.epochs * steps_per_epoch
+        )
+        return sched, "step"
+    return None, "none"
+
+
+def split_validation(
+    train_idx: np.ndarray, fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Carve a seeded validation subset out of the training pairs."""
+    if fraction <= 0:
+        return train_idx, train_idx[:0]
+    rng = np.random.default_rng(seed + 1)
+    perm = rng.permutation(len(train_idx))
+    n_val = max(1, int(round(fraction * len(train_idx))))
+    return train_idx[perm[n_val:]], train_idx[perm[:n_val]]
+
+
+def train_module(
+    X: torch.Tensor,
+    train_idx: np.ndarray,
+    cfg: TrainConfig,
+    progress: ProgressCallback | None = None,
+) -> tuple[ResidualAssociationMLP, TrainHistory]:
+    """Train a residual MLP on L2-normalised embeddings ``X`` (n, d) and pair indices (m, 2)."""
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    train_idx = np.asarray(train_idx, dtype=np.int64).reshape(-1, 2)
+    if len(train_idx) < 2:
+        raise ValueError("need at least 2 training pairs")
+    fit_idx, val_idx = split_validation(train_idx, cfg.validation_fraction, cfg.seed)
+    n = X.shape[0]
+    known = KnownPairs(train_idx, n)
+    pairs = torch.from_numpy(fit_idx)
+    if cfg.both_orientations:
+        pairs = torch.cat([pairs, pairs.flip(1)])
+    model = ResidualAssociationMLP(X.shape[1], cfg.hidden, cfg.depth)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    bs = min(cfg.batch_size, len(pairs))
+    steps = len(pairs) // bs if cfg.drop_last else math.ceil(len(pairs) / bs)
+    sched, sched_unit = _scheduler(opt, cfg, steps)
+    sampler = (
+        None
+        if cfg.negatives == "in-batch"
+        else NegativeSampler(cfg.negatives, n, fit_idx, gen, cfg.degree_power)
+    )
+    k_neg = cfg.n_negatives or bs
+    hist = TrainHistory(n_train_pairs=len(fit_idx), n_val_pairs=len(val_idx))
+    best_state, best_val, bad_epochs = None, math.inf, 0
+    for epoch in range(cfg.epochs):
+        t0 = time.perf_counter()
+        model.train()
+        perm = torch.randperm(len(pairs), generator=gen)
+        total, count = 0.0, 0
+        for s in range(steps):
+            batch = pairs[perm[s * bs : (s + 1) * bs]]
+            if len(batch) < 2:
+                continue
+            loss = _batch_loss(model, X, batch, cfg, known, sampler, k_neg)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            if sched_unit == "step":
+                sched.step()
+            total += float(loss.detach()) * len(batch)
+            count += len(batch)
+        if sched_unit == "epoch":
+            sched.step()
+        hist.loss.append(total / max(count, 1))
+        hist.epoch_seconds.append(time.perf_counter() - t0)
+        if len(val_idx):
+            v = validation_loss(model, X, val_idx, cfg)
+            hist.val_loss.append(v)
+            if v < best_val - 1e-6:
+                best_val, bad_epochs, hist.best_epoch = v, 0, epoch
+                best_state = copy.deepcopy(model.state_dict())
+            else:
+                bad_epochs += 1
+        if progress is not None:
+            progress(epoch + 1, cfg.epochs, hist.loss[-1])
+        if cfg.patience is not None and len(val_idx) and bad_epochs >= cfg.patience:
+            hist.stopped_early = True
+            break
+    if best_state is not None and cfg.patience is not None:
+        model.load_state_dict(best_state)
+    model.eval()
+    return model, hist
+
+
+def _batch_loss(
+    model: ResidualAssociationMLP,
+    X: torch.Tensor,
+    batch: torch.Tensor,
+    cfg: TrainConfig,
+    known: KnownPairs,
+    sampler: NegativeSampler | None,
+    k_neg: int,
+) -> torch.Tensor:
+    a, b = batch[:, 0], batch[:, 1]
+    fa, eb = model(X[a]), X[b]
+    if sampler is None:
+        mask = in_batch_mask(a, b, known) if cfg.mask_false_negatives else None
+        return info_nce_in_batch(fa, eb, cfg.tau, mask)
+    neg = sampler.sample(k_neg)
+    f_neg = model(X[neg])
+    mask_ab = mask_ba = None
+    if cfg.mask_false_negatives:
+        mask_ab = known.contains(a[:, None], neg[None, :]) | (b[:, None] == neg[None, :])
+        mask_ba = known.contains(b[:, None], neg[None, :]) | (a[:, None] == neg[None, :])
+    return info_nce_sampled(fa, eb, f_neg, X[neg], cfg.tau, mask_ab, mask_ba)
+
+
+@torch.no_grad()
+def validation_loss(
+    model: ResidualAssociationMLP, X: torch.Tensor, val_idx: np.ndarray, cfg: TrainConfig
+) -> float:
+    """Mean in-batch InfoNCE on held-aside validation pairs (fixed batches, no shuffling)."""
+    model.eval()
+    idx = torch.from_numpy(np.asarray(val_idx, dtype=np.int64))
+    bs = min(cfg.batch_size, len(idx))
+    total, count = 0.0, 0
+    for s in range(0, len(idx), bs):
+        batch = idx[s : s + bs]
+        if len(batch) < 2:
+            continue
+        loss = info_nce_in_batch(model(X[batch[:, 0]]), X[batch[:, 1]], cfg.tau)
+        total += float(loss) * len(batch)
+        count += len(batch)
+    model.train()
+    return total / max(count, 1)
