@@ -44,6 +44,13 @@ BothOrient = Annotated[bool, typer.Option(help="Feed each pair in both orientati
 Score = Annotated[str | None, typer.Option(help="half | both | cosine | blend")]
 BlendLambda = Annotated[float | None, typer.Option(help="Weight of the learned score in 'blend'")]
 Threads = Annotated[int | None, typer.Option(help="torch CPU threads")]
+MinMapped = Annotated[
+    float,
+    typer.Option(
+        help="Smallest fraction of pairs that must map onto the table; lower it when the pairs "
+        "file covers a larger universe than the embedding (e.g. genome-wide STRING)"
+    ),
+]
 Force = Annotated[bool, typer.Option("--force", help="Overwrite existing outputs")]
 
 

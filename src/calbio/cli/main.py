@@ -9,21 +9,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from calbio.cli import common as c
+from calbio.cli.app import app, console, err_console
 from calbio.errors import CalbioInputError
-
-app = typer.Typer(
-    name="calbio",
-    help="Learn associations between biological entities and evaluate them honestly.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-console = Console()
-err_console = Console(stderr=True)
 
 
 @contextlib.contextmanager
@@ -75,6 +65,7 @@ def fit(
     columns: c.Columns = None,
     min_score: c.MinScore = None,
     protein_info: c.ProteinInfo = None,
+    min_mapped: c.MinMapped = 0.5,
     force: c.Force = False,
 ) -> None:
     """Train CAL on ALL given pairs and write a model directory (no evaluation)."""
@@ -85,7 +76,7 @@ def fit(
     check_output_file(out, force)
     emb = c.read_embeddings(embeddings, id_column, layer, names_file, drop, dedupe)
     prs = c.read_pairs(pairs, columns, min_score, protein_info)
-    mapped = map_pairs(prs, emb)
+    mapped = map_pairs(prs, emb, min_fraction=min_mapped)
     err_console.print(summarize_mapping(mapped))
     opts = c.train_overrides(
         epochs=epochs,
@@ -144,6 +135,7 @@ def evaluate(
     columns: c.Columns = None,
     min_score: c.MinScore = None,
     protein_info: c.ProteinInfo = None,
+    min_mapped: c.MinMapped = 0.5,
     force: c.Force = False,
 ) -> None:
     """Fit CAL under a protocol and print it beside cosine, degree and Adamic-Adar."""
@@ -159,6 +151,7 @@ def evaluate(
     emb = c.read_embeddings(embeddings, id_column, layer, names_file, drop, dedupe)
     prs = c.read_pairs(pairs, columns, min_score, protein_info)
     validation = [load_pairs(p) for p in (validate_with or [])]
+    err_console.print(f"{len(emb):,} entities x {emb.dim} features; {len(prs):,} pairs read")
     opts = c.train_overrides(
         epochs=epochs,
         negatives=negatives,
@@ -285,6 +278,10 @@ def demo(
     )
     console.print(q.head(10).to_string(index=False))
     console.print(f"wrote {out}/ (metrics.json, model/, query.csv) in {result['seconds']:.0f} s")
+
+
+# Command groups defined in their own modules register themselves on `app` when imported.
+# (one import line per module; keep this block just above main())
 
 
 def main() -> None:

@@ -1,0 +1,37 @@
+"""Shared helper for benchmark scripts: each owns one marked section of a results file."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+SHARED = HERE.parent.parent / "shared" / "data"
+
+
+def git_revision() -> str:
+    """Short commit hash of the working tree (for provenance lines)."""
+    try:
+        rev = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=HERE
+        ).stdout.strip()
+    except OSError:
+        return "unknown"
+    return rev or "unknown"
+
+
+def update_section(results_file: Path, name: str, body: str, title: str | None = None) -> None:
+    """Replace (or append) the block between ``<!-- BEGIN name -->`` and ``<!-- END name -->``."""
+    begin, end = f"<!-- BEGIN {name} -->", f"<!-- END {name} -->"
+    block = f"{begin}\n{body.rstrip()}\n{end}"
+    text = results_file.read_text() if results_file.exists() else f"# {title or 'Results'}\n"
+    pattern = re.compile(re.escape(begin) + r".*?" + re.escape(end), re.S)
+    text = (
+        pattern.sub(lambda _: block, text)
+        if pattern.search(text)
+        else text.rstrip() + "\n\n" + block + "\n"
+    )
+    tmp = results_file.with_suffix(".md.tmp")
+    tmp.write_text(text)
+    tmp.replace(results_file)
