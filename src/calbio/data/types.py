@@ -52,7 +52,8 @@ class Pairs:
     evidence: pd.DataFrame | None = None  # numeric columns aligned with rows (e.g. combined_score)
     source: str = ""
     sha256: str | None = None
-    stats: dict = field(default_factory=dict)  # n_rows_read, n_self_dropped, n_duplicates_dropped...
+    # n_rows_read, n_self_dropped, n_duplicates_dropped, ...
+    stats: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.a = np.asarray(self.a, dtype=object)

@@ -1,0 +1,1 @@
+"""Evaluation: metrics, shortcut baselines and honest comparisons."""
