@@ -1,0 +1,493 @@
+"""Read an embedding table (CSV/TSV, Parquet, .npy + names, AnnData .h5ad) and validate it."""
+
+from __future__ import annotations
+
+import gzip
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from calbio._io import sha256_file
+from calbio.data.types import Embeddings
+from calbio.errors import CalbioInputError
+
+# Strings read as missing values in numeric feature columns (never in the identifier column,
+# so that gene symbols such as "NA" or "NULL" survive as identifiers).
+NA_STRINGS = [
+    "",
+    "NA",
+    "N/A",
+    "n/a",
+    "NaN",
+    "nan",
+    "-nan",
+    "-NaN",
+    "NAN",
+    "NULL",
+    "null",
+    "None",
+    "#N/A",
+    "<NA>",
+]
+
+_TEXT_SUFFIXES = (".csv", ".tsv", ".txt", ".tab")
+_DEDUPE_CHOICES = ("first", "mean")
+
+
+def _one_line(exc: BaseException, limit: int = 200) -> str:
+    """An exception's message squeezed onto one short line."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _examples(items: Sequence[Any], k: int = 3) -> str:
+    """Quote up to ``k`` items, saying how many more there are."""
+    shown = ", ".join(repr(str(x)) for x in list(items)[:k])
+    extra = len(items) - k
+    return f"{shown} and {extra:,} more" if extra > 0 else shown
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}" if n == 1 else f"{n:,} {word}s"
+
+
+def _detect_format(path: Path) -> tuple[str, bool]:
+    """Return (format, gzipped) from the file name."""
+    name = path.name.lower()
+    gz = name.endswith(".gz")
+    if gz:
+        name = name[:-3]
+    if name.endswith(_TEXT_SUFFIXES):
+        return ("tsv" if name.endswith((".tsv", ".tab")) else "csv"), gz
+    if gz:
+        raise CalbioInputError(
+            "gzip is only supported for .csv, .tsv and .txt embedding tables", path
+        )
+    if name.endswith((".parquet", ".pq")):
+        return "parquet", False
+    if name.endswith(".npy"):
+        return "npy", False
+    if name.endswith(".h5ad"):
+        return "h5ad", False
+    raise CalbioInputError(
+        "unsupported embedding format; expected .csv, .tsv, .txt (optionally .gz), "
+        ".parquet, .npy (with a names file) or .h5ad",
+        path,
+    )
+
+
+def _sniff_separator(path: Path, gz: bool) -> str:
+    """Tab if the first non-blank line holds a tab, else comma; empty files are an error."""
+    try:
+        opener = gzip.open if gz else open
+        with opener(path, "rt", encoding="utf-8", errors="replace", newline="") as fh:
+            for line in fh:
+                if line.strip():
+                    return "\t" if "\t" in line else ","
+    except (OSError, EOFError, UnicodeError) as exc:
+        raise CalbioInputError(f"cannot read file: {_one_line(exc)}", path) from exc
+    raise CalbioInputError("file is empty", path)
+
+
+def _non_numeric_column_error(
+    df: pd.DataFrame, columns: Sequence[Any], ids: Sequence[Any] | None, path: str | Path
+) -> None:
+    """Raise naming the first non-numeric column among ``columns`` (with an example value)."""
+    for col in columns:
+        series = df[col]
+        if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
+            continue
+        if pd.api.types.is_bool_dtype(series):
+            raise CalbioInputError(f"feature column {str(col)!r} is boolean, not numeric", path)
+        coerced = pd.to_numeric(series, errors="coerce")
+        bad = np.flatnonzero(coerced.isna().to_numpy() & series.notna().to_numpy())
+        if not bad.size:  # e.g. an empty object column, or numbers stored as objects
+            continue
+        value = series.iloc[int(bad[0])]
+        row = f" in row {str(ids[int(bad[0])])!r}" if ids is not None else ""
+        raise CalbioInputError(
+            f"feature column {str(col)!r} is not numeric (e.g. value {str(value)!r}{row})", path
+        )
+
+
+def _numeric_matrix(df: pd.DataFrame) -> np.ndarray:
+    """Feature columns (already checked by _non_numeric_column_error) as a float64 matrix."""
+    if all(pd.api.types.is_numeric_dtype(df[c]) for c in df.columns):
+        return df.to_numpy(dtype=np.float64, na_value=np.nan)
+    return df.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def _clean_names(raw: Any) -> np.ndarray:
+    """Identifiers as stripped str (missing values become empty strings)."""
+    s = pd.Series(np.asarray(raw, dtype=object), dtype=object)
+    s = s.where(s.notna(), "")
+    return s.astype(str).str.strip().to_numpy(dtype=object)
+
+
+def _check_dedupe(dedupe: str | None, path: str | Path | None) -> None:
+    if dedupe is not None and dedupe not in _DEDUPE_CHOICES:
+        raise CalbioInputError(f"dedupe must be 'first' or 'mean' (got {dedupe!r})", path)
+
+
+def _finish(
+    names_raw: Any,
+    X: Any,
+    *,
+    source: str,
+    path: str | Path,
+    drop: str | None = None,
+    dedupe: str | None = None,
+    sha256: str | None = None,
+    meta: dict[str, Any] | None = None,
+) -> Embeddings:
+    """Shared validation: drop by regex, check shape, finiteness, duplicates and zero rows."""
+    _check_dedupe(dedupe, path)
+    names = _clean_names(names_raw)
+    arr = np.asarray(X)
+    if arr.ndim != 2:
+        raise CalbioInputError(f"expected a 2-D table, got {arr.ndim} dimension(s)", path)
+    if arr.shape[0] != names.shape[0]:
+        raise CalbioInputError(
+            f"{names.shape[0]:,} identifiers but {arr.shape[0]:,} rows of values", path
+        )
+    real = np.issubdtype(arr.dtype, np.number) and not np.issubdtype(arr.dtype, np.complexfloating)
+    if not real:
+        raise CalbioInputError(f"values are not real numbers (dtype {arr.dtype})", path)
+    n_rows_read = int(arr.shape[0])
+
+    n_dropped = 0
+    if drop:
+        try:
+            pattern = re.compile(drop)
+        except re.error as exc:
+            raise CalbioInputError(f"invalid drop regex {drop!r}: {exc}", path) from exc
+        hit = pd.Series(names, dtype=object).str.contains(pattern, regex=True).to_numpy(bool)
+        n_dropped = int(hit.sum())
+        if n_dropped:
+            names, arr = names[~hit], arr[~hit]
+
+    if arr.shape[0] == 0:
+        if n_dropped:
+            raise CalbioInputError(
+                f"all {n_rows_read:,} rows were removed by the drop regex {drop!r}", path
+            )
+        raise CalbioInputError("no rows (the table is empty)", path)
+    if arr.shape[1] == 0:
+        raise CalbioInputError("no feature columns (only identifiers)", path)
+
+    empty = np.flatnonzero(names == "")
+    if empty.size:
+        raise CalbioInputError(
+            f"{_plural(int(empty.size), 'row')} with an empty identifier "
+            f"(first at data row {int(empty[0]) + 1:,})",
+            path,
+        )
+
+    with np.errstate(over="ignore", invalid="ignore"):
+        X32 = np.ascontiguousarray(arr, dtype=np.float32)
+    finite = np.isfinite(X32)
+    if not finite.all():
+        nan_rows = np.isnan(X32).any(axis=1)
+        inf_rows = np.isinf(X32).any(axis=1)
+        parts = []
+        if nan_rows.any():
+            parts.append(f"{_plural(int(nan_rows.sum()), 'row')} with NaN/missing values")
+        if inf_rows.any():
+            parts.append(
+                f"{_plural(int(inf_rows.sum()), 'row')} with infinite values "
+                "(or values too large for float32)"
+            )
+        bad_names = names[nan_rows | inf_rows]
+        raise CalbioInputError(f"{' and '.join(parts)}, e.g. {_examples(bad_names)}", path)
+
+    n_dedup = 0
+    idx = pd.Index(names)
+    if not idx.is_unique:
+        dup_mask = idx.duplicated(keep="first")
+        if dedupe is None:
+            dups = pd.unique(names[dup_mask])
+            raise CalbioInputError(
+                f"{_plural(len(dups), 'duplicate identifier')}: {_examples(dups)}; "
+                "pass dedupe='first' or 'mean' (--dedupe) to merge them",
+                path,
+            )
+        n_dedup = int(dup_mask.sum())
+        if dedupe == "first":
+            names, X32 = names[~dup_mask], X32[~dup_mask]
+        else:  # mean, in float64, keeping the order of first appearance
+            frame = pd.DataFrame(X32.astype(np.float64))
+            means = frame.groupby(names, sort=False).mean()
+            names = means.index.to_numpy(dtype=object)
+            X32 = np.ascontiguousarray(means.to_numpy(), dtype=np.float32)
+
+    zero = ~np.any(X32 != 0, axis=1)
+    if zero.any():
+        raise CalbioInputError(
+            f"{_plural(int(zero.sum()), 'row')} with all-zero values (zero norm): "
+            f"{_examples(names[zero])}",
+            path,
+        )
+
+    info = dict(meta or {})
+    info.update(
+        n_rows_read=n_rows_read,
+        n_dropped_regex=n_dropped,
+        n_deduplicated=n_dedup,
+        dedupe=dedupe,
+        drop=drop,
+    )
+    return Embeddings(names=names, X=X32, source=source, sha256=sha256, meta=info)
+
+
+def _read_text(
+    path: Path, gz: bool, id_column: str | None
+) -> tuple[np.ndarray, pd.DataFrame, str, str]:
+    """Read a delimited table: returns (identifiers, feature frame, id column, separator)."""
+    sep = _sniff_separator(path, gz)
+    try:
+        header = pd.read_csv(path, sep=sep, nrows=0, encoding="utf-8-sig")
+    except Exception as exc:  # pandas raises many types for malformed text
+        raise CalbioInputError(f"cannot parse table: {_one_line(exc)}", path) from exc
+    cols = list(header.columns)
+    if not cols:
+        raise CalbioInputError("file is empty", path)
+    if id_column is None:
+        id_col = cols[0]
+    elif id_column in cols:
+        id_col = id_column
+    else:
+        raise CalbioInputError(
+            f"id column {id_column!r} not found; columns are {_examples(cols, 8)}", path
+        )
+    features = [c for c in cols if c != id_col]
+    try:
+        df = pd.read_csv(
+            path,
+            encoding="utf-8-sig",
+            sep=sep,
+            dtype={id_col: str},
+            keep_default_na=False,
+            na_values={c: NA_STRINGS for c in features},
+            low_memory=False,
+        )
+    except Exception as exc:
+        raise CalbioInputError(f"cannot parse table: {_one_line(exc)}", path) from exc
+    ids = df[id_col].to_numpy(dtype=object)
+    feats = df[features]
+    _non_numeric_column_error(feats, features, ids, path)
+    return ids, feats, str(id_col), sep
+
+
+def _read_parquet(path: Path, id_column: str | None) -> tuple[np.ndarray, pd.DataFrame, str]:
+    try:
+        df = pd.read_parquet(path)
+    except Exception as exc:
+        raise CalbioInputError(f"cannot read parquet: {_one_line(exc)}", path) from exc
+    cols = list(df.columns)
+    if id_column is not None:
+        if id_column in cols:
+            return df[id_column].to_numpy(dtype=object), df.drop(columns=[id_column]), id_column
+        if df.index.name == id_column:
+            return df.index.to_numpy(dtype=object), df, id_column
+        raise CalbioInputError(
+            f"id column {id_column!r} not found; columns are {_examples(cols, 8)}", path
+        )
+    if cols and not pd.api.types.is_numeric_dtype(df[cols[0]]):
+        return df[cols[0]].to_numpy(dtype=object), df.drop(columns=[cols[0]]), str(cols[0])
+    index = df.index
+    if not isinstance(index, pd.RangeIndex) and (
+        pd.api.types.is_object_dtype(index) or pd.api.types.is_string_dtype(index)
+    ):
+        return index.to_numpy(dtype=object), df, str(index.name or "index")
+    raise CalbioInputError(
+        "cannot find an identifier column (first column is numeric and the index is not "
+        "text); pass id_column (--id-column)",
+        path,
+    )
+
+
+def _read_names_file(names_file: str | Path) -> list[str]:
+    p = Path(names_file)
+    if not p.is_file():
+        raise CalbioInputError("names file not found", p)
+    try:
+        opener = gzip.open if p.name.lower().endswith(".gz") else open
+        with opener(p, "rt", encoding="utf-8") as fh:
+            lines = fh.read().splitlines()
+    except (OSError, EOFError, UnicodeError) as exc:
+        raise CalbioInputError(f"cannot read names file: {_one_line(exc)}", p) from exc
+    while lines and not lines[-1].strip():
+        lines.pop()
+    if not lines:
+        raise CalbioInputError("names file is empty", p)
+    return lines
+
+
+def _read_npy(path: Path, names_file: str | Path | None) -> tuple[list[str], np.ndarray]:
+    if names_file is None:
+        raise CalbioInputError(
+            "a .npy table needs a names file (one identifier per line; --names-file)", path
+        )
+    try:
+        arr = np.load(path, allow_pickle=False)
+    except Exception as exc:
+        raise CalbioInputError(f"cannot read npy: {_one_line(exc)}", path) from exc
+    if not isinstance(arr, np.ndarray):
+        raise CalbioInputError("expected a single array in the .npy file", path)
+    if arr.ndim != 2:
+        raise CalbioInputError(f"expected a 2-D array, got shape {arr.shape}", path)
+    names = _read_names_file(names_file)
+    if len(names) != arr.shape[0]:
+        raise CalbioInputError(
+            f"array has {arr.shape[0]:,} rows but names file {str(names_file)!r} "
+            f"has {len(names):,} identifiers",
+            path,
+        )
+    return names, arr
+
+
+def _read_h5ad(
+    path: Path, id_column: str | None, layer: str | None
+) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    try:
+        import anndata
+
+        adata = anndata.read_h5ad(path)
+    except Exception as exc:
+        raise CalbioInputError(f"cannot read h5ad: {_one_line(exc)}", path) from exc
+    if id_column is None:
+        ids = np.asarray(adata.obs_names, dtype=object)
+    elif id_column in adata.obs.columns:
+        ids = adata.obs[id_column].astype(object).to_numpy(dtype=object)
+    else:
+        raise CalbioInputError(
+            f"obs column {id_column!r} not found; obs columns are "
+            f"{_examples(list(adata.obs.columns), 8) or 'none'}",
+            path,
+        )
+    if layer is None:
+        mat = adata.X
+        if mat is None:
+            raise CalbioInputError("h5ad has no X matrix; name a layer (--layer)", path)
+    elif layer in adata.layers:
+        mat = adata.layers[layer]
+    else:
+        raise CalbioInputError(
+            f"layer {layer!r} not found; layers are {_examples(list(adata.layers), 8) or 'none'}",
+            path,
+        )
+    try:
+        import scipy.sparse as sp
+
+        if sp.issparse(mat):
+            mat = mat.toarray()
+        X = np.asarray(mat)
+    except Exception as exc:
+        raise CalbioInputError(f"cannot read h5ad matrix: {_one_line(exc)}", path) from exc
+    return ids, X, {"layer": layer, "n_vars": int(adata.n_vars)}
+
+
+def load_embeddings(
+    path: str | Path,
+    *,
+    id_column: str | None = None,
+    layer: str | None = None,
+    names_file: str | Path | None = None,
+    drop: str | None = None,
+    dedupe: str | None = None,
+) -> Embeddings:
+    """Load and validate an embedding table from CSV/TSV(.gz), Parquet, .npy + names or .h5ad."""
+    p = Path(path)
+    _check_dedupe(dedupe, p)
+    if not p.exists():
+        raise CalbioInputError("file not found", p)
+    if not p.is_file():
+        raise CalbioInputError("not a file", p)
+    fmt, gz = _detect_format(p)
+    if p.stat().st_size == 0:
+        raise CalbioInputError("file is empty", p)
+    if layer is not None and fmt != "h5ad":
+        raise CalbioInputError("layer only applies to .h5ad files", p)
+    if names_file is not None and fmt != "npy":
+        raise CalbioInputError("names_file only applies to .npy files", p)
+    if id_column is not None and fmt == "npy":
+        raise CalbioInputError("id_column does not apply to .npy (names come from the file)", p)
+
+    meta: dict[str, Any] = {"format": fmt + (".gz" if gz else "")}
+    if fmt in ("csv", "tsv"):
+        ids, feats, id_col, sep = _read_text(p, gz, id_column)
+        meta.update(id_column=id_col, separator="tab" if sep == "\t" else "comma")
+        X: Any = _numeric_matrix(feats)
+    elif fmt == "parquet":
+        ids, feats, id_col = _read_parquet(p, id_column)
+        _non_numeric_column_error(feats, list(feats.columns), ids, p)
+        meta.update(id_column=id_col)
+        X = _numeric_matrix(feats)
+    elif fmt == "npy":
+        ids, X = _read_npy(p, names_file)
+        meta.update(id_column=None, names_file=str(names_file))
+    else:
+        ids, X, extra = _read_h5ad(p, id_column, layer)
+        meta.update(id_column=id_column or "obs_names", **extra)
+    return _finish(
+        ids,
+        X,
+        source=str(p),
+        path=p,
+        drop=drop,
+        dedupe=dedupe,
+        sha256=sha256_file(p),
+        meta=meta,
+    )
+
+
+def embeddings_from_frame(
+    df: pd.DataFrame,
+    source: str = "dataframe",
+    *,
+    drop: str | None = None,
+    dedupe: str | None = None,
+) -> Embeddings:
+    """Validate a DataFrame (index = identifiers, numeric columns) into Embeddings."""
+    if not isinstance(df, pd.DataFrame):
+        raise CalbioInputError(f"expected a pandas DataFrame, got {type(df).__name__}", source)
+    ids = df.index.to_numpy(dtype=object)
+    _non_numeric_column_error(df, list(df.columns), ids, source)
+    return _finish(
+        ids,
+        _numeric_matrix(df),
+        source=source,
+        path=source,
+        drop=drop,
+        dedupe=dedupe,
+        meta={"format": "dataframe", "id_column": "index"},
+    )
+
+
+def embeddings_from_array(
+    X: Any,
+    names: Sequence[Any],
+    source: str = "array",
+    *,
+    drop: str | None = None,
+    dedupe: str | None = None,
+) -> Embeddings:
+    """Validate an (n, d) numeric array plus n identifiers into Embeddings."""
+    try:
+        arr = np.asarray(X)
+        name_arr = np.asarray(names, dtype=object).reshape(-1)
+    except Exception as exc:
+        raise CalbioInputError(f"cannot convert to arrays: {_one_line(exc)}", source) from exc
+    return _finish(
+        name_arr,
+        arr,
+        source=source,
+        path=source,
+        drop=drop,
+        dedupe=dedupe,
+        meta={"format": "array", "id_column": None},
+    )

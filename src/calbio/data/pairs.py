@@ -1,0 +1,424 @@
+"""Read associated pairs (CSV/TSV/space-separated text, STRING's native format) and clean them."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import math
+import re
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from calbio._io import sha256_file
+from calbio.data.embeddings import NA_STRINGS, _examples, _one_line
+from calbio.data.types import Pairs
+from calbio.errors import CalbioInputError
+
+# Known identifier column pairs, in order of preference (compared case-insensitively, '#' ignored).
+KNOWN_COLUMN_PAIRS: tuple[tuple[str, str], ...] = (
+    ("gene1", "gene2"),
+    ("entity1", "entity2"),
+    ("protein1", "protein2"),
+    ("a", "b"),
+    ("source", "target"),
+    ("gene_a", "gene_b"),
+    ("symbol1", "symbol2"),
+)
+
+_STRING_ID = re.compile(r"^\d+\.ENS[A-Z]*P\d+")
+_SAMPLE_ROWS = 2000
+
+
+def parse_min_score(items: Iterable[str]) -> dict[str, float]:
+    """Parse CLI thresholds like ``["combined_score=900", "experimental>=700"]`` into a dict."""
+    out: dict[str, float] = {}
+    for item in items:
+        if not isinstance(item, str) or "=" not in item:
+            raise CalbioInputError(f"min-score {item!r} is not of the form COLUMN=VALUE")
+        name, _, value = item.partition("=")
+        name = name.strip()
+        if name.endswith(">"):
+            name = name[:-1].rstrip()
+        if not name:
+            raise CalbioInputError(f"min-score {item!r} has no column name (COLUMN=VALUE)")
+        try:
+            number = float(value.strip())
+        except ValueError:
+            raise CalbioInputError(
+                f"min-score {item!r}: {value.strip()!r} is not a number"
+            ) from None
+        if not math.isfinite(number):
+            raise CalbioInputError(f"min-score {item!r}: value must be finite")
+        if name in out:
+            raise CalbioInputError(f"min-score column {name!r} is given twice")
+        out[name] = number
+    return out
+
+
+def _norm_col(c: Any) -> str:
+    return str(c).strip().lstrip("#").strip().casefold()
+
+
+def _detect_columns(
+    df: pd.DataFrame, columns: Sequence[str] | None, path: str | Path | None
+) -> tuple[Any, Any]:
+    """Pick the two identifier columns (given, known names, or first two non-numeric)."""
+    cols = list(df.columns)
+    if len(cols) < 2:
+        raise CalbioInputError(
+            f"fewer than two columns (found {_examples(cols, 8) or 'none'})", path
+        )
+    if columns is not None:
+        if isinstance(columns, str) or len(columns) != 2:
+            raise CalbioInputError(f"columns must name exactly two columns (got {columns!r})", path)
+        missing = [c for c in columns if c not in cols]
+        if missing:
+            raise CalbioInputError(
+                f"column(s) {', '.join(repr(str(c)) for c in missing)} not found; "
+                f"available columns: {', '.join(repr(str(c)) for c in cols)}",
+                path,
+            )
+        if columns[0] == columns[1]:
+            raise CalbioInputError(
+                f"the two identifier columns are the same ({columns[0]!r})", path
+            )
+        return columns[0], columns[1]
+    normed: dict[str, Any] = {}
+    for c in cols:
+        normed.setdefault(_norm_col(c), c)
+    for x, y in KNOWN_COLUMN_PAIRS:
+        if x in normed and y in normed:
+            return normed[x], normed[y]
+    text_cols = [c for c in cols if not pd.api.types.is_numeric_dtype(df[c])]
+    if len(text_cols) >= 2:
+        return text_cols[0], text_cols[1]
+    if len(cols) == 2:
+        return cols[0], cols[1]
+    raise CalbioInputError(
+        f"cannot tell which two columns hold the identifiers (columns: "
+        f"{', '.join(repr(str(c)) for c in cols)}); pass columns (--columns A B)",
+        path,
+    )
+
+
+def _as_id_series(values: Any) -> pd.Series:
+    s = pd.Series(np.asarray(values, dtype=object), dtype=object)
+    s = s.where(s.notna(), "")
+    return s.astype(str).str.strip()
+
+
+def _clean(
+    a: pd.Series, b: pd.Series, evidence: pd.DataFrame | None
+) -> tuple[np.ndarray, np.ndarray, pd.DataFrame | None, dict[str, int]]:
+    """Strip ids, drop empty ids, self-pairs and undirected duplicates (keeping the first)."""
+    a = _as_id_series(a)
+    b = _as_id_series(b)
+    if evidence is not None:
+        evidence = evidence.reset_index(drop=True)
+    empty = ((a == "") | (b == "")).to_numpy(bool)
+    selfp = (a == b).to_numpy(bool) & ~empty
+    keep = ~(empty | selfp)
+    a, b = a[keep].reset_index(drop=True), b[keep].reset_index(drop=True)
+    if evidence is not None:
+        evidence = evidence.loc[keep].reset_index(drop=True)
+
+    n = len(a)
+    if n:
+        codes, uniques = pd.factorize(pd.concat([a, b], ignore_index=True), sort=False)
+        ca, cb = codes[:n].astype(np.int64), codes[n:].astype(np.int64)
+        lo, hi = np.minimum(ca, cb), np.maximum(ca, cb)
+        key = lo * np.int64(len(uniques)) + hi
+        dup = pd.Series(key).duplicated(keep="first").to_numpy(bool)
+    else:
+        dup = np.zeros(0, dtype=bool)
+    a, b = a[~dup], b[~dup]
+    if evidence is not None:
+        evidence = evidence.loc[~dup].reset_index(drop=True)
+    stats = {
+        "n_empty_dropped": int(empty.sum()),
+        "n_self_dropped": int(selfp.sum()),
+        "n_duplicates_dropped": int(dup.sum()),
+        "n_pairs": int((~dup).sum()),
+    }
+    return a.to_numpy(dtype=object), b.to_numpy(dtype=object), evidence, stats
+
+
+def _numeric_columns(df: pd.DataFrame, exclude: Sequence[Any]) -> list[Any]:
+    return [
+        c
+        for c in df.columns
+        if c not in exclude
+        and pd.api.types.is_numeric_dtype(df[c])
+        and not pd.api.types.is_bool_dtype(df[c])
+    ]
+
+
+def _apply_min_score(
+    df: pd.DataFrame, numeric: list[Any], min_score: dict[str, float] | None, path: Any
+) -> tuple[pd.DataFrame, int]:
+    if not min_score:
+        return df, 0
+    keep = np.ones(len(df), dtype=bool)
+    for col, value in min_score.items():
+        if col not in numeric:
+            raise CalbioInputError(
+                f"min-score column {col!r} not found; numeric columns: "
+                f"{', '.join(repr(str(c)) for c in numeric) or 'none'}",
+                path,
+            )
+        keep &= (df[col] >= value).to_numpy(bool)
+    return df.loc[keep], int((~keep).sum())
+
+
+def _looks_like_string_ids(values: pd.Series) -> bool:
+    sample = values.iloc[:1000].astype(str).str.strip()
+    sample = sample[sample != ""]
+    if sample.empty:
+        return False
+    return float(sample.str.match(_STRING_ID).mean()) >= 0.9
+
+
+def _find_protein_info(path: Path, example_id: str) -> Path | None:
+    """A sibling file whose name contains 'protein.info', preferring the same taxon prefix."""
+    try:
+        found = sorted(p for p in path.parent.iterdir() if "protein.info" in p.name and p.is_file())
+    except OSError:
+        return None
+    if not found:
+        return None
+    taxon = example_id.split(".", 1)[0] + "."
+    same = [p for p in found if p.name.startswith(taxon)]
+    return (same or found)[0]
+
+
+def _read_protein_info(info: Path) -> pd.Series:
+    """STRING protein.info as a Series: protein id -> preferred_name."""
+    if not info.is_file():
+        raise CalbioInputError("protein info file not found", info)
+    try:
+        df = pd.read_csv(
+            info,
+            encoding="utf-8-sig",
+            sep="\t",
+            dtype=str,
+            keep_default_na=False,
+            quoting=csv.QUOTE_NONE,
+            on_bad_lines="skip",
+        )
+    except Exception as exc:
+        raise CalbioInputError(f"cannot read protein info: {_one_line(exc)}", info) from exc
+    normed = {_norm_col(c): c for c in df.columns}
+    if "preferred_name" not in normed or len(df.columns) < 2:
+        raise CalbioInputError(
+            "protein info needs a 'preferred_name' column (STRING protein.info format); "
+            f"columns are {', '.join(repr(str(c)) for c in df.columns)}",
+            info,
+        )
+    id_col = normed.get("string_protein_id", df.columns[0])
+    ids = df[id_col].str.strip()
+    names = df[normed["preferred_name"]].str.strip()
+    ok = (ids != "") & (names != "")
+    s = pd.Series(names[ok].to_numpy(), index=ids[ok].to_numpy())
+    return s[~s.index.duplicated(keep="first")]
+
+
+def _sniff_separator(path: Path, gz: bool) -> str | None:
+    """Tab, comma or whitespace from the first non-blank line; None for an empty file."""
+    try:
+        opener = gzip.open if gz else open
+        with opener(path, "rt", encoding="utf-8", errors="replace", newline="") as fh:
+            for line in fh:
+                if line.strip():
+                    if "\t" in line:
+                        return "\t"
+                    if "," in line:
+                        return ","
+                    return r"\s+"
+    except (OSError, EOFError, UnicodeError) as exc:
+        raise CalbioInputError(f"cannot read file: {_one_line(exc)}", path) from exc
+    return None
+
+
+def _read_pairs_table(
+    path: Path, columns: Sequence[str] | None
+) -> tuple[pd.DataFrame, Any, Any, str]:
+    """Read a pairs table with the identifier columns as text; returns (df, col_a, col_b, sep)."""
+    name = path.name.lower()
+    if name.endswith((".parquet", ".pq")):
+        try:
+            df = pd.read_parquet(path)
+        except Exception as exc:
+            raise CalbioInputError(f"cannot read parquet: {_one_line(exc)}", path) from exc
+        ca, cb = _detect_columns(df, columns, path)
+        return df, ca, cb, "parquet"
+    sep = _sniff_separator(path, name.endswith(".gz"))
+    if sep is None:
+        raise CalbioInputError("file is empty", path)
+    try:
+        sample = pd.read_csv(path, sep=sep, nrows=_SAMPLE_ROWS, encoding="utf-8-sig")
+    except pd.errors.EmptyDataError:
+        raise CalbioInputError("file is empty", path) from None
+    except Exception as exc:
+        raise CalbioInputError(f"cannot parse table: {_one_line(exc)}", path) from exc
+    ca, cb = _detect_columns(sample, columns, path)
+    others = [c for c in sample.columns if c not in (ca, cb)]
+    try:
+        df = pd.read_csv(
+            path,
+            encoding="utf-8-sig",
+            sep=sep,
+            dtype={ca: str, cb: str},
+            keep_default_na=False,
+            na_values={c: NA_STRINGS for c in others},
+            low_memory=False,
+        )
+    except Exception as exc:
+        raise CalbioInputError(f"cannot parse table: {_one_line(exc)}", path) from exc
+    return df, ca, cb, sep
+
+
+def _build_pairs(
+    df: pd.DataFrame,
+    ca: Any,
+    cb: Any,
+    *,
+    min_score: dict[str, float] | None,
+    source: str,
+    path: Any,
+    protein_names: pd.Series | None = None,
+    stats: dict[str, Any] | None = None,
+    sha256: str | None = None,
+) -> Pairs:
+    """Filter by score, map STRING protein ids, clean, and pack into Pairs."""
+    st: dict[str, Any] = {"warnings": []}
+    st.update(stats or {})
+    st["n_rows_read"] = int(len(df))
+    st["columns"] = [str(ca), str(cb)]
+    numeric = _numeric_columns(df, (ca, cb))
+    df, n_filtered = _apply_min_score(df, numeric, min_score, path)
+    st["n_filtered_min_score"] = n_filtered
+    a, b = df[ca], df[cb]
+    if protein_names is not None:
+        a_ids, b_ids = _as_id_series(a), _as_id_series(b)
+        ma, mb = a_ids.map(protein_names), b_ids.map(protein_names)
+        bad_a, bad_b = ma.isna().to_numpy(bool), mb.isna().to_numpy(bool)
+        unmapped = pd.unique(
+            pd.concat([a_ids[bad_a], b_ids[bad_b]], ignore_index=True).to_numpy(dtype=object)
+        )
+        unmapped = unmapped[unmapped != ""]
+        keep = ~(bad_a | bad_b)
+        st["n_unmapped_protein_ids"] = int(len(unmapped))
+        st["n_rows_unmapped_protein"] = int((~keep).sum())
+        if len(unmapped):
+            st["examples_unmapped_protein_ids"] = [str(x) for x in unmapped[:5]]
+        a, b = ma[keep], mb[keep]
+        df = df.loc[keep]
+    evidence = df[numeric].reset_index(drop=True) if numeric else None
+    a_out, b_out, evidence, cleaned = _clean(a, b, evidence)
+    st.update(cleaned)
+    return Pairs(a=a_out, b=b_out, evidence=evidence, source=source, sha256=sha256, stats=st)
+
+
+def load_pairs(
+    path: str | Path,
+    *,
+    columns: tuple[str, str] | None = None,
+    min_score: dict[str, float] | None = None,
+    protein_info: str | Path | None = None,
+) -> Pairs:
+    """Load associated pairs from CSV/TSV/space-separated text (gzip ok), incl. STRING links."""
+    p = Path(path)
+    if not p.exists():
+        raise CalbioInputError("file not found", p)
+    if not p.is_file():
+        raise CalbioInputError("not a file", p)
+    if p.stat().st_size == 0:
+        raise CalbioInputError("file is empty", p)
+    df, ca, cb, sep = _read_pairs_table(p, columns)
+    if len(df) == 0:
+        raise CalbioInputError("no data rows (only a header)", p)
+
+    stats: dict[str, Any] = {"warnings": []}
+    is_string = sep == r"\s+" and _norm_col(ca) == "protein1" and _norm_col(cb) == "protein2"
+    stats["format"] = "string-links" if is_string else ("parquet" if sep == "parquet" else "text")
+
+    protein_names = None
+    info_path: Path | None = Path(protein_info) if protein_info is not None else None
+    if info_path is None:
+        first = _as_id_series(df[ca].iloc[:1000])
+        if _looks_like_string_ids(first):
+            example = str(first[first != ""].iloc[0])
+            info_path = _find_protein_info(p, example)
+            if info_path is None:
+                stats["warnings"].append(
+                    f"identifiers look like STRING protein ids (e.g. {example!r}) but no "
+                    "protein.info file was given or found beside the file; ids are kept as they "
+                    "are and will not match gene symbols"
+                )
+    if info_path is not None:
+        protein_names = _read_protein_info(info_path)
+        stats["protein_info"] = str(info_path)
+
+    pairs = _build_pairs(
+        df,
+        ca,
+        cb,
+        min_score=min_score,
+        source=str(p),
+        path=p,
+        protein_names=protein_names,
+        stats=stats,
+        sha256=sha256_file(p),
+    )
+    if len(pairs) == 0:
+        st = pairs.stats
+        raise CalbioInputError(
+            f"no pairs left after cleanup ({st['n_rows_read']:,} rows read, "
+            f"{st['n_filtered_min_score']:,} below min-score, "
+            f"{st.get('n_rows_unmapped_protein', 0):,} with unmapped protein ids, "
+            f"{st['n_self_dropped']:,} self-pairs, {st['n_empty_dropped']:,} empty ids)",
+            p,
+        )
+    return pairs
+
+
+def pairs_from_frame(
+    df: pd.DataFrame,
+    columns: tuple[str, str] | None = None,
+    source: str = "dataframe",
+    *,
+    min_score: dict[str, float] | None = None,
+) -> Pairs:
+    """Build cleaned Pairs from a DataFrame (identifier columns + optional numeric evidence)."""
+    if not isinstance(df, pd.DataFrame):
+        raise CalbioInputError(f"expected a pandas DataFrame, got {type(df).__name__}", source)
+    ca, cb = _detect_columns(df, columns, source)
+    return _build_pairs(df, ca, cb, min_score=min_score, source=source, path=source)
+
+
+def pairs_from_list(pairs: Iterable[Sequence[Any]], source: str = "list") -> Pairs:
+    """Build cleaned Pairs from an iterable of (a, b) tuples."""
+    rows = list(pairs)
+    if not rows:
+        empty = np.empty(0, dtype=object)
+        stats = {
+            "warnings": [],
+            "n_rows_read": 0,
+            "n_filtered_min_score": 0,
+            "n_empty_dropped": 0,
+            "n_self_dropped": 0,
+            "n_duplicates_dropped": 0,
+            "n_pairs": 0,
+        }
+        return Pairs(a=empty, b=empty.copy(), evidence=None, source=source, stats=stats)
+    bad = [r for r in rows if isinstance(r, str) or not hasattr(r, "__len__") or len(r) != 2]
+    if bad:
+        raise CalbioInputError(
+            f"every pair must have exactly two items, e.g. not {bad[0]!r}", source
+        )
+    df = pd.DataFrame({"a": [r[0] for r in rows], "b": [r[1] for r in rows]}, dtype=object)
+    return _build_pairs(df, "a", "b", min_score=None, source=source, path=source)
