@@ -1,0 +1,169 @@
+"""Exact all-pairs top-k retrieval: blocked inner products plus a running partial sort.
+
+Every calbio score is an inner product ``left[a] . right[b]`` of per-entity vectors
+(:func:`calbio.scoring.score_vectors`; for the paper's half score ``left = [f(a); a] / sqrt 2``
+and ``right = [b; f(b)] / sqrt 2``). The top-k partners of every entity are therefore one matrix
+product, computed here tile by tile: each (query block x candidate block) tile of scores is
+reduced to its row-wise top k with ``torch.topk``; the per-tile winners of a query block are
+merged with one more ``topk``.
+Peak memory is O(n*k + tile), tile = query block x candidate block; the n x n score
+matrix never exists.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+
+from calbio.scoring import score_vectors
+
+DEFAULT_TILE = 1 << 24  # scores held at once (64 MiB of float32)
+MAX_CANDIDATE_BLOCK = 16384
+
+
+@dataclass
+class Neighbors:
+    """Top-k partners of every query: ``index`` (n, k) int64 and ``score`` (n, k) float32.
+
+    Rows are sorted by decreasing score; ``index == -1`` pads rows that have fewer than k
+    candidates (then ``score`` is ``-inf``).
+    """
+
+    index: np.ndarray
+    score: np.ndarray
+
+    @property
+    def k(self) -> int:
+        """Partners per query."""
+        return int(self.index.shape[1])
+
+
+def topk_inner_product(
+    left: np.ndarray,
+    right: np.ndarray,
+    k: int,
+    *,
+    exclude_self: bool = True,
+    tile: int = DEFAULT_TILE,
+    queries: np.ndarray | None = None,
+) -> Neighbors:
+    """Exact top-k of ``left[q] . right[c]`` over all candidates c for each query q.
+
+    ``left`` and ``right`` are (n, D) with the same rows (entities). ``queries`` selects query
+    rows (default: all). With ``exclude_self`` an entity is never its own partner. The work is
+    tiled in both dimensions (``tile`` scores at a time), so memory stays
+    O(len(queries)*k + tile).
+    """
+    L = torch.from_numpy(np.ascontiguousarray(left, dtype=np.float32))
+    R = torch.from_numpy(np.ascontiguousarray(right, dtype=np.float32))
+    if L.ndim != 2 or R.ndim != 2 or L.shape[1] != R.shape[1]:
+        raise ValueError(f"left {tuple(L.shape)} and right {tuple(R.shape)} do not match")
+    n = R.shape[0]
+    q_rows = (
+        torch.arange(L.shape[0]) if queries is None else torch.as_tensor(queries, dtype=torch.long)
+    )
+    k = int(k)
+    if k < 1:
+        raise ValueError("k must be >= 1")
+    bc = max(1, min(n, MAX_CANDIDATE_BLOCK))
+    bq = max(1, int(tile) // bc)
+    nq = len(q_rows)
+    out_s = torch.full((nq, k), -torch.inf)
+    out_i = torch.full((nq, k), -1, dtype=torch.long)
+    with torch.inference_mode():
+        for qs in range(0, nq, bq):
+            qi = q_rows[qs : qs + bq]
+            Lq = L[qi]
+            part_s, part_i = [], []
+            for cs in range(0, n, bc):
+                ce = min(cs + bc, n)
+                scores = Lq @ R[cs:ce].T
+                if exclude_self:
+                    local = qi - cs
+                    hit = (local >= 0) & (local < ce - cs)
+                    scores[torch.nonzero(hit).squeeze(1), local[hit]] = -torch.inf
+                ts, ti = torch.topk(scores, min(k, ce - cs), dim=1, sorted=False)
+                part_s.append(ts)
+                part_i.append(ti + cs)
+            cat_s, cat_i = torch.cat(part_s, dim=1), torch.cat(part_i, dim=1)
+            kk = min(k, cat_s.shape[1])
+            best_s, pos = torch.topk(cat_s, kk, dim=1, sorted=True)
+            out_s[qs : qs + len(qi), :kk] = best_s
+            out_i[qs : qs + len(qi), :kk] = torch.gather(cat_i, 1, pos)
+    out_i[torch.isneginf(out_s)] = -1
+    return Neighbors(out_i.numpy(), out_s.numpy())
+
+
+def exact_neighbors(
+    Z: np.ndarray,
+    E: np.ndarray,
+    k: int,
+    *,
+    kind: str = "half",
+    blend_lambda: float = 0.5,
+    tile: int = DEFAULT_TILE,
+    queries: np.ndarray | None = None,
+) -> Neighbors:
+    """Top-k partners of every entity under a calbio score (association vectors Z, embedding E)."""
+    left, right = score_vectors(np.asarray(Z), np.asarray(E), kind, blend_lambda)
+    return topk_inner_product(left, right, k, tile=tile, queries=queries)
+
+
+def pair_keys_undirected(a: np.ndarray, b: np.ndarray, n: int) -> np.ndarray:
+    """Order-free int64 key of each pair (a, b) for membership tests."""
+    a = np.asarray(a, dtype=np.int64)
+    b = np.asarray(b, dtype=np.int64)
+    return np.minimum(a, b) * np.int64(n) + np.maximum(a, b)
+
+
+def neighbors_table(
+    nb: Neighbors,
+    names: np.ndarray,
+    E: np.ndarray,
+    known_pairs: np.ndarray | None = None,
+    queries: np.ndarray | None = None,
+) -> pd.DataFrame:
+    """Long table: entity, rank, partner, association, cosine, known (a training pair)."""
+    n = len(names)
+    q = np.arange(nb.index.shape[0]) if queries is None else np.asarray(queries, dtype=np.int64)
+    valid = nb.index >= 0
+    qq = np.broadcast_to(q[:, None], nb.index.shape)[valid]
+    pp = nb.index[valid]
+    ranks = np.broadcast_to(np.arange(1, nb.k + 1), nb.index.shape)[valid]
+    E = np.asarray(E, dtype=np.float32)
+    cos = np.einsum("ij,ij->i", E[qq], E[pp], dtype=np.float64)
+    if known_pairs is not None and len(known_pairs):
+        kp = np.asarray(known_pairs, dtype=np.int64).reshape(-1, 2)
+        train_keys = pair_keys_undirected(kp[:, 0], kp[:, 1], n)
+        known = np.isin(pair_keys_undirected(qq, pp, n), train_keys)
+    else:
+        known = np.zeros(len(qq), dtype=bool)
+    names = np.asarray(names, dtype=object)
+    return pd.DataFrame(
+        {
+            "entity": names[qq],
+            "rank": ranks.astype(np.int32),
+            "partner": names[pp],
+            "association": nb.score[valid].astype(np.float64),
+            "cosine": cos,
+            "known": known,
+        }
+    )
+
+
+def model_neighbors(
+    model, top: int = 50, *, tile: int = DEFAULT_TILE, kind: str | None = None
+) -> pd.DataFrame:
+    """All-entity top partners of a fitted :class:`~calbio.model.estimator.CAL` as a table."""
+    nb = exact_neighbors(
+        model.association_,
+        model.embedding_,
+        min(top, len(model.names_) - 1),
+        kind=kind or model.config.score,
+        blend_lambda=model.config.blend_lambda,
+        tile=tile,
+    )
+    return neighbors_table(nb, model.names_, model.embedding_, model.train_pairs_)
