@@ -284,6 +284,7 @@ def demo(
 # (one import line per module; keep this block just above main())
 import calbio.cli.space  # noqa: E402,F401
 import calbio.cli.speed  # noqa: E402,F401
+import calbio.cli.suite  # noqa: E402,F401
 
 
 def main() -> None:

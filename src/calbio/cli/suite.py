@@ -1,0 +1,383 @@
+"""The paper's experiment suite as commands: doctor, ablate, sweep, degree, run."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from calbio.cli import common as c
+from calbio.cli.app import app, console, err_console
+from calbio.errors import CalbioInputError
+
+sweep_app = typer.Typer(
+    help="The paper's sweeps: evidence thresholds, blend weight λ, cross-boundary cut-off.",
+    no_args_is_help=True,
+)
+app.add_typer(sweep_app, name="sweep")
+
+Seeds = Annotated[str, typer.Option(help="Comma-separated seeds; mean ± SD over them")]
+JsonOut = Annotated[Path | None, typer.Option(help="Also write the full result as JSON here")]
+CbThreshold = Annotated[float, typer.Option(help="Cross-boundary: |cosine| below this")]
+
+
+def _seeds(text: str) -> list[int]:
+    try:
+        out = [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise CalbioInputError(f"--seeds must be comma-separated integers, got {text!r}") from None
+    if not out:
+        raise CalbioInputError("--seeds is empty")
+    return out
+
+
+def _floats(text: str, name: str) -> list[float]:
+    try:
+        return [float(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise CalbioInputError(f"{name} must be comma-separated numbers, got {text!r}") from None
+
+
+def print_tables(tables: list[dict[str, Any]]) -> None:
+    """Print analysis tables (title, columns, rows, notes) with rich."""
+    for t in tables:
+        rt = Table(title=t["title"], title_justify="left", header_style="bold")
+        for col in t["columns"]:
+            rt.add_column(str(col), overflow="fold")
+        for row in t["rows"]:
+            rt.add_row(*[str(x) for x in row])
+        console.print(rt)
+        for note in t.get("notes", []):
+            console.print(note, style="dim", markup=False, highlight=False)
+        console.print()
+
+
+def _write_json(path: Path | None, obj: Any, force: bool) -> None:
+    if path is None:
+        return
+    from calbio._io import check_output_file, write_json_atomic
+
+    check_output_file(path, force)
+    write_json_atomic(path, obj)
+    err_console.print(f"wrote {path}")
+
+
+def _log(msg: str) -> None:
+    err_console.print(msg, style="dim", markup=False, highlight=False)
+
+
+@app.command()
+def doctor(
+    embeddings: c.EmbeddingsArg,
+    pairs: c.PairsArg,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the report as JSON only (nothing else on stdout)")
+    ] = False,
+    quick_epochs: Annotated[int, typer.Option(help="Epochs of the quick shuffled check")] = 10,
+    quick_hidden: Annotated[int, typer.Option(help="Hidden width of the quick check")] = 256,
+    no_train: Annotated[
+        bool, typer.Option("--no-train", help="Skip the (quick) shuffled-ablation training")
+    ] = False,
+    seed: c.Seed = 42,
+    pca: c.Pca = None,
+    threads: c.Threads = None,
+    id_column: c.IdColumn = None,
+    layer: c.Layer = None,
+    names_file: c.NamesFile = None,
+    drop: c.Drop = None,
+    dedupe: c.Dedupe = None,
+    columns: c.Columns = None,
+    min_score: c.MinScore = None,
+    protein_info: c.ProteinInfo = None,
+    min_mapped: c.MinMapped = 0.5,
+) -> None:
+    """The paper's deployment checklist: a verdict, a number and a recommendation per check."""
+    from calbio._io import to_json
+    from calbio.analysis.doctor import run_doctor
+
+    emb = c.read_embeddings(embeddings, id_column, layer, names_file, drop, dedupe)
+    prs = c.read_pairs(pairs, columns, min_score, protein_info)
+    report = run_doctor(
+        emb,
+        prs,
+        pca=pca,
+        seed=seed,
+        min_mapped=min_mapped,
+        train_check=not no_train,
+        quick_training={"hidden": quick_hidden, "epochs": quick_epochs},
+        threads=threads,
+        log=None if as_json else _log,
+    )
+    if as_json:
+        sys.stdout.write(to_json(report))
+        return
+    styles = {"ok": "green", "info": "blue", "warning": "yellow", "problem": "bold red"}
+    for chk in report["checks"]:
+        console.print(
+            f"[{styles[chk['verdict']]}]{chk['verdict'].upper():8}[/] [bold]{chk['name']}[/]"
+        )
+        console.print(f"         {chk['detail']}", markup=False, highlight=False)
+        console.print(f"         -> {chk['recommendation']}", markup=False, highlight=False)
+    console.print("Positive-pair cosine histogram:")
+    console.print(report["positive_cosine_histogram"], markup=False, highlight=False)
+    console.print(f"overall: {report['overall'].upper()} ({report['seconds']:.0f} s)")
+
+
+@app.command()
+def ablate(
+    embeddings: c.EmbeddingsArg,
+    pairs: c.PairsArg,
+    out: Annotated[Path, typer.Option(help="Directory for ablation.json and ablation.md")],
+    seeds: Seeds = "42",
+    conditions: Annotated[
+        str | None,
+        typer.Option(help="Comma-separated subset of full,shuffled,similar,random_negatives,node"),
+    ] = None,
+    test_fraction: Annotated[float, typer.Option(help="Held-out fraction of pairs")] = 0.3,
+    cb_threshold: CbThreshold = 0.2,
+    preset: c.Preset = "paper",
+    epochs: c.Epochs = None,
+    hidden: c.Hidden = None,
+    batch_size: c.BatchSize = None,
+    lr: c.Lr = None,
+    pca: c.Pca = None,
+    threads: c.Threads = None,
+    id_column: c.IdColumn = None,
+    layer: c.Layer = None,
+    names_file: c.NamesFile = None,
+    drop: c.Drop = None,
+    dedupe: c.Dedupe = None,
+    columns: c.Columns = None,
+    min_score: c.MinScore = None,
+    protein_info: c.ProteinInfo = None,
+    min_mapped: c.MinMapped = 0.5,
+    force: c.Force = False,
+) -> None:
+    """The paper's Table 4, honestly: every condition scored on the same held-out test pairs."""
+    from calbio._io import atomic_dir, write_json_atomic, write_text_atomic
+    from calbio.analysis.ablation import CONDITIONS
+    from calbio.analysis.ablation import ablate as run_ablation
+    from calbio.data.matching import map_pairs
+    from calbio.experiments.runner import tables_markdown
+
+    conds = [x.strip() for x in conditions.split(",")] if conditions else list(CONDITIONS)
+    bad = [x for x in conds if x not in CONDITIONS]
+    if bad:
+        raise CalbioInputError(f"--conditions: unknown {bad}; choose from {list(CONDITIONS)}")
+    if out.exists() and not force:
+        from calbio.errors import OutputExistsError
+
+        raise OutputExistsError("output directory already exists; pass --force to overwrite", out)
+    emb = c.read_embeddings(embeddings, id_column, layer, names_file, drop, dedupe)
+    prs = c.read_pairs(pairs, columns, min_score, protein_info)
+    mapped = map_pairs(prs, emb, min_fraction=min_mapped)
+    opts = c.train_overrides(
+        epochs=epochs, hidden=hidden, batch_size=batch_size, lr=lr, pca=pca, threads=threads
+    )
+    result = run_ablation(
+        emb,
+        mapped,
+        seeds=_seeds(seeds),
+        conditions=conds,
+        preset=preset,
+        test_fraction=test_fraction,
+        cb_threshold=cb_threshold,
+        log=_log,
+        **opts,
+    )
+    with atomic_dir(out, force=force) as tmp:
+        write_json_atomic(tmp / "ablation.json", result)
+        write_text_atomic(tmp / "ablation.md", tables_markdown(result["tables"]))
+    print_tables(result["tables"])
+    console.print(f"wrote {out}/ablation.json and ablation.md")
+
+
+@sweep_app.command("threshold")
+def sweep_threshold(
+    embeddings: c.EmbeddingsArg,
+    pairs: c.PairsArg,
+    column: Annotated[str | None, typer.Option(help="Score column to threshold")] = (
+        "combined_score"
+    ),
+    values: Annotated[str, typer.Option(help="Comma-separated thresholds")] = "400,700,900",
+    channel: Annotated[
+        list[str] | None,
+        typer.Option(help="Extra filter row COLUMN=VALUE (repeatable), e.g. experimental=700"),
+    ] = None,
+    validate_with: Annotated[
+        list[Path] | None, typer.Option(help="Independent pairs file to validate on (repeatable)")
+    ] = None,
+    seeds: Seeds = "42",
+    protocol: Annotated[str, typer.Option(help="edge | node | transductive")] = "edge",
+    cb_threshold: CbThreshold = 0.2,
+    preset: c.Preset = "paper",
+    epochs: c.Epochs = None,
+    hidden: c.Hidden = None,
+    negatives: c.Negatives = None,
+    pca: c.Pca = None,
+    threads: c.Threads = None,
+    id_column: c.IdColumn = None,
+    columns: c.Columns = None,
+    protein_info: c.ProteinInfo = None,
+    min_mapped: c.MinMapped = 0.1,
+    out: JsonOut = None,
+    force: c.Force = False,
+) -> None:
+    """Pairs, CB fraction, cosine stats (Table 1) and held-out AUC per threshold (Tables 2-3)."""
+    from calbio.analysis.sweep import threshold_sweep
+    from calbio.data.pairs import load_pairs, parse_min_score
+
+    emb = c.read_embeddings(embeddings, id_column, None, None, None, None)
+    prs = c.read_pairs(pairs, columns, None, protein_info)
+    result = threshold_sweep(
+        emb,
+        prs,
+        column=column,
+        values=_floats(values, "--values") if column else [],
+        channels=[parse_min_score([x]) for x in channel or []],
+        seeds=_seeds(seeds),
+        protocol=protocol,
+        min_mapped=min_mapped,
+        cb_threshold=cb_threshold,
+        validate_with=[load_pairs(p) for p in validate_with or []],
+        preset=preset,
+        log=_log,
+        **c.train_overrides(
+            epochs=epochs, hidden=hidden, negatives=negatives, pca=pca, threads=threads
+        ),
+    )
+    print_tables(result["tables"])
+    _write_json(out, result, force)
+
+
+@sweep_app.command("lambda")
+def sweep_lambda(
+    embeddings: c.EmbeddingsArg,
+    pairs: c.PairsArg,
+    lambdas: Annotated[str, typer.Option(help="Comma-separated λ values")] = (
+        "0,0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9,1"
+    ),
+    validation_fraction: Annotated[
+        float, typer.Option(help="Fraction of TRAINING pairs used to choose λ")
+    ] = 0.2,
+    select: Annotated[str, typer.Option(help="Choose λ by validation 'auc' or 'cb_auc'")] = "auc",
+    seeds: Seeds = "42",
+    cb_threshold: CbThreshold = 0.2,
+    preset: c.Preset = "paper",
+    epochs: c.Epochs = None,
+    hidden: c.Hidden = None,
+    negatives: c.Negatives = None,
+    pca: c.Pca = None,
+    threads: c.Threads = None,
+    id_column: c.IdColumn = None,
+    columns: c.Columns = None,
+    min_score: c.MinScore = None,
+    protein_info: c.ProteinInfo = None,
+    min_mapped: c.MinMapped = 0.5,
+    out: JsonOut = None,
+    force: c.Force = False,
+) -> None:
+    """Blend weight λ chosen on a validation split of training pairs, reported on test."""
+    from calbio.analysis.sweep import lambda_sweep
+
+    emb = c.read_embeddings(embeddings, id_column, None, None, None, None)
+    prs = c.read_pairs(pairs, columns, min_score, protein_info)
+    result = lambda_sweep(
+        emb,
+        prs,
+        lambdas=_floats(lambdas, "--lambdas"),
+        seeds=_seeds(seeds),
+        validation_fraction=validation_fraction,
+        select=select,
+        cb_threshold=cb_threshold,
+        min_mapped=min_mapped,
+        preset=preset,
+        log=_log,
+        **c.train_overrides(
+            epochs=epochs, hidden=hidden, negatives=negatives, pca=pca, threads=threads
+        ),
+    )
+    print_tables(result["tables"])
+    _write_json(out, result, force)
+
+
+@sweep_app.command("cb")
+def sweep_cb(
+    runs: Annotated[
+        list[Path], typer.Argument(help="Run directories from `calbio evaluate --out` (seeds)")
+    ],
+    thresholds: Annotated[str, typer.Option(help="Comma-separated |cosine| cut-offs")] = (
+        "0.3,0.2,0.15,0.1,0.05"
+    ),
+    out: JsonOut = None,
+    force: c.Force = False,
+) -> None:
+    """Cross-boundary AUC at several |cosine| cut-offs (paper Table 13), from held-out scores."""
+    from calbio.analysis.degree import load_run_scores
+    from calbio.analysis.sweep import cb_sensitivity
+
+    frames = [df for r in runs for _, df in load_run_scores(r)]
+    result = cb_sensitivity(frames, _floats(thresholds, "--thresholds"))
+    print_tables(result["tables"])
+    _write_json(out, result, force)
+
+
+@app.command()
+def degree(
+    model_or_run: Annotated[
+        Path,
+        typer.Argument(help="Run directory of `calbio evaluate --out`, or a model directory"),
+    ],
+    pairs: Annotated[
+        Path | None,
+        typer.Option(help="With a model directory: held-out pairs to analyse (training excluded)"),
+    ] = None,
+    cb_threshold: CbThreshold = 0.2,
+    top: Annotated[int, typer.Option(help="How many top-lift pairs to list")] = 20,
+    out: JsonOut = None,
+    force: c.Force = False,
+) -> None:
+    """Degree dependence: Spearman ρ, CB improvement by degree quintile, top-lift pairs."""
+    from calbio.analysis.degree import degree_report, load_run_scores, scores_from_model
+
+    if (model_or_run / "config.json").is_file() and not (model_or_run / "metrics.json").is_file():
+        if pairs is None:
+            raise CalbioInputError("a model directory needs --pairs (pairs to analyse)")
+        from calbio.data.pairs import load_pairs
+        from calbio.model.estimator import CAL
+
+        frames = [scores_from_model(CAL.load(model_or_run), load_pairs(pairs))]
+        err_console.print(
+            "no negatives in a model directory: quintile CB AUCs are left out", style="dim"
+        )
+    else:
+        frames = [df for _, df in load_run_scores(model_or_run)]
+    result = degree_report(frames, cb_threshold=cb_threshold, n_top=top)
+    print_tables(result["tables"])
+    _write_json(out, result, force)
+
+
+@app.command()
+def run(
+    experiment: Annotated[Path, typer.Argument(help="Experiment file (TOML)")],
+    out: Annotated[
+        Path | None, typer.Option(help="Run directory (default: runs/<experiment name>)")
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Recompute every step, even finished ones")
+    ] = False,
+) -> None:
+    """Run an experiment file into a resumable run directory (one JSON per step, summary.md)."""
+    from calbio.experiments.runner import load_experiment, run_experiment
+
+    exp = load_experiment(experiment)
+    target = out if out is not None else Path("runs") / exp.name
+    status = run_experiment(experiment, target, force=force, log=_log)
+    done = sum(v == "done" for v in status.values())
+    console.print(
+        f"{done} step(s) run, {len(status) - done} skipped (already done); "
+        f"summary: {target / 'summary.md'}"
+    )

@@ -1,0 +1,1 @@
+"""Experiment files (TOML) and resumable run directories: ``calbio run EXPERIMENT.toml``."""

@@ -1,0 +1,569 @@
+"""Run an experiment file: data + training options + a list of steps, into a run directory.
+
+The run directory holds one JSON per finished step (written atomically, last), a copy of the
+experiment file (``config.toml``), ``environment.json`` and ``summary.md`` with every table.
+Re-running skips steps whose JSON exists (resumable after a kill); ``force`` recomputes.
+
+Experiment file::
+
+    [data]                      # paths are relative to the experiment file
+    embeddings = "emb.csv"      # + id_column, layer, names_file, drop, dedupe
+    pairs = "pairs.csv"         # + columns = ["a", "b"], min_score = {combined_score = 900}
+    min_mapped = 0.1
+    validate_with = ["reactome.csv"]
+    pca = 50                    # optional
+
+    [training]                  # any TrainConfig field, plus preset
+    preset = "paper"
+    epochs = 20
+
+    seeds = [42]                # default seeds of every step (top level)
+
+    [[steps]]
+    kind = "doctor"             # doctor | evaluate | ablate | sweep | degree
+    [[steps]]
+    kind = "sweep"
+    sweep = "threshold"         # threshold | lambda | cb
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import platform
+import sys
+import time
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from calbio._io import write_json_atomic, write_text_atomic
+from calbio.data.types import Embeddings, Pairs
+from calbio.errors import CalbioInputError
+from calbio.model.presets import get_preset
+
+STEP_KINDS = ("doctor", "evaluate", "ablate", "sweep", "degree")
+SWEEPS = ("threshold", "lambda", "cb")
+DATA_KEYS = {
+    "embeddings",
+    "pairs",
+    "id_column",
+    "layer",
+    "names_file",
+    "drop",
+    "dedupe",
+    "columns",
+    "min_score",
+    "protein_info",
+    "min_mapped",
+    "validate_with",
+    "pca",
+}
+Log = Callable[[str], None]
+
+
+@dataclass
+class Experiment:
+    """A parsed experiment file."""
+
+    path: Path
+    text: str
+    data: dict[str, Any]
+    training: dict[str, Any]
+    seeds: list[int]
+    steps: list[dict[str, Any]]
+    name: str = ""
+
+    @property
+    def preset(self) -> str:
+        """Training preset name."""
+        return str(self.training.get("preset", "paper"))
+
+    @property
+    def train_options(self) -> dict[str, Any]:
+        """TrainConfig overrides (everything in [training] but the preset, plus data.pca)."""
+        opts = {k: v for k, v in self.training.items() if k != "preset"}
+        if self.data.get("pca") is not None:
+            opts["pca"] = int(self.data["pca"])
+        return opts
+
+
+def _resolve(base: Path, value: Any) -> Path:
+    p = Path(os.path.expandvars(str(value))).expanduser()
+    return p if p.is_absolute() else (base / p)
+
+
+def _step_name(step: dict[str, Any]) -> str:
+    if "name" in step:
+        return str(step["name"])
+    kind = step["kind"]
+    if kind == "evaluate":
+        return f"evaluate_{step.get('protocol', 'edge')}"
+    if kind == "sweep":
+        return f"sweep_{step.get('sweep', '')}"
+    return kind
+
+
+def load_experiment(path: str | Path) -> Experiment:
+    """Parse and validate an experiment TOML file (paths resolved against its folder)."""
+    path = Path(path)
+    if not path.is_file():
+        raise CalbioInputError("experiment file not found", path)
+    text = path.read_text(encoding="utf-8")
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise CalbioInputError(f"invalid TOML: {exc}", path) from None
+    data = dict(raw.get("data", {}))
+    for key in ("embeddings", "pairs"):
+        if key not in data:
+            raise CalbioInputError(f"[data] needs '{key}'", path)
+    unknown = set(data) - DATA_KEYS
+    if unknown:
+        raise CalbioInputError(f"unknown [data] keys {sorted(unknown)}", path)
+    base = path.resolve().parent
+    for key in ("embeddings", "pairs", "names_file", "protein_info"):
+        if data.get(key) is not None:
+            data[key] = _resolve(base, data[key])
+    data["validate_with"] = [_resolve(base, v) for v in data.get("validate_with", [])]
+    training = dict(raw.get("training", {}))
+    try:
+        get_preset(training.get("preset", "paper")).replace(
+            **{k: v for k, v in training.items() if k != "preset"}
+        )
+    except (ValueError, TypeError) as exc:
+        raise CalbioInputError(f"[training]: {exc}", path) from None
+    steps = [dict(s) for s in raw.get("steps", [])]
+    if not steps:
+        raise CalbioInputError("no [[steps]] in the experiment", path)
+    names = set()
+    for s in steps:
+        if s.get("kind") not in STEP_KINDS:
+            raise CalbioInputError(f"step kind must be one of {STEP_KINDS}, got {s.get('kind')!r}")
+        if s["kind"] == "sweep" and s.get("sweep") not in SWEEPS:
+            raise CalbioInputError(f"sweep step needs sweep = one of {SWEEPS}", path)
+        if s.get("pairs") is not None:
+            s["pairs"] = _resolve(base, s["pairs"])
+        s["name"] = _step_name(s)
+        if s["name"] in names:
+            raise CalbioInputError(f"two steps are named {s['name']!r}; give one a name", path)
+        names.add(s["name"])
+    seeds = [int(x) for x in raw.get("seeds", [42])]
+    return Experiment(path, text, data, training, seeds, steps, str(raw.get("name", path.stem)))
+
+
+@dataclass
+class Context:
+    """Lazily loaded inputs shared by the steps of one run."""
+
+    exp: Experiment
+    out: Path
+    log: Log
+    cache: dict[str, Any] = field(default_factory=dict)
+
+    @cached_property
+    def embeddings(self) -> Embeddings:
+        """The embedding table."""
+        from calbio.data.embeddings import load_embeddings
+
+        d = self.exp.data
+        return load_embeddings(
+            d["embeddings"],
+            id_column=d.get("id_column"),
+            layer=d.get("layer"),
+            names_file=d.get("names_file"),
+            drop=d.get("drop"),
+            dedupe=d.get("dedupe"),
+        )
+
+    def pairs(self, path: Path | None = None, filtered: bool = True) -> Pairs:
+        """The pairs file (or another one), with [data] columns/min_score/protein_info."""
+        from calbio.data.pairs import load_pairs
+
+        d = self.exp.data
+        p = Path(path or d["pairs"])
+        key = f"{p}|{filtered}"
+        if key not in self.cache:
+            cols = d.get("columns")
+            self.cache[key] = load_pairs(
+                p,
+                columns=tuple(cols) if cols else None,
+                min_score=(d.get("min_score") or None) if filtered else None,
+                protein_info=d.get("protein_info"),
+            )
+        return self.cache[key]
+
+    @cached_property
+    def validation(self) -> list[Pairs]:
+        """Independent validation pair sets."""
+        from calbio.data.pairs import load_pairs
+
+        return [load_pairs(p) for p in self.exp.data.get("validate_with", [])]
+
+    @property
+    def min_mapped(self) -> float:
+        """Smallest mapped fraction accepted."""
+        return float(self.exp.data.get("min_mapped", 0.5))
+
+    def options(self, step: dict[str, Any]) -> dict[str, Any]:
+        """Training overrides for a step: [training] updated by the step's own [training]."""
+        return {**self.exp.train_options, **step.get("training", {})}
+
+    def seeds(self, step: dict[str, Any]) -> list[int]:
+        """The step's seeds (default: the experiment's)."""
+        return [int(s) for s in step.get("seeds", self.exp.seeds)]
+
+
+# ------------------------------------------------------------------------------ steps
+def _mapped(ctx: Context):
+    from calbio.model.estimator import as_mapped_pairs
+
+    return as_mapped_pairs(ctx.pairs(), ctx.embeddings, ctx.min_mapped)
+
+
+def step_doctor(ctx: Context, step: dict[str, Any]) -> dict[str, Any]:
+    """The deployment checklist."""
+    from calbio.analysis.doctor import QUICK_TRAINING, run_doctor
+
+    opts = ctx.options(step)
+    return run_doctor(
+        ctx.embeddings,
+        ctx.pairs(),
+        pca=opts.get("pca"),
+        seed=ctx.seeds(step)[0],
+        min_mapped=ctx.min_mapped,
+        train_check=bool(step.get("train_check", True)),
+        quick_training=step.get("quick_training", QUICK_TRAINING),
+        threads=opts.get("threads"),
+        log=ctx.log,
+    )
+
+
+METHOD_COLUMNS = (
+    ("auc", "AUC"),
+    ("cb_auc", "CB AUC"),
+    ("auc_degree_matched", "degAUC"),
+    ("ap", "AP"),
+    ("mrr", "MRR"),
+    ("hits@10", "Hits@10"),
+)
+
+
+def methods_tables(runs: list[dict[str, Any]], title: str) -> list[dict[str, Any]]:
+    """Method × metric tables (held-out, then each validation set), mean ± SD over runs."""
+    from calbio.analysis.ablation import fmt_ms, table
+
+    def one(blocks: list[dict[str, dict[str, Any]]], t: str, note: str) -> dict[str, Any]:
+        keys = [(k, h) for k, h in METHOD_COLUMNS if any(k in m for m in blocks[0].values())]
+        rows = [
+            [name] + [fmt_ms([b[name].get(k) for b in blocks]) for k, _ in keys]
+            for name in blocks[0]
+        ]
+        return table(t, ["method"] + [h for _, h in keys], rows, [note])
+
+    r0 = runs[0]
+    seeds = ", ".join(str(r["seed"]) for r in runs)
+    sd = " (mean ± SD)" if len(runs) > 1 else ""
+    head = (
+        f"protocol {r0['protocol']}; {r0['n_train_pairs']:,} train / {r0['n_test_pairs']:,} test "
+        f"pairs; {r0['n_negatives']:,} random + {r0['n_negatives_degree_matched']:,} "
+        f"degree-matched negatives; CB |cos| < {r0['cb_threshold']}; seeds {seeds}{sd}."
+    )
+    if r0.get("note"):
+        head += " " + r0["note"]
+    out = [one([r["methods"] for r in runs], title, head)]
+    for stem, v in r0.get("validation", {}).items():
+        out.append(
+            one(
+                [r["validation"][stem]["methods"] for r in runs],
+                f"Validation on {stem} ({v['n_pairs']:,} non-training pairs)",
+                "Pairs of an independent file that are not training pairs, against random and "
+                "degree-matched negatives.",
+            )
+        )
+    warn = sorted({w for r in runs for w in r.get("warnings", [])})
+    if warn:
+        out[0]["notes"].extend(warn)
+    return out
+
+
+def step_evaluate(ctx: Context, step: dict[str, Any]) -> dict[str, Any]:
+    """Held-out evaluation per seed; each seed's run directory is kept for later steps."""
+    from calbio.evaluation.protocol import evaluate
+
+    protocol = step.get("protocol", "edge")
+    runs = []
+    for seed in ctx.seeds(step):
+        ctx.log(f"{step['name']}: seed {seed}")
+        res = evaluate(
+            ctx.embeddings,
+            _mapped(ctx),
+            protocol=protocol,
+            preset=ctx.exp.preset,
+            seed=seed,
+            test_fraction=float(step.get("test_fraction", 0.3)),
+            cb_threshold=float(step.get("cb_threshold", 0.2)),
+            validate_with=ctx.validation,
+            n_boot=int(step.get("n_boot", 1000)),
+            rank=bool(step.get("rank", True)),
+            min_mapped=ctx.min_mapped,
+            **ctx.options(step),
+        )
+        res.save(ctx.out / step["name"] / f"seed{seed}", force=True)
+        d = res.to_dict()
+        d.pop("versions", None)
+        d.pop("timings", None)
+        runs.append(d)
+    title = f"Held-out evaluation ({protocol} protocol)"
+    if protocol == "transductive":
+        title = "Transductive evaluation (paper's protocol: test pairs = training pairs)"
+    return {
+        "kind": "evaluate",
+        "protocol": protocol,
+        "runs": runs,
+        "tables": methods_tables(runs, title),
+    }
+
+
+def step_ablate(ctx: Context, step: dict[str, Any]) -> dict[str, Any]:
+    """Table 4 on one shared test set."""
+    from calbio.analysis.ablation import CONDITIONS, ablate
+
+    return ablate(
+        ctx.embeddings,
+        _mapped(ctx),
+        seeds=ctx.seeds(step),
+        conditions=step.get("conditions", list(CONDITIONS)),
+        preset=ctx.exp.preset,
+        test_fraction=float(step.get("test_fraction", 0.3)),
+        cb_threshold=float(step.get("cb_threshold", 0.2)),
+        n_boot=int(step.get("n_boot", 200)),
+        log=ctx.log,
+        **ctx.options(step),
+    )
+
+
+def _from_dir(ctx: Context, step: dict[str, Any]) -> Path:
+    src = step.get("from") or next(
+        (s["name"] for s in ctx.exp.steps if s["kind"] == "evaluate"), None
+    )
+    if src is None:
+        raise CalbioInputError(f"step {step['name']!r} needs an evaluate step (from = NAME)")
+    d = ctx.out / src
+    if not d.is_dir():
+        raise CalbioInputError(f"step {step['name']!r}: evaluate step {src!r} has not run", d)
+    return d
+
+
+def step_sweep(ctx: Context, step: dict[str, Any]) -> dict[str, Any]:
+    """Threshold, λ or cross-boundary sweep."""
+    from calbio.analysis import sweep as sw
+
+    kind = step["sweep"]
+    if kind == "cb":
+        from calbio.analysis.degree import load_run_scores
+
+        runs = load_run_scores(_from_dir(ctx, step))
+        return sw.cb_sensitivity([df for _, df in runs], step.get("thresholds", sw.CB_THRESHOLDS))
+    if kind == "lambda":
+        return sw.lambda_sweep(
+            ctx.embeddings,
+            _mapped(ctx),
+            lambdas=step.get("lambdas", sw.LAMBDAS),
+            seeds=ctx.seeds(step),
+            validation_fraction=float(step.get("validation_fraction", 0.2)),
+            select=step.get("select", "auc"),
+            cb_threshold=float(step.get("cb_threshold", 0.2)),
+            preset=ctx.exp.preset,
+            log=ctx.log,
+            **ctx.options(step),
+        )
+    from calbio.data.pairs import parse_min_score
+
+    channels = [parse_min_score([c]) for c in step.get("channels", [])]
+    return sw.threshold_sweep(
+        ctx.embeddings,
+        ctx.pairs(step.get("pairs"), filtered=False),
+        column=step.get("column", "combined_score"),
+        values=step.get("values", [400, 700, 900]),
+        channels=channels,
+        seeds=ctx.seeds(step),
+        protocol=step.get("protocol", "edge"),
+        min_mapped=float(step.get("min_mapped", ctx.min_mapped)),
+        cb_threshold=float(step.get("cb_threshold", 0.2)),
+        validate_with=ctx.validation if step.get("validate", True) else (),
+        n_boot=int(step.get("n_boot", 200)),
+        preset=ctx.exp.preset,
+        log=ctx.log,
+        **ctx.options(step),
+    )
+
+
+def step_degree(ctx: Context, step: dict[str, Any]) -> dict[str, Any]:
+    """Degree dependence from an evaluate step's held-out scores."""
+    from calbio.analysis.degree import degree_report, load_run_scores
+
+    runs = load_run_scores(_from_dir(ctx, step))
+    return degree_report(
+        [df for _, df in runs],
+        cb_threshold=float(step.get("cb_threshold", 0.2)),
+        n_top=int(step.get("top", 20)),
+    )
+
+
+STEPS: dict[str, Callable[[Context, dict[str, Any]], dict[str, Any]]] = {
+    "doctor": step_doctor,
+    "evaluate": step_evaluate,
+    "ablate": step_ablate,
+    "sweep": step_sweep,
+    "degree": step_degree,
+}
+
+
+# ------------------------------------------------------------------------------ reporting
+def _cell(x: Any) -> str:
+    return str(x).replace("|", "\\|").replace("\n", " ")
+
+
+def tables_markdown(tables: list[dict[str, Any]], level: int = 3) -> str:
+    """Render analysis tables as GitHub markdown (multi-line notes become code blocks)."""
+    out = []
+    for t in tables:
+        out.append(f"{'#' * level} {t['title']}\n")
+        out.append("| " + " | ".join(_cell(c) for c in t["columns"]) + " |")
+        out.append("|" + "|".join("---" for _ in t["columns"]) + "|")
+        out += ["| " + " | ".join(_cell(c) for c in r) + " |" for r in t["rows"]]
+        out.append("")
+        for note in t.get("notes", []):
+            if "\n" in note:
+                head, _, body = note.partition("\n")
+                out += [head, "", "```", body, "```", ""]
+            else:
+                out.append(f"- {note}")
+        out.append("")
+    return "\n".join(out)
+
+
+def training_statement(exp: Experiment) -> str:
+    """Which training settings differ from the preset (fast settings are stated, not hidden)."""
+    base = get_preset(exp.preset)
+    opts = exp.train_options
+    diffs = [
+        f"{k} {v} (preset: {getattr(base, k)})"
+        for k, v in opts.items()
+        if k != "threads" and getattr(base, k, None) != v
+    ]
+    if not diffs:
+        return f"Training: preset '{exp.preset}', unchanged."
+    return f"Training: preset '{exp.preset}' with FAST/CHANGED settings: " + "; ".join(diffs) + "."
+
+
+def environment() -> dict[str, Any]:
+    """Versions, platform and CPU of this run."""
+    import torch
+
+    from calbio.evaluation.protocol import versions
+
+    return {
+        **versions(),
+        "platform": platform.platform(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "argv": sys.argv,
+        "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
+
+
+def write_summary(exp: Experiment, out: Path) -> Path:
+    """summary.md from the step JSONs present in ``out`` (in experiment order)."""
+    import json
+
+    lines = [f"# Experiment `{exp.name}`", ""]
+    lines.append(f"- Experiment file: `{exp.path.name}` (copied to `config.toml`)")
+    lines.append(
+        f"- Embeddings: `{Path(exp.data['embeddings']).name}`; pairs: "
+        f"`{Path(exp.data['pairs']).name}`"
+        + (f" (min_score {exp.data['min_score']})" if exp.data.get("min_score") else "")
+    )
+    if exp.data.get("validate_with"):
+        names = ", ".join(f"`{Path(p).name}`" for p in exp.data["validate_with"])
+        lines.append(f"- Validation sets: {names}")
+    lines.append(f"- {training_statement(exp)}")
+    env_file = out / "environment.json"
+    if env_file.is_file():
+        env = json.loads(env_file.read_text())
+        lines.append(
+            f"- Environment: calbio {env.get('calbio')}, torch {env.get('torch')}, numpy "
+            f"{env.get('numpy')}, scikit-learn {env.get('scikit-learn')}, Python "
+            f"{env.get('python')}, {env.get('cpu_count')} CPUs"
+        )
+    total, done = 0.0, 0
+    body = []
+    for s in exp.steps:
+        f = out / f"{s['name']}.json"
+        if not f.is_file():
+            body.append(f"## {s['name']} ({s['kind']}): not run yet\n")
+            continue
+        rec = json.loads(f.read_text())
+        total += rec.get("seconds", 0.0)
+        done += 1
+        body.append(f"## {s['name']} ({s['kind']}, {rec.get('seconds', 0):.0f} s)\n")
+        body.append(tables_markdown(rec["result"].get("tables", [])))
+    lines.append(f"- Steps finished: {done} of {len(exp.steps)}; compute time {total / 60:.1f} min")
+    lines.append("")
+    path = out / "summary.md"
+    write_text_atomic(path, "\n".join(lines + body).rstrip() + "\n")
+    return path
+
+
+def run_experiment(
+    path: str | Path,
+    out: str | Path | None = None,
+    *,
+    force: bool = False,
+    log: Log | None = None,
+) -> dict[str, Any]:
+    """Run every step not yet done (all with ``force``); returns {name: status}."""
+    exp = load_experiment(path)
+    out = Path(out) if out is not None else Path("runs") / exp.name
+    log = log or (lambda msg: None)
+    cfg = out / "config.toml"
+    if cfg.is_file() and cfg.read_text(encoding="utf-8") != exp.text and not force:
+        raise CalbioInputError(
+            "run directory holds a different experiment; pass --force to recompute or use "
+            "another --out",
+            out,
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(cfg, exp.text)
+    write_json_atomic(out / "environment.json", environment())
+    ctx = Context(exp, out, log)
+    status: dict[str, str] = {}
+    for step in exp.steps:
+        f = out / f"{step['name']}.json"
+        if f.is_file() and not force:
+            log(f"{step['name']}: done already, skipped")
+            status[step["name"]] = "skipped"
+            continue
+        log(f"{step['name']}: running")
+        t0 = time.perf_counter()
+        result = STEPS[step["kind"]](ctx, step)
+        rec = {
+            "name": step["name"],
+            "kind": step["kind"],
+            "params": {k: v for k, v in step.items() if k != "name"},
+            "seconds": time.perf_counter() - t0,
+            "finished": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "result": result,
+        }
+        write_json_atomic(f, rec)
+        status[step["name"]] = "done"
+        write_summary(exp, out)
+    write_summary(exp, out)
+    return status
+
+
+__all__ = ["STEPS", "Experiment", "load_experiment", "run_experiment", "tables_markdown"]
