@@ -284,10 +284,26 @@ def methods_tables(runs: list[dict[str, Any]], title: str) -> list[dict[str, Any
                 "degree-matched negatives.",
             )
         )
-    warn = sorted({w for r in runs for w in r.get("warnings", [])})
-    if warn:
-        out[0]["notes"].extend(warn)
+    out[0]["notes"].extend(mean_warnings(runs))
     return out
+
+
+def mean_warnings(runs: list[dict[str, Any]]) -> list[str]:
+    """Shortcut warnings computed on the seed-averaged metrics (one line per finding)."""
+    from calbio.analysis.ablation import mean_sd
+    from calbio.evaluation.protocol import HEADLINE_METRICS, shortcut_warnings
+
+    def avg(blocks: list[dict[str, dict[str, Any]]]) -> dict[str, dict[str, Any]]:
+        return {
+            m: {k: mean_sd([b[m].get(k) for b in blocks])[0] for k in HEADLINE_METRICS}
+            for m in blocks[0]
+        }
+
+    warn = shortcut_warnings(avg([r["methods"] for r in runs]))
+    for stem in runs[0].get("validation", {}):
+        blocks = [r["validation"][stem]["methods"] for r in runs]
+        warn += shortcut_warnings(avg(blocks), f" on {stem}")
+    return warn
 
 
 def step_evaluate(ctx: Context, step: dict[str, Any]) -> dict[str, Any]:
@@ -456,9 +472,11 @@ def training_statement(exp: Experiment) -> str:
         for k, v in opts.items()
         if k != "threads" and getattr(base, k, None) != v
     ]
+    threads = f" torch threads: {opts['threads']}." if opts.get("threads") else ""
     if not diffs:
-        return f"Training: preset '{exp.preset}', unchanged."
-    return f"Training: preset '{exp.preset}' with FAST/CHANGED settings: " + "; ".join(diffs) + "."
+        return f"Training: preset '{exp.preset}', unchanged.{threads}"
+    changed = "; ".join(diffs)
+    return f"Training: preset '{exp.preset}' with FAST/CHANGED settings: {changed}.{threads}"
 
 
 def environment() -> dict[str, Any]:
