@@ -72,10 +72,16 @@ PRESETS: dict[str, TrainConfig] = {
     # Dury 2026 (arXiv 2603.20955): h=1024, 3 blocks, tau=0.05, B=512, AdamW 3e-4 / 1e-4,
     # cosine annealing over 100 epochs, in-batch negatives, seed 42, half score.
     "paper": TrainConfig(),
+    # Speed-tuned (benchmarks/speed.py, docs/performance.md): a 128-wide, 2-block MLP (~30k
+    # parameters instead of 2.2M), 20 epochs of one-cycle AdamW at a peak lr of 2e-3, one torch
+    # thread (small matrices gain nothing from a second thread, and a busy machine loses a lot).
+    "fast": TrainConfig(hidden=128, depth=2, epochs=20, lr=2e-3, schedule="onecycle", threads=1),
 }
 
 PRESET_DESCRIPTIONS: dict[str, str] = {
     "paper": "the paper's recipe, unchanged (h=1024, 100 epochs, B=512, in-batch negatives)",
+    "fast": "speed-tuned: h=128, 2 blocks, 20 one-cycle epochs at lr 2e-3, 1 thread (same "
+    "held-out AUC as paper on DepMap x STRING in ~1/30 of the time; see benchmarks/SPEED.md)",
 }
 
 

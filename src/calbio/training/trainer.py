@@ -66,8 +66,21 @@ def train_module(
     progress: ProgressCallback | None = None,
 ) -> tuple[ResidualAssociationMLP, TrainHistory]:
     """Train a residual MLP on L2-normalised embeddings ``X`` (n, d) and pair indices (m, 2)."""
+    threads_before = torch.get_num_threads()
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
+    try:
+        return _train(X, train_idx, cfg, progress)
+    finally:
+        torch.set_num_threads(threads_before)  # a recipe's thread count does not leak out
+
+
+def _train(
+    X: torch.Tensor,
+    train_idx: np.ndarray,
+    cfg: TrainConfig,
+    progress: ProgressCallback | None,
+) -> tuple[ResidualAssociationMLP, TrainHistory]:
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
     train_idx = np.asarray(train_idx, dtype=np.int64).reshape(-1, 2)
