@@ -1,0 +1,150 @@
+"""Write a fitted model's association space back into an AnnData file (scanpy conventions).
+
+``obsm["X_cal"]``: association vectors f(e) per observation; ``obs["cal_cluster"]``: HDBSCAN
+labels (categorical strings, "-1" = noise or not mapped); ``uns["cal"]["params"]``: how they were
+made. Nothing else in the AnnData object is touched.
+
+Two modes, chosen automatically:
+- ``transform``: the matrix has the model's raw feature dimension, so every row is mapped with
+  ``CAL.transform`` (the model's own preprocessing, then f). Works for new entities too.
+- ``lookup``: otherwise, rows are matched to the model's entities by name (``obs_names`` or an obs
+  column); rows not in the model get NaN vectors and cluster "-1".
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from calbio.analysis.clusters import hdbscan_cosine
+from calbio.errors import CalbioInputError
+
+OBSM_KEY = "X_cal"
+OBS_KEY = "cal_cluster"
+UNS_KEY = "cal"
+
+
+def _uns_safe(value: Any) -> Any:
+    """h5ad cannot store None: replace it by the string 'None' (recursively)."""
+    if isinstance(value, dict):
+        return {str(k): _uns_safe(v) for k, v in value.items()}
+    if value is None:
+        return "None"
+    if isinstance(value, list | tuple):
+        return [_uns_safe(v) for v in value]
+    return value
+
+
+def _matrix(adata: Any, layer: str | None) -> Any:
+    if layer is None:
+        return adata.X
+    if layer not in adata.layers:
+        raise CalbioInputError(f"h5ad has no layer {layer!r} (layers: {list(adata.layers)})")
+    return adata.layers[layer]
+
+
+def add_association_space(
+    adata: Any,
+    model: Any,
+    *,
+    layer: str | None = None,
+    id_column: str | None = None,
+    mode: str = "auto",
+    cluster: bool = True,
+    min_cluster_size: int = 5,
+    min_samples: int = 3,
+    model_dir: str | None = None,
+) -> dict[str, Any]:
+    """Add obsm['X_cal'], obs['cal_cluster'] and uns['cal']['params'] to ``adata`` in place."""
+    X = _matrix(adata, layer)
+    if mode == "auto":
+        mode = "transform" if X is not None and X.shape[1] == model.n_features_in_ else "lookup"
+    n = adata.n_obs
+    if mode == "transform":
+        if X is None or X.shape[1] != model.n_features_in_:
+            raise CalbioInputError(
+                f"transform mode needs {model.n_features_in_} features per row, "
+                f"the matrix has {None if X is None else X.shape[1]}"
+            )
+        dense = X.toarray() if sp.issparse(X) else np.asarray(X)
+        if not np.isfinite(dense).all():
+            raise CalbioInputError("the h5ad matrix contains NaN or infinite values")
+        Z = model.transform(dense).astype(np.float32)
+        mapped = np.ones(n, dtype=bool)
+    elif mode == "lookup":
+        if id_column is not None:
+            if id_column not in adata.obs:
+                raise CalbioInputError(f"h5ad obs has no column {id_column!r}")
+            ids = adata.obs[id_column].astype(str).to_numpy()
+        else:
+            ids = np.asarray(adata.obs_names, dtype=str)
+        pos = pd.Index(np.asarray(model.names_, dtype=str)).get_indexer(ids)
+        mapped = pos >= 0
+        if not mapped.any():
+            raise CalbioInputError(
+                "no observation name matches a model entity and the feature dimension differs "
+                f"({0 if X is None else X.shape[1]} vs the model's {model.n_features_in_})"
+            )
+        Z = np.full((n, model.association_.shape[1]), np.nan, dtype=np.float32)
+        Z[mapped] = model.association_[pos[mapped]]
+    else:
+        raise CalbioInputError(f"mode must be auto, transform or lookup, got {mode!r}")
+
+    labels = np.full(n, -1, dtype=np.int64)
+    if cluster and mapped.sum() >= 2:
+        labels[mapped] = hdbscan_cosine(Z[mapped], min_cluster_size, min_samples)
+    adata.obsm[OBSM_KEY] = Z
+    cats = [str(c) for c in sorted(set(labels.tolist()))]
+    adata.obs[OBS_KEY] = pd.Categorical(labels.astype(str), categories=cats)
+    params = {
+        "mode": mode,
+        "layer": layer,
+        "id_column": id_column,
+        "model_dir": model_dir,
+        "preset": getattr(model, "preset", "custom"),
+        "train": model.config.to_dict(),
+        "n_features_in": int(model.n_features_in_),
+        "n_mapped": int(mapped.sum()),
+        "n_obs": int(n),
+        "clustered": bool(cluster),
+        "min_cluster_size": int(min_cluster_size),
+        "min_samples": int(min_samples),
+        "metric": "1 - cosine",
+        "unmapped": "NaN rows in obsm, cluster '-1'",
+    }
+    adata.uns[UNS_KEY] = {"params": _uns_safe(params)}
+    n_clusters = int(labels.max()) + 1 if (labels >= 0).any() else 0
+    return {"mode": mode, "n_obs": n, "n_mapped": int(mapped.sum()), "n_clusters": n_clusters}
+
+
+def transform_h5ad(
+    model_dir: str | Path,
+    h5ad: str | Path,
+    out: str | Path,
+    *,
+    force: bool = False,
+    **kwargs: Any,
+) -> dict[str, Any]:
+    """Read an .h5ad, add the association space (see :func:`add_association_space`), write out."""
+    import anndata
+
+    from calbio._io import atomic_file, check_output_file
+    from calbio.model.estimator import CAL
+
+    out = Path(out)
+    check_output_file(out, force)
+    if out.suffix != ".h5ad":
+        raise CalbioInputError("output must end in .h5ad", out)
+    model = CAL.load(model_dir)
+    try:
+        adata = anndata.read_h5ad(h5ad)
+    except (OSError, ValueError, KeyError) as exc:
+        raise CalbioInputError(f"cannot read h5ad: {exc.__class__.__name__}: {exc}", h5ad) from None
+    info = add_association_space(adata, model, model_dir=str(model_dir), **kwargs)
+    with atomic_file(out) as tmp:
+        adata.write_h5ad(tmp)
+    return info
