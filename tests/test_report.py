@@ -78,18 +78,42 @@ def test_model_directory_only_and_optional_parts(run_dir, tmp_path):
     info = write_report(run_dir / "model", out)
     assert info["figures"] == ["loss"] and info["sections"] == []
     assert "No threshold or" in out.read_text()
-    # runner directory: sub-directories with metrics.json, a sweep table and doctor verdicts
+    # runner directory: STEP/seedN evaluate runs, step JSONs (sweeps, doctor), a sweep CSV
+    from calbio.analysis.sweep import cb_sensitivity
+
     runner = tmp_path / "runner"
-    runner.mkdir()
-    (runner / "edge").symlink_to(run_dir, target_is_directory=True)
+    (runner / "edge").mkdir(parents=True)
+    (runner / "edge" / "seed1").symlink_to(run_dir, target_is_directory=True)
     pd.DataFrame({"lambda": [0.0, 0.5, 1.0], "auc": [0.6, 0.7, 0.65]}).to_csv(
-        runner / "lambda_sweep.csv", index=False
+        runner / "extra_sweep.csv", index=False
     )
-    (runner / "doctor.json").write_text(json.dumps([{"check": "hubs", "verdict": "WARN"}]))
+    scores = load_run(run_dir).sections[0].scores
+    cb = cb_sensitivity([scores], (0.1, 0.2, 0.3))
+    (runner / "cb.json").write_text(json.dumps({"name": "cb", "kind": "sweep", "result": cb}))
+    lam = {
+        "sweep": "lambda",
+        "curves": [{"0.00": {"test_auc": 0.6, "val_auc": 0.61}, "1.00": {"test_auc": 0.7}}],
+        "tables": [{"title": "Lambda table", "columns": ["lambda", "auc"], "rows": [["0", "1"]]}],
+    }
+    (runner / "lam.json").write_text(json.dumps({"kind": "sweep", "result": lam}))
+    doc = {
+        "tables": [
+            {
+                "title": "Doctor: checklist",
+                "columns": ["check", "verdict"],
+                "rows": [["hubs", "WARNING"]],
+                "notes": ["histogram:\n###"],
+            }
+        ]
+    }
+    (runner / "doctor.json").write_text(json.dumps({"kind": "doctor", "result": doc}))
     info = write_report(runner, tmp_path / "r.html")
     page = (tmp_path / "r.html").read_text()
-    assert "sweep-0" in info["figures"] and info["sections"] == ["edge"]
-    assert "Doctor verdicts" in page and "WARN" in page
+    assert info["sections"] == ["edge/seed1"]
+    assert {"sweep-0", "sweep-1", "sweep-2"} <= set(info["figures"])
+    assert "cb (cb)" in page and "lam (lambda)" in page and "Lambda table" in page
+    assert "Doctor verdicts" in page and "<h3>Doctor: checklist</h3>" in page
+    assert "<td>WARNING</td>" in page
 
 
 def test_verdict_sentences_follow_the_numbers():

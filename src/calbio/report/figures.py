@@ -140,6 +140,51 @@ def loss_curve(curve: pd.DataFrame) -> str:
     return to_base64_png(fig)
 
 
+def _mean(values: list[Any]) -> float:
+    v = [float(x) for x in values if isinstance(x, int | float) and np.isfinite(x)]
+    return float(np.mean(v)) if v else float("nan")
+
+
+def sweep_frame(result: dict[str, Any]) -> pd.DataFrame | None:
+    """A plottable table (x first, seed-averaged metrics after) from a runner's sweep result."""
+    kind = result.get("sweep")
+    if kind == "lambda" and result.get("curves"):
+        curves = result["curves"]
+        lams = list(curves[0])
+        keys = ("test_auc", "test_cb_auc", "val_auc", "val_cb_auc")
+        rows = [
+            {"lambda": float(lam), **{k: _mean([c[lam].get(k) for c in curves]) for k in keys}}
+            for lam in lams
+        ]
+        return pd.DataFrame(rows)
+    if kind == "cb" and result.get("per_seed"):
+        per = result["per_seed"]
+        rows = []
+        for t in result.get("thresholds", []):
+            recs = [p[f"{t:g}"] for p in per]
+            row = {"|cosine| below": float(t)}
+            for m in ("cal", "cosine", "degree", "adamic_adar"):
+                row[m] = _mean([r.get(m) for r in recs])
+            rows.append(row)
+        return pd.DataFrame(rows)
+    if kind == "threshold" and result.get("rows"):
+        rows = []
+        for r in result["rows"]:
+            seeds = r.get("per_seed") or []
+            if not seeds:
+                continue
+            rows.append(
+                {
+                    "filter": str(r.get("filter")),
+                    "CAL AUC": _mean([s.get("cal", {}).get("auc") for s in seeds]),
+                    "CAL CB AUC": _mean([s.get("cal", {}).get("cb_auc") for s in seeds]),
+                    "cosine AUC": _mean([s.get("cosine", {}).get("auc") for s in seeds]),
+                }
+            )
+        return pd.DataFrame(rows)
+    return None
+
+
 def sweep_plot(df: pd.DataFrame, title: str) -> str:
     """A generic sweep: first column on x, every other numeric column as a line."""
     x = df.columns[0]

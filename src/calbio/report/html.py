@@ -6,7 +6,9 @@ Inputs it understands (all optional except one of metrics.json / config.json):
 - a runner directory whose sub-directories are evaluate runs (one section per protocol);
 - a model directory (``calbio fit --out DIR``): training curve and configuration only;
 - ``clusters/`` from ``calbio clusters --out RUN/clusters`` (or ``clusters_dir=``);
-- sweep tables (``*sweep*.csv`` or ``sweeps/*.csv``) and ``doctor.json`` when present.
+- sweep tables (``*sweep*.csv`` or ``sweeps/*.csv``) and ``doctor.json`` when present;
+- experiment-runner step JSONs (``NAME.json`` with ``kind`` and ``result``): threshold, lambda and
+  cross-boundary sweeps are plotted, doctor verdicts and every step's tables are shown.
 Figures are matplotlib PNGs embedded as base64 ``data:`` URIs; the page loads no URL.
 """
 
@@ -53,6 +55,7 @@ class RunData:
     sweeps: dict[str, pd.DataFrame] = field(default_factory=dict)
     doctor: Any = None
     clusters_dir: Path | None = None
+    steps: dict[str, dict[str, Any]] = field(default_factory=dict)  # experiment-runner steps
 
 
 def _read_json(path: Path) -> Any:
@@ -77,9 +80,10 @@ def load_run(path: str | Path, clusters_dir: str | Path | None = None) -> RunDat
     run = RunData(root)
     if (root / "metrics.json").is_file():
         run.sections.append(_read_section(root, run_name(root)))
-    else:
-        for d in sorted(p for p in root.iterdir() if (p / "metrics.json").is_file()):
-            run.sections.append(_read_section(d, d.name))
+    else:  # a runner directory: STEP/metrics.json or STEP/seedN/metrics.json
+        found = sorted(root.glob("*/metrics.json")) or sorted(root.glob("*/*/metrics.json"))
+        for f in found:
+            run.sections.append(_read_section(f.parent, str(f.parent.relative_to(root))))
     for cand in [root, root / "model", *(s.path / "model" for s in run.sections)]:
         if (cand / "config.json").is_file() and (cand / "model.safetensors").is_file():
             run.model_dir = cand
@@ -101,6 +105,18 @@ def load_run(path: str | Path, clusters_dir: str | Path | None = None) -> RunDat
             run.sweeps[f.stem] = df
     if (root / "doctor.json").is_file():
         run.doctor = _read_json(root / "doctor.json")
+    for f in sorted(root.glob("*.json")):
+        if f.name in ("doctor.json", "metrics.json", "environment.json"):
+            continue
+        rec = _read_json(f)
+        if isinstance(rec, dict) and isinstance(rec.get("result"), dict) and "kind" in rec:
+            run.steps[f.stem] = rec
+            if rec["kind"] == "doctor" and run.doctor is None:
+                run.doctor = rec["result"]
+            if rec["kind"] == "sweep":
+                df = figures.sweep_frame(rec["result"])
+                if df is not None and len(df):
+                    run.sweeps[f"{f.stem} ({rec['result'].get('sweep')})"] = df
     cdir = Path(clusters_dir) if clusters_dir else root / "clusters"
     if (cdir / "clusters.csv").is_file():
         run.clusters_dir = cdir
@@ -285,8 +301,24 @@ def auc_rows(section: RunSection, n_boot: int = 300) -> pd.DataFrame:
     return df
 
 
+def tables_html(tables: list[dict[str, Any]]) -> str:
+    """Analysis tables ({title, columns, rows, notes}) as HTML."""
+    out = []
+    for t in tables:
+        out.append(f"<h3>{html.escape(str(t.get('title', '')))}</h3>")
+        out.append(frame_table(pd.DataFrame(t.get("rows", []), columns=t.get("columns"))))
+        for note in t.get("notes", []):
+            tag = "pre" if "\n" in str(note) else "p"
+            out.append(f"<{tag} class='muted'>{html.escape(str(note))}</{tag}>")
+    return "\n".join(out)
+
+
 def doctor_table(doctor: Any) -> str:
-    """Doctor verdicts in whichever shape they were saved (list of checks or a mapping)."""
+    """Doctor verdicts in whichever shape they were saved (tables, list of checks, mapping)."""
+    if isinstance(doctor, dict) and isinstance(doctor.get("result"), dict):
+        doctor = doctor["result"]  # an experiment-runner step record
+    if isinstance(doctor, dict) and isinstance(doctor.get("tables"), list):
+        return tables_html(doctor["tables"])
     if isinstance(doctor, dict) and isinstance(doctor.get("checks"), list):
         doctor = doctor["checks"]
     if isinstance(doctor, list) and all(isinstance(d, dict) for d in doctor):
@@ -498,6 +530,15 @@ def build_report(run: RunData, title: str | None = None) -> tuple[str, list[str]
     if run.doctor is not None:
         out.append("<h2>Doctor verdicts</h2>")
         out.append(doctor_table(run.doctor))
+    other = {k: v for k, v in run.steps.items() if v["kind"] != "doctor"}
+    if other:
+        out.append("<h2>Experiment steps</h2>")
+        for name, rec in other.items():
+            out.append(
+                f"<p><b>{html.escape(name)}</b> ({html.escape(rec['kind'])}, "
+                f"{float(rec.get('seconds', 0)):.0f} s)</p>"
+            )
+            out.append(tables_html(rec["result"].get("tables", [])))
     out.append("</body></html>")
     return "\n".join(out), figs
 
