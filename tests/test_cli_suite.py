@@ -1,0 +1,127 @@
+"""CLI: doctor --json, ablate, sweep threshold/lambda/cb, degree, run."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from calbio.cli.main import app
+from calbio.data.synthetic import make_synthetic
+
+TINY = ["--epochs", "2", "--hidden", "16", "--threads", "1"]
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("cli_suite")
+    syn = make_synthetic(n_entities=150, dim=12, n_pairs=600, seed=6)
+    syn.embeddings.to_frame().to_csv(folder / "emb.csv")
+    pd.DataFrame(
+        {
+            "a": syn.pairs.a,
+            "b": syn.pairs.b,
+            "combined_score": [400 + (i * 53) % 600 for i in range(len(syn.pairs))],
+        }
+    ).to_csv(folder / "pairs.csv", index=False)
+    return folder
+
+
+def test_doctor_json_is_only_json(files):
+    res = CliRunner().invoke(
+        app,
+        [
+            "doctor",
+            str(files / "emb.csv"),
+            str(files / "pairs.csv"),
+            "--json",
+            "--quick-epochs",
+            "1",
+            "--quick-hidden",
+            "16",
+            "--threads",
+            "1",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    report = json.loads(res.stdout)
+    assert {c["check"] for c in report["checks"]} == {
+        "independence",
+        "positive_cosine",
+        "ratio",
+        "degree_shortcut",
+        "evidence",
+        "shuffled",
+    }
+
+
+def test_doctor_text(files):
+    res = CliRunner().invoke(
+        app, ["doctor", str(files / "emb.csv"), str(files / "pairs.csv"), "--no-train"]
+    )
+    assert res.exit_code == 0, res.output
+    assert "overall:" in res.stdout and "Positive-pair cosine histogram" in res.stdout
+
+
+def test_ablate_sweeps_degree(files, tmp_path):
+    r = CliRunner()
+    emb, prs = str(files / "emb.csv"), str(files / "pairs.csv")
+    out = tmp_path / "abl"
+    res = r.invoke(
+        app, ["ablate", emb, prs, "--out", str(out), "--conditions", "full,shuffled"] + TINY
+    )
+    assert res.exit_code == 0, res.output
+    data = json.loads((out / "ablation.json").read_text())
+    assert set(data["conditions"]) == {"full", "shuffled"}
+    assert "transductive (paper)" in (out / "ablation.md").read_text()
+    again = r.invoke(app, ["ablate", emb, prs, "--out", str(out)] + TINY)
+    assert again.exit_code != 0  # refuses to overwrite without --force
+
+    res = r.invoke(
+        app,
+        ["sweep", "threshold", emb, prs, "--values", "400,700", "--channel", "combined_score=900"]
+        + TINY,
+    )
+    assert res.exit_code == 0, res.output
+    assert "paper Table 1" in res.stdout and "Tables 2-3" in res.stdout
+
+    lam = tmp_path / "lam.json"
+    res = r.invoke(
+        app,
+        ["sweep", "lambda", emb, prs, "--lambdas", "0,1", "--seeds", "1,2", "--out", str(lam)]
+        + TINY,
+    )
+    assert res.exit_code == 0, res.output
+    assert len(json.loads(lam.read_text())["chosen"]) == 2
+
+    run = tmp_path / "eval"
+    res = r.invoke(app, ["evaluate", emb, prs, "--out", str(run), "--n-boot", "5"] + TINY)
+    assert res.exit_code == 0, res.output
+    res = r.invoke(app, ["sweep", "cb", str(run)])
+    assert res.exit_code == 0 and "paper Table 13" in res.stdout
+    res = r.invoke(app, ["degree", str(run), "--top", "3"])
+    assert res.exit_code == 0 and "Spearman" in res.stdout
+    res = r.invoke(app, ["degree", str(run / "model"), "--pairs", prs])
+    assert res.exit_code == 0, res.output
+
+
+def test_run_command_and_bad_input_exit_code(files, tmp_path):
+    exp = tmp_path / "e.toml"
+    exp.write_text(
+        f'[data]\nembeddings = "{files / "emb.csv"}"\npairs = "{files / "pairs.csv"}"\n'
+        '[[steps]]\nkind = "doctor"\ntrain_check = false\n'
+    )
+    res = CliRunner().invoke(app, ["run", str(exp), "--out", str(tmp_path / "r")])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "r" / "summary.md").is_file()
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[data]\nembeddings = "x"\n')
+    proc = subprocess.run(
+        [sys.executable, "-m", "calbio.cli.main", "run", str(bad)], capture_output=True, text=True
+    )
+    assert proc.returncode == 2
+    assert "needs 'pairs'" in proc.stderr and proc.stdout == ""
