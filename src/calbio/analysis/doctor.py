@@ -27,7 +27,7 @@ from calbio.model.estimator import CAL, as_mapped_pairs
 from calbio.scoring import pair_scores
 
 VERDICTS = ("ok", "info", "warning", "problem")
-QUICK_TRAINING = {"hidden": 256, "epochs": 10}
+QUICK_TRAINING = {"hidden": 256, "epochs": 10, "threads": 1}
 THRESHOLDS = (400, 700, 900)
 EXPERIMENTAL_COLUMNS = ("experimental", "experiments", "escore")
 
@@ -208,8 +208,7 @@ def run_doctor(
     checks.append(_evidence_check(pairs if isinstance(pairs, Pairs) else None, emb, min_mapped))
 
     quick = dict(QUICK_TRAINING if quick_training is None else quick_training)
-    if threads is not None:
-        quick["threads"] = threads
+    quick["threads"] = threads or quick.get("threads") or 1  # one thread: fastest for tiny nets
     if train_check:
         tr = held.split.train_idx
         if log:
