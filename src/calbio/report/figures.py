@@ -130,9 +130,12 @@ def degree_quintiles(scores: pd.DataFrame, methods: list[str]) -> tuple[str, pd.
 def loss_curve(curve: pd.DataFrame) -> str:
     """Training (and validation, when present) loss per epoch."""
     fig, ax = plt.subplots(figsize=(6.0, 3.0))
-    ax.plot(curve["epoch"], curve["loss"], color="#1b6ca8", label="training loss")
+    mk = "o" if len(curve) < 15 else None
+    ax.plot(curve["epoch"], curve["loss"], color="#1b6ca8", marker=mk, label="training loss")
     if "val_loss" in curve:
-        ax.plot(curve["epoch"], curve["val_loss"], color="#d08c2f", label="validation loss")
+        ax.plot(
+            curve["epoch"], curve["val_loss"], color="#d08c2f", marker=mk, label="validation loss"
+        )
     ax.set_xlabel("epoch")
     ax.set_ylabel("symmetric InfoNCE loss")
     ax.legend(frameon=False, fontsize=8)

@@ -250,14 +250,29 @@ def headline_table(metrics: dict[str, Any]) -> str:
     return f"<table><tr><th>method</th>{head}</tr>{''.join(body)}</table>"
 
 
+P_COLUMNS = {"p", "p_adj", "adj. p", "top_term_p_adj"}
+
+
+def _fmt_p(v: Any) -> str:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return _fmt(v)
+    return "nan" if not np.isfinite(f) else f"{f:.1e}"
+
+
 def frame_table(df: pd.DataFrame, digits: int = 3) -> str:
     """A DataFrame as an escaped HTML table."""
     if df is None or not len(df):
         return "<p class='muted'>none</p>"
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
+    is_p = [str(c) in P_COLUMNS for c in df.columns]
     rows = []
     for r in df.itertuples(index=False):
-        rows.append("<tr>" + "".join(f"<td>{_fmt(v, digits)}</td>" for v in r) + "</tr>")
+        cells = [
+            f"<td>{_fmt_p(v) if p else _fmt(v, digits)}</td>" for v, p in zip(r, is_p, strict=True)
+        ]
+        rows.append("<tr>" + "".join(cells) + "</tr>")
     return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
 
 
@@ -343,7 +358,8 @@ td,th{border:1px solid #ddd;padding:3px 8px;text-align:right}
 td:first-child,th:first-child{text-align:left}th{background:#f4f6f8}
 tr.cal td{background:#eef5fb}.verdict{background:#f6f9ee;border-left:4px solid #6a9f3a;
 padding:.6em 1em;font-size:1.05em}.warn{color:#a00;font-weight:600}.muted{color:#777}
-figure{margin:1em 0}figcaption{font-size:.85em;color:#555}img{max-width:100%}
+td{max-width:24em;overflow-wrap:break-word}figure{margin:1em 0}
+figcaption{font-size:.85em;color:#555}img{max-width:100%}
 """
 
 
@@ -353,6 +369,17 @@ def _figure(b64: str, caption: str, fig_id: str) -> str:
         f'src="data:image/png;base64,{b64}"><figcaption>{html.escape(caption)}</figcaption>'
         "</figure>"
     )
+
+
+CLUSTER_HEADERS = {
+    "association_specific": "assoc.-specific",
+    "top_term": "best term",
+    "top_term_p_adj": "adj. p",
+    "top_term_coverage": "coverage",
+    "mean_embedding_cosine": "emb. cos",
+    "mean_association_cosine": "assoc. cos",
+    "hub_fraction": "hubs",
+}
 
 
 def _cluster_html(cdir: Path, figs: list[str]) -> str:
@@ -405,7 +432,8 @@ def _cluster_html(cdir: Path, figs: list[str]) -> str:
     parts.append("<p>Top 25 association clusters by their best term (members truncated):</p>")
     ct = ct.head(25).copy()
     if "members" in ct:
-        ct["members"] = ct["members"].astype(str).str.slice(0, 90)
+        ct["members"] = ct["members"].astype(str).str.slice(0, 90).str.replace(";", " ")
+    ct = ct.rename(columns=CLUSTER_HEADERS)
     parts.append(frame_table(ct, 2))
     if (cdir / "validation.json").is_file():
         v = _read_json(cdir / "validation.json")
