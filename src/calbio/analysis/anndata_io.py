@@ -139,6 +139,8 @@ def transform_h5ad(
     check_output_file(out, force)
     if out.suffix != ".h5ad":
         raise CalbioInputError("output must end in .h5ad", out)
+    if not Path(h5ad).is_file():
+        raise CalbioInputError("file not found", h5ad)
     model = CAL.load(model_dir)
     try:
         adata = anndata.read_h5ad(h5ad)
