@@ -12,6 +12,7 @@ matrix never exists.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -49,13 +50,16 @@ def topk_inner_product(
     exclude_self: bool = True,
     tile: int = DEFAULT_TILE,
     queries: np.ndarray | None = None,
+    workers: int | None = None,
 ) -> Neighbors:
     """Exact top-k of ``left[q] . right[c]`` over all candidates c for each query q.
 
     ``left`` and ``right`` are (n, D) with the same rows (entities). ``queries`` selects query
     rows (default: all). With ``exclude_self`` an entity is never its own partner. The work is
-    tiled in both dimensions (``tile`` scores at a time), so memory stays
-    O(len(queries)*k + tile).
+    tiled in both dimensions (``tile`` scores at a time per worker), so memory stays
+    O(len(queries)*k + workers*tile). Query blocks run on ``workers`` threads (default: torch's
+    thread count), each single-threaded inside torch: no per-operation barriers, which keeps
+    a busy shared machine from stalling the search.
     """
     L = torch.from_numpy(np.ascontiguousarray(left, dtype=np.float32))
     R = torch.from_numpy(np.ascontiguousarray(right, dtype=np.float32))
@@ -68,13 +72,15 @@ def topk_inner_product(
     k = int(k)
     if k < 1:
         raise ValueError("k must be >= 1")
-    bc = max(1, min(n, MAX_CANDIDATE_BLOCK))
-    bq = max(1, int(tile) // bc)
+    workers = max(1, int(workers or torch.get_num_threads()))
     nq = len(q_rows)
+    bc = max(1, min(n, MAX_CANDIDATE_BLOCK))
+    bq = max(1, min(int(tile) // bc, -(-nq // workers)))
     out_s = torch.full((nq, k), -torch.inf)
     out_i = torch.full((nq, k), -1, dtype=torch.long)
-    with torch.inference_mode():
-        for qs in range(0, nq, bq):
+
+    def one_block(qs: int) -> None:
+        with torch.inference_mode():
             qi = q_rows[qs : qs + bq]
             Lq = L[qi]
             part_s, part_i = [], []
@@ -93,6 +99,19 @@ def topk_inner_product(
             best_s, pos = torch.topk(cat_s, kk, dim=1, sorted=True)
             out_s[qs : qs + len(qi), :kk] = best_s
             out_i[qs : qs + len(qi), :kk] = torch.gather(cat_i, 1, pos)
+
+    starts = range(0, nq, bq)
+    if workers == 1 or len(starts) == 1:
+        for qs in starts:
+            one_block(qs)
+    else:
+        threads_before = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                list(pool.map(one_block, starts))
+        finally:
+            torch.set_num_threads(threads_before)
     out_i[torch.isneginf(out_s)] = -1
     return Neighbors(out_i.numpy(), out_s.numpy())
 
@@ -106,10 +125,11 @@ def exact_neighbors(
     blend_lambda: float = 0.5,
     tile: int = DEFAULT_TILE,
     queries: np.ndarray | None = None,
+    workers: int | None = None,
 ) -> Neighbors:
     """Top-k partners of every entity under a calbio score (association vectors Z, embedding E)."""
     left, right = score_vectors(np.asarray(Z), np.asarray(E), kind, blend_lambda)
-    return topk_inner_product(left, right, k, tile=tile, queries=queries)
+    return topk_inner_product(left, right, k, tile=tile, queries=queries, workers=workers)
 
 
 def pair_keys_undirected(a: np.ndarray, b: np.ndarray, n: int) -> np.ndarray:
