@@ -8,6 +8,7 @@ test-chosen value (the paper's procedure) is shown only as a labelled, optimisti
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -174,7 +175,7 @@ def threshold_tables(result: dict[str, Any]) -> list[dict[str, Any]]:
         "Evidence thresholds: positive-pair statistics (paper Table 1)",
         ["filter", "pairs", "entities", f"CB fraction (|cos|<{cb})", "mean cos", "frac cos>0.5"],
         t1,
-        [f"Pairs source: {result['source']} (pairs with both genes in the embedding)."],
+        [f"Pairs source: {Path(result['source']).name} (pairs with both ids in the embedding)."],
     )
     stems = sorted({s for r in rows for rec in r.get("per_seed", []) for s in rec["validation"]})
     cols = ["filter", "CAL AUC", "cosine AUC", "CAL CB AUC", "cosine CB AUC", "CAL degAUC"]
