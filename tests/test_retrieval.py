@@ -165,3 +165,15 @@ def test_cli_neighbors_and_index(tiny_model, tmp_path) -> None:
     assert res.exit_code == 0, res.output
     approx = pd.read_csv(csv)
     np.testing.assert_allclose(approx.association, table.association, atol=1e-5)
+
+
+def test_missing_faiss_is_one_clear_error(monkeypatch) -> None:
+    """Without faiss the index functions raise CalbioInputError naming the extra to install."""
+    import sys
+
+    from calbio.errors import CalbioInputError
+    from calbio.retrieval.index import build_index
+
+    monkeypatch.setitem(sys.modules, "faiss", None)  # makes `import faiss` raise ImportError
+    with pytest.raises(CalbioInputError, match=r"calbio\[index\]"):
+        build_index(np.eye(3, dtype=np.float32), "flat")
