@@ -1,0 +1,34 @@
+"""Shared fixtures: small synthetic worlds and the location of the real shared data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from calbio.data.synthetic import make_synthetic
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+# Training options that keep unit tests fast; the paper recipe itself is tested structurally.
+TINY = {"hidden": 32, "epochs": 3, "batch_size": 128}
+
+
+@pytest.fixture(scope="session")
+def tiny() -> dict:
+    """Training options that keep unit tests fast."""
+    return dict(TINY)
+
+
+@pytest.fixture(scope="session")
+def synthetic():
+    """A small synthetic world (300 entities, 1,500 pairs)."""
+    return make_synthetic(n_entities=300, dim=16, n_pairs=1500, seed=0)
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """Path to ../shared/data, or skip the test when it is absent."""
+    if not (SHARED / "embeddings" / "depmap_crispr_gene_effect_pca50.csv").is_file():
+        pytest.skip(f"real data not found at {SHARED}")
+    return SHARED

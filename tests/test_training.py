@@ -1,0 +1,101 @@
+"""Training learns the hidden map; negative modes and masks behave as specified."""
+
+import numpy as np
+import pytest
+import torch
+
+from calbio.model.presets import TrainConfig
+from calbio.training.losses import info_nce_in_batch
+from calbio.training.negatives import KnownPairs, NegativeSampler, in_batch_mask
+from calbio.training.trainer import train_module
+
+
+def _data(synthetic):
+    from calbio.scoring import l2_normalize
+
+    X = torch.from_numpy(l2_normalize(synthetic.embeddings.X))
+    idx = synthetic.embeddings.index
+    pairs = np.array([[idx[a], idx[b]] for a, b in zip(synthetic.pairs.a, synthetic.pairs.b)])
+    return X, pairs
+
+
+@pytest.mark.parametrize(
+    "opts",
+    [
+        {},
+        {"negatives": "random"},
+        {"negatives": "degree"},
+        {"mask_false_negatives": True},
+        {"negatives": "random", "mask_false_negatives": True},
+        {"both_orientations": True},
+    ],
+)
+def test_loss_decreases(synthetic, opts) -> None:
+    X, pairs = _data(synthetic)
+    cfg = TrainConfig(hidden=32, epochs=6, batch_size=128, lr=3e-3, **opts)
+    _, hist = train_module(X, pairs, cfg)
+    assert len(hist.loss) == 6
+    assert hist.loss[-1] < hist.loss[0]
+
+
+def test_seeded_training_is_deterministic(synthetic) -> None:
+    X, pairs = _data(synthetic)
+    cfg = TrainConfig(hidden=16, epochs=2, batch_size=64)
+    m1, h1 = train_module(X, pairs, cfg)
+    m2, h2 = train_module(X, pairs, cfg)
+    assert h1.loss == h2.loss
+    for p1, p2 in zip(m1.parameters(), m2.parameters()):
+        assert torch.equal(p1, p2)
+
+
+def test_early_stopping_uses_validation_split(synthetic) -> None:
+    X, pairs = _data(synthetic)
+    cfg = TrainConfig(
+        hidden=16, epochs=50, batch_size=64, lr=1e-2, validation_fraction=0.2, patience=2
+    )
+    _, hist = train_module(X, pairs, cfg)
+    assert hist.n_val_pairs == round(0.2 * len(pairs))
+    assert len(hist.val_loss) == len(hist.loss)
+    assert hist.stopped_early and len(hist.loss) < 50
+
+
+def test_in_batch_mask_marks_known_offdiagonal_only() -> None:
+    known = KnownPairs(np.array([[0, 1], [2, 3], [0, 3]]), 10)
+    a = torch.tensor([0, 2, 5])
+    b = torch.tensor([1, 3, 6])
+    m = in_batch_mask(a, b, known)
+    assert not m.diagonal().any()
+    assert m[0, 1]  # (0, 3) is a known pair sitting off the diagonal
+    assert not m[2, 0] and not m[1, 0]
+
+
+def test_masked_entries_do_not_contribute() -> None:
+    torch.manual_seed(0)
+    fa = torch.nn.functional.normalize(torch.randn(4, 5), dim=-1)
+    eb = torch.nn.functional.normalize(torch.randn(4, 5), dim=-1)
+    mask = torch.zeros(4, 4, dtype=torch.bool)
+    mask[0, 1] = True
+    eb2 = eb.clone()
+    eb2[1] = -eb2[1]  # changes column 1; row 0's loss must ignore it when masked
+    base = info_nce_in_batch(fa, eb, 0.05, mask)
+    changed = info_nce_in_batch(fa, eb2, 0.05, mask)
+    assert not torch.isclose(base, changed)  # column 1 still matters elsewhere
+    logits = fa @ eb.T / 0.05
+    row0 = torch.nn.functional.cross_entropy(
+        logits[:1].masked_fill(mask[:1], float("-inf")), torch.tensor([0])
+    )
+    logits2 = fa @ eb2.T / 0.05
+    row0b = torch.nn.functional.cross_entropy(
+        logits2[:1].masked_fill(mask[:1], float("-inf")), torch.tensor([0])
+    )
+    assert torch.isclose(row0, row0b)
+
+
+def test_degree_sampler_prefers_hubs() -> None:
+    train = np.array([[0, i] for i in range(1, 20)] + [[1, 2]])
+    s = NegativeSampler("degree", 25, train, torch.Generator().manual_seed(0))
+    draws = s.sample(20_000).numpy()
+    assert (draws == 0).mean() > 0.4  # entity 0 holds 19 of 40 endpoint slots
+    assert not np.isin(draws, np.arange(20, 25)).any()  # never an entity outside training
+    u = NegativeSampler("random", 25, train, torch.Generator().manual_seed(0)).sample(20_000)
+    assert abs((u.numpy() == 0).mean() - 1 / 20) < 0.01
