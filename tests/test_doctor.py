@@ -87,3 +87,23 @@ def test_text_histogram_counts_everything():
     assert len(lines) == 10
     counts = [int(line.split(")")[1].split()[0].replace(",", "")) for line in lines]
     assert sum(counts) == 4 and counts[5] == 2
+
+
+@pytest.mark.realdata
+def test_doctor_on_depmap_string(tmp_path):
+    from pathlib import Path
+
+    from calbio.data.embeddings import load_embeddings
+    from calbio.data.pairs import load_pairs
+
+    shared = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+    emb_file = shared / "embeddings" / "depmap_crispr_gene_effect_pca50.csv"
+    if not emb_file.is_file():
+        pytest.skip(f"real data not found at {shared}")
+    emb = load_embeddings(emb_file)
+    prs = load_pairs(shared / "associations" / "string_ge950_pairs.csv")
+    rep = run_doctor(emb, prs, min_mapped=0.1, train_check=False)
+    assert rep["n_pairs"] == 11_532
+    c = _checks(rep)
+    assert 0.5 < c["independence"]["value"] < 1.0
+    assert c["degree_shortcut"]["value"] > 0.6  # STRING hubs: degree alone predicts edges

@@ -127,6 +127,13 @@ def score_model(
     return res
 
 
+def preprocessed(emb: Embeddings, pca: int | None = None, seed: int = 42) -> np.ndarray:
+    """The table exactly as CAL sees it (optional PCA, then L2 normalisation)."""
+    model = CAL("paper", random_state=seed, pca=pca)
+    model._fit_preprocessing(emb.X)  # the estimator's own preprocessing, so cosines match
+    return model._preprocess(emb.X)
+
+
 def shuffled_pairs(train_idx: np.ndarray, seed: int) -> np.ndarray:
     """Permute the second column (keeps every entity's degree); drops self-pairs."""
     rng = np.random.default_rng(seed + 101)
@@ -254,9 +261,7 @@ def ablate(
             if cond == "shuffled":
                 train = shuffled_pairs(tr, seed)
             elif cond == "similar":
-                E0 = CAL(preset, random_state=seed, **opts)
-                E0._fit_preprocessing(emb.X)
-                E = E0._preprocess(emb.X)
+                E = preprocessed(emb, opts.get("pca"), seed)
                 train = top_cosine_pairs(
                     E, held.split.universe, len(tr), pair_keys(held.positives, n)
                 )

@@ -15,6 +15,7 @@ import numpy as np
 from calbio.analysis.ablation import (
     fit_on,
     prepare_heldout,
+    preprocessed,
     score_model,
     shuffled_pairs,
     table,
@@ -23,7 +24,7 @@ from calbio.data.types import Embeddings, MappedPairs, Pairs
 from calbio.evaluation.baselines import degree_product_score, training_degree
 from calbio.evaluation.metrics import roc_auc
 from calbio.evaluation.splits import pair_keys, sample_uniform_negatives
-from calbio.model.estimator import CAL, as_mapped_pairs
+from calbio.model.estimator import as_mapped_pairs
 from calbio.scoring import pair_scores
 
 VERDICTS = ("ok", "info", "warning", "problem")
@@ -54,13 +55,6 @@ def text_histogram(values: np.ndarray, bins: int = 10, width: int = 40) -> str:
         bar = "#" * int(round(width * c / top))
         lines.append(f"[{lo:+.1f}, {hi:+.1f}) {int(c):>7,} {bar}")
     return "\n".join(lines)
-
-
-def preprocessed(emb: Embeddings, pca: int | None = None, seed: int = 42) -> np.ndarray:
-    """The table exactly as CAL sees it (optional PCA, then L2 normalisation)."""
-    model = CAL("paper", random_state=seed, pca=pca)
-    model._fit_preprocessing(emb.X)
-    return model._preprocess(emb.X)
 
 
 def _evidence_check(pairs: Pairs | None, emb: Embeddings, min_mapped: float) -> dict[str, Any]:

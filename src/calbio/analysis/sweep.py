@@ -18,9 +18,9 @@ from calbio.analysis.ablation import (
     fit_on,
     fmt_ms,
     prepare_heldout,
+    preprocessed,
     table,
 )
-from calbio.analysis.doctor import preprocessed
 from calbio.data.types import Embeddings, MappedPairs, Pairs
 from calbio.errors import CalbioInputError
 from calbio.evaluation.metrics import roc_auc
