@@ -1,0 +1,318 @@
+"""Context commands: context-fit, context-evaluate, equivalent, context-simulate/-lineages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from calbio.cli import common as c
+from calbio.cli.app import app, console, err_console
+from calbio.errors import CalbioInputError
+
+TableArg = Annotated[
+    Path,
+    typer.Argument(help="Long entity x context table (CSV/TSV/Parquet) or .h5ad with obs columns"),
+]
+EntityCol = Annotated[str, typer.Option(help="Column (or obs column) naming the entity")]
+ContextCol = Annotated[str, typer.Option(help="Column (or obs column) naming the context")]
+LabelCol = Annotated[
+    str | None,
+    typer.Option(help="Categorical context label to learn an embedding for (default: context)"),
+]
+Covariate = Annotated[
+    list[str] | None,
+    typer.Option(help="Numeric context covariate column, e.g. log10_dose (repeatable)"),
+]
+PairContextCol = Annotated[
+    str | None,
+    typer.Option(help="Column of the pairs file naming each pair's context (else context-free)"),
+]
+Calibration = Annotated[str, typer.Option(help="isotonic | platt | none")]
+ContextDim = Annotated[int, typer.Option(help="Width of the learned context vector")]
+
+
+def _read(
+    table: Path,
+    entity_column: str,
+    context_column: str,
+    label_column: str | None,
+    covariate: list[str] | None,
+    layer: str | None,
+):
+    from calbio.context.data import load_context_table
+
+    return load_context_table(
+        table,
+        entity_column,
+        context_column,
+        label_column=label_column,
+        covariate_columns=covariate or (),
+        layer=layer,
+    )
+
+
+def _read_pairs(pairs: Path, columns: str | None, pair_context_column: str | None):
+    from calbio.context.data import load_context_pairs
+
+    cols = None
+    if columns:
+        parts = [x.strip() for x in columns.split(",")]
+        if len(parts) != 2 or not all(parts):
+            raise CalbioInputError(f"--columns must name two columns as 'a,b', got {columns!r}")
+        cols = (parts[0], parts[1])
+    return load_context_pairs(pairs, cols, pair_context_column)
+
+
+@app.command("context-fit")
+def context_fit(
+    table: TableArg,
+    pairs: c.PairsArg,
+    out: Annotated[Path, typer.Option(help="Model directory to write")],
+    entity_column: EntityCol = "entity",
+    context_column: ContextCol = "context",
+    label_column: LabelCol = None,
+    covariate: Covariate = None,
+    layer: c.Layer = None,
+    pair_context_column: PairContextCol = None,
+    columns: c.Columns = None,
+    calibration: Calibration = "isotonic",
+    context_dim: ContextDim = 16,
+    preset: c.Preset = "paper",
+    epochs: c.Epochs = None,
+    hidden: c.Hidden = None,
+    batch_size: c.BatchSize = None,
+    lr: c.Lr = None,
+    seed: c.Seed = 42,
+    threads: c.Threads = None,
+    min_mapped: c.MinMapped = 0.5,
+    force: c.Force = False,
+) -> None:
+    """Fit the context-conditioned model g(A, B | c) and its calibrated probability."""
+    from calbio._io import check_output_file
+    from calbio.cli.main import training_progress
+    from calbio.context.estimator import ContextCAL
+
+    check_output_file(out, force)
+    cemb = _read(table, entity_column, context_column, label_column, covariate, layer)
+    prs = _read_pairs(pairs, columns, pair_context_column)
+    err_console.print(
+        f"{cemb.n_entities:,} entities x {cemb.n_contexts:,} contexts ({len(cemb):,} rows, "
+        f"{cemb.dim} features); {len(prs):,} pairs read"
+    )
+    opts = c.train_overrides(
+        epochs=epochs, hidden=hidden, batch_size=batch_size, lr=lr, threads=threads
+    )
+    model = ContextCAL(
+        preset, random_state=seed, calibration=calibration, context_dim=context_dim, **opts
+    )
+    with training_progress() as cb:
+        model.fit(cemb, prs, progress=cb, min_mapped=min_mapped)
+    model.save(out, force=force)
+    console.print(
+        f"wrote {out} ({len(model.train_pairs_):,} training rows, "
+        f"{len(model.calibration_pairs_):,} calibration rows, {model.fit_seconds_:.1f} s)"
+    )
+
+
+@app.command("context-evaluate")
+def context_evaluate(
+    table: TableArg,
+    pairs: c.PairsArg,
+    out: Annotated[Path, typer.Option(help="Directory for metrics.json, tables and the model")],
+    entity_column: EntityCol = "entity",
+    context_column: ContextCol = "context",
+    label_column: LabelCol = None,
+    covariate: Covariate = None,
+    layer: c.Layer = None,
+    pair_context_column: PairContextCol = None,
+    columns: c.Columns = None,
+    train_context: Annotated[
+        list[str] | None,
+        typer.Option(help="Train only on these contexts (repeatable); others are unseen"),
+    ] = None,
+    loco: Annotated[bool, typer.Option(help="Also run leave-one-context-out")] = True,
+    loco_by: Annotated[str, typer.Option(help="Leave out one 'context' or one 'label'")] = (
+        "context"
+    ),
+    k_shot: Annotated[int, typer.Option(help="Labelled pairs for few-shot LOCO adaptation")] = 20,
+    test_fraction: Annotated[float, typer.Option(help="Held-out fraction of pairs")] = 0.3,
+    n_boot: Annotated[int, typer.Option(help="Bootstrap resamples for AUC CIs")] = 200,
+    calibration: Calibration = "isotonic",
+    context_dim: ContextDim = 16,
+    preset: c.Preset = "paper",
+    epochs: c.Epochs = None,
+    hidden: c.Hidden = None,
+    batch_size: c.BatchSize = None,
+    lr: c.Lr = None,
+    seed: c.Seed = 42,
+    threads: c.Threads = None,
+    min_mapped: c.MinMapped = 0.5,
+    force: c.Force = False,
+) -> None:
+    """Per-context and leave-one-context-out AUCs: context model, pooled, per-context, cosine."""
+    from rich.table import Table
+
+    from calbio._io import check_output_file
+    from calbio.context.evaluation import evaluate_contexts
+
+    if loco_by not in ("context", "label"):
+        raise CalbioInputError("--loco-by must be 'context' or 'label'")
+    check_output_file(out, force)
+    cemb = _read(table, entity_column, context_column, label_column, covariate, layer)
+    prs = _read_pairs(pairs, columns, pair_context_column)
+    opts = c.train_overrides(
+        epochs=epochs, hidden=hidden, batch_size=batch_size, lr=lr, threads=threads
+    )
+    result = evaluate_contexts(
+        cemb,
+        prs,
+        preset=preset,
+        seed=seed,
+        test_fraction=test_fraction,
+        train_contexts=train_context,
+        loco=loco,
+        loco_by=loco_by,
+        k_shot=k_shot,
+        n_boot=n_boot,
+        calibration=calibration,
+        context_dim=context_dim,
+        min_mapped=min_mapped,
+        progress=lambda m: err_console.print(m),
+        **opts,
+    )
+    result.save(out, force=force)
+    for title, df, key in (
+        ("Per context (AUC / CB AUC / degree-matched AUC)", result.per_context, "context_name"),
+        ("Leave-one-context-out", result.loco, "held_out"),
+    ):
+        if df.empty:
+            continue
+        t = Table(title=title, title_justify="left")
+        meth = "representation" if "representation" in df else "method"
+        for col in (key, meth, "n_pos", "auc", "cb_auc", "auc_degree_matched"):
+            t.add_column(col)
+        for r in df.to_dict(orient="records"):
+            t.add_row(
+                *(str(r[k]) for k in (key, meth, "n_pos")),
+                *(_fmt(r.get(k)) for k in ("auc", "cb_auc", "auc_degree_matched")),
+            )
+        console.print(t)
+    if result.calibration:
+        cal = result.calibration
+        console.print(
+            f"calibration ({cal['method']}): Brier {cal['brier']:.4f} "
+            f"(constant predictor {cal['brier_constant']:.4f}) at base rate {cal['base_rate']:.2f}"
+        )
+    console.print(f"wrote {out}/metrics.json")
+
+
+def _fmt(v: object) -> str:
+    try:
+        f = float(v)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return "-"
+    return "-" if f != f else f"{f:.3f}"
+
+
+@app.command()
+def equivalent(
+    model_dir: Annotated[Path, typer.Argument(help="Model directory from `calbio context-fit`")],
+    a: Annotated[str, typer.Argument(help="First entity")],
+    b: Annotated[str, typer.Argument(help="Second entity")],
+    context: Annotated[
+        list[str] | None, typer.Option(help="Context(s) to score in (default: every context)")
+    ] = None,
+    prior: Annotated[
+        float | None, typer.Option(help="Base rate to re-target the probability to")
+    ] = None,
+) -> None:
+    """g(A, B | c), cosine within c and the calibrated probability that A and B are equivalent."""
+    import numpy as np
+    from rich.table import Table
+
+    from calbio.context.estimator import ContextCAL
+
+    model = ContextCAL.load(model_dir)
+    ctxs = list(context) if context else [str(x) for x in model.contexts_]
+    g = model.score([a] * len(ctxs), [b] * len(ctxs), ctxs)
+    cos = model.score([a] * len(ctxs), [b] * len(ctxs), ctxs, kind="cosine")
+    has_cal = model.calibration != "none"
+    p = model.proba_from_scores(g, prior) if has_cal else np.full(len(g), np.nan)
+    t = Table(title=f"{a} vs {b}", title_justify="left")
+    for col in ("context", "g(A,B|c)", "cosine", "P(equivalent)"):
+        t.add_column(col, justify="left" if col == "context" else "right")
+    for ci, gi, co, pi in zip(ctxs, g, cos, p, strict=True):
+        t.add_row(ci, _fmt(gi), _fmt(co), _fmt(pi) if has_cal else "n/a")
+    console.print(t)
+    if np.isnan(g).any():
+        err_console.print("'-': an entity is not measured in that context")
+
+
+@app.command("context-simulate")
+def context_simulate(
+    out: Annotated[Path, typer.Option(help="Directory for table.csv.gz, pairs.csv, truth.json")],
+    seed: c.Seed = 0,
+    force: c.Force = False,
+) -> None:
+    """Write the synthetic dose-response world (calbio.data.synthetic_dose) as files."""
+    from calbio._io import atomic_dir, write_json_atomic
+    from calbio.data.synthetic_dose import make_dose_world
+
+    world = make_dose_world(seed=seed)
+    with atomic_dir(out, force=force) as tmp:
+        world.embeddings.to_frame().to_csv(tmp / "table.csv.gz", index=False)
+        import pandas as pd
+
+        pd.DataFrame(
+            {"a": world.pairs.a, "b": world.pairs.b, "context": world.pairs.context}
+        ).to_csv(tmp / "pairs.csv", index=False)
+        tr = world.truth
+        write_json_atomic(
+            tmp / "truth.json",
+            {
+                "description": tr["description"],
+                "doses": tr["doses"].tolist(),
+                "lines": tr["lines"],
+                "mechanism": tr["mechanism"].tolist(),
+                "ec50": tr["ec50"].tolist(),
+                "biphasic": tr["biphasic"].tolist(),
+                "seed": seed,
+            },
+        )
+    console.print(
+        f"wrote {out}/ ({world.embeddings.n_entities} perturbations x "
+        f"{world.embeddings.n_contexts} contexts, {len(world.pairs):,} equivalent pairs). "
+        f"Evaluate: calbio context-evaluate {out}/table.csv.gz {out}/pairs.csv --label-column "
+        f"label --covariate log10_dose --pair-context-column context --loco-by label --out ..."
+    )
+
+
+@app.command("context-lineages")
+def context_lineages(
+    out: Annotated[Path, typer.Option(help="Long table to write (.csv.gz or .parquet)")],
+    data: Annotated[
+        Path, typer.Option(help="The shared data folder (embeddings/, contexts/)")
+    ] = Path("../shared/data"),
+    representation: Annotated[str, typer.Option(help="shared (default) | pca")] = "shared",
+    force: c.Force = False,
+) -> None:
+    """Build per-lineage DepMap gene embeddings (liver, melanoma, neuroblastoma) as a long table."""
+    from calbio._io import atomic_file, check_output_file
+    from calbio.context.data import depmap_lineage_embeddings
+
+    check_output_file(out, force)
+    cemb = depmap_lineage_embeddings(data, representation=representation)
+    frame = cemb.to_frame()
+    with atomic_file(out) as tmp:
+        if str(out).endswith((".parquet", ".pq")):
+            frame.to_parquet(tmp, index=False)
+        else:
+            frame.to_csv(tmp, index=False, compression="gzip" if str(out).endswith(".gz") else None)
+    lines = cemb.meta["cell_lines"]
+    console.print(
+        f"wrote {out}: {cemb.n_entities:,} genes x {cemb.n_contexts} lineages ("
+        + ", ".join(f"{k} {len(v)} lines" for k, v in lines.items())
+        + f"), {cemb.dim} features"
+    )
