@@ -86,6 +86,9 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=100, help="protocol runs (paper: 100)")
     ap.add_argument("--compare-epochs", type=int, default=30, help="negative-mode comparison")
     ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument(
+        "--threads", type=int, default=1, help="torch threads (1 is fastest on a busy box)"
+    )
     args = ap.parse_args()
     if not (args.data / EMB).is_file():
         sys.exit(f"shared data not found under {args.data}")

@@ -130,8 +130,7 @@ def score_model(
 def preprocessed(emb: Embeddings, pca: int | None = None, seed: int = 42) -> np.ndarray:
     """The table exactly as CAL sees it (optional PCA, then L2 normalisation)."""
     model = CAL("paper", random_state=seed, pca=pca)
-    model._fit_preprocessing(emb.X)  # the estimator's own preprocessing, so cosines match
-    return model._preprocess(emb.X)
+    return model.fit_preprocessing(emb.X).preprocess(emb.X)  # the estimator's own steps
 
 
 def shuffled_pairs(train_idx: np.ndarray, seed: int) -> np.ndarray:

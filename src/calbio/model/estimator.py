@@ -107,8 +107,8 @@ class CAL:
         mapped = as_mapped_pairs(pairs, emb, min_mapped)
         if len(mapped) < 2:
             raise CalbioInputError("fewer than 2 pairs to train on", getattr(pairs, "source", None))
-        self._fit_preprocessing(emb.X)
-        E = self._preprocess(emb.X)
+        self.fit_preprocessing(emb.X)
+        E = self.preprocess(emb.X)
         module, history = train_module(torch.from_numpy(E), mapped.idx, self.config, progress)
         self.names_ = np.asarray(emb.names, dtype=object)
         self.embedding_ = E
@@ -128,18 +128,21 @@ class CAL:
         self._Z = None
         return self
 
-    def _fit_preprocessing(self, X: np.ndarray) -> None:
+    def fit_preprocessing(self, X: np.ndarray) -> CAL:
+        """Fit the optional PCA on a raw table (no training); returns self."""
         k = self.config.pca
         if k is None:
             self.pca_mean_, self.pca_components_ = None, None
-            return
+            return self
         if not 1 <= k <= min(X.shape):
             raise CalbioInputError(f"--pca {k} must be between 1 and {min(X.shape)}")
         pca = PCA(n_components=k, random_state=self.config.seed).fit(X)
         self.pca_mean_ = pca.mean_.astype(np.float32)
         self.pca_components_ = pca.components_.astype(np.float32)
+        return self
 
-    def _preprocess(self, X: np.ndarray) -> np.ndarray:
+    def preprocess(self, X: np.ndarray) -> np.ndarray:
+        """Raw feature rows -> the model's input space (PCA if fitted, then L2 normalisation)."""
         X = np.asarray(X, dtype=np.float32)
         if getattr(self, "pca_components_", None) is not None:
             X = (X - self.pca_mean_) @ self.pca_components_.T
@@ -177,7 +180,7 @@ class CAL:
             raise CalbioInputError(
                 f"expected rows with {self.n_features_in_} features, got shape {X.shape}"
             )
-        return self._apply(self._preprocess(X))
+        return self._apply(self.preprocess(X))
 
     def score_pairs(
         self, pairs: PairsLike, kind: str | None = None, blend_lambda: float | None = None

@@ -1,0 +1,208 @@
+"""The CLI contract: outputs, --force, and one-line errors with exit code 2 for bad input."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from calbio.cli.main import main
+
+TRAIN = ["--epochs", "2", "--hidden", "16", "--batch-size", "64"]
+
+
+def run(argv: list[str], capsys) -> tuple[int, str, str]:
+    """Call the console entry point in-process; return (exit code, stdout, stderr)."""
+    old = sys.argv
+    sys.argv = ["calbio", *map(str, argv)]
+    code = 0
+    try:
+        main()
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    finally:
+        sys.argv = old
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory, synthetic):
+    d = tmp_path_factory.mktemp("inputs")
+    synthetic.embeddings.to_frame().to_csv(d / "emb.csv")
+    pd.DataFrame({"gene1": synthetic.pairs.a, "gene2": synthetic.pairs.b}).to_csv(
+        d / "pairs.csv", index=False
+    )
+    return d
+
+
+def test_fit_query_score(files, tmp_path, capsys) -> None:
+    model = tmp_path / "model"
+    code, out, err = run(
+        ["fit", files / "emb.csv", files / "pairs.csv", "--out", model, *TRAIN], capsys
+    )
+    assert code == 0, err
+    assert (model / "config.json").is_file() and "wrote" in out
+    gene = pd.read_csv(files / "pairs.csv")["gene1"][0]
+    code, out, err = run(["query", model, gene, "--top", "5", "--out", tmp_path / "q.csv"], capsys)
+    assert code == 0, err
+    q = pd.read_csv(tmp_path / "q.csv")
+    assert len(q) == 5 and list(q.columns) == [
+        "rank",
+        "partner",
+        "association",
+        "cosine",
+        "training_pair",
+    ]
+    code, out, err = run(["score", model, files / "pairs.csv"], capsys)
+    assert code == 0, err
+    lines = out.strip().splitlines()
+    assert lines[0] == "a,b,association,cosine" and len(lines) == 1501
+    # refusing to overwrite without --force, then overwriting with it
+    code, _, err = run(
+        ["fit", files / "emb.csv", files / "pairs.csv", "--out", model, *TRAIN], capsys
+    )
+    assert code == 2 and "--force" in err
+    code, _, err = run(
+        ["fit", files / "emb.csv", files / "pairs.csv", "--out", model, *TRAIN, "--force"], capsys
+    )
+    assert code == 0, err
+
+
+def test_evaluate_writes_metrics(files, tmp_path, capsys) -> None:
+    out_dir = tmp_path / "ev"
+    code, out, err = run(
+        [
+            "evaluate",
+            files / "emb.csv",
+            files / "pairs.csv",
+            "--out",
+            out_dir,
+            "--protocol",
+            "node",
+            "--n-boot",
+            "20",
+            *TRAIN,
+        ],
+        capsys,
+    )
+    assert code == 0, err
+    m = json.loads((out_dir / "metrics.json").read_text())
+    assert m["protocol"] == "node" and "cal" in m["methods"]
+    assert "Held-out metrics (node)" in out
+
+
+def _bad_inputs(d: Path) -> dict[str, Path]:
+    names = [f"G{i}" for i in range(6)]
+    good = pd.DataFrame(np.eye(6, 4) + 0.1, index=names)
+    cases = {}
+    nan = good.copy()
+    nan.iloc[2, 1] = np.nan
+    nan.to_csv(cases.setdefault("NaN", d / "nan.csv"))
+    inf = good.copy()
+    inf.iloc[1, 1] = np.inf
+    inf.to_csv(cases.setdefault("inf", d / "inf.csv"))
+    dup = good.copy()
+    dup.index = ["G0", "G0", "G2", "G3", "G4", "G5"]
+    dup.to_csv(cases.setdefault("duplicate", d / "dup.csv"))
+    zero = good.copy()
+    zero.iloc[3] = 0.0
+    zero.to_csv(cases.setdefault("zero", d / "zero.csv"))
+    text = good.copy()
+    text[9] = "abc"
+    text.to_csv(cases.setdefault("numeric", d / "text.csv"))
+    (d / "empty.csv").write_text("")
+    cases["empty"] = d / "empty.csv"
+    cases["not found"] = d / "missing.csv"
+    (d / "bad.h5ad").write_bytes(b"this is not an h5ad file")
+    cases["h5ad"] = d / "bad.h5ad"
+    return cases
+
+
+@pytest.mark.parametrize(
+    "case", ["NaN", "inf", "duplicate", "zero", "numeric", "empty", "not found", "h5ad"]
+)
+def test_bad_embeddings_one_line_exit_2(case, tmp_path, capsys) -> None:
+    cases = _bad_inputs(tmp_path)
+    pairs = tmp_path / "p.csv"
+    pd.DataFrame({"a": ["G0", "G1", "G2"], "b": ["G1", "G2", "G3"]}).to_csv(pairs, index=False)
+    out_dir = tmp_path / "out"
+    code, out, err = run(["fit", cases[case], pairs, "--out", out_dir, *TRAIN], capsys)
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert str(cases[case].name) in lines[0] and "Traceback" not in err
+    assert case.split()[0].lower() in lines[0].lower() or case == "numeric"
+    assert not out_dir.exists()  # nothing partial written
+
+
+def test_pairs_that_do_not_map(tmp_path, files, capsys) -> None:
+    bad = tmp_path / "other.csv"
+    pd.DataFrame({"a": ["X1", "X2", "SYN0001"], "b": ["X3", "X4", "SYN0002"]}).to_csv(
+        bad, index=False
+    )
+    out_dir = tmp_path / "m"
+    code, _, err = run(["fit", files / "emb.csv", bad, "--out", out_dir, *TRAIN], capsys)
+    assert code == 2 and "other.csv" in err and "map" in err and len(err.strip().splitlines()) == 1
+    assert not out_dir.exists()
+
+
+def test_bad_option_values(files, tmp_path, capsys) -> None:
+    code, _, err = run(
+        [
+            "evaluate",
+            files / "emb.csv",
+            files / "pairs.csv",
+            "--out",
+            tmp_path / "x",
+            "--protocol",
+            "random",
+        ],
+        capsys,
+    )
+    assert code == 2 and "protocol" in err
+    code, _, err = run(
+        [
+            "fit",
+            files / "emb.csv",
+            files / "pairs.csv",
+            "--out",
+            tmp_path / "y",
+            "--negatives",
+            "sideways",
+        ],
+        capsys,
+    )
+    assert code == 2 and "negatives" in err
+    code, _, err = run(
+        [
+            "fit",
+            files / "emb.csv",
+            files / "pairs.csv",
+            "--out",
+            tmp_path / "y",
+            "--min-score",
+            "combined_score",
+        ],
+        capsys,
+    )
+    assert code == 2
+
+
+def test_dedupe_option_fixes_duplicates(tmp_path, capsys) -> None:
+    names = ["G0", "G0"] + [f"G{i}" for i in range(1, 40)]
+    rng = np.random.default_rng(0)
+    pd.DataFrame(rng.normal(size=(len(names), 6)), index=names).to_csv(tmp_path / "e.csv")
+    pairs = tmp_path / "p.csv"
+    pd.DataFrame({"a": [f"G{i}" for i in range(39)], "b": [f"G{i + 1}" for i in range(39)]}).to_csv(
+        pairs, index=False
+    )
+    code, _, err = run(
+        ["fit", tmp_path / "e.csv", pairs, "--out", tmp_path / "m", "--dedupe", "mean", *TRAIN],
+        capsys,
+    )
+    assert code == 0, err
