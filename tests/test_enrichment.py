@@ -17,6 +17,7 @@ from calbio.analysis.enrichment import (
     adjust_pvalues,
     check_not_circular,
     classify,
+    drop_known_pairs,
     edge_density,
     enrich_labels,
     enrich_membership,
@@ -186,6 +187,13 @@ def test_edge_density_against_random():
     assert d["within_cluster_edges"] == len(inside)
     assert d["density"] == pytest.approx(45 / 90)
     assert d["random_density_mean"] < d["density"] / 5
+
+
+def test_validation_pairs_that_are_training_pairs_are_dropped():
+    val = np.array([[0, 1], [2, 3], [5, 4], [6, 7]])
+    train = np.array([[1, 0], [4, 5], [8, 9]])  # orientation does not matter
+    assert drop_known_pairs(val, train, 10).tolist() == [[2, 3], [6, 7]]
+    assert drop_known_pairs(val, np.zeros((0, 2), int), 10).tolist() == val.tolist()
 
 
 @pytest.mark.realdata

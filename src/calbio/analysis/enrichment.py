@@ -341,6 +341,17 @@ def within_cluster_edges(labels: np.ndarray, pairs_idx: np.ndarray) -> np.ndarra
     return np.bincount(la[inside], minlength=k)
 
 
+def drop_known_pairs(pairs_idx: np.ndarray, known_idx: np.ndarray, n: int) -> np.ndarray:
+    """Validation pairs that are not among ``known_idx`` (e.g. training pairs), undirected."""
+    from calbio.evaluation.splits import pair_keys
+
+    pairs_idx = np.asarray(pairs_idx, np.int64).reshape(-1, 2)
+    if len(known_idx) == 0 or len(pairs_idx) == 0:
+        return pairs_idx
+    keep = ~np.isin(pair_keys(pairs_idx, n), pair_keys(np.asarray(known_idx, np.int64), n))
+    return pairs_idx[keep]
+
+
 def edge_density(
     labels: np.ndarray, pairs_idx: np.ndarray, reps: int = 10, seed: int = 0
 ) -> dict[str, Any]:
@@ -505,7 +516,9 @@ def cluster_report(
         )
     validation: dict[str, dict[str, Any]] = {}
     for vp in validate_with:
-        vidx = map_pairs(vp, model._as_embeddings(), min_fraction=0.0).idx
+        mapped = map_pairs(vp, model._as_embeddings(), min_fraction=0.0).idx
+        # pairs that are also training pairs would be in clusters by construction: drop them
+        vidx = drop_known_pairs(mapped, model.train_pairs_, len(model.names_))
         stem = Path(vp.source).name.split(".")[0] or f"validation{len(validation)}"
         validation[stem] = {}
         for space, labels in (
@@ -514,6 +527,8 @@ def cluster_report(
         ):
             d = edge_density(labels, vidx, reps=reps, seed=seed)
             d.pop("per_cluster_edges")
+            d["n_mapped"] = int(len(mapped))
+            d["n_training_pairs_dropped"] = int(len(mapped) - len(vidx))
             validation[stem][space] = d
     params["training_pairs"] = (train_source or {}).get("path")
     return ClusterReport(analysis, table9, ea, ee, validation, params)
