@@ -6,7 +6,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from calbio._io import atomic_dir, write_json_atomic
@@ -82,9 +81,13 @@ def run_demo(
     epochs = epochs or DEMO_EPOCHS
     result = evaluate(emb, prs, protocol="edge", preset="paper", epochs=epochs, n_boot=200)
     model = result.model
-    deg = np.bincount(model.train_pairs_.ravel(), minlength=len(model.names_))
-    hub = str(model.names_[int(np.argmax(deg))])
+    # query the entity with the most held-out partners: can CAL rank pairs it never saw?
+    held = result.scores[result.scores["set"] == "positive"]
+    counts = pd.concat([held["a"], held["b"]]).value_counts()
+    hub = str(counts.index[0])
     q = model.query(hub, top=20)
+    held_partners = set(held.loc[held["a"] == hub, "b"]) | set(held.loc[held["b"] == hub, "a"])
+    q["held_out_pair"] = q["partner"].isin(held_partners)
     metrics = result.to_dict()
     metrics["demo"] = {
         "data": kind,

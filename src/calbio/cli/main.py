@@ -274,7 +274,8 @@ def demo(
     print_evaluation(result["metrics"], console)
     q = result["query"]
     console.print(
-        f"Top partners of {result['query_entity']} (held-out model, training pairs marked):"
+        f"Top partners of {result['query_entity']}: training_pair = seen in training; "
+        "held_out_pair = a known pair the model never saw"
     )
     console.print(q.head(10).to_string(index=False))
     console.print(f"wrote {out}/ (metrics.json, model/, query.csv) in {result['seconds']:.0f} s")

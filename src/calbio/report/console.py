@@ -11,12 +11,10 @@ from rich.text import Text
 COLUMNS = [
     ("auc", "AUC"),
     ("auc_ci", "CI95"),
-    ("ap", "AP"),
     ("cb_auc", "CB AUC"),
     ("auc_degree_matched", "degAUC"),
     ("mrr", "MRR"),
     ("hits@10", "Hits@10"),
-    ("hits@50", "Hits@50"),
 ]
 
 
@@ -77,7 +75,8 @@ def print_evaluation(result: dict[str, Any], console: Console | None = None) -> 
         )
     console.print(
         "CI95: bootstrap 95% CI of AUC; CB: cross-boundary pairs only; degAUC: against "
-        "degree-matched negatives; MRR/Hits: filtered rank of each held-out partner",
+        "degree-matched negatives; MRR/Hits: filtered rank of each held-out partner "
+        "(AP and Hits@50 are in metrics.json)",
         style="dim",
     )
     for w in result.get("warnings", []):
