@@ -179,9 +179,10 @@ def verdict(metrics: dict[str, Any]) -> str:
         best, bv = max(((m, v) for m, v in cb.items() if m != "cal"), key=lambda t: t[1])
         thr = metrics.get("cb_threshold", 0.2)
         if bv > cb["cal"]:
+            hint = " - see the degree-matched AUC" if best == "degree" else ""
             sent.append(
                 f"In the cross-boundary regime (|cosine| < {thr}) {NAMES.get(best, best)} beats "
-                f"CAL ({bv:.2f} vs {cb['cal']:.2f}) - see the degree-matched AUC."
+                f"CAL ({bv:.2f} vs {cb['cal']:.2f}){hint}."
             )
         else:
             sent.append(
@@ -197,6 +198,20 @@ def verdict(metrics: dict[str, Any]) -> str:
             s += f" (down from {cal:.2f}: part of its AUC comes from recognising hubs)"
         if dd is not None:
             s += f"; the degree baseline scores {dd:.2f} there"
+        sent.append(s + ".")
+    for stem, v in metrics.get("validation", {}).items():
+        vm = v.get("methods", {})
+        vc, vcos = _get(vm, "cal", "auc"), _get(vm, "cosine", "auc")
+        if vc is None:
+            continue
+        s = f"On the independent {stem} pairs CAL scores AUC {vc:.2f}"
+        if vcos is not None:
+            s += f" (cosine {vcos:.2f})"
+        rest = {m: _get(vm, m, "auc") for m in vm if m not in ("cal", "cosine")}
+        rest = {m: x for m, x in rest.items() if x is not None and x > vc}
+        if rest:
+            best, bv = max(rest.items(), key=lambda t: t[1])
+            s += f", below the shortcut {NAMES.get(best, best)} ({bv:.2f})"
         sent.append(s + ".")
     if metrics.get("data", {}).get("synthetic"):
         sent.append("These numbers come from calbio's SYNTHETIC demo data, not biology.")
