@@ -177,6 +177,7 @@ def evaluate(
             validate_with=validation,
             n_boot=n_boot,
             progress=cb,
+            min_mapped=min_mapped,
             **opts,
         )
     result.save(out, force=force)
