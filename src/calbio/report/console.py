@@ -66,6 +66,13 @@ def print_evaluation(result: dict[str, Any], console: Console | None = None) -> 
     if synthetic:
         console.print("[bold magenta]SYNTHETIC DATA[/bold magenta] (calbio's demo generator)")
     console.print(head)
+    mp = result.get("data", {}).get("mapping", {})
+    if mp.get("n_input"):
+        console.print(
+            f"pairs mapped onto the table: {mp.get('n_mapped', 0):,} of {mp['n_input']:,} "
+            f"({100 * mp.get('fraction_mapped', 0):.1f}%), "
+            f"{mp.get('n_case_insensitive_ids', 0):,} ids matched case-insensitively"
+        )
     if result.get("note"):
         console.print(f"[bold yellow]{result['note']}[/bold yellow]")
     console.print(methods_table(result["methods"], f"Held-out metrics ({proto})"))
