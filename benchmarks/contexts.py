@@ -124,24 +124,26 @@ def verdict(res) -> str:
     pc = res.per_context.pivot(index=res.per_context.columns[0], columns="method", values="auc")
     diff = (pc["context"] - pc[["pooled", "per_context"]].max(axis=1)).dropna()
     rows = res.per_context.set_index([res.per_context.columns[0], "method"])
-    beats = 0
+    beats = worse = 0
     for ctx in diff.index:
-        lo = rows.loc[(ctx, "context"), "auc_ci"][0]
-        best = max(rows.loc[(ctx, m), "auc_ci"][1] for m in ("pooled", "per_context"))
-        beats += int(np.isfinite(lo) and lo > best)
+        lo, hi = rows.loc[(ctx, "context"), "auc_ci"][:2]
+        base = [rows.loc[(ctx, m), "auc_ci"] for m in ("pooled", "per_context")]
+        beats += int(np.isfinite(lo) and lo > max(b[1] for b in base))
+        worse += int(np.isfinite(hi) and hi < max(b[0] for b in base))
     mean = float(diff.mean())
     if beats == len(diff) and mean > 0:
         word = "helps"
-    elif mean > 0.005:
-        word = "helps slightly (within bootstrap noise in some contexts)"
-    elif mean < -0.005:
-        word = "does NOT help (it is worse than the best unconditioned CAL)"
+    elif beats > 0 and mean > 0:
+        word = "helps in some contexts only"
+    elif worse > 0 and mean < 0:
+        word = "does NOT help (it is worse than the best unconditioned CAL in some contexts)"
     else:
-        word = "does NOT help measurably (same AUC as the best unconditioned CAL)"
+        word = "does NOT help measurably (within bootstrap noise of the best unconditioned CAL)"
     return (
         f"**Verdict: context conditioning {word} here.** Mean per-context AUC difference, "
         f"context-conditioned minus the better of pooled / per-context CAL: {mean:+.3f}; "
-        f"its CI lies above both baselines' CIs in {beats} of {len(diff)} contexts."
+        f"its 95% CI lies entirely above both baselines' CIs in {beats} and entirely below the "
+        f"better one's in {worse} of {len(diff)} contexts."
     )
 
 
