@@ -80,8 +80,8 @@ PRESETS: dict[str, TrainConfig] = {
 
 PRESET_DESCRIPTIONS: dict[str, str] = {
     "paper": "the paper's recipe, unchanged (h=1024, 100 epochs, B=512, in-batch negatives)",
-    "fast": "speed-tuned: h=128, 2 blocks, 20 one-cycle epochs at lr 2e-3, 1 thread (same "
-    "held-out AUC as paper on DepMap x STRING in ~1/30 of the time; see benchmarks/SPEED.md)",
+    "fast": "speed-tuned: h=128, 2 blocks, 20 one-cycle epochs at lr 2e-3, 1 thread (matches "
+    "the paper's held-out AUC on DepMap x STRING in a fraction of the time: benchmarks/SPEED.md)",
 }
 
 
