@@ -5,8 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
 
 from calbio.data.synthetic import make_synthetic
+
+# Unit-test models are tiny: one intra-op thread is fastest, and it keeps the suite from
+# stalling on OpenMP barriers when the machine is busy.
+torch.set_num_threads(1)
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 

@@ -14,7 +14,7 @@ def test_layer_structure_and_gate_init() -> None:
     kinds = [type(layer).__name__ for layer in m.g]
     assert kinds == ["Linear", "LayerNorm", "GELU"] * 3 + ["Linear", "LayerNorm"]
     assert m.g[0].in_features == 50 and m.g[-2].out_features == 50
-    assert float(m.gate_logit) == 0.0  # a = sigmoid(0) = 0.5 at init
+    assert float(m.gate_logit.detach()) == 0.0  # a = sigmoid(0) = 0.5 at init
 
 
 def test_output_is_unit_norm_and_gated_mix() -> None:
