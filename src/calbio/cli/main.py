@@ -44,7 +44,7 @@ def fit(
     embeddings: c.EmbeddingsArg,
     pairs: c.PairsArg,
     out: Annotated[Path, typer.Option(help="Model directory to write")],
-    preset: c.Preset = "paper",
+    preset: c.Preset = c.DEFAULT_PRESET,
     epochs: c.Epochs = None,
     negatives: c.Negatives = None,
     seed: c.Seed = 42,
@@ -114,7 +114,7 @@ def evaluate(
     test_fraction: Annotated[float, typer.Option(help="Held-out fraction of pairs/entities")] = 0.3,
     cb_threshold: Annotated[float, typer.Option(help="Cross-boundary: |cosine| below this")] = 0.2,
     n_boot: Annotated[int, typer.Option(help="Bootstrap resamples for AUC CIs")] = 1000,
-    preset: c.Preset = "paper",
+    preset: c.Preset = c.DEFAULT_PRESET,
     epochs: c.Epochs = None,
     negatives: c.Negatives = None,
     seed: c.Seed = 42,
@@ -264,14 +264,16 @@ def demo(
         Path | None,
         typer.Option(help="Run on real files instead: a folder with embeddings/ and associations/"),
     ] = None,
-    epochs: Annotated[int | None, typer.Option(help="Training epochs (default: 30)")] = None,
+    preset: c.Preset = c.DEFAULT_PRESET,
+    epochs: c.Epochs = None,
     force: c.Force = False,
 ) -> None:
     """Fit, evaluate and query end to end on the built-in synthetic world (or real data)."""
     from calbio.api import run_demo
     from calbio.report.console import print_evaluation
 
-    result = run_demo(out, data=data, epochs=epochs, force=force, progress_console=err_console)
+    with training_progress() as cb:
+        result = run_demo(out, data=data, preset=preset, epochs=epochs, force=force, progress=cb)
     print_evaluation(result["metrics"], console)
     q = result["query"]
     console.print(
