@@ -139,3 +139,18 @@ def test_save_load_roundtrip_without_pickle(tmp_path, world, fitted):
     assert np.allclose(m2.proba_from_scores(grid), m.proba_from_scores(grid))
     with pytest.raises(CalbioInputError):
         m.save(out)  # exists, no force
+
+
+def test_unsupported_core_options_are_refused() -> None:
+    import pytest
+
+    from calbio.context.estimator import ContextCAL
+    from calbio.errors import CalbioInputError
+
+    for bad in (
+        {"negatives": "random"},
+        {"patience": 3, "validation_fraction": 0.1},
+        {"mask_false_negatives": True},
+    ):
+        with pytest.raises(CalbioInputError, match="unsupported"):
+            ContextCAL(**bad)

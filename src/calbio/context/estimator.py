@@ -95,7 +95,8 @@ class ContextCAL:
     ``preset`` and keyword overrides are those of :class:`~calbio.model.presets.TrainConfig`
     (``epochs``, ``hidden``, ``batch_size``, ``pca``...); ``context_dim`` is the width of the
     context vector, ``context_dropout`` the share of batches trained with the null label.
-    ``validation_fraction`` / ``patience`` / ``negatives`` other than in-batch are not used here.
+    ``validation_fraction`` / ``patience`` / ``negatives`` other than in-batch, false-negative
+    masking and both orientations are refused (CalbioInputError), not silently ignored.
     """
 
     def __init__(
@@ -115,6 +116,19 @@ class ContextCAL:
             self.config = get_preset(preset).replace(seed=random_state, **overrides)
         except ValueError as exc:
             raise CalbioInputError(str(exc)) from None
+        unsupported = {
+            "negatives": self.config.negatives != "in-batch",
+            "validation_fraction/patience": bool(self.config.validation_fraction)
+            or self.config.patience is not None,
+            "mask_false_negatives": self.config.mask_false_negatives,
+            "both_orientations": self.config.both_orientations,
+        }
+        asked = [k for k, v in unsupported.items() if v]
+        if asked:  # refuse rather than silently ignore options the context model lacks
+            raise CalbioInputError(
+                f"the context model supports only within-context in-batch negatives and a fixed "
+                f"number of epochs; unsupported option(s): {', '.join(asked)}"
+            )
         if calibration not in CALIBRATIONS:
             raise CalbioInputError(f"calibration must be one of {CALIBRATIONS}")
         if calibration != "none" and not 0.0 < calibration_fraction < 1.0:
