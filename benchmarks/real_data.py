@@ -169,7 +169,7 @@ def main() -> None:
     update_section(RESULTS, "core_protocols", body, "calbio benchmark results")
 
     rows = [
-        "| negatives | CAL AUC | CB AUC | AUC vs degree-matched | MRR-free run time (s) |",
+        "| negatives | CAL AUC | CB AUC | AUC vs degree-matched | run time (s) |",
         "|---|---|---|---|---|",
     ]
     for label, r in compare.items():
