@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -98,3 +102,89 @@ def read_pairs(
 def train_overrides(**kw: Any) -> dict[str, Any]:
     """Training overrides from CLI options: drop unset values and False flags."""
     return {k: v for k, v in kw.items() if v is not None and v is not False}
+
+
+# --------------------------------------------------------------------------- shared option groups
+# One definition of the input and training options that `fit` and `evaluate` both take.
+INPUT_OPTIONS: dict[str, tuple[Any, Any]] = {
+    "id_column": (IdColumn, None),
+    "layer": (Layer, None),
+    "names_file": (NamesFile, None),
+    "drop": (Drop, None),
+    "dedupe": (Dedupe, None),
+    "columns": (Columns, None),
+    "min_score": (MinScore, None),
+    "protein_info": (ProteinInfo, None),
+    "min_mapped": (MinMapped, 0.5),
+}
+TRAIN_OPTIONS: dict[str, tuple[Any, Any]] = {
+    "preset": (Preset, DEFAULT_PRESET),
+    "seed": (Seed, 42),
+    "epochs": (Epochs, None),
+    "negatives": (Negatives, None),
+    "pca": (Pca, None),
+    "hidden": (Hidden, None),
+    "batch_size": (BatchSize, None),
+    "lr": (Lr, None),
+    "mask_false_negatives": (MaskFN, False),
+    "both_orientations": (BothOrient, False),
+    "score": (Score, None),
+    "blend_lambda": (BlendLambda, None),
+    "threads": (Threads, None),
+}
+
+
+@dataclass(frozen=True)
+class InputOptions:
+    """How to read the embedding table and the pairs file."""
+
+    id_column: str | None
+    layer: str | None
+    names_file: Path | None
+    drop: str | None
+    dedupe: str | None
+    columns: str | None
+    min_score: list[str] | None
+    protein_info: Path | None
+    min_mapped: float
+
+    def embeddings(self, path: Path) -> Embeddings:
+        """Load the embedding table."""
+        return read_embeddings(
+            path, self.id_column, self.layer, self.names_file, self.drop, self.dedupe
+        )
+
+    def pairs(self, path: Path) -> Pairs:
+        """Load the pairs file."""
+        return read_pairs(path, self.columns, self.min_score, self.protein_info)
+
+
+@dataclass(frozen=True)
+class TrainingOptions:
+    """Preset, seed and the preset fields overridden on the command line."""
+
+    preset: str
+    seed: int
+    overrides: dict[str, Any]
+
+
+def with_shared_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Give a command the shared input and training options, passed as ``inputs``/``training``."""
+    sig = inspect.signature(fn, eval_str=True)
+    own = [p for p in sig.parameters.values() if p.name not in ("inputs", "training")]
+    extra = [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=d, annotation=a)
+        for name, (a, d) in {**TRAIN_OPTIONS, **INPUT_OPTIONS}.items()
+    ]
+
+    @functools.wraps(fn)
+    def command(**kwargs: Any) -> Any:
+        inputs = InputOptions(**{k: kwargs.pop(k) for k in INPUT_OPTIONS})
+        train = {k: kwargs.pop(k) for k in TRAIN_OPTIONS}
+        training = TrainingOptions(train.pop("preset"), train.pop("seed"), train_overrides(**train))
+        return fn(**kwargs, inputs=inputs, training=training)
+
+    params = own + extra
+    command.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
+    command.__annotations__ = {p.name: p.annotation for p in params}
+    return command

@@ -40,33 +40,15 @@ def training_progress(quiet: bool = False) -> Iterator:
 
 
 @app.command()
+@c.with_shared_options
 def fit(
     embeddings: c.EmbeddingsArg,
     pairs: c.PairsArg,
     out: Annotated[Path, typer.Option(help="Model directory to write")],
-    preset: c.Preset = c.DEFAULT_PRESET,
-    epochs: c.Epochs = None,
-    negatives: c.Negatives = None,
-    seed: c.Seed = 42,
-    pca: c.Pca = None,
-    hidden: c.Hidden = None,
-    batch_size: c.BatchSize = None,
-    lr: c.Lr = None,
-    mask_false_negatives: c.MaskFN = False,
-    both_orientations: c.BothOrient = False,
-    score: c.Score = None,
-    blend_lambda: c.BlendLambda = None,
-    threads: c.Threads = None,
-    id_column: c.IdColumn = None,
-    layer: c.Layer = None,
-    names_file: c.NamesFile = None,
-    drop: c.Drop = None,
-    dedupe: c.Dedupe = None,
-    columns: c.Columns = None,
-    min_score: c.MinScore = None,
-    protein_info: c.ProteinInfo = None,
-    min_mapped: c.MinMapped = 0.5,
     force: c.Force = False,
+    *,
+    inputs: c.InputOptions,
+    training: c.TrainingOptions,
 ) -> None:
     """Train CAL on ALL given pairs and write a model directory (no evaluation)."""
     from calbio._io import check_output_file
@@ -74,24 +56,11 @@ def fit(
     from calbio.model.estimator import CAL
 
     check_output_file(out, force)
-    emb = c.read_embeddings(embeddings, id_column, layer, names_file, drop, dedupe)
-    prs = c.read_pairs(pairs, columns, min_score, protein_info)
-    mapped = map_pairs(prs, emb, min_fraction=min_mapped)
+    emb = inputs.embeddings(embeddings)
+    prs = inputs.pairs(pairs)
+    mapped = map_pairs(prs, emb, min_fraction=inputs.min_mapped)
     err_console.print(summarize_mapping(mapped))
-    opts = c.train_overrides(
-        epochs=epochs,
-        negatives=negatives,
-        pca=pca,
-        hidden=hidden,
-        batch_size=batch_size,
-        lr=lr,
-        mask_false_negatives=mask_false_negatives,
-        both_orientations=both_orientations,
-        score=score,
-        blend_lambda=blend_lambda,
-        threads=threads,
-    )
-    model = CAL(preset, random_state=seed, **opts)
+    model = CAL(training.preset, random_state=training.seed, **training.overrides)
     with training_progress() as cb:
         model.fit(emb, mapped, progress=cb)
     model.sources_["pairs"] = {"path": prs.source, "sha256": prs.sha256}
@@ -103,6 +72,7 @@ def fit(
 
 
 @app.command()
+@c.with_shared_options
 def evaluate(
     embeddings: c.EmbeddingsArg,
     pairs: c.PairsArg,
@@ -114,29 +84,10 @@ def evaluate(
     test_fraction: Annotated[float, typer.Option(help="Held-out fraction of pairs/entities")] = 0.3,
     cb_threshold: Annotated[float, typer.Option(help="Cross-boundary: |cosine| below this")] = 0.2,
     n_boot: Annotated[int, typer.Option(help="Bootstrap resamples for AUC CIs")] = 1000,
-    preset: c.Preset = c.DEFAULT_PRESET,
-    epochs: c.Epochs = None,
-    negatives: c.Negatives = None,
-    seed: c.Seed = 42,
-    pca: c.Pca = None,
-    hidden: c.Hidden = None,
-    batch_size: c.BatchSize = None,
-    lr: c.Lr = None,
-    mask_false_negatives: c.MaskFN = False,
-    both_orientations: c.BothOrient = False,
-    score: c.Score = None,
-    blend_lambda: c.BlendLambda = None,
-    threads: c.Threads = None,
-    id_column: c.IdColumn = None,
-    layer: c.Layer = None,
-    names_file: c.NamesFile = None,
-    drop: c.Drop = None,
-    dedupe: c.Dedupe = None,
-    columns: c.Columns = None,
-    min_score: c.MinScore = None,
-    protein_info: c.ProteinInfo = None,
-    min_mapped: c.MinMapped = 0.5,
     force: c.Force = False,
+    *,
+    inputs: c.InputOptions,
+    training: c.TrainingOptions,
 ) -> None:
     """Fit CAL under a protocol and print it beside cosine, degree and Adamic-Adar."""
     from calbio._io import check_output_file
@@ -148,37 +99,24 @@ def evaluate(
     if protocol not in PROTOCOLS:
         raise CalbioInputError(f"--protocol must be one of {', '.join(PROTOCOLS)}")
     check_output_file(out, force)
-    emb = c.read_embeddings(embeddings, id_column, layer, names_file, drop, dedupe)
-    prs = c.read_pairs(pairs, columns, min_score, protein_info)
+    emb = inputs.embeddings(embeddings)
+    prs = inputs.pairs(pairs)
     validation = [load_pairs(p) for p in (validate_with or [])]
     err_console.print(f"{len(emb):,} entities x {emb.dim} features; {len(prs):,} pairs read")
-    opts = c.train_overrides(
-        epochs=epochs,
-        negatives=negatives,
-        pca=pca,
-        hidden=hidden,
-        batch_size=batch_size,
-        lr=lr,
-        mask_false_negatives=mask_false_negatives,
-        both_orientations=both_orientations,
-        score=score,
-        blend_lambda=blend_lambda,
-        threads=threads,
-    )
     with training_progress() as cb:
         result = run_evaluation(
             emb,
             prs,
             protocol=protocol,
-            preset=preset,
-            seed=seed,
+            preset=training.preset,
+            seed=training.seed,
             test_fraction=test_fraction,
             cb_threshold=cb_threshold,
             validate_with=validation,
             n_boot=n_boot,
             progress=cb,
-            min_mapped=min_mapped,
-            **opts,
+            min_mapped=inputs.min_mapped,
+            **training.overrides,
         )
     result.save(out, force=force)
     print_evaluation(result.to_dict(), console)
