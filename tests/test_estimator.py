@@ -55,6 +55,10 @@ def test_query_ranks_and_flags(fitted) -> None:
     q = fitted.query(name, top=15)
     assert len(q) == 15 and (np.diff(q["association"]) <= 1e-9).all()
     assert name not in set(q["partner"])
+    i0 = fitted.index_of(name)
+    others = np.array([[i0, j] for j in range(len(fitted.names_)) if j != i0])
+    brute = np.sort(fitted.score_pairs(others))[::-1][:15]  # exact search equals brute force
+    np.testing.assert_allclose(q["association"].to_numpy(), brute, atol=1e-5)
     i = fitted.index_of(name)
     partners = set(fitted.train_pairs_[fitted.train_pairs_[:, 0] == i, 1]) | set(
         fitted.train_pairs_[fitted.train_pairs_[:, 1] == i, 0]

@@ -21,7 +21,7 @@ from calbio.data.types import Embeddings, MappedPairs, Pairs
 from calbio.errors import CalbioInputError
 from calbio.model.module import ResidualAssociationMLP, count_parameters
 from calbio.model.presets import TrainConfig, get_preset
-from calbio.scoring import l2_normalize, pair_scores, score_rows
+from calbio.scoring import l2_normalize, pair_scores
 from calbio.training.trainer import ProgressCallback, train_module
 
 EmbeddingsLike = Embeddings | pd.DataFrame
@@ -212,19 +212,19 @@ class CAL:
 
     def query(self, name: str, top: int = 20) -> pd.DataFrame:
         """Ranked partners of one entity: association score, cosine, and training-pair flag."""
+        from calbio.retrieval.exact import exact_neighbors
+
         i = self.index_of(name)
-        scores = score_rows(
+        nb = exact_neighbors(
             self.association_,
             self.embedding_,
-            [i],
-            None,
-            self.config.score,
-            self.config.blend_lambda,
-        )[0]
-        scores[i] = -np.inf
-        top = min(top, len(scores) - 1)
-        order = np.argpartition(-scores, top - 1)[:top] if top > 0 else np.array([], int)
-        order = order[np.argsort(-scores[order], kind="stable")]
+            min(top, len(self.names_) - 1),
+            kind=self.config.score,
+            blend_lambda=self.config.blend_lambda,
+            queries=np.array([i]),
+        )
+        keep = nb.index[0] >= 0
+        order, best = nb.index[0][keep], nb.score[0][keep].astype(np.float64)
         cos = self.embedding_[order] @ self.embedding_[i]
         tr = self.train_pairs_
         partners = np.concatenate([tr[tr[:, 0] == i, 1], tr[tr[:, 1] == i, 0]])
@@ -232,7 +232,7 @@ class CAL:
             {
                 "rank": np.arange(1, len(order) + 1),
                 "partner": self.names_[order],
-                "association": scores[order],
+                "association": best,
                 "cosine": cos.astype(np.float64),
                 "training_pair": np.isin(order, partners),
             }
