@@ -2,7 +2,7 @@
 
     /usr/bin/time -v python benchmarks/cluster_memory.py      # prints 'Maximum resident set size'
 
-Measured once here (2 cores, 24 GB): 10.2 GB peak, 55 s, for 20,000 entities x 50 dimensions
+Measured here (2 cores, 24 GB): 9.7-10.2 GB peak, 15-55 s, for 20,000 entities x 50 dimensions
 (quoted in docs/ARCHITECTURE.md).
 """
 
