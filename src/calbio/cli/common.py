@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -138,15 +138,15 @@ TRAIN_OPTIONS: dict[str, tuple[Any, Any]] = {
 class InputOptions:
     """How to read the embedding table and the pairs file."""
 
-    id_column: str | None
-    layer: str | None
-    names_file: Path | None
-    drop: str | None
-    dedupe: str | None
-    columns: str | None
-    min_score: list[str] | None
-    protein_info: Path | None
-    min_mapped: float
+    id_column: str | None = None
+    layer: str | None = None
+    names_file: Path | None = None
+    drop: str | None = None
+    dedupe: str | None = None
+    columns: str | None = None
+    min_score: list[str] | None = None
+    protein_info: Path | None = None
+    min_mapped: float = 0.5
 
     def embeddings(self, path: Path) -> Embeddings:
         """Load the embedding table."""
@@ -163,28 +163,49 @@ class InputOptions:
 class TrainingOptions:
     """Preset, seed and the preset fields overridden on the command line."""
 
-    preset: str
-    seed: int
-    overrides: dict[str, Any]
+    preset: str = DEFAULT_PRESET
+    seed: int = 42
+    overrides: dict[str, Any] = field(default_factory=dict)
 
 
-def with_shared_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Give a command the shared input and training options, passed as ``inputs``/``training``."""
-    sig = inspect.signature(fn, eval_str=True)
-    own = [p for p in sig.parameters.values() if p.name not in ("inputs", "training")]
-    extra = [
-        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=d, annotation=a)
-        for name, (a, d) in {**TRAIN_OPTIONS, **INPUT_OPTIONS}.items()
-    ]
+def with_shared_options(
+    fn: Callable[..., Any] | None = None,
+    *,
+    train: tuple[str, ...] | None = None,
+    inputs: tuple[str, ...] | None = None,
+    defaults: dict[str, Any] | None = None,
+) -> Any:
+    """Give a command the shared input and training options, passed as ``inputs``/``training``.
 
-    @functools.wraps(fn)
-    def command(**kwargs: Any) -> Any:
-        inputs = InputOptions(**{k: kwargs.pop(k) for k in INPUT_OPTIONS})
-        train = {k: kwargs.pop(k) for k in TRAIN_OPTIONS}
-        training = TrainingOptions(train.pop("preset"), train.pop("seed"), train_overrides(**train))
-        return fn(**kwargs, inputs=inputs, training=training)
+    ``train`` / ``inputs`` name a subset of TRAIN_OPTIONS / INPUT_OPTIONS (default: all);
+    ``defaults`` changes a default (e.g. ``{"min_mapped": 0.1}``).
+    """
+    train_names = tuple(TRAIN_OPTIONS) if train is None else train
+    input_names = tuple(INPUT_OPTIONS) if inputs is None else inputs
+    table = {**TRAIN_OPTIONS, **INPUT_OPTIONS}
+    chosen = {
+        n: (table[n][0], (defaults or {}).get(n, table[n][1])) for n in (*train_names, *input_names)
+    }
 
-    params = own + extra
-    command.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
-    command.__annotations__ = {p.name: p.annotation for p in params}
-    return command
+    def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
+        sig = inspect.signature(func, eval_str=True)
+        own = [p for p in sig.parameters.values() if p.name not in ("inputs", "training")]
+        extra = [
+            inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=d, annotation=a)
+            for name, (a, d) in chosen.items()
+        ]
+
+        @functools.wraps(func)
+        def command(**kwargs: Any) -> Any:
+            given_inputs = InputOptions(**{k: kwargs.pop(k) for k in input_names})
+            train_values = {k: kwargs.pop(k) for k in train_names}
+            head = {k: train_values.pop(k) for k in ("preset", "seed") if k in train_values}
+            training = TrainingOptions(**head, overrides=train_overrides(**train_values))
+            return func(**kwargs, inputs=given_inputs, training=training)
+
+        params = own + extra
+        command.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
+        command.__annotations__ = {p.name: p.annotation for p in params}
+        return command
+
+    return decorate(fn) if fn is not None else decorate

@@ -127,6 +127,7 @@ def doctor(
 
 
 @app.command()
+@c.with_shared_options(train=("preset", "epochs", "hidden", "batch_size", "lr", "pca", "threads"))
 def ablate(
     embeddings: c.EmbeddingsArg,
     pairs: c.PairsArg,
@@ -138,23 +139,10 @@ def ablate(
     ] = None,
     test_fraction: Annotated[float, typer.Option(help="Held-out fraction of pairs")] = 0.3,
     cb_threshold: CbThreshold = 0.2,
-    preset: c.Preset = c.DEFAULT_PRESET,
-    epochs: c.Epochs = None,
-    hidden: c.Hidden = None,
-    batch_size: c.BatchSize = None,
-    lr: c.Lr = None,
-    pca: c.Pca = None,
-    threads: c.Threads = None,
-    id_column: c.IdColumn = None,
-    layer: c.Layer = None,
-    names_file: c.NamesFile = None,
-    drop: c.Drop = None,
-    dedupe: c.Dedupe = None,
-    columns: c.Columns = None,
-    min_score: c.MinScore = None,
-    protein_info: c.ProteinInfo = None,
-    min_mapped: c.MinMapped = 0.5,
     force: c.Force = False,
+    *,
+    inputs: c.InputOptions,
+    training: c.TrainingOptions,
 ) -> None:
     """The paper's Table 4, honestly: every condition scored on the same held-out test pairs."""
     from calbio._io import atomic_dir, write_json_atomic, write_text_atomic
@@ -171,22 +159,18 @@ def ablate(
         from calbio.errors import OutputExistsError
 
         raise OutputExistsError("output directory already exists; pass --force to overwrite", out)
-    emb = c.read_embeddings(embeddings, id_column, layer, names_file, drop, dedupe)
-    prs = c.read_pairs(pairs, columns, min_score, protein_info)
-    mapped = map_pairs(prs, emb, min_fraction=min_mapped)
-    opts = c.train_overrides(
-        epochs=epochs, hidden=hidden, batch_size=batch_size, lr=lr, pca=pca, threads=threads
-    )
+    emb = inputs.embeddings(embeddings)
+    mapped = map_pairs(inputs.pairs(pairs), emb, min_fraction=inputs.min_mapped)
     result = run_ablation(
         emb,
         mapped,
         seeds=_seeds(seeds),
         conditions=conds,
-        preset=preset,
+        preset=training.preset,
         test_fraction=test_fraction,
         cb_threshold=cb_threshold,
         log=_log,
-        **opts,
+        **training.overrides,
     )
     with atomic_dir(out, force=force) as tmp:
         write_json_atomic(tmp / "ablation.json", result)
@@ -195,7 +179,15 @@ def ablate(
     console.print(f"wrote {out}/ablation.json and ablation.md")
 
 
+SWEEP_TRAINING = ("preset", "epochs", "hidden", "negatives", "pca", "threads")
+
+
 @sweep_app.command("threshold")
+@c.with_shared_options(
+    train=SWEEP_TRAINING,
+    inputs=("id_column", "columns", "protein_info", "min_mapped"),
+    defaults={"min_mapped": 0.1},
+)
 def sweep_threshold(
     embeddings: c.EmbeddingsArg,
     pairs: c.PairsArg,
@@ -213,25 +205,18 @@ def sweep_threshold(
     seeds: Seeds = "42",
     protocol: Annotated[str, typer.Option(help="edge | node | transductive")] = "edge",
     cb_threshold: CbThreshold = 0.2,
-    preset: c.Preset = c.DEFAULT_PRESET,
-    epochs: c.Epochs = None,
-    hidden: c.Hidden = None,
-    negatives: c.Negatives = None,
-    pca: c.Pca = None,
-    threads: c.Threads = None,
-    id_column: c.IdColumn = None,
-    columns: c.Columns = None,
-    protein_info: c.ProteinInfo = None,
-    min_mapped: c.MinMapped = 0.1,
     out: JsonOut = None,
     force: c.Force = False,
+    *,
+    inputs: c.InputOptions,
+    training: c.TrainingOptions,
 ) -> None:
     """Pairs, CB fraction, cosine stats (Table 1) and held-out AUC per threshold (Tables 2-3)."""
     from calbio.analysis.sweep import threshold_sweep
     from calbio.data.pairs import load_pairs, parse_min_score
 
-    emb = c.read_embeddings(embeddings, id_column, None, None, None, None)
-    prs = c.read_pairs(pairs, columns, None, protein_info)
+    emb = inputs.embeddings(embeddings)
+    prs = inputs.pairs(pairs)
     result = threshold_sweep(
         emb,
         prs,
@@ -240,20 +225,21 @@ def sweep_threshold(
         channels=[parse_min_score([x]) for x in channel or []],
         seeds=_seeds(seeds),
         protocol=protocol,
-        min_mapped=min_mapped,
+        min_mapped=inputs.min_mapped,
         cb_threshold=cb_threshold,
         validate_with=[load_pairs(p) for p in validate_with or []],
-        preset=preset,
+        preset=training.preset,
         log=_log,
-        **c.train_overrides(
-            epochs=epochs, hidden=hidden, negatives=negatives, pca=pca, threads=threads
-        ),
+        **training.overrides,
     )
     print_tables(result["tables"])
     _write_json(out, result, force)
 
 
 @sweep_app.command("lambda")
+@c.with_shared_options(
+    train=SWEEP_TRAINING, inputs=("id_column", "columns", "min_score", "protein_info", "min_mapped")
+)
 def sweep_lambda(
     embeddings: c.EmbeddingsArg,
     pairs: c.PairsArg,
@@ -266,25 +252,17 @@ def sweep_lambda(
     select: Annotated[str, typer.Option(help="Choose λ by validation 'auc' or 'cb_auc'")] = "auc",
     seeds: Seeds = "42",
     cb_threshold: CbThreshold = 0.2,
-    preset: c.Preset = c.DEFAULT_PRESET,
-    epochs: c.Epochs = None,
-    hidden: c.Hidden = None,
-    negatives: c.Negatives = None,
-    pca: c.Pca = None,
-    threads: c.Threads = None,
-    id_column: c.IdColumn = None,
-    columns: c.Columns = None,
-    min_score: c.MinScore = None,
-    protein_info: c.ProteinInfo = None,
-    min_mapped: c.MinMapped = 0.5,
     out: JsonOut = None,
     force: c.Force = False,
+    *,
+    inputs: c.InputOptions,
+    training: c.TrainingOptions,
 ) -> None:
     """Blend weight λ chosen on a validation split of training pairs, reported on test."""
     from calbio.analysis.sweep import lambda_sweep
 
-    emb = c.read_embeddings(embeddings, id_column, None, None, None, None)
-    prs = c.read_pairs(pairs, columns, min_score, protein_info)
+    emb = inputs.embeddings(embeddings)
+    prs = inputs.pairs(pairs)
     result = lambda_sweep(
         emb,
         prs,
@@ -293,12 +271,10 @@ def sweep_lambda(
         validation_fraction=validation_fraction,
         select=select,
         cb_threshold=cb_threshold,
-        min_mapped=min_mapped,
-        preset=preset,
+        min_mapped=inputs.min_mapped,
+        preset=training.preset,
         log=_log,
-        **c.train_overrides(
-            epochs=epochs, hidden=hidden, negatives=negatives, pca=pca, threads=threads
-        ),
+        **training.overrides,
     )
     print_tables(result["tables"])
     _write_json(out, result, force)
