@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -37,3 +39,24 @@ def shared_data() -> Path:
     if not (SHARED / "embeddings" / "depmap_crispr_gene_effect_pca50.csv").is_file():
         pytest.skip(f"real data not found at {SHARED}")
     return SHARED
+
+
+@pytest.fixture()
+def cli(capsys) -> Callable[[list], tuple[int, str, str]]:
+    """Call the console entry point in-process: ``cli(argv) -> (exit code, stdout, stderr)``."""
+    from calbio.cli.main import main
+
+    def run(argv: list) -> tuple[int, str, str]:
+        old = sys.argv
+        sys.argv = ["calbio", *map(str, argv)]
+        code = 0
+        try:
+            main()
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        finally:
+            sys.argv = old
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    return run

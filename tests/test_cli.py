@@ -3,31 +3,13 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from calbio.cli.main import main
-
 TRAIN = ["--epochs", "2", "--hidden", "16", "--batch-size", "64"]
-
-
-def run(argv: list[str], capsys) -> tuple[int, str, str]:
-    """Call the console entry point in-process; return (exit code, stdout, stderr)."""
-    old = sys.argv
-    sys.argv = ["calbio", *map(str, argv)]
-    code = 0
-    try:
-        main()
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    finally:
-        sys.argv = old
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 @pytest.fixture(scope="module")
@@ -40,15 +22,13 @@ def files(tmp_path_factory, synthetic):
     return d
 
 
-def test_fit_query_score(files, tmp_path, capsys) -> None:
+def test_fit_query_score(files, tmp_path, cli) -> None:
     model = tmp_path / "model"
-    code, out, err = run(
-        ["fit", files / "emb.csv", files / "pairs.csv", "--out", model, *TRAIN], capsys
-    )
+    code, out, err = cli(["fit", files / "emb.csv", files / "pairs.csv", "--out", model, *TRAIN])
     assert code == 0, err
     assert (model / "config.json").is_file() and "wrote" in out
     gene = pd.read_csv(files / "pairs.csv")["gene1"][0]
-    code, out, err = run(["query", model, gene, "--top", "5", "--out", tmp_path / "q.csv"], capsys)
+    code, out, err = cli(["query", model, gene, "--top", "5", "--out", tmp_path / "q.csv"])
     assert code == 0, err
     q = pd.read_csv(tmp_path / "q.csv")
     assert len(q) == 5 and list(q.columns) == [
@@ -58,24 +38,22 @@ def test_fit_query_score(files, tmp_path, capsys) -> None:
         "cosine",
         "training_pair",
     ]
-    code, out, err = run(["score", model, files / "pairs.csv"], capsys)
+    code, out, err = cli(["score", model, files / "pairs.csv"])
     assert code == 0, err
     lines = out.strip().splitlines()
     assert lines[0] == "a,b,association,cosine" and len(lines) == 1501
     # refusing to overwrite without --force, then overwriting with it
-    code, _, err = run(
-        ["fit", files / "emb.csv", files / "pairs.csv", "--out", model, *TRAIN], capsys
-    )
+    code, _, err = cli(["fit", files / "emb.csv", files / "pairs.csv", "--out", model, *TRAIN])
     assert code == 2 and "--force" in err
-    code, _, err = run(
-        ["fit", files / "emb.csv", files / "pairs.csv", "--out", model, *TRAIN, "--force"], capsys
+    code, _, err = cli(
+        ["fit", files / "emb.csv", files / "pairs.csv", "--out", model, *TRAIN, "--force"]
     )
     assert code == 0, err
 
 
-def test_evaluate_writes_metrics(files, tmp_path, capsys) -> None:
+def test_evaluate_writes_metrics(files, tmp_path, cli) -> None:
     out_dir = tmp_path / "ev"
-    code, out, err = run(
+    code, out, err = cli(
         [
             "evaluate",
             files / "emb.csv",
@@ -87,8 +65,7 @@ def test_evaluate_writes_metrics(files, tmp_path, capsys) -> None:
             "--n-boot",
             "20",
             *TRAIN,
-        ],
-        capsys,
+        ]
     )
     assert code == 0, err
     m = json.loads((out_dir / "metrics.json").read_text())
@@ -126,12 +103,12 @@ def _bad_inputs(d: Path) -> dict[str, Path]:
 @pytest.mark.parametrize(
     "case", ["NaN", "inf", "duplicate", "zero", "numeric", "empty", "not found", "h5ad"]
 )
-def test_bad_embeddings_one_line_exit_2(case, tmp_path, capsys) -> None:
+def test_bad_embeddings_one_line_exit_2(case, tmp_path, cli) -> None:
     cases = _bad_inputs(tmp_path)
     pairs = tmp_path / "p.csv"
     pd.DataFrame({"a": ["G0", "G1", "G2"], "b": ["G1", "G2", "G3"]}).to_csv(pairs, index=False)
     out_dir = tmp_path / "out"
-    code, out, err = run(["fit", cases[case], pairs, "--out", out_dir, *TRAIN], capsys)
+    code, out, err = cli(["fit", cases[case], pairs, "--out", out_dir, *TRAIN])
     assert code == 2
     lines = err.strip().splitlines()
     assert len(lines) == 1, err
@@ -140,19 +117,19 @@ def test_bad_embeddings_one_line_exit_2(case, tmp_path, capsys) -> None:
     assert not out_dir.exists()  # nothing partial written
 
 
-def test_pairs_that_do_not_map(tmp_path, files, capsys) -> None:
+def test_pairs_that_do_not_map(tmp_path, files, cli) -> None:
     bad = tmp_path / "other.csv"
     pd.DataFrame({"a": ["X1", "X2", "SYN0001"], "b": ["X3", "X4", "SYN0002"]}).to_csv(
         bad, index=False
     )
     out_dir = tmp_path / "m"
-    code, _, err = run(["fit", files / "emb.csv", bad, "--out", out_dir, *TRAIN], capsys)
+    code, _, err = cli(["fit", files / "emb.csv", bad, "--out", out_dir, *TRAIN])
     assert code == 2 and "other.csv" in err and "map" in err and len(err.strip().splitlines()) == 1
     assert not out_dir.exists()
 
 
-def test_bad_option_values(files, tmp_path, capsys) -> None:
-    code, _, err = run(
+def test_bad_option_values(files, tmp_path, cli) -> None:
+    code, _, err = cli(
         [
             "evaluate",
             files / "emb.csv",
@@ -161,11 +138,10 @@ def test_bad_option_values(files, tmp_path, capsys) -> None:
             tmp_path / "x",
             "--protocol",
             "random",
-        ],
-        capsys,
+        ]
     )
     assert code == 2 and "protocol" in err
-    code, _, err = run(
+    code, _, err = cli(
         [
             "fit",
             files / "emb.csv",
@@ -174,11 +150,10 @@ def test_bad_option_values(files, tmp_path, capsys) -> None:
             tmp_path / "y",
             "--negatives",
             "sideways",
-        ],
-        capsys,
+        ]
     )
     assert code == 2 and "negatives" in err
-    code, _, err = run(
+    code, _, err = cli(
         [
             "fit",
             files / "emb.csv",
@@ -187,13 +162,12 @@ def test_bad_option_values(files, tmp_path, capsys) -> None:
             tmp_path / "y",
             "--min-score",
             "combined_score",
-        ],
-        capsys,
+        ]
     )
     assert code == 2
 
 
-def test_dedupe_option_fixes_duplicates(tmp_path, capsys) -> None:
+def test_dedupe_option_fixes_duplicates(tmp_path, cli) -> None:
     names = ["G0", "G0"] + [f"G{i}" for i in range(1, 40)]
     rng = np.random.default_rng(0)
     pd.DataFrame(rng.normal(size=(len(names), 6)), index=names).to_csv(tmp_path / "e.csv")
@@ -201,8 +175,7 @@ def test_dedupe_option_fixes_duplicates(tmp_path, capsys) -> None:
     pd.DataFrame({"a": [f"G{i}" for i in range(39)], "b": [f"G{i + 1}" for i in range(39)]}).to_csv(
         pairs, index=False
     )
-    code, _, err = run(
-        ["fit", tmp_path / "e.csv", pairs, "--out", tmp_path / "m", "--dedupe", "mean", *TRAIN],
-        capsys,
+    code, _, err = cli(
+        ["fit", tmp_path / "e.csv", pairs, "--out", tmp_path / "m", "--dedupe", "mean", *TRAIN]
     )
     assert code == 0, err

@@ -4,32 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
-from calbio.cli.main import main
 from calbio.datasets import REGISTRY, Dataset, fetch, install, list_datasets
 from calbio.datasets.registry import MANIFEST, TOFU
 from calbio.errors import CalbioInputError
 
 PAYLOAD = b"protein1 protein2 combined_score\n9606.ENSP1 9606.ENSP2 950\n"
-
-
-def run(argv: list[str], capsys) -> tuple[int, str, str]:
-    """Call the console entry point in-process; return (exit code, stdout, stderr)."""
-    old = sys.argv
-    sys.argv = ["calbio", *map(str, argv)]
-    code = 0
-    try:
-        main()
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    finally:
-        sys.argv = old
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def _entry(name: str, filename: str, known_hash: str | None, url: str) -> Dataset:
@@ -118,25 +101,25 @@ def test_file_url_source(mirror, tmp_path, monkeypatch) -> None:
     assert path.read_bytes() == PAYLOAD
 
 
-def test_env_data_dir_and_dir_option(mirror, tmp_path, capsys) -> None:
+def test_env_data_dir_and_dir_option(mirror, tmp_path, cli) -> None:
     assert fetch("tiny", mirror=mirror).parent == tmp_path / "env-cache"
-    code, out, err = run(["fetch", "tofu", "--mirror", mirror, "--dir", tmp_path / "d"], capsys)
+    code, out, err = cli(["fetch", "tofu", "--mirror", mirror, "--dir", tmp_path / "d"])
     assert code == 0, err
     assert out.strip() == str(tmp_path / "d" / "tofu.txt")
     assert hashlib.sha256(PAYLOAD).hexdigest() in err and "trust on first use" in err
 
 
-def test_cli_list_and_errors(mirror, tmp_path, capsys) -> None:
-    code, out, _ = run(["fetch", "--list"], capsys)
+def test_cli_list_and_errors(mirror, tmp_path, cli) -> None:
+    code, out, _ = cli(["fetch", "--list"])
     assert code == 0
     for name in ("replogle2022-k562-essential", "string-v12-human-links", "string-v12-human-info"):
         assert name in out
     assert TOFU in out and "md5:30496767641cd2e660ee6ecb5baee132" in out
-    code, out, err = run(["fetch", "no-such-data"], capsys)
+    code, out, err = cli(["fetch", "no-such-data"])
     assert code == 2 and out == ""
     assert len(err.strip().splitlines()) == 1 and "unknown dataset 'no-such-data'" in err
     (mirror / "tiny.txt").write_bytes(b"tampered")
-    code, out, err = run(["fetch", "tiny", "--mirror", mirror], capsys)
+    code, out, err = cli(["fetch", "tiny", "--mirror", mirror])
     assert code == 2 and len(err.strip().splitlines()) == 1 and "hash check" in err
 
 

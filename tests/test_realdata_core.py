@@ -70,38 +70,29 @@ def test_node_protocol_on_real_data(real) -> None:
     assert len(trained) <= r.n_entities - held
 
 
-def test_evaluate_command_on_real_files(shared_data, tmp_path, capsys) -> None:
+def test_evaluate_command_on_real_files(shared_data, tmp_path, cli) -> None:
     import json
-    import sys
 
-    from calbio.cli.main import main
-
-    argv = [
-        "calbio",
-        "evaluate",
-        str(shared_data / "embeddings/depmap_crispr_gene_effect_pca50.csv"),
-        str(shared_data / "associations/string_ge950_pairs.csv"),
-        "--min-mapped",
-        "0.1",
-        "--epochs",
-        "1",
-        "--hidden",
-        "64",
-        "--threads",
-        "1",
-        "--n-boot",
-        "20",
-        "--out",
-        str(tmp_path / "run"),
-    ]
-    old, sys.argv = sys.argv, argv
-    try:
-        with pytest.raises(SystemExit) as exc:
-            main()
-    finally:
-        sys.argv = old
-    out = capsys.readouterr().out
-    assert exc.value.code in (0, None)
+    code, out, err = cli(
+        [
+            "evaluate",
+            shared_data / "embeddings/depmap_crispr_gene_effect_pca50.csv",
+            shared_data / "associations/string_ge950_pairs.csv",
+            "--min-mapped",
+            "0.1",
+            "--epochs",
+            "1",
+            "--hidden",
+            "64",
+            "--threads",
+            "1",
+            "--n-boot",
+            "20",
+            "--out",
+            tmp_path / "run",
+        ]
+    )
+    assert code == 0, err
     m = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert m["n_train_pairs"] + m["n_test_pairs"] == 11_532
     assert "SHORTCUT WINS" in out  # one epoch of CAL cannot beat Adamic-Adar
