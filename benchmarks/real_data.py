@@ -133,6 +133,10 @@ def main() -> None:
             n_boot=200,
             **opts,
         )
+        slug = label.split(" (")[0].replace(" + ", "_").replace(" ", "_")
+        (RAW / f"negatives_{slug}.json").write_text(
+            json.dumps(compare[label].to_dict(), indent=1, default=str)
+        )
         print(
             f"{label}: {compare[label].methods['cal']['auc']:.3f} "
             f"({time.perf_counter() - t0:.0f} s)",
