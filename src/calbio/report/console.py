@@ -70,7 +70,8 @@ def print_evaluation(result: dict[str, Any], console: Console | None = None) -> 
     if mp.get("n_input"):
         console.print(
             f"pairs mapped onto the table: {mp.get('n_mapped', 0):,} of {mp['n_input']:,} "
-            f"({100 * mp.get('fraction_mapped', 0):.1f}%), "
+            f"({100 * mp.get('fraction_mapped', 0):.1f}%) onto "
+            f"{mp.get('n_entities_mapped', 0):,} entities, "
             f"{mp.get('n_case_insensitive_ids', 0):,} ids matched case-insensitively"
         )
     if result.get("note"):
