@@ -150,7 +150,9 @@ def test_unsupported_core_options_are_refused() -> None:
     for bad in (
         {"negatives": "random"},
         {"patience": 3, "validation_fraction": 0.1},
-        {"mask_false_negatives": True},
+        {"validation_fraction": 0.2},
     ):
         with pytest.raises(CalbioInputError, match="unsupported"):
             ContextCAL(**bad)
+    # supported options pass
+    ContextCAL(mask_false_negatives=True, both_orientations=True)

@@ -95,8 +95,8 @@ class ContextCAL:
     ``preset`` and keyword overrides are those of :class:`~calbio.model.presets.TrainConfig`
     (``epochs``, ``hidden``, ``batch_size``, ``pca``...); ``context_dim`` is the width of the
     context vector, ``context_dropout`` the share of batches trained with the null label.
-    ``validation_fraction`` / ``patience`` / ``negatives`` other than in-batch, false-negative
-    masking and both orientations are refused (CalbioInputError), not silently ignored.
+    ``validation_fraction`` / ``patience`` and ``negatives`` other than in-batch are refused
+    (CalbioInputError), not silently ignored; false-negative masking and both orientations work.
     """
 
     def __init__(
@@ -120,8 +120,6 @@ class ContextCAL:
             "negatives": self.config.negatives != "in-batch",
             "validation_fraction/patience": bool(self.config.validation_fraction)
             or self.config.patience is not None,
-            "mask_false_negatives": self.config.mask_false_negatives,
-            "both_orientations": self.config.both_orientations,
         }
         asked = [k for k, v in unsupported.items() if v]
         if asked:  # refuse rather than silently ignore options the context model lacks
