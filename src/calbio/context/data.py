@@ -173,7 +173,9 @@ class ContextEmbeddings:
             dict(self.meta),
         )
 
-    def to_frame(self, entity_column: str = "entity", context_column: str = "context"):
+    def to_frame(
+        self, entity_column: str = "entity", context_column: str = "context"
+    ) -> pd.DataFrame:
         """Long table: entity, context, label, covariates..., f0..f{d-1}."""
         df = pd.DataFrame(
             {

@@ -124,7 +124,10 @@ def make_test_sets(
 
 
 def pooled_cal(
-    cemb: ContextEmbeddings, train: ContextMappedPairs, config: Any, progress=None
+    cemb: ContextEmbeddings,
+    train: ContextMappedPairs,
+    config: Any,
+    progress: Callable[[int, int, float], None] | None = None,
 ) -> tuple[CAL, Scorer]:
     """Core CAL on the stacked (entity, context) rows: one context-agnostic f for all contexts."""
     rows = np.stack(

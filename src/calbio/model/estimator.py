@@ -30,7 +30,9 @@ PairsLike = Pairs | MappedPairs | pd.DataFrame | np.ndarray | Sequence[tuple[str
 MODEL_FORMAT = 1
 
 
-def as_embeddings(embeddings: EmbeddingsLike | np.ndarray, names: Sequence[str] | None = None):
+def as_embeddings(
+    embeddings: EmbeddingsLike | np.ndarray, names: Sequence[str] | None = None
+) -> Embeddings:
     """Coerce a DataFrame (index = identifiers) or an array (+ names) to ``Embeddings``."""
     from calbio.data.embeddings import embeddings_from_array, embeddings_from_frame
 
@@ -239,7 +241,9 @@ class CAL:
         )
 
     # ------------------------------------------------------------------ persistence
-    def save(self, path: str | Path, *, force: bool = False, extra_metadata: dict | None = None):
+    def save(
+        self, path: str | Path, *, force: bool = False, extra_metadata: dict | None = None
+    ) -> Path:
         """Write a model directory (safetensors weights, JSON config/metadata, CSV tables)."""
         self._check_fitted()
         with atomic_dir(path, force=force) as tmp:

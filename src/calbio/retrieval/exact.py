@@ -14,12 +14,16 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import torch
 
 from calbio.scoring import score_vectors
+
+if TYPE_CHECKING:
+    from calbio.model.estimator import CAL
 
 DEFAULT_TILE = 1 << 24  # scores held at once (64 MiB of float32)
 MAX_CANDIDATE_BLOCK = 16384
@@ -175,7 +179,7 @@ def neighbors_table(
 
 
 def model_neighbors(
-    model, top: int = 50, *, tile: int = DEFAULT_TILE, kind: str | None = None
+    model: CAL, top: int = 50, *, tile: int = DEFAULT_TILE, kind: str | None = None
 ) -> pd.DataFrame:
     """All-entity top partners of a fitted :class:`~calbio.model.estimator.CAL` as a table."""
     nb = exact_neighbors(

@@ -17,7 +17,7 @@ import hashlib
 import json
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -25,12 +25,15 @@ from calbio._io import atomic_dir, write_json_atomic
 from calbio.errors import CalbioInputError
 from calbio.retrieval.exact import Neighbors
 
+if TYPE_CHECKING:
+    from calbio.model.estimator import CAL
+
 INDEX_KINDS: tuple[str, ...] = ("auto", "flat", "ivf", "hnsw")
 INDEX_FORMAT = 1
 AUTO_FLAT_MAX = 50_000
 
 
-def require_faiss():
+def require_faiss() -> Any:
     """Import faiss or raise a one-line error telling how to install it."""
     try:
         import faiss
@@ -168,7 +171,7 @@ def load_index(path: str | Path) -> tuple[Any, dict[str, Any]]:
     return index, meta
 
 
-def model_score_vectors(model) -> tuple[np.ndarray, np.ndarray]:
+def model_score_vectors(model: CAL) -> tuple[np.ndarray, np.ndarray]:
     """(left, right) score vectors of a fitted CAL under its configured score."""
     from calbio.scoring import score_vectors
 
@@ -177,7 +180,7 @@ def model_score_vectors(model) -> tuple[np.ndarray, np.ndarray]:
     )
 
 
-def build_model_index(model, kind: str = "auto", **options: Any) -> tuple[Any, dict[str, Any]]:
+def build_model_index(model: CAL, kind: str = "auto", **options: Any) -> tuple[Any, dict[str, Any]]:
     """Index a fitted CAL's entities; returns (index, metadata to save beside it)."""
     _, right = model_score_vectors(model)
     index = build_index(right, kind, **options)
@@ -185,7 +188,7 @@ def build_model_index(model, kind: str = "auto", **options: Any) -> tuple[Any, d
     return index, meta
 
 
-def model_index_neighbors(model, index: Any, meta: dict[str, Any], top: int = 50) -> Neighbors:
+def model_index_neighbors(model: CAL, index: Any, meta: dict[str, Any], top: int = 50) -> Neighbors:
     """Top partners of every entity of ``model`` searched in an index built from that model."""
     left, right = model_score_vectors(model)
     if int(index.ntotal) != len(right) or int(index.d) != right.shape[1]:
