@@ -81,19 +81,23 @@ def read_embeddings(
     )
 
 
+def parse_columns(columns: str | None) -> tuple[str, str] | None:
+    """Parse ``--columns a,b`` into a pair of column names (None when not given)."""
+    if not columns:
+        return None
+    parts = [x.strip() for x in columns.split(",")]
+    if len(parts) != 2 or not all(parts):
+        raise CalbioInputError(f"--columns must name two columns as 'a,b', got {columns!r}")
+    return parts[0], parts[1]
+
+
 def read_pairs(
     path: Path, columns: str | None, min_score: list[str] | None, protein_info: Path | None
 ) -> Pairs:
     """Load pairs with the CLI's options."""
-    cols = None
-    if columns:
-        parts = [c.strip() for c in columns.split(",")]
-        if len(parts) != 2 or not all(parts):
-            raise CalbioInputError(f"--columns must name two columns as 'a,b', got {columns!r}")
-        cols = (parts[0], parts[1])
     return load_pairs(
         path,
-        columns=cols,
+        columns=parse_columns(columns),
         min_score=parse_min_score(min_score or []) or None,
         protein_info=protein_info,
     )

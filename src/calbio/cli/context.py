@@ -56,16 +56,19 @@ def _read(
 def _read_pairs(pairs: Path, columns: str | None, pair_context_column: str | None):
     from calbio.context.data import load_context_pairs
 
-    cols = None
-    if columns:
-        parts = [x.strip() for x in columns.split(",")]
-        if len(parts) != 2 or not all(parts):
-            raise CalbioInputError(f"--columns must name two columns as 'a,b', got {columns!r}")
-        cols = (parts[0], parts[1])
-    return load_context_pairs(pairs, cols, pair_context_column)
+    return load_context_pairs(pairs, c.parse_columns(columns), pair_context_column)
+
+
+# The context model was validated with the paper recipe's structure; it keeps `paper` as default.
+CONTEXT_TRAINING = ("preset", "seed", "epochs", "hidden", "batch_size", "lr", "threads")
 
 
 @app.command("context-fit")
+@c.with_shared_options(
+    train=CONTEXT_TRAINING,
+    inputs=("layer", "columns", "min_mapped"),
+    defaults={"preset": "paper"},
+)
 def context_fit(
     table: TableArg,
     pairs: c.PairsArg,
@@ -74,20 +77,13 @@ def context_fit(
     context_column: ContextCol = "context",
     label_column: LabelCol = None,
     covariate: Covariate = None,
-    layer: c.Layer = None,
     pair_context_column: PairContextCol = None,
-    columns: c.Columns = None,
     calibration: Calibration = "isotonic",
     context_dim: ContextDim = 16,
-    preset: c.Preset = "paper",
-    epochs: c.Epochs = None,
-    hidden: c.Hidden = None,
-    batch_size: c.BatchSize = None,
-    lr: c.Lr = None,
-    seed: c.Seed = 42,
-    threads: c.Threads = None,
-    min_mapped: c.MinMapped = 0.5,
     force: c.Force = False,
+    *,
+    inputs: c.InputOptions,
+    training: c.TrainingOptions,
 ) -> None:
     """Fit the context-conditioned model g(A, B | c) and its calibrated probability."""
     from calbio._io import check_output_file
@@ -95,20 +91,21 @@ def context_fit(
     from calbio.context.estimator import ContextCAL
 
     check_output_file(out, force)
-    cemb = _read(table, entity_column, context_column, label_column, covariate, layer)
-    prs = _read_pairs(pairs, columns, pair_context_column)
+    cemb = _read(table, entity_column, context_column, label_column, covariate, inputs.layer)
+    prs = _read_pairs(pairs, inputs.columns, pair_context_column)
     err_console.print(
         f"{cemb.n_entities:,} entities x {cemb.n_contexts:,} contexts ({len(cemb):,} rows, "
         f"{cemb.dim} features); {len(prs):,} pairs read"
     )
-    opts = c.train_overrides(
-        epochs=epochs, hidden=hidden, batch_size=batch_size, lr=lr, threads=threads
-    )
     model = ContextCAL(
-        preset, random_state=seed, calibration=calibration, context_dim=context_dim, **opts
+        training.preset,
+        random_state=training.seed,
+        calibration=calibration,
+        context_dim=context_dim,
+        **training.overrides,
     )
     with training_progress() as cb:
-        model.fit(cemb, prs, progress=cb, min_mapped=min_mapped)
+        model.fit(cemb, prs, progress=cb, min_mapped=inputs.min_mapped)
     model.save(out, force=force)
     console.print(
         f"wrote {out} ({len(model.train_pairs_):,} training rows, "
@@ -117,6 +114,11 @@ def context_fit(
 
 
 @app.command("context-evaluate")
+@c.with_shared_options(
+    train=CONTEXT_TRAINING,
+    inputs=("layer", "columns", "min_mapped"),
+    defaults={"preset": "paper"},
+)
 def context_evaluate(
     table: TableArg,
     pairs: c.PairsArg,
@@ -125,9 +127,7 @@ def context_evaluate(
     context_column: ContextCol = "context",
     label_column: LabelCol = None,
     covariate: Covariate = None,
-    layer: c.Layer = None,
     pair_context_column: PairContextCol = None,
-    columns: c.Columns = None,
     train_context: Annotated[
         list[str] | None,
         typer.Option(help="Train only on these contexts (repeatable); others are unseen"),
@@ -141,15 +141,10 @@ def context_evaluate(
     n_boot: Annotated[int, typer.Option(help="Bootstrap resamples for AUC CIs")] = 200,
     calibration: Calibration = "isotonic",
     context_dim: ContextDim = 16,
-    preset: c.Preset = "paper",
-    epochs: c.Epochs = None,
-    hidden: c.Hidden = None,
-    batch_size: c.BatchSize = None,
-    lr: c.Lr = None,
-    seed: c.Seed = 42,
-    threads: c.Threads = None,
-    min_mapped: c.MinMapped = 0.5,
     force: c.Force = False,
+    *,
+    inputs: c.InputOptions,
+    training: c.TrainingOptions,
 ) -> None:
     """Per-context and leave-one-context-out AUCs: context model, pooled, per-context, cosine."""
     from rich.table import Table
@@ -160,16 +155,13 @@ def context_evaluate(
     if loco_by not in ("context", "label"):
         raise CalbioInputError("--loco-by must be 'context' or 'label'")
     check_output_file(out, force)
-    cemb = _read(table, entity_column, context_column, label_column, covariate, layer)
-    prs = _read_pairs(pairs, columns, pair_context_column)
-    opts = c.train_overrides(
-        epochs=epochs, hidden=hidden, batch_size=batch_size, lr=lr, threads=threads
-    )
+    cemb = _read(table, entity_column, context_column, label_column, covariate, inputs.layer)
+    prs = _read_pairs(pairs, inputs.columns, pair_context_column)
     result = evaluate_contexts(
         cemb,
         prs,
-        preset=preset,
-        seed=seed,
+        preset=training.preset,
+        seed=training.seed,
         test_fraction=test_fraction,
         train_contexts=train_context,
         loco=loco,
@@ -178,9 +170,9 @@ def context_evaluate(
         n_boot=n_boot,
         calibration=calibration,
         context_dim=context_dim,
-        min_mapped=min_mapped,
+        min_mapped=inputs.min_mapped,
         progress=lambda m: err_console.print(m),
-        **opts,
+        **training.overrides,
     )
     result.save(out, force=force)
     for title, df, key in (
