@@ -37,7 +37,7 @@ import numpy as np
 import torch
 
 import calbio
-from calbio.model.presets import PRESET_DESCRIPTIONS, get_preset
+from calbio.models.presets import PRESET_DESCRIPTIONS, get_preset
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _results import SHARED, git_revision, update_section  # noqa: E402
@@ -91,7 +91,7 @@ def time_to_quality(protocols: list[str], n_boot: int, threads: int) -> dict:
     from calbio.data.embeddings import load_embeddings
     from calbio.data.pairs import load_pairs
     from calbio.evaluation.protocol import evaluate
-    from calbio.model.estimator import as_embeddings
+    from calbio.data.coerce import as_embeddings
     from calbio.scoring import l2_normalize
     from calbio.training.trainer import train_module
 

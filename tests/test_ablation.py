@@ -15,7 +15,7 @@ from calbio.analysis.ablation import (
 )
 from calbio.data.matching import map_pairs
 from calbio.data.synthetic import make_synthetic
-from calbio.evaluation.baselines import training_degree
+from calbio.models.graph import training_degree
 from calbio.evaluation.protocol import evaluate
 from calbio.evaluation.splits import pair_keys
 

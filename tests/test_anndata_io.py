@@ -10,7 +10,7 @@ import pytest
 from calbio.analysis.anndata_io import add_association_space, transform_h5ad
 from calbio.data.synthetic import make_synthetic
 from calbio.errors import CalbioInputError, OutputExistsError
-from calbio.model.estimator import CAL
+from calbio.models.cal import CAL
 
 
 @pytest.fixture(scope="module")

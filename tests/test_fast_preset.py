@@ -8,9 +8,9 @@ import torch
 
 from calbio.data.synthetic import make_synthetic
 from calbio.evaluation.protocol import evaluate
-from calbio.model.estimator import CAL
-from calbio.model.module import ResidualAssociationMLP, count_parameters
-from calbio.model.presets import PRESETS, get_preset
+from calbio.models.cal import CAL
+from calbio.models.module import ResidualAssociationMLP, count_parameters
+from calbio.models.presets import PRESETS, get_preset
 
 
 @pytest.fixture(scope="module")

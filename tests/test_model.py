@@ -2,7 +2,7 @@
 
 import torch
 
-from calbio.model.module import ResidualAssociationMLP, count_parameters
+from calbio.models.module import ResidualAssociationMLP, count_parameters
 
 
 def test_paper_parameter_count() -> None:

@@ -15,7 +15,7 @@ import torch
 
 from calbio.data.matching import map_pairs
 from calbio.data.synthetic import make_synthetic
-from calbio.model.presets import TrainConfig, get_preset
+from calbio.models.presets import TrainConfig, get_preset
 from calbio.scoring import l2_normalize
 from calbio.training.trainer import train_module
 

@@ -16,7 +16,7 @@ from calbio.cli.main import app
 from calbio.data.synthetic import make_synthetic
 from calbio.errors import OutputExistsError
 from calbio.evaluation.protocol import evaluate
-from calbio.model.estimator import CAL
+from calbio.models.cal import CAL
 from calbio.report.html import load_run, top_lift_pairs, verdict, write_report
 
 IMG = re.compile(

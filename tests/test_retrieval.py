@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from calbio.data.synthetic import make_synthetic
-from calbio.model.estimator import CAL
+from calbio.models.cal import CAL
 from calbio.retrieval.exact import (
     exact_neighbors,
     model_neighbors,

@@ -4,7 +4,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from calbio.evaluation.baselines import degree_product_score, training_degree
+from calbio.models.graph import degree_product_score, training_degree
 from calbio.evaluation.metrics import roc_auc
 from calbio.evaluation.splits import (
     make_split,

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from calbio.model.presets import TrainConfig
+from calbio.models.presets import TrainConfig
 from calbio.training.losses import info_nce_in_batch
 from calbio.training.negatives import KnownPairs, NegativeSampler, in_batch_mask
 from calbio.training.trainer import train_module

@@ -12,7 +12,7 @@ from calbio._io import atomic_dir, write_json_atomic
 from calbio.data.matching import map_pairs
 from calbio.data.types import Embeddings, Pairs
 from calbio.errors import CalbioInputError
-from calbio.model.estimator import CAL
+from calbio.models.cal import CAL
 from calbio.scoring import pair_scores
 
 REAL_DEMO_FILES = (

@@ -16,8 +16,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from calbio.data.types import Embeddings, MappedPairs
-from calbio.evaluation.baselines import training_degree
-from calbio.evaluation.protocol import build_methods, score_sets
+from calbio.evaluation.protocol import PairSets, fit_shortcuts, score_sets
 from calbio.evaluation.splits import (
     Split,
     make_split,
@@ -25,8 +24,8 @@ from calbio.evaluation.splits import (
     sample_degree_matched_negatives,
     sample_uniform_negatives,
 )
-from calbio.model.estimator import CAL
-from calbio.scoring import pair_scores
+from calbio.models.cal import CAL
+from calbio.models.graph import training_degree
 
 METRICS = ("auc", "cb_auc", "auc_degree_matched")
 CONDITIONS: dict[str, str] = {
@@ -106,24 +105,18 @@ def score_model(
     methods: Sequence[str] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """AUC / CB AUC / degree-matched AUC of CAL and the baselines (training graph = ``split``)."""
-    all_methods = build_methods(model, split)
+    E = model.embedding_
+    all_methods = {"cal": model, **fit_shortcuts(E, split.train_idx)}
+    if split.protocol == "node":
+        all_methods.pop("adamic_adar")
     if methods is not None:
         all_methods = {k: v for k, v in all_methods.items() if k in methods}
-    E = model.embedding_
     n = split.n_entities
-    res, _ = score_sets(
-        all_methods,
-        positives,
-        negatives,
-        dm_negatives,
-        lambda idx: pair_scores(E, E, idx, "cosine"),
-        cb_threshold,
-        split.universe,
-        sp.csr_matrix((n, n), dtype=np.int8),
-        n_boot,
-        seed,
-        rank=False,
-    )
+    ps = PairSets("test", positives, negatives, dm_negatives, split.universe, sp.csr_matrix((n, n)))
+    deg = training_degree(split.train_idx, n)
+    res, _ = score_sets(all_methods, ps, E, deg, cb_threshold, n_boot, seed, rank=False)
+    for entry in res.values():
+        entry.pop("by_degree", None)
     return res
 
 

@@ -133,7 +133,7 @@ def transform_h5ad(
     import anndata
 
     from calbio._io import atomic_file, check_output_file
-    from calbio.model.estimator import CAL
+    from calbio.models.cal import CAL
 
     out = Path(out)
     check_output_file(out, force)

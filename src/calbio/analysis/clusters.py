@@ -201,7 +201,7 @@ def analyze_clusters(
 
 
 def analyze_model(model: Any, **kwargs: Any) -> ClusterAnalysis:
-    """:func:`analyze_clusters` on a fitted :class:`~calbio.model.estimator.CAL`."""
+    """:func:`analyze_clusters` on a fitted :class:`~calbio.models.cal.CAL`."""
     return analyze_clusters(
         model.names_, model.embedding_, model.association_, model.train_pairs_, **kwargs
     )

@@ -17,12 +17,13 @@ import pandas as pd
 from scipy.stats import spearmanr
 
 from calbio.analysis.ablation import fmt_ms, table
+from calbio.data.coerce import as_mapped_pairs
 from calbio.data.types import Pairs
 from calbio.errors import CalbioInputError
-from calbio.evaluation.baselines import training_degree
 from calbio.evaluation.metrics import roc_auc
 from calbio.evaluation.splits import pair_keys
-from calbio.model.estimator import CAL, as_mapped_pairs
+from calbio.models.cal import CAL
+from calbio.models.graph import training_degree
 from calbio.scoring import pair_scores
 
 REQUIRED = ("a", "b", "degree_a", "degree_b", "set", "label", "cosine", "cal")

@@ -20,11 +20,11 @@ from calbio.analysis.ablation import (
     shuffled_pairs,
     table,
 )
+from calbio.data.coerce import as_mapped_pairs
 from calbio.data.types import Embeddings, MappedPairs, Pairs
-from calbio.evaluation.baselines import degree_product_score, training_degree
 from calbio.evaluation.metrics import roc_auc
 from calbio.evaluation.splits import pair_keys, sample_uniform_negatives
-from calbio.model.estimator import as_mapped_pairs
+from calbio.models.graph import degree_product_score, training_degree
 from calbio.scoring import pair_scores
 
 VERDICTS = ("ok", "info", "warning", "problem")

@@ -21,13 +21,14 @@ from calbio.analysis.ablation import (
     preprocessed,
     table,
 )
+from calbio.data.coerce import as_mapped_pairs
 from calbio.data.types import Embeddings, MappedPairs, Pairs
 from calbio.errors import CalbioInputError
 from calbio.evaluation.metrics import roc_auc
-from calbio.evaluation.protocol import Method, build_methods, evaluate, score_sets
+from calbio.evaluation.protocol import PairSets, evaluate, fit_shortcuts, score_sets
 from calbio.evaluation.splits import Split, sample_uniform_negatives
-from calbio.model.estimator import as_mapped_pairs
-from calbio.scoring import pair_scores, score_rows
+from calbio.models.graph import training_degree
+from calbio.scoring import pair_scores, score_vectors
 from calbio.training.trainer import split_validation
 
 CB_THRESHOLDS = (0.30, 0.20, 0.15, 0.10, 0.05)
@@ -221,14 +222,29 @@ def threshold_tables(result: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 # --------------------------------------------------------------------------- lambda
-def _blend_methods(Z: np.ndarray, E: np.ndarray, lambdas: Sequence[float]) -> dict[str, Method]:
-    def make(lam: float) -> Method:
-        return Method(
-            lambda idx: pair_scores(Z, E, idx, "blend", lam),
-            lambda q, c: score_rows(Z, E, q, c, "blend", lam),
+class _BlendView:
+    """A fitted CAL scored with the blend (1 - lambda) * cosine + lambda * half."""
+
+    cold_start = True
+
+    def __init__(self, model: Any, lam: float) -> None:
+        self.model, self.lam = model, lam
+
+    def score_vectors(self) -> tuple[np.ndarray, np.ndarray]:
+        """Factors of the blend score."""
+        return (
+            self.model.score_vectors("blend")
+            if self.lam == self.model.config.blend_lambda
+            else (score_vectors(self.model.association_, self.model.embedding_, "blend", self.lam))
         )
 
-    return {f"{lam:.2f}": make(lam) for lam in lambdas}
+    def score_pairs(self, idx: np.ndarray) -> np.ndarray:
+        """Blend scores of row pairs."""
+        return self.model.score_pairs(idx, kind="blend", blend_lambda=self.lam)
+
+
+def _blend_methods(model: Any, lambdas: Sequence[float]) -> dict[str, _BlendView]:
+    return {f"{lam:.2f}": _BlendView(model, lam) for lam in lambdas}
 
 
 def lambda_sweep(
@@ -260,31 +276,28 @@ def lambda_sweep(
         held = prepare_heldout(mapped.idx, n, "edge", test_fraction, seed)
         fit_idx, val_idx = split_validation(held.split.train_idx, validation_fraction, seed)
         model = fit_on(embeddings, fit_idx, preset=preset, seed=seed, **train_options)
-        Z, E = model.association_, model.embedding_
+        E = model.embedding_
         split = Split("edge", fit_idx, held.positives, held.split.universe, None, n)
         rng = np.random.default_rng(seed + 11)
         val_neg = sample_uniform_negatives(
             5 * len(val_idx), held.split.universe, held.all_keys, n, rng
         )
-        methods = _blend_methods(Z, E, lambdas)
-        base = build_methods(model, split)
+        methods: dict[str, Any] = dict(_blend_methods(model, lambdas))
+        base = fit_shortcuts(E, split.train_idx)
         methods.update({k: base[k] for k in ("degree", "adamic_adar")})
         empty = np.zeros((0, 2), np.int64)
-
-        def cos_of(idx: np.ndarray, E: np.ndarray = E) -> np.ndarray:
-            return pair_scores(E, E, idx, "cosine")
-
-        common = dict(
-            cosine_of=cos_of,
-            cb_threshold=cb_threshold,
-            candidates=held.split.universe,
-            known=None,
-            n_boot=1,
-            seed=seed,
-            rank=False,
+        deg = training_degree(split.train_idx, n)
+        common = dict(cosine=E, degree=deg, cb_threshold=cb_threshold, n_boot=1, seed=seed)
+        univ = held.split.universe
+        val, _ = score_sets(
+            methods, PairSets("val", val_idx, val_neg, empty, univ, None), rank=False, **common
         )
-        val, _ = score_sets(methods, val_idx, val_neg, empty, **common)
-        test, _ = score_sets(methods, held.positives, held.negatives, held.dm_negatives, **common)
+        test, _ = score_sets(
+            methods,
+            PairSets("test", held.positives, held.negatives, held.dm_negatives, univ, None),
+            rank=False,
+            **common,
+        )
         curve = {
             f"{lam:.2f}": {
                 "val_auc": val[f"{lam:.2f}"]["auc"],

@@ -53,7 +53,7 @@ def fit(
     """Train CAL on ALL given pairs and write a model directory (no evaluation)."""
     from calbio._io import check_output_file
     from calbio.data.matching import map_pairs, summarize_mapping
-    from calbio.model.estimator import CAL
+    from calbio.models.cal import CAL
 
     check_output_file(out, force)
     emb = inputs.embeddings(embeddings)
@@ -136,7 +136,7 @@ def score(
 ) -> None:
     """Score pairs with a fitted model: CSV of a, b, association, cosine."""
     from calbio.api import score_pairs_table
-    from calbio.model.estimator import CAL
+    from calbio.models.cal import CAL
 
     if out is not None:
         from calbio._io import check_output_file
@@ -166,7 +166,7 @@ def query(
     """Ranked association partners of one entity, with cosine and training-pair flags."""
     from rich.table import Table
 
-    from calbio.model.estimator import CAL
+    from calbio.models.cal import CAL
 
     if out is not None:
         from calbio._io import check_output_file

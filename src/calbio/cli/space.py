@@ -46,7 +46,7 @@ def _cluster_report(
 ):
     from calbio.analysis.enrichment import cluster_report, read_gmt
     from calbio.data.pairs import load_pairs
-    from calbio.model.estimator import CAL
+    from calbio.models.cal import CAL
 
     model = CAL.load(resolve_model_dir(run))
     sets = [read_gmt(g) for g in genesets or []]

@@ -46,7 +46,7 @@ def neighbors(
     import torch
 
     from calbio._io import atomic_file, check_output_file
-    from calbio.model.estimator import CAL
+    from calbio.models.cal import CAL
     from calbio.retrieval.exact import exact_neighbors, neighbors_table
 
     fmt = _table_format(out)
@@ -101,7 +101,7 @@ def build_index_command(
 ) -> None:
     """Build a faiss inner-product index of a model's entities (needs calbio[index])."""
     from calbio._io import check_output_file
-    from calbio.model.estimator import CAL
+    from calbio.models.cal import CAL
     from calbio.retrieval.index import build_model_index, require_faiss, save_index
 
     faiss = require_faiss()

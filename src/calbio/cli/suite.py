@@ -323,7 +323,7 @@ def degree(
         if pairs is None:
             raise CalbioInputError("a model directory needs --pairs (pairs to analyse)")
         from calbio.data.pairs import load_pairs
-        from calbio.model.estimator import CAL
+        from calbio.models.cal import CAL
 
         frames = [scores_from_model(CAL.load(model_or_run), load_pairs(pairs))]
         err_console.print(

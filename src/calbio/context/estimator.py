@@ -44,7 +44,7 @@ from calbio.context.model import ContextFiLMMLP
 from calbio.context.training import fit_context_vector, train_context_module
 from calbio.errors import CalbioInputError
 from calbio.evaluation.splits import pair_keys, sample_uniform_negatives
-from calbio.model.presets import TrainConfig, get_preset
+from calbio.models.presets import TrainConfig, get_preset
 from calbio.scoring import l2_normalize
 from calbio.training.trainer import ProgressCallback, TrainHistory
 
@@ -92,7 +92,7 @@ def within_context_negatives(
 class ContextCAL:
     """Context-conditioned CAL: learn g(A, B | c) and a calibrated P(A equivalent to B in c).
 
-    ``preset`` and keyword overrides are those of :class:`~calbio.model.presets.TrainConfig`
+    ``preset`` and keyword overrides are those of :class:`~calbio.models.presets.TrainConfig`
     (``epochs``, ``hidden``, ``batch_size``, ``pca``...); ``context_dim`` is the width of the
     context vector, ``context_dropout`` the share of batches trained with the null label.
     ``validation_fraction`` / ``patience`` and ``negatives`` other than in-batch are refused

@@ -13,7 +13,7 @@ Protocol (all seeded):
   pooled over contexts), so a degree-only scorer gets ~0.5. Cross-boundary (CB) AUC: positives
   and uniform negatives with |cosine within the context| < ``cb_threshold``.
 * **Methods.** (a) ``context``: :class:`~calbio.context.estimator.ContextCAL`; (b) ``pooled``:
-  one core :class:`~calbio.model.estimator.CAL` on the stacked (entity, context) rows, blind to
+  one core :class:`~calbio.models.cal.CAL` on the stacked (entity, context) rows, blind to
   the context label; (c) ``per_context``: one core CAL per context on that context's pairs only;
   (d) ``cosine`` within the context. All learned methods train on exactly the same rows (the
   ContextCAL training rows, i.e. training pairs minus its calibration split).
@@ -47,7 +47,7 @@ from calbio.context.data import ContextEmbeddings, ContextMappedPairs, ContextPa
 from calbio.context.estimator import ContextCAL, split_by_pair, within_context_negatives
 from calbio.evaluation.metrics import bootstrap_auc_ci, roc_auc
 from calbio.evaluation.splits import pair_keys, sample_degree_matched_negatives
-from calbio.model.estimator import CAL
+from calbio.models.cal import CAL
 from calbio.scoring import pair_scores
 
 METHODS: tuple[str, ...] = ("context", "pooled", "per_context", "cosine")

@@ -1,6 +1,6 @@
 """The context-conditioned association network f(x | c): CAL's residual MLP with FiLM.
 
-It is :class:`calbio.model.module.ResidualAssociationMLP` (``depth`` blocks of
+It is :class:`calbio.models.module.ResidualAssociationMLP` (``depth`` blocks of
 Linear -> LayerNorm -> GELU, then Linear -> LayerNorm, gated residual, L2-normalised output)
 with every hidden block modulated by the context:
 

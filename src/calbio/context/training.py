@@ -7,7 +7,7 @@ entities measured in the anchor's context, and the InfoNCE softmax compares g(A,
 g(A, B' | c) — never with a pair from another context, which could be separated by the context
 alone. The loss is core CAL's symmetric InfoNCE
 (:func:`calbio.training.losses.info_nce_in_batch`), optimiser and schedule follow
-:class:`calbio.model.presets.TrainConfig` (AdamW, cosine annealing per epoch by default).
+:class:`calbio.models.presets.TrainConfig` (AdamW, cosine annealing per epoch by default).
 
 Context dropout: with probability ``context_dropout`` a batch is trained with the null label
 (index 0), so the network also learns a context-agnostic fallback for unseen labels.
@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from calbio.context.model import ContextFiLMMLP
-from calbio.model.presets import TrainConfig
+from calbio.models.presets import TrainConfig
 from calbio.training.losses import info_nce_in_batch
 from calbio.training.negatives import KnownPairs, in_batch_mask
 from calbio.training.trainer import TrainHistory

@@ -1,10 +1,17 @@
-"""``evaluate``: fit CAL under a protocol and report it beside the shortcut baselines."""
+"""``evaluate``: fit any association model under a protocol and score it beside the shortcuts.
+
+Models come in as a registered name, a class or an instance (PyKEEN's ``pipeline(model=...)``),
+one or several; the shortcut baselines (cosine, degree product, Adamic-Adar where it is defined)
+are always fitted on the same training pairs and scored on the same pair sets and ranking
+queries. Evaluation depends only on the :class:`~calbio.models.base.AssociationModel` interface.
+"""
 
 from __future__ import annotations
 
-import platform
+import hashlib
 import time
 from collections.abc import Callable, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,15 +20,9 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-import calbio
 from calbio._io import atomic_dir, write_json_atomic
+from calbio.data.coerce import EmbeddingsLike, PairsLike, as_embeddings, as_mapped_pairs
 from calbio.data.types import Embeddings, MappedPairs, Pairs
-from calbio.evaluation.baselines import (
-    adamic_adar_rows,
-    adamic_adar_score,
-    degree_product_score,
-    training_degree,
-)
 from calbio.evaluation.metrics import (
     average_precision,
     bootstrap_auc_ci,
@@ -30,63 +31,41 @@ from calbio.evaluation.metrics import (
     target_ranks,
 )
 from calbio.evaluation.splits import (
-    Split,
     make_split,
     pair_keys,
     sample_degree_matched_negatives,
     sample_uniform_negatives,
 )
-from calbio.model.estimator import CAL, EmbeddingsLike, PairsLike, as_embeddings, as_mapped_pairs
-from calbio.scoring import pair_scores, score_rows
+from calbio.models.graph import SHORTCUTS, training_degree
+from calbio.models.persistence import versions
+from calbio.models.registry import model_name, resolve_model
 
 TRANSDUCTIVE_NOTE = (
     "TRANSDUCTIVE: test positives are the training pairs themselves (the paper's protocol); "
     "these numbers measure fit, not generalisation."
 )
-BASELINES = ("cosine", "degree", "adamic_adar")
 HEADLINE_METRICS = {
     "auc": "AUC",
     "cb_auc": "cross-boundary AUC",
     "auc_degree_matched": "AUC vs degree-matched negatives",
     "mrr": "MRR",
 }
+# Relative precision below which two scores count as tied (float noise of sparse products).
+TIE_DIGITS = 9
+TERCILES = ("low", "mid", "high")
+
+ModelLike = str | type | Any
 
 
-@dataclass
-class Method:
-    """A scorer: ``pairs(idx) -> scores`` and ``rows(queries, candidates) -> matrix``."""
-
-    pairs: Callable[[np.ndarray], np.ndarray]
-    rows: Callable[[np.ndarray, np.ndarray], np.ndarray]
-
-
-def build_methods(model: CAL, split: Split) -> dict[str, Method]:
-    """CAL plus the shortcut baselines, all seeing only the training graph."""
-    Z, E = model.association_, model.embedding_
-    kind, lam = model.config.score, model.config.blend_lambda
-    n = split.n_entities
-    deg = training_degree(split.train_idx, n).astype(np.float64)
-    methods = {
-        "cal": Method(
-            lambda idx: pair_scores(Z, E, idx, kind, lam),
-            lambda q, c: score_rows(Z, E, q, c, kind, lam),
-        ),
-        "cosine": Method(
-            lambda idx: pair_scores(Z, E, idx, "cosine"),
-            lambda q, c: score_rows(Z, E, q, c, "cosine"),
-        ),
-        "degree": Method(
-            lambda idx: degree_product_score(deg, idx),
-            lambda q, c: np.outer(deg[q], deg[c]),
-        ),
-    }
-    if split.protocol != "node":  # held-out entities have no training neighbours
-        tr = split.train_idx
-        methods["adamic_adar"] = Method(
-            lambda idx: adamic_adar_score(tr, n, idx),
-            lambda q, c: adamic_adar_rows(tr, n, q)[:, c],
-        )
-    return methods
+def tie_safe(s: np.ndarray) -> np.ndarray:
+    """Scores rounded to ``TIE_DIGITS`` significant digits of their scale, so float noise ties."""
+    s = np.asarray(s, dtype=np.float64)
+    finite = np.isfinite(s)
+    scale = float(np.max(np.abs(s[finite]))) if finite.any() else 0.0
+    if scale == 0.0:
+        return s
+    q = 10.0 ** (np.floor(np.log10(scale)) - TIE_DIGITS)
+    return np.round(s / q) * q
 
 
 @dataclass
@@ -104,17 +83,23 @@ class EvaluationResult:
     methods: dict[str, dict[str, Any]]
     validation: dict[str, dict[str, Any]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    verdicts: list[dict[str, Any]] = field(default_factory=list)
     config: dict[str, Any] = field(default_factory=dict)
     data: dict[str, Any] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
-    model: CAL | None = field(default=None, repr=False)
+    models: dict[str, Any] = field(default_factory=dict, repr=False)
     scores: pd.DataFrame | None = field(default=None, repr=False)
 
     @property
     def transductive(self) -> bool:
         """True for the paper's train-on-test protocol."""
         return self.protocol == "transductive"
+
+    @property
+    def model(self) -> Any:
+        """The first chosen (non-shortcut) model, or None for a baselines-only run."""
+        return next(iter(self.models.values()), None)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready metrics (the metrics.json contract)."""
@@ -128,9 +113,12 @@ class EvaluationResult:
             "n_negatives": self.n_negatives,
             "n_negatives_degree_matched": self.n_negatives_degree_matched,
             "cb_threshold": self.cb_threshold,
+            "models": list(self.models),
+            "shortcuts": [m for m in self.methods if m not in self.models],
             "methods": self.methods,
             "validation": self.validation,
             "warnings": self.warnings,
+            "verdicts": self.verdicts,
             "config": self.config,
             "data": self.data,
             "versions": self.versions,
@@ -141,21 +129,30 @@ class EvaluationResult:
         return out
 
     def save(self, out: str | Path, *, force: bool = False, save_model: bool = True) -> Path:
-        """Write metrics.json, test_scores.csv.gz and (optionally) the model into ``out``."""
+        """Write metrics.json, test_scores.csv.gz (every scored pair) and the fitted models."""
         with atomic_dir(out, force=force) as tmp:
             write_json_atomic(tmp / "metrics.json", self.to_dict())
             if self.scores is not None:
                 self.scores.to_csv(tmp / "test_scores.csv.gz", index=False)
-            if save_model and self.model is not None:
-                self.model.save(tmp / "model", force=True)
+            if save_model:
+                for i, (name, m) in enumerate(self.models.items()):
+                    if not hasattr(m, "save"):
+                        continue
+                    m.save(tmp / ("model" if i == 0 else f"models/{name}"), force=True)
         return Path(out)
 
 
-def _binary_block(
-    y: np.ndarray, s: np.ndarray, n_boot: int, seed: int
-) -> tuple[float, list[float], float]:
-    lo, hi = bootstrap_auc_ci(y, s, n_boot=n_boot, seed=seed)
-    return roc_auc(y, s), [lo, hi], average_precision(y, s)
+class _Timer:
+    def __init__(self) -> None:
+        self.t: dict[str, float] = {}
+
+    @contextmanager
+    def stage(self, name: str) -> Any:
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.t[name] = self.t.get(name, 0.0) + time.perf_counter() - t0
 
 
 def _known_matrix(known_idx: np.ndarray, n: int) -> sp.csr_matrix:
@@ -164,110 +161,314 @@ def _known_matrix(known_idx: np.ndarray, n: int) -> sp.csr_matrix:
     return sp.csr_matrix((np.ones(len(rows), np.int8), (rows, cols)), shape=(n, n))
 
 
-def ranking_metrics(
-    method: Method,
+def filtered_ranks(
+    model: Any,
     positives: np.ndarray,
     candidates: np.ndarray,
     known: sp.csr_matrix,
     block: int = 1024,
-) -> dict[str, float]:
-    """Filtered ranking of each held-out partner among all candidates, both orientations."""
+) -> np.ndarray:
+    """Rank of each held-out partner among all candidates, both orientations, known pairs removed.
+
+    Returns (2m,) ranks: row i is (a_i -> b_i), row m + i is (b_i -> a_i). Scores are made
+    tie-safe first, so float noise never breaks a tie.
+    """
     queries = np.concatenate([positives, positives[:, ::-1]])
     col_of = np.full(known.shape[0], -1, dtype=np.int64)
     col_of[candidates] = np.arange(len(candidates))
+    vec = model.score_vectors()
     ranks = []
     for s in range(0, len(queries), block):
         qb = queries[s : s + block]
         uq, inv = np.unique(qb[:, 0], return_inverse=True)
-        scores = np.asarray(method.rows(uq, candidates), dtype=np.float64)[inv]
+        if vec is not None:
+            rows = vec[0][uq] @ vec[1][candidates].T
+        else:
+            rows = model.score_rows(uq, candidates)
+        scores = tie_safe(np.asarray(rows, dtype=np.float64))[inv]
         coo = known[qb[:, 0]].tocoo()
         cols = col_of[coo.col]
         keep = cols >= 0
         ranks.append(
             target_ranks(scores, col_of[qb[:, 1]], coo.row[keep].astype(np.int64), cols[keep])
         )
-    return ranking_summary(np.concatenate(ranks) if ranks else np.zeros(0))
+    return np.concatenate(ranks) if ranks else np.zeros(0)
+
+
+def _mrr_ci(ranks: np.ndarray, n_boot: int, seed: int) -> list[float]:
+    if not len(ranks):
+        return [float("nan"), float("nan")]
+    rng = np.random.default_rng(seed)
+    rr = 1.0 / ranks
+    chunk = max(1, 4_000_000 // len(rr))
+    means = np.concatenate(
+        [
+            rr[rng.integers(0, len(rr), size=(min(chunk, n_boot - s), len(rr)))].mean(axis=1)
+            for s in range(0, n_boot, chunk)
+        ]
+    )
+    lo, hi = np.quantile(means, [0.025, 0.975])
+    return [float(lo), float(hi)]
+
+
+def _auc_ci(y: np.ndarray, s: np.ndarray, n_boot: int, seed: int) -> tuple[float, list[float]]:
+    lo, hi = bootstrap_auc_ci(y, s, n_boot=n_boot, seed=seed)
+    return roc_auc(y, s), [lo, hi]
+
+
+def _terciles(values: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    """Tercile label (0, 1, 2) of each value, by the tercile edges of ``ref``."""
+    if not len(ref):
+        return np.zeros(len(values), np.int64)
+    edges = np.quantile(ref, [1 / 3, 2 / 3])
+    return np.searchsorted(edges, values, side="right").astype(np.int64)
+
+
+@dataclass
+class PairSets:
+    """One scored test set: positives, uniform and degree-matched negatives (row indices)."""
+
+    name: str
+    positives: np.ndarray
+    negatives: np.ndarray
+    dm_negatives: np.ndarray
+    candidates: np.ndarray  # ranking candidates (entity rows)
+    known: sp.csr_matrix  # every known pair (filtered out of rankings)
+    cold: bool = False  # every positive touches an entity without training pairs
+
+    def stacked(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(pairs, label, set name) of positives, negatives and degree-matched negatives."""
+        sets = np.concatenate([self.positives, self.negatives, self.dm_negatives])
+        label = np.r_[
+            np.ones(len(self.positives)), np.zeros(len(self.negatives) + len(self.dm_negatives))
+        ]
+        kind = np.r_[
+            np.repeat("positive", len(self.positives)),
+            np.repeat("negative", len(self.negatives)),
+            np.repeat("degree_matched_negative", len(self.dm_negatives)),
+        ]
+        return sets, label, kind
 
 
 def score_sets(
-    methods: dict[str, Method],
-    positives: np.ndarray,
-    negatives: np.ndarray,
-    dm_negatives: np.ndarray,
-    cosine_of: Callable[[np.ndarray], np.ndarray],
+    models: dict[str, Any],
+    ps: PairSets,
+    cosine: np.ndarray,
+    degree: np.ndarray,
     cb_threshold: float,
-    candidates: np.ndarray,
-    known: sp.csr_matrix,
     n_boot: int,
     seed: int,
     rank: bool = True,
+    timer: _Timer | None = None,
 ) -> tuple[dict[str, dict[str, Any]], pd.DataFrame]:
-    """Every metric for every method on one positive set; also the per-pair score table."""
-    sets = np.concatenate([positives, negatives, dm_negatives])
-    label = np.r_[np.ones(len(positives)), np.zeros(len(negatives) + len(dm_negatives))]
-    kind = np.r_[
-        np.repeat("positive", len(positives)),
-        np.repeat("negative", len(negatives)),
-        np.repeat("degree_matched_negative", len(dm_negatives)),
-    ]
-    cos = cosine_of(sets)
+    """Every metric of every model on one pair set; also the per-pair score table."""
+    timer = timer or _Timer()
+    sets, label, kind = ps.stacked()
+    cos = np.einsum("ij,ij->i", cosine[sets[:, 0]], cosine[sets[:, 1]], dtype=np.float64)
     table = pd.DataFrame(
-        {"a": sets[:, 0], "b": sets[:, 1], "set": kind, "label": label, "cosine": cos}
+        {
+            "a": sets[:, 0],
+            "b": sets[:, 1],
+            "degree_a": degree[sets[:, 0]],
+            "degree_b": degree[sets[:, 1]],
+            "set": kind,
+            "label": label,
+            "cosine": cos,
+        }
     )
     uni = kind != "degree_matched_negative"
     dmm = kind != "negative"
     cb = uni & (np.abs(cos) < cb_threshold)
+    pair_deg = np.minimum(degree[sets[:, 0]], degree[sets[:, 1]])
+    terc = _terciles(pair_deg, pair_deg[: len(ps.positives)])
     results: dict[str, dict[str, Any]] = {}
-    for name, method in methods.items():
-        s = np.asarray(method.pairs(sets), dtype=np.float64)
+    for name, model in models.items():
+        if ps.cold and not getattr(model, "cold_start", True):
+            continue  # a graph heuristic says nothing about entities without training pairs
+        with timer.stage(f"score:{name}"):
+            s = tie_safe(model.score_pairs(sets))
         table[name] = s
-        auc, ci, ap = _binary_block(label[uni], s[uni], n_boot, seed)
-        cb_pos = int(label[cb].sum())
-        entry: dict[str, Any] = {
-            "auc": auc,
-            "auc_ci": ci,
-            "ap": ap,
-            "cb_auc": roc_auc(label[cb], s[cb]),
-            "cb_n_pos": cb_pos,
-            "cb_n_neg": int(cb.sum() - cb_pos),
-            "auc_degree_matched": roc_auc(label[dmm], s[dmm]) if len(dm_negatives) else None,
-        }
+        with timer.stage("bootstrap"):
+            auc, ci = _auc_ci(label[uni], s[uni], n_boot, seed)
+            cb_pos = int(label[cb].sum())
+            cb_auc, cb_ci = _auc_ci(label[cb], s[cb], n_boot, seed)
+            entry: dict[str, Any] = {
+                "auc": auc,
+                "auc_ci": ci,
+                "ap": average_precision(label[uni], s[uni]),
+                "cb_auc": cb_auc,
+                "cb_auc_ci": cb_ci,
+                "cb_n_pos": cb_pos,
+                "cb_n_neg": int(cb.sum() - cb_pos),
+                "auc_degree_matched": None,
+                "auc_degree_matched_ci": None,
+            }
+            if len(ps.dm_negatives):
+                dm_auc, dm_ci = _auc_ci(label[dmm], s[dmm], n_boot, seed)
+                entry["auc_degree_matched"], entry["auc_degree_matched_ci"] = dm_auc, dm_ci
+        by_degree: dict[str, dict[str, Any]] = {}
+        ranks = None
         if rank:
-            entry.update(ranking_metrics(method, positives, candidates, known))
+            with timer.stage(f"rank:{name}"):
+                ranks = filtered_ranks(model, ps.positives, ps.candidates, ps.known)
+            entry.update(ranking_summary(ranks))
+            entry["mrr_ci"] = _mrr_ci(ranks, n_boot, seed)
+        m = len(ps.positives)
+        for t, tname in enumerate(TERCILES):
+            sel = uni & (terc == t)
+            part: dict[str, Any] = {
+                "n_pos": int(label[sel].sum()),
+                "min_degree_range": [
+                    int(pair_deg[:m][terc[:m] == t].min()) if (terc[:m] == t).any() else None,
+                    int(pair_deg[:m][terc[:m] == t].max()) if (terc[:m] == t).any() else None,
+                ],
+                "auc": roc_auc(label[sel], s[sel]),
+            }
+            if ranks is not None:
+                r = np.concatenate([ranks[:m][terc[:m] == t], ranks[m:][terc[:m] == t]])
+                part["mrr"] = float(np.mean(1.0 / r)) if len(r) else float("nan")
+            by_degree[tname] = part
+        entry["by_degree"] = by_degree
         results[name] = entry
     return results, table
 
 
-def shortcut_warnings(methods: dict[str, dict[str, Any]], where: str = "") -> list[str]:
-    """One line per headline metric on which a shortcut baseline beats CAL."""
+def _better(a: float, b: float) -> bool:
+    return a is not None and b is not None and np.isfinite(a) and np.isfinite(b) and a > b
+
+
+def shortcut_verdicts(
+    methods: dict[str, dict[str, Any]], chosen: Sequence[str], where: str = ""
+) -> list[dict[str, Any]]:
+    """For each chosen model and headline metric: does the best shortcut win, tie or lose?
+
+    Decided with the 95% CIs: a shortcut wins when its CI lies above the model's, loses when it
+    lies below, and ties when they overlap.
+    """
     out = []
-    cal = methods.get("cal", {})
-    for key, label in HEADLINE_METRICS.items():
-        c = cal.get(key)
-        if c is None or not np.isfinite(c):
+    for model in chosen:
+        mine = methods.get(model)
+        if mine is None:
             continue
-        best = max(
-            (
-                (m, v[key])
-                for m, v in methods.items()
-                if m != "cal" and v.get(key) is not None and np.isfinite(v[key])
-            ),
-            key=lambda t: t[1],
-            default=None,
-        )
-        if best and best[1] > c:
+        for key, label in HEADLINE_METRICS.items():
+            v = mine.get(key)
+            if v is None or not np.isfinite(v):
+                continue
+            rivals = [
+                (m, r[key], r.get(f"{key}_ci"))
+                for m, r in methods.items()
+                if m in SHORTCUTS and m != model and r.get(key) is not None and np.isfinite(r[key])
+            ]
+            if not rivals:
+                continue
+            best, bv, bci = max(rivals, key=lambda t: t[1])
+            ci = mine.get(f"{key}_ci")
+            if ci and bci and np.all(np.isfinite(ci + bci)):
+                verdict = "wins" if bci[0] > ci[1] else "loses" if bci[1] < ci[0] else "ties"
+            else:
+                verdict = "wins" if bv > v else "loses" if bv < v else "ties"
             out.append(
-                f"SHORTCUT WINS{where}: {best[0]} beats CAL on {label} ({best[1]:.3f} vs {c:.3f})"
+                {
+                    "model": model,
+                    "metric": key,
+                    "label": label,
+                    "shortcut": best,
+                    "shortcut_value": bv,
+                    "model_value": v,
+                    "verdict": verdict,
+                    "where": where.strip() or "test",
+                }
             )
     return out
+
+
+def verdict_warnings(verdicts: list[dict[str, Any]]) -> list[str]:
+    """One line for every headline metric on which a shortcut wins (CIs apart) or ties."""
+    lines = []
+    for v in verdicts:
+        where = "" if v["where"] == "test" else f" on {v['where']}"
+        if v["verdict"] == "wins":
+            lines.append(
+                f"SHORTCUT WINS{where}: {v['shortcut']} beats {v['model']} on {v['label']} "
+                f"({v['shortcut_value']:.3f} vs {v['model_value']:.3f}; 95% CIs apart)"
+            )
+        elif v["verdict"] == "ties" and v["shortcut_value"] >= v["model_value"]:
+            lines.append(
+                f"shortcut ties{where}: {v['shortcut']} matches {v['model']} on {v['label']} "
+                f"({v['shortcut_value']:.3f} vs {v['model_value']:.3f}; 95% CIs overlap)"
+            )
+    return lines
+
+
+def shortcut_warnings(methods: dict[str, dict[str, Any]], where: str = "") -> list[str]:
+    """Warning lines for every non-shortcut method in ``methods`` (CIs used when present)."""
+    chosen = [m for m in methods if m not in SHORTCUTS]
+    return verdict_warnings(shortcut_verdicts(methods, chosen, where))
+
+
+def fit_shortcuts(X: np.ndarray, train_idx: np.ndarray) -> dict[str, Any]:
+    """The shortcut baselines fitted on table rows ``X`` and training pairs ``train_idx``."""
+    emb = Embeddings(np.array([str(i) for i in range(len(X))], dtype=object), X)
+    train = MappedPairs(np.asarray(train_idx), len(X), {})
+    return {s: resolve_model(s).fit(emb, train) for s in SHORTCUTS}
+
+
+def _stable_seed(seed: int, name: str) -> int:
+    digest = hashlib.sha256(f"{seed}:{name}".encode()).digest()
+    return int.from_bytes(digest[:8], "little")
+
+
+def _negatives(
+    positives: np.ndarray,
+    universe: np.ndarray,
+    known_keys: np.ndarray,
+    deg: np.ndarray,
+    n: int,
+    rng: np.random.Generator,
+    held: np.ndarray | None,
+    ratio: int,
+    cap: int,
+    timer: _Timer,
+) -> tuple[np.ndarray, np.ndarray]:
+    with timer.stage("negatives"):
+        neg = sample_uniform_negatives(
+            min(ratio * len(positives), cap), universe, known_keys, n, rng, held
+        )
+    with timer.stage("degree_matched_negatives"):
+        dm = sample_degree_matched_negatives(
+            positives, ratio, universe, deg, known_keys, n, rng, held, cap
+        )
+    return neg, dm
+
+
+def _as_model_list(model: ModelLike | Sequence[ModelLike] | None) -> list[ModelLike]:
+    if model is None:
+        return []
+    if isinstance(model, list | tuple):
+        return list(model)
+    return [model]
+
+
+def _instantiate(model: ModelLike, kwargs: dict[str, Any], train_options: dict[str, Any]) -> Any:
+    """A fresh model; ``train_options`` go to every model whose parameters name them."""
+    inst = resolve_model(model, **kwargs)
+    if train_options and hasattr(inst, "get_params"):
+        params = inst.get_params(deep=False)
+        unknown = set(train_options) - set(params)
+        if unknown and model_name(inst) == "cal":
+            raise ValueError(f"unknown training options: {sorted(unknown)}")
+        inst.set_params(**{k: v for k, v in train_options.items() if k in params})
+    return inst
 
 
 def evaluate(
     embeddings: EmbeddingsLike | np.ndarray,
     pairs: PairsLike,
     *,
+    model: ModelLike | Sequence[ModelLike] | None = "cal",
+    model_kwargs: dict[str, Any] | None = None,
     protocol: str = "edge",
-    preset: str = "paper",
+    preset: str | None = None,
     test_fraction: float = 0.3,
     seed: int = 42,
     cb_threshold: float = 0.2,
@@ -280,142 +481,188 @@ def evaluate(
     progress: Callable[[int, int, float], None] | None = None,
     **train_options: Any,
 ) -> EvaluationResult:
-    """Fit CAL on the protocol's training pairs and score it beside cosine, degree, Adamic-Adar.
+    """Fit the chosen model(s) on the protocol's training pairs; score them beside the shortcuts.
 
-    ``train_options`` override fields of the preset (``epochs``, ``negatives``, ``pca``...).
-    ``min_mapped``: smallest fraction of pairs that must map onto the table (else an error).
+    ``model``: a registered name (``"cal"``, ``"hybrid"``, ``"sage"``...), a class, an instance
+    (cloned, never mutated), a list of these, or None for the shortcuts alone. ``model_kwargs``
+    are constructor parameters of a single model. ``preset`` and ``train_options``
+    (``epochs``, ``negatives``, ``pca``...) are passed to every chosen model that has such
+    parameters. ``random_state`` defaults to ``seed``. ``min_mapped``: smallest fraction of pairs
+    that must map onto the table (else an error).
     """
+    timer = _Timer()
     t0 = time.perf_counter()
-    emb: Embeddings = as_embeddings(embeddings)
-    mapped: MappedPairs = as_mapped_pairs(pairs, emb, min_mapped)
-    n = len(emb)
-    split = make_split(mapped.idx, n, protocol, test_fraction, seed)
+    if n_boot < 1:
+        raise ValueError("n_boot must be >= 1")
+    with timer.stage("split"):
+        emb: Embeddings = as_embeddings(embeddings)
+        mapped: MappedPairs = as_mapped_pairs(pairs, emb, min_mapped)
+        n = len(emb)
+        split = make_split(mapped.idx, n, protocol, test_fraction, seed)
     if len(split.train_idx) < 2 or len(split.test_idx) < 1:
         raise ValueError(f"{protocol} split left too few pairs (train {len(split.train_idx)})")
-    model = CAL(preset, random_state=seed, **train_options)
+    chosen_specs = _as_model_list(model)
+    options = dict(train_options)
+    if preset is not None:
+        options["preset"] = preset
+    options.setdefault("random_state", seed)
+    chosen: dict[str, Any] = {}
+    for spec in chosen_specs:
+        inst = _instantiate(
+            spec, dict(model_kwargs or {}) if len(chosen_specs) == 1 else {}, options
+        )
+        name = model_name(inst)
+        if name in chosen:
+            name = f"{name}_{len(chosen)}"
+        chosen[name] = inst
+    shortcuts = {s: resolve_model(s) for s in SHORTCUTS if s not in chosen}
     train_pairs = MappedPairs(split.train_idx, n, mapped.stats)
-    model.fit(emb, train_pairs, progress=progress)
-    model.sources_["pairs"] = {
-        "path": getattr(pairs, "source", ""),
-        "sha256": getattr(pairs, "sha256", None),
-    }
-    t_fit = time.perf_counter() - t0
+    for name, inst in chosen.items():
+        with timer.stage(f"fit:{name}"):
+            inst.fit(emb, train_pairs, progress=progress) if _takes_progress(inst) else inst.fit(
+                emb, train_pairs
+            )
+    with timer.stage("fit:shortcuts"):
+        for inst in shortcuts.values():
+            inst.fit(emb, train_pairs)
+    everything = {**chosen, **shortcuts}
+    cosine = (
+        shortcuts["cosine"].embedding_ if "cosine" in shortcuts else chosen["cosine"].embedding_
+    )
 
     rng = np.random.default_rng(seed + 7)
     all_keys = np.unique(pair_keys(mapped.idx, n))
     held = split.heldout_mask() if protocol == "node" else None
-    n_neg = min(negative_ratio * len(split.test_idx), max_negatives)
-    negatives = sample_uniform_negatives(n_neg, split.universe, all_keys, n, rng, held)
     deg = training_degree(split.train_idx, n)
-    dm_neg = sample_degree_matched_negatives(
-        split.test_idx, negative_ratio, split.universe, deg, all_keys, n, rng, held, max_negatives
-    )
-    methods = build_methods(model, split)
-    E = model.embedding_
-
-    def cosine_of(idx: np.ndarray) -> np.ndarray:
-        return pair_scores(E, E, idx, "cosine")
-
-    known = _known_matrix(mapped.idx, n)
-    results, table = score_sets(
-        methods,
+    neg, dm_neg = _negatives(
         split.test_idx,
-        negatives,
-        dm_neg,
-        cosine_of,
-        cb_threshold,
         split.universe,
-        known,
-        n_boot,
-        seed,
-        rank,
+        all_keys,
+        deg,
+        n,
+        rng,
+        held,
+        negative_ratio,
+        max_negatives,
+        timer,
     )
-    table.insert(2, "degree_a", deg[table["a"]])
-    table.insert(3, "degree_b", deg[table["b"]])
-    table["a"] = emb.names[table["a"].to_numpy()]
-    table["b"] = emb.names[table["b"].to_numpy()]
-    warnings = shortcut_warnings(results)
+    test = PairSets(
+        "test",
+        split.test_idx,
+        neg,
+        dm_neg,
+        split.universe,
+        _known_matrix(mapped.idx, n),
+        cold=protocol == "node",
+    )
+    results, table = score_sets(
+        everything, test, cosine, deg, cb_threshold, n_boot, seed, rank, timer
+    )
+    table.insert(0, "dataset", "test")
+    tables = [table]
+    verdicts = shortcut_verdicts(results, list(chosen))
 
     validation: dict[str, dict[str, Any]] = {}
-    train_keys = pair_keys(split.train_idx, n)
     for vp in validate_with:
         stem = Path(vp.source).name.split(".")[0] if vp.source else f"validation{len(validation)}"
         vm = as_mapped_pairs(vp, emb, min_mapped)
-        vpos = vm.idx[~np.isin(pair_keys(vm.idx, n), train_keys)]
-        known_v = np.union1d(all_keys, pair_keys(vm.idx, n))
-        v_univ = np.unique(vm.idx)
-        v_neg = sample_uniform_negatives(
-            min(negative_ratio * len(vpos), max_negatives), v_univ, known_v, n, rng
-        )
-        v_dm = sample_degree_matched_negatives(
-            vpos, negative_ratio, v_univ, deg, known_v, n, rng, None, max_negatives
-        )
+        v_keys = pair_keys(vm.idx, n)
+        in_main = np.isin(v_keys, all_keys)
+        vpos_all = vm.idx[~in_main]
+        known_v = np.union1d(all_keys, v_keys)
         known_vm = _known_matrix(np.concatenate([mapped.idx, vm.idx]), n)
-        v_res, _ = score_sets(
-            methods,
-            vpos,
-            v_neg,
-            v_dm,
-            cosine_of,
-            cb_threshold,
-            v_univ,
-            known_vm,
-            n_boot,
-            seed,
-            rank,
-        )
-        validation[stem] = {
-            "n_pairs": int(len(vpos)),
-            "n_mapped": int(len(vm)),
-            "n_negatives": int(len(v_neg)),
-            "methods": v_res,
-        }
-        warnings += shortcut_warnings(v_res, f" on {stem}")
+        vrng = np.random.default_rng(_stable_seed(seed, stem))
+        v_univ = np.unique(vm.idx)
+        groups: list[tuple[str, np.ndarray, np.ndarray, np.ndarray | None, bool]] = []
+        if held is not None:
+            cold_mask = held[vpos_all[:, 0]] | held[vpos_all[:, 1]]
+            groups.append((f"{stem}", vpos_all[cold_mask], v_univ, held, True))
+            groups.append(
+                (f"{stem}_warm", vpos_all[~cold_mask], v_univ[~held[v_univ]], None, False)
+            )
+        else:
+            groups.append((stem, vpos_all, v_univ, None, False))
+        for gname, vpos, univ, hmask, cold in groups:
+            if not len(vpos):
+                continue
+            v_neg, v_dm = _negatives(
+                vpos, univ, known_v, deg, n, vrng, hmask, negative_ratio, max_negatives, timer
+            )
+            ps = PairSets(gname, vpos, v_neg, v_dm, univ, known_vm, cold=cold)
+            v_res, v_table = score_sets(
+                everything, ps, cosine, deg, cb_threshold, n_boot, seed, rank, timer
+            )
+            v_table.insert(0, "dataset", gname)
+            tables.append(v_table)
+            validation[gname] = {
+                "n_pairs": int(len(vpos)),
+                "n_mapped": int(len(vm)),
+                "n_removed_in_main_pairs": int(in_main.sum()),
+                "cold_start": bool(cold) if held is not None else None,
+                "n_negatives": int(len(v_neg)),
+                "n_negatives_degree_matched": int(len(v_dm)),
+                "methods": v_res,
+            }
+            verdicts += shortcut_verdicts(v_res, list(chosen), f" {gname}")
 
+    with timer.stage("tables"):
+        scores = pd.concat(tables, ignore_index=True)
+        scores["a"] = emb.names[scores["a"].to_numpy()]
+        scores["b"] = emb.names[scores["b"].to_numpy()]
+    first = next(iter(chosen.values()), None)
+    timings = dict(timer.t)
+    timings["fit_seconds"] = sum(v for k, v in timer.t.items() if k.startswith("fit:"))
+    timings["total_seconds"] = time.perf_counter() - t0
     return EvaluationResult(
         protocol=protocol,
         seed=seed,
         n_entities=int(len(split.universe)),
         n_train_pairs=int(len(split.train_idx)),
         n_test_pairs=int(len(split.test_idx)),
-        n_negatives=int(len(negatives)),
+        n_negatives=int(len(neg)),
         n_negatives_degree_matched=int(len(dm_neg)),
         cb_threshold=cb_threshold,
         methods=results,
         validation=validation,
-        warnings=warnings,
+        warnings=verdict_warnings(verdicts),
+        verdicts=verdicts,
         config={
-            "preset": model.preset,
-            "train": model.config.to_dict(),
+            "models": {k: _params(v) for k, v in chosen.items()},
+            "preset": getattr(first, "preset_name", None),
+            "train": first.config.to_dict() if hasattr(first, "config") else None,
             "test_fraction": test_fraction,
             "negative_ratio": negative_ratio,
             "max_negatives": max_negatives,
             "n_boot": n_boot,
         },
         data={
-            "embeddings": model.sources_["embeddings"],
-            "pairs": model.sources_["pairs"],
+            "embeddings": {"path": emb.source, "sha256": emb.sha256},
+            "pairs": {
+                "path": getattr(pairs, "source", ""),
+                "sha256": getattr(pairs, "sha256", None),
+            },
             "mapping": mapped.stats,
             "n_table_rows": n,
             "n_heldout_entities": 0 if split.heldout is None else int(len(split.heldout)),
             "synthetic": emb.source == "synthetic",
         },
         versions=versions(),
-        timings={"fit_seconds": t_fit, "total_seconds": time.perf_counter() - t0},
-        model=model,
-        scores=table,
+        timings=timings,
+        models=chosen,
+        scores=scores,
     )
 
 
-def versions() -> dict[str, str]:
-    """Versions of calbio and its numerical stack."""
-    import sklearn
-    import torch
+def _takes_progress(model: Any) -> bool:
+    import inspect
 
-    return {
-        "calbio": calbio.__version__,
-        "torch": torch.__version__,
-        "numpy": np.__version__,
-        "scikit-learn": sklearn.__version__,
-        "python": platform.python_version(),
-    }
+    try:
+        return "progress" in inspect.signature(model.fit).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def _params(model: Any) -> dict[str, Any]:
+    from calbio.models.persistence import _jsonable
+
+    return _jsonable(model.get_params(deep=False)) if hasattr(model, "get_params") else {}

@@ -43,7 +43,7 @@ from typing import Any
 from calbio._io import write_json_atomic, write_text_atomic
 from calbio.data.types import Embeddings, Pairs
 from calbio.errors import CalbioInputError
-from calbio.model.presets import get_preset
+from calbio.models.presets import get_preset
 
 STEP_KINDS = ("doctor", "evaluate", "ablate", "sweep", "degree")
 SWEEPS = ("threshold", "lambda", "cb")
@@ -219,7 +219,7 @@ class Context:
 
 # ------------------------------------------------------------------------------ steps
 def _mapped(ctx: Context):
-    from calbio.model.estimator import as_mapped_pairs
+    from calbio.data.coerce import as_mapped_pairs
 
     return as_mapped_pairs(ctx.pairs(), ctx.embeddings, ctx.min_mapped)
 

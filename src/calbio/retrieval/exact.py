@@ -14,16 +14,13 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import torch
 
 from calbio.scoring import score_vectors
-
-if TYPE_CHECKING:
-    from calbio.model.estimator import CAL
 
 DEFAULT_TILE = 1 << 24  # scores held at once (64 MiB of float32)
 MAX_CANDIDATE_BLOCK = 16384
@@ -178,16 +175,49 @@ def neighbors_table(
     )
 
 
-def model_neighbors(
-    model: CAL, top: int = 50, *, tile: int = DEFAULT_TILE, kind: str | None = None
-) -> pd.DataFrame:
-    """All-entity top partners of a fitted :class:`~calbio.model.estimator.CAL` as a table."""
-    nb = exact_neighbors(
-        model.association_,
-        model.embedding_,
-        min(top, len(model.names_) - 1),
-        kind=kind or model.config.score,
-        blend_lambda=model.config.blend_lambda,
-        tile=tile,
-    )
-    return neighbors_table(nb, model.names_, model.embedding_, model.train_pairs_)
+def model_topk(
+    model: Any,
+    k: int,
+    *,
+    queries: np.ndarray | None = None,
+    tile: int = DEFAULT_TILE,
+    exclude_self: bool = True,
+) -> Neighbors:
+    """Exact top-k partners under any fitted association model.
+
+    Factorised models (``score_vectors()`` returns factors) use the blocked inner-product search;
+    others are scored through ``score_rows`` one query block at a time.
+    """
+    vec = model.score_vectors()
+    if vec is not None:
+        left, right = vec
+        return topk_inner_product(
+            left, right, k, tile=tile, queries=queries, exclude_self=exclude_self
+        )
+    n = int(model.n_entities_)
+    q = np.arange(n) if queries is None else np.asarray(queries, dtype=np.int64).ravel()
+    k = min(int(k), n)
+    out_i = np.full((len(q), k), -1, dtype=np.int64)
+    out_s = np.full((len(q), k), -np.inf, dtype=np.float32)
+    block = max(1, int(tile) // max(n, 1))
+    for s in range(0, len(q), block):
+        qb = q[s : s + block]
+        scores = model.score_rows(qb).astype(np.float32)
+        if exclude_self:
+            scores[np.arange(len(qb)), qb] = -np.inf
+        part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+        ps = np.take_along_axis(scores, part, 1)
+        order = np.argsort(-ps, axis=1, kind="stable")
+        out_i[s : s + len(qb)] = np.take_along_axis(part, order, 1)
+        out_s[s : s + len(qb)] = np.take_along_axis(ps, order, 1)
+    out_i[np.isneginf(out_s)] = -1
+    return Neighbors(out_i, out_s)
+
+
+def model_neighbors(model: Any, top: int = 50, *, tile: int = DEFAULT_TILE) -> pd.DataFrame:
+    """All-entity top partners of a fitted association model as a table."""
+    nb = model_topk(model, min(top, len(model.names_) - 1), tile=tile)
+    E = getattr(model, "embedding_", None)
+    if E is None:
+        E = np.zeros((len(model.names_), 1), np.float32)
+    return neighbors_table(nb, model.names_, E, model.train_pairs_)

@@ -26,7 +26,7 @@ from calbio.errors import CalbioInputError
 from calbio.retrieval.exact import Neighbors
 
 if TYPE_CHECKING:
-    from calbio.model.estimator import CAL
+    from calbio.models.cal import CAL
 
 INDEX_KINDS: tuple[str, ...] = ("auto", "flat", "ivf", "hnsw")
 INDEX_FORMAT = 1

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from calbio.model.module import ResidualAssociationMLP
-from calbio.model.presets import TrainConfig
+from calbio.models.module import ResidualAssociationMLP
+from calbio.models.presets import TrainConfig
 from calbio.training.losses import info_nce_in_batch, info_nce_sampled
 from calbio.training.negatives import KnownPairs, NegativeSampler, in_batch_mask
 

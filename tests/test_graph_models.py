@@ -1,4 +1,4 @@
-"""Tests for calbio.evaluation.baselines."""
+"""Tests for calbio.models.graph."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import networkx as nx
 import numpy as np
 import pytest
 
-from calbio.evaluation import baselines as B
+from calbio.models import graph as B
 
 
 def _random_graph(n: int = 40, m: int = 120, seed: int = 0) -> np.ndarray:

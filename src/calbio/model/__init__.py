@@ -1,1 +1,0 @@
-"""Model: the residual MLP module, presets and the sklearn-style CAL estimator."""

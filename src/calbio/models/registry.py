@@ -1,0 +1,78 @@
+"""Models by name: ``resolve_model("cal" | CAL | CAL(...), **kwargs)`` like PyKEEN's pipeline."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sklearn.base import clone
+
+from calbio.errors import CalbioInputError
+from calbio.models.base import AssociationModel, AssociationModelBase
+
+MODELS: dict[str, type] = {}
+
+
+def register_model(name: str) -> Any:
+    """Class decorator: make a model available by ``name`` (CLI ``--model NAME``, persistence)."""
+
+    def deco(cls: type) -> type:
+        if name in MODELS and MODELS[name] is not cls:
+            raise ValueError(f"model name {name!r} is already registered to {MODELS[name]}")
+        MODELS[name] = cls
+        cls.registry_name = name
+        return cls
+
+    return deco
+
+
+def _ensure_builtin() -> None:
+    # importing the modules runs their @register_model decorators
+    import calbio.models.cal  # noqa: F401
+    import calbio.models.graph  # noqa: F401
+
+    for optional in ("calbio.models.sage", "calbio.models.hybrid"):
+        try:
+            __import__(optional)
+        except ModuleNotFoundError as exc:  # optional dependency missing (torch_geometric)
+            if exc.name == optional:
+                raise
+    return None
+
+
+def available_models() -> list[str]:
+    """Registered model names."""
+    _ensure_builtin()
+    return sorted(MODELS)
+
+
+def model_name(model: Any) -> str:
+    """The registered name of a model instance or class (its class name when unregistered)."""
+    cls = model if isinstance(model, type) else type(model)
+    return getattr(cls, "registry_name", None) or cls.__name__
+
+
+def resolve_model(model: str | type | Any, **kwargs: Any) -> Any:
+    """A fresh, unfitted model from a registered name, a class, or an instance (cloned).
+
+    ``kwargs`` are constructor parameters (``set_params`` for an instance).
+    """
+    if isinstance(model, str):
+        _ensure_builtin()
+        try:
+            cls = MODELS[model]
+        except KeyError:
+            raise CalbioInputError(
+                f"--model {model!r} is not a known model; choose from {available_models()}"
+            ) from None
+        return cls(**kwargs)
+    if isinstance(model, type):
+        return model(**kwargs)
+    if not isinstance(model, AssociationModel):
+        raise CalbioInputError(
+            f"{type(model).__name__} is not an association model "
+            "(needs fit, score_pairs and score_rows)"
+        )
+    inst = clone(model) if isinstance(model, AssociationModelBase) else model
+    if kwargs:
+        inst.set_params(**kwargs)
+    return inst
