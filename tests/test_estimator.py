@@ -26,7 +26,9 @@ def test_fit_returns_self_and_fitted_attributes(synthetic, tiny) -> None:
 
 
 def test_unfitted_raises() -> None:
-    with pytest.raises(RuntimeError):
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError):
         CAL().transform()
 
 
@@ -107,8 +109,8 @@ def test_load_rejects_non_model_dir(tmp_path) -> None:
         CAL.load(tmp_path)
 
 
-def test_bad_options_are_input_errors() -> None:
-    with pytest.raises(CalbioInputError):
-        CAL(negatives="nonsense")
-    with pytest.raises(CalbioInputError):
-        CAL(preset="nonsense")
+def test_bad_options_are_input_errors_at_fit(synthetic) -> None:
+    # sklearn contract: __init__ only stores; validation happens in fit
+    for bad in (CAL(negatives="nonsense"), CAL(preset="nonsense"), CAL(score="nonsense")):
+        with pytest.raises(CalbioInputError):
+            bad.fit(synthetic.embeddings, synthetic.pairs)

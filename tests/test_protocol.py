@@ -13,17 +13,21 @@ from calbio.evaluation.protocol import TRANSDUCTIVE_NOTE, shortcut_warnings
 METRIC_KEYS = {"auc", "auc_ci", "ap", "cb_auc", "auc_degree_matched", "mrr", "hits@10"}
 
 
+def _main_and_validation(synthetic):
+    a, b = synthetic.pairs.a, synthetic.pairs.b
+    i = np.arange(len(a))
+    main = pairs_from_list(list(zip(a[i % 3 != 0], b[i % 3 != 0])), "main.csv")
+    # an independent file: pairs the main file lacks, plus 60 that it has (some reversed)
+    own = list(zip(a[i % 3 == 0], b[i % 3 == 0]))
+    shared = list(zip(b[i % 3 == 1][:60], a[i % 3 == 1][:60]))
+    return main, pairs_from_list(own + shared, "val.csv"), len(own)
+
+
 @pytest.fixture(scope="module")
 def edge_result(synthetic, tiny):
-    # an independent "validation" file: a slice of the synthetic pairs renamed as a new source
-    val = pairs_from_list(list(zip(synthetic.pairs.a[::3], synthetic.pairs.b[::3])), "val.csv")
+    main, val, _ = _main_and_validation(synthetic)
     return evaluate(
-        synthetic.embeddings,
-        synthetic.pairs,
-        protocol="edge",
-        n_boot=50,
-        validate_with=[val],
-        **tiny,
+        synthetic.embeddings, main, protocol="edge", n_boot=50, validate_with=[val], **tiny
     )
 
 
@@ -48,12 +52,42 @@ def test_metrics_contract(edge_result, tmp_path) -> None:
         edge_result.save(tmp_path / "run")
 
 
-def test_validation_positives_exclude_training_pairs(edge_result) -> None:
+def test_validation_scores_only_pairs_absent_from_the_main_file(edge_result, synthetic) -> None:
+    _, _, n_own = _main_and_validation(synthetic)
     v = edge_result.validation["val"]
-    # a third of all pairs, minus those that fell into training (70%): about 30% of them remain
-    n_val = len(range(0, 1500, 3))
-    assert 0.2 * n_val < v["n_pairs"] < 0.4 * n_val
+    # every pair the main file has (train or test, either orientation) is removed and counted
+    assert v["n_removed_in_main_pairs"] == 60
+    assert v["n_pairs"] == n_own
     assert set(v["methods"]) == {"cal", "cosine", "degree", "adamic_adar"}
+    t = edge_result.scores
+    val_pos = t[(t["dataset"] == "val") & (t["set"] == "positive")]
+    test_pos = t[(t["dataset"] == "test") & (t["set"] == "positive")]
+    keys = {frozenset(p) for p in zip(test_pos["a"], test_pos["b"])}
+    assert not keys & {frozenset(p) for p in zip(val_pos["a"], val_pos["b"])}
+
+
+def test_validation_negatives_do_not_depend_on_file_order(synthetic, tiny) -> None:
+    main, val, _ = _main_and_validation(synthetic)
+    other = pairs_from_list(list(zip(synthetic.pairs.a[:40], synthetic.pairs.b[5:45])), "z.csv")
+    kw = dict(protocol="edge", n_boot=5, rank=False, model=None)
+    r1 = evaluate(synthetic.embeddings, main, validate_with=[val, other], **kw, **tiny)
+    r2 = evaluate(synthetic.embeddings, main, validate_with=[other, val], **kw, **tiny)
+
+    def negs(r):
+        t = r.scores
+        return t[(t["dataset"] == "val") & (t["label"] == 0)][["a", "b", "set"]].to_numpy()
+
+    assert len(negs(r1)) and (negs(r1) == negs(r2)).all()
+
+
+def test_test_negatives_are_saved(edge_result, tmp_path) -> None:
+    import pandas as pd
+
+    out = edge_result.save(tmp_path / "neg")
+    t = pd.read_csv(out / "test_scores.csv.gz")
+    test = t[t["dataset"] == "test"]
+    assert (test["set"] == "negative").sum() == edge_result.n_negatives
+    assert (test["set"] == "degree_matched_negative").sum() == edge_result.n_negatives_degree_matched
 
 
 def test_degree_matched_negatives_neutralise_degree(edge_result) -> None:
@@ -98,7 +132,7 @@ def test_shortcut_warnings_fire_only_when_a_baseline_wins() -> None:
         "cosine": {"auc": 0.6, "cb_auc": 0.5, "mrr": 0.2, "auc_degree_matched": np.nan},
     }
     w = shortcut_warnings(methods)
-    assert any("degree beats CAL on AUC" in x for x in w)
-    assert any("cosine beats CAL on MRR" in x for x in w)
+    assert any("degree beats cal on AUC" in x for x in w)
+    assert any("cosine beats cal on MRR" in x for x in w)
     assert not any("cross-boundary" in x for x in w)
     assert len(w) == 2

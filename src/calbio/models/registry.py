@@ -25,18 +25,15 @@ def register_model(name: str) -> Any:
     return deco
 
 
-def _ensure_builtin() -> None:
-    # importing the modules runs their @register_model decorators
-    import calbio.models.cal  # noqa: F401
-    import calbio.models.graph  # noqa: F401
+# Modules whose import registers the built-in models (their optional dependencies load lazily).
+BUILTIN_MODULES = ("calbio.models.cal", "calbio.models.graph")
 
-    for optional in ("calbio.models.sage", "calbio.models.hybrid"):
-        try:
-            __import__(optional)
-        except ModuleNotFoundError as exc:  # optional dependency missing (torch_geometric)
-            if exc.name == optional:
-                raise
-    return None
+
+def _ensure_builtin() -> None:
+    import importlib
+
+    for module in BUILTIN_MODULES:
+        importlib.import_module(module)
 
 
 def available_models() -> list[str]:
