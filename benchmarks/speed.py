@@ -88,10 +88,10 @@ def time_to_quality(protocols: list[str], n_boot: int, threads: int) -> dict:
     ``threads`` is the torch thread count the paper preset inherits (its recipe leaves it to
     torch); the fast preset pins 1 thread itself.
     """
+    from calbio.data.coerce import as_embeddings
     from calbio.data.embeddings import load_embeddings
     from calbio.data.pairs import load_pairs
     from calbio.evaluation.protocol import evaluate
-    from calbio.data.coerce import as_embeddings
     from calbio.scoring import l2_normalize
     from calbio.training.trainer import train_module
 

@@ -15,9 +15,9 @@ from calbio.analysis.ablation import (
 )
 from calbio.data.matching import map_pairs
 from calbio.data.synthetic import make_synthetic
-from calbio.models.graph import training_degree
 from calbio.evaluation.protocol import evaluate
 from calbio.evaluation.splits import pair_keys
+from calbio.models.graph import training_degree
 
 TINY = {"hidden": 32, "epochs": 3, "batch_size": 128, "threads": 1}
 

@@ -87,7 +87,9 @@ def test_test_negatives_are_saved(edge_result, tmp_path) -> None:
     t = pd.read_csv(out / "test_scores.csv.gz")
     test = t[t["dataset"] == "test"]
     assert (test["set"] == "negative").sum() == edge_result.n_negatives
-    assert (test["set"] == "degree_matched_negative").sum() == edge_result.n_negatives_degree_matched
+    assert (
+        test["set"] == "degree_matched_negative"
+    ).sum() == edge_result.n_negatives_degree_matched
 
 
 def test_degree_matched_negatives_neutralise_degree(edge_result) -> None:

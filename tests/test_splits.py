@@ -4,7 +4,6 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from calbio.models.graph import degree_product_score, training_degree
 from calbio.evaluation.metrics import roc_auc
 from calbio.evaluation.splits import (
     make_split,
@@ -12,6 +11,7 @@ from calbio.evaluation.splits import (
     sample_degree_matched_negatives,
     sample_uniform_negatives,
 )
+from calbio.models.graph import degree_product_score, training_degree
 
 
 def random_graph(n: int, m: int, seed: int) -> np.ndarray:

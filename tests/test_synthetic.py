@@ -7,8 +7,8 @@ import pytest
 
 from calbio.data.synthetic import SyntheticData, compatibility, make_synthetic
 from calbio.data.types import Embeddings, Pairs
-from calbio.models.graph import degree_product_score, training_degree
 from calbio.evaluation.metrics import roc_auc
+from calbio.models.graph import degree_product_score, training_degree
 
 
 @pytest.fixture(scope="module")
