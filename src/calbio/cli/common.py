@@ -163,6 +163,16 @@ class InputOptions:
         return read_pairs(path, self.columns, self.min_score, self.protein_info)
 
 
+# The model `calbio fit` / `calbio evaluate` use unless --model says otherwise.
+DEFAULT_MODEL = "cal"
+ModelName = Annotated[
+    str,
+    typer.Option(
+        "--model", help="Registered model name (cal, hybrid, sage, adamic_adar, cosine, ...)"
+    ),
+]
+
+
 @dataclass(frozen=True)
 class TrainingOptions:
     """Preset, seed and the preset fields overridden on the command line."""

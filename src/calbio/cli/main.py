@@ -39,35 +39,50 @@ def training_progress(quiet: bool = False) -> Iterator:
         yield update
 
 
+def build_model(name: str, training: c.TrainingOptions) -> object:
+    """A fresh registered model with the command line's training options applied where known."""
+    from calbio.evaluation.protocol import _instantiate
+
+    return _instantiate(
+        name,
+        {},
+        {"preset": training.preset, "random_state": training.seed, **training.overrides},
+    )
+
+
 @app.command()
 @c.with_shared_options
 def fit(
     embeddings: c.EmbeddingsArg,
     pairs: c.PairsArg,
     out: Annotated[Path, typer.Option(help="Model directory to write")],
+    model: c.ModelName = c.DEFAULT_MODEL,
     force: c.Force = False,
     *,
     inputs: c.InputOptions,
     training: c.TrainingOptions,
 ) -> None:
-    """Train CAL on ALL given pairs and write a model directory (no evaluation)."""
+    """Train a model on ALL given pairs and write a model directory (no evaluation)."""
     from calbio._io import check_output_file
     from calbio.data.matching import map_pairs, summarize_mapping
-    from calbio.models.cal import CAL
 
     check_output_file(out, force)
+    estimator = build_model(model, training)
     emb = inputs.embeddings(embeddings)
     prs = inputs.pairs(pairs)
     mapped = map_pairs(prs, emb, min_fraction=inputs.min_mapped)
     err_console.print(summarize_mapping(mapped))
-    model = CAL(training.preset, random_state=training.seed, **training.overrides)
     with training_progress() as cb:
-        model.fit(emb, mapped, progress=cb)
-    model.sources_["pairs"] = {"path": prs.source, "sha256": prs.sha256}
-    model.save(out, force=force)
+        estimator.fit(emb, mapped, progress=cb)
+    estimator.sources_["pairs"] = {"path": prs.source, "sha256": prs.sha256}
+    estimator.save(out, force=force)
+    hist = getattr(estimator, "history_", None)
+    loss = f", final loss {hist.loss[-1]:.4f}" if hist is not None and hist.loss else ""
+    secs = getattr(estimator, "fit_seconds_", None)
     console.print(
-        f"wrote {out} ({len(model.train_pairs_):,} training pairs, {len(model.names_):,} "
-        f"entities, final loss {model.history_.loss[-1]:.4f}, {model.fit_seconds_:.1f} s)"
+        f"wrote {out} ({model}; {len(estimator.train_pairs_):,} training pairs, "
+        f"{len(estimator.names_):,} entities{loss}"
+        + (f", {secs:.1f} s)" if secs is not None else ")")
     )
 
 
@@ -84,12 +99,19 @@ def evaluate(
     test_fraction: Annotated[float, typer.Option(help="Held-out fraction of pairs/entities")] = 0.3,
     cb_threshold: Annotated[float, typer.Option(help="Cross-boundary: |cosine| below this")] = 0.2,
     n_boot: Annotated[int, typer.Option(help="Bootstrap resamples for AUC CIs")] = 1000,
+    model: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Model to fit and score (repeatable; registered name, e.g. cal, hybrid, sage); "
+            "'none' scores the shortcuts alone [default: " + c.DEFAULT_MODEL + "]"
+        ),
+    ] = None,
     force: c.Force = False,
     *,
     inputs: c.InputOptions,
     training: c.TrainingOptions,
 ) -> None:
-    """Fit CAL under a protocol and print it beside cosine, degree and Adamic-Adar."""
+    """Fit model(s) under a protocol and print them beside cosine, degree and Adamic-Adar."""
     from calbio._io import check_output_file
     from calbio.data.pairs import load_pairs
     from calbio.evaluation.protocol import evaluate as run_evaluation
@@ -98,6 +120,8 @@ def evaluate(
 
     if protocol not in PROTOCOLS:
         raise CalbioInputError(f"--protocol must be one of {', '.join(PROTOCOLS)}")
+    names = model or [c.DEFAULT_MODEL]
+    chosen = [] if names == ["none"] else [build_model(m, training) for m in names]
     check_output_file(out, force)
     emb = inputs.embeddings(embeddings)
     prs = inputs.pairs(pairs)
@@ -107,8 +131,8 @@ def evaluate(
         result = run_evaluation(
             emb,
             prs,
+            model=chosen,
             protocol=protocol,
-            preset=training.preset,
             seed=training.seed,
             test_fraction=test_fraction,
             cb_threshold=cb_threshold,
@@ -116,7 +140,6 @@ def evaluate(
             n_boot=n_boot,
             progress=cb,
             min_mapped=inputs.min_mapped,
-            **training.overrides,
         )
     result.save(out, force=force)
     print_evaluation(result.to_dict(), console)
@@ -136,13 +159,13 @@ def score(
 ) -> None:
     """Score pairs with a fitted model: CSV of a, b, association, cosine."""
     from calbio.api import score_pairs_table
-    from calbio.models.cal import CAL
+    from calbio.models.persistence import load_model
 
     if out is not None:
         from calbio._io import check_output_file
 
         check_output_file(out, force)
-    model = CAL.load(model_dir)
+    model = load_model(model_dir)
     prs = c.read_pairs(pairs, columns, None, None)
     table = score_pairs_table(model, prs, kind=kind)
     if out is None:
@@ -166,13 +189,13 @@ def query(
     """Ranked association partners of one entity, with cosine and training-pair flags."""
     from rich.table import Table
 
-    from calbio.models.cal import CAL
+    from calbio.models.persistence import load_model
 
     if out is not None:
         from calbio._io import check_output_file
 
         check_output_file(out, force)
-    model = CAL.load(model_dir)
+    model = load_model(model_dir)
     table = model.query(gene, top=top)
     if out is not None:
         from calbio._io import atomic_file
@@ -180,14 +203,16 @@ def query(
         with atomic_file(out) as tmp:
             table.to_csv(tmp, index=False)
     t = Table(title=f"Top {len(table)} association partners of {gene}", title_justify="left")
-    for col in ("rank", "partner", "association", "cosine", "training pair"):
+    has_cos = "cosine" in table.columns
+    cols = ("rank", "partner", "association", *(("cosine",) if has_cos else ()), "training pair")
+    for col in cols:
         t.add_column(col, justify="right" if col not in ("partner",) else "left")
     for r in table.itertuples(index=False):
         t.add_row(
             str(r.rank),
             str(r.partner),
             f"{r.association:.3f}",
-            f"{r.cosine:.3f}",
+            *((f"{r.cosine:.3f}",) if has_cos else ()),
             "yes" if r.training_pair else "",
         )
     console.print(t)

@@ -575,10 +575,12 @@ def evaluate(
         v_univ = np.unique(vm.idx)
         groups: list[tuple[str, np.ndarray, np.ndarray, np.ndarray | None, bool]] = []
         if held is not None:
-            cold_mask = held[vpos_all[:, 0]] | held[vpos_all[:, 1]]
-            groups.append((f"{stem}", vpos_all[cold_mask], v_univ, held, True))
+            # cold start = touches an entity the model never saw in a training pair
+            unseen = deg == 0
+            cold_mask = unseen[vpos_all[:, 0]] | unseen[vpos_all[:, 1]]
+            groups.append((f"{stem}", vpos_all[cold_mask], v_univ, unseen, True))
             groups.append(
-                (f"{stem}_warm", vpos_all[~cold_mask], v_univ[~held[v_univ]], None, False)
+                (f"{stem}_warm", vpos_all[~cold_mask], v_univ[~unseen[v_univ]], None, False)
             )
         else:
             groups.append((stem, vpos_all, v_univ, None, False))

@@ -272,6 +272,8 @@ class DegreeProduct(_GraphHeuristic):
         d = training_degree(self.train_pairs_, self.n_entities_).astype(np.float64)
         return d[idx[:, 0]] * d[idx[:, 1]]
 
+    score_rows = AssociationModelBase.score_rows  # the outer product of the degree factors
+
 
 # The shortcuts printed beside every model, in this order.
 SHORTCUTS: tuple[str, ...] = ("cosine", "degree", "adamic_adar")

@@ -16,6 +16,7 @@ is one :class:`~calbio.errors.CalbioInputError` naming the file.
 from __future__ import annotations
 
 import json
+import os
 import platform
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from calbio._io import atomic_dir, write_json_atomic
+from calbio._io import _umask_mode, atomic_dir, write_json_atomic
 from calbio.errors import CalbioInputError
 
 MODEL_FORMAT = 2
@@ -110,6 +111,7 @@ def save_model(
     with atomic_dir(path, force=force) as tmp:
         if arrays:
             save_file(arrays, str(tmp / ARRAYS_FILE))
+            os.chmod(tmp / ARRAYS_FILE, _umask_mode())  # safetensors writes 0600
         write_json_atomic(tmp / "config.json", config)
         pd.DataFrame({"id": names}).to_csv(tmp / "entities.csv", index=False)
         pd.DataFrame({"a": names[tp[:, 0]], "b": names[tp[:, 1]]}).to_csv(

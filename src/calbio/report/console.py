@@ -30,7 +30,9 @@ def _fmt(value: Any) -> str:
     return "nan" if v != v else f"{v:.3f}"
 
 
-def methods_table(methods: dict[str, dict[str, Any]], title: str) -> Table:
+def methods_table(
+    methods: dict[str, dict[str, Any]], title: str, chosen: tuple[str, ...] = ("cal",)
+) -> Table:
     """A rich table: one row per method, the best value per column in bold."""
     table = Table(title=title, title_justify="left", header_style="bold", padding=(0, 1))
     table.add_column("method")
@@ -48,7 +50,7 @@ def methods_table(methods: dict[str, dict[str, Any]], title: str) -> Table:
             s = _fmt(m.get(k))
             bold = best.get(k) is not None and m.get(k) == best[k]
             cells.append(Text(s, style="bold") if bold else s)
-        table.add_row(Text(name, style="bold cyan") if name == "cal" else name, *cells)
+        table.add_row(Text(name, style="bold cyan") if name in chosen else name, *cells)
     return table
 
 
@@ -76,10 +78,17 @@ def print_evaluation(result: dict[str, Any], console: Console | None = None) -> 
         )
     if result.get("note"):
         console.print(f"[bold yellow]{result['note']}[/bold yellow]")
-    console.print(methods_table(result["methods"], f"Held-out metrics ({proto})"))
+    chosen = tuple(result.get("models", ["cal"]))
+    console.print(methods_table(result["methods"], f"Held-out metrics ({proto})", chosen))
     for stem, v in result.get("validation", {}).items():
+        cold = v.get("cold_start")
+        kind = "" if cold is None else (" cold start" if cold else " warm")
         console.print(
-            methods_table(v["methods"], f"Validation: {stem} ({v['n_pairs']:,} non-training pairs)")
+            methods_table(
+                v["methods"],
+                f"Validation: {stem} ({v['n_pairs']:,}{kind} pairs absent from the main file)",
+                chosen,
+            )
         )
     console.print(
         "CI95: bootstrap 95% CI of AUC; CB: cross-boundary pairs only; degAUC: against "
@@ -89,5 +98,8 @@ def print_evaluation(result: dict[str, Any], console: Console | None = None) -> 
     )
     for w in result.get("warnings", []):
         console.print(f"[bold red]{w}[/bold red]")
-    if not result.get("warnings"):
-        console.print("[green]CAL beats every shortcut baseline on the headline metrics.[/green]")
+    if not result.get("warnings") and chosen:
+        console.print(
+            f"[green]{', '.join(chosen)} beat every shortcut baseline on the headline metrics "
+            "(95% CIs apart where available).[/green]"
+        )
