@@ -179,3 +179,44 @@ def test_dedupe_option_fixes_duplicates(tmp_path, cli) -> None:
         ["fit", tmp_path / "e.csv", pairs, "--out", tmp_path / "m", "--dedupe", "mean", *TRAIN]
     )
     assert code == 0, err
+
+
+def test_model_option_is_repeatable_and_keys_methods_by_name(files, tmp_path, cli) -> None:
+    out = tmp_path / "multi"
+    code, _, err = cli(
+        [
+            "evaluate", files / "emb.csv", files / "pairs.csv", "--out", out,
+            "--model", "cal", "--model", "resource_allocation", "--n-boot", "10", *TRAIN,
+        ]
+    )  # fmt: skip
+    assert code == 0, err
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["models"] == ["cal", "resource_allocation"]
+    assert set(m["methods"]) == {"cal", "resource_allocation", "cosine", "degree", "adamic_adar"}
+    assert (out / "model" / "config.json").is_file()
+    assert (out / "models" / "resource_allocation" / "config.json").is_file()
+
+
+def test_shortcuts_alone_and_unknown_model(files, tmp_path, cli) -> None:
+    out = tmp_path / "none"
+    args = ["evaluate", files / "emb.csv", files / "pairs.csv", "--n-boot", "10"]
+    code, _, err = cli([*args, "--out", out, "--model", "none"])
+    assert code == 0, err
+    assert set(json.loads((out / "metrics.json").read_text())["methods"]) == {
+        "cosine",
+        "degree",
+        "adamic_adar",
+    }
+    code, _, err = cli([*args, "--out", tmp_path / "x", "--model", "nonsense"])
+    assert code == 2 and "not a known model" in err and not (tmp_path / "x").exists()
+
+
+def test_fit_a_graph_model_and_query_it(files, tmp_path, cli) -> None:
+    model = tmp_path / "aa"
+    code, _, err = cli(
+        ["fit", files / "emb.csv", files / "pairs.csv", "--out", model, "--model", "adamic_adar"]
+    )
+    assert code == 0, err
+    gene = pd.read_csv(files / "pairs.csv")["gene1"][0]
+    code, out, err = cli(["query", model, gene, "--top", "3"])
+    assert code == 0, err and "association partners" in out
