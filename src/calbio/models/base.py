@@ -34,6 +34,8 @@ from calbio.data.coerce import EmbeddingsLike, PairsLike, as_embeddings, as_mapp
 from calbio.data.types import Embeddings, MappedPairs
 from calbio.errors import CalbioInputError
 
+# The trainer's per-epoch callback ``progress(epoch, n_epochs, loss)``, or None.
+Progress = Callable[[int, int, float], None] | None
 # Dense elements materialised per block when a model without factors scores a row block.
 _ROW_BLOCK_ELEMS = 4_000_000
 
@@ -77,7 +79,7 @@ class AssociationModelBase(BaseEstimator):
         pairs: PairsLike,
         *,
         min_mapped: float = 0.5,
-        progress: Callable[[int, int, float], None] | None = None,
+        progress: Progress = None,
     ) -> AssociationModelBase:
         """Coerce the inputs once, then fit on the known pairs; returns self."""
         emb = as_embeddings(embeddings)
@@ -98,12 +100,7 @@ class AssociationModelBase(BaseEstimator):
         }
         return self
 
-    def _fit(
-        self,
-        emb: Embeddings,
-        mapped: MappedPairs,
-        progress: Callable[[int, int, float], None] | None = None,
-    ) -> None:
+    def _fit(self, emb: Embeddings, mapped: MappedPairs, progress: Progress = None) -> None:
         raise NotImplementedError
 
     def _score_idx(self, idx: np.ndarray) -> np.ndarray:

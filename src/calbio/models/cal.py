@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -13,7 +12,7 @@ from sklearn.decomposition import PCA
 from calbio.data.coerce import EmbeddingsLike
 from calbio.data.types import Embeddings, MappedPairs
 from calbio.errors import CalbioInputError
-from calbio.models.base import AssociationModelBase
+from calbio.models.base import AssociationModelBase, Progress
 from calbio.models.module import ResidualAssociationMLP
 from calbio.models.presets import TrainConfig, get_preset
 from calbio.models.registry import register_model
@@ -121,12 +120,7 @@ class CAL(AssociationModelBase):
         return self.preset if isinstance(self.preset, str) else "custom"
 
     # ------------------------------------------------------------------ fitting
-    def _fit(
-        self,
-        emb: Embeddings,
-        mapped: MappedPairs,
-        progress: Callable[[int, int, float], None] | None = None,
-    ) -> None:
+    def _fit(self, emb: Embeddings, mapped: MappedPairs, progress: Progress = None) -> None:
         t0 = time.perf_counter()
         cfg = self.config  # validates every option before any work
         self.fit_preprocessing(emb.X)

@@ -27,7 +27,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from calbio.data.types import Embeddings, MappedPairs
-from calbio.models.base import AssociationModelBase
+from calbio.models.base import AssociationModelBase, Progress
 from calbio.models.registry import register_model
 from calbio.scoring import l2_normalize
 
@@ -156,12 +156,7 @@ class Cosine(AssociationModelBase):
     def __init__(self) -> None:
         pass
 
-    def _fit(
-        self,
-        emb: Embeddings,
-        mapped: MappedPairs,
-        progress: Callable[[int, int, float], None] | None = None,
-    ) -> None:
+    def _fit(self, emb: Embeddings, mapped: MappedPairs, progress: Progress = None) -> None:
         self.embedding_ = l2_normalize(emb.X)
 
     def score_vectors(self) -> tuple[np.ndarray, np.ndarray]:
@@ -190,12 +185,7 @@ class _GraphHeuristic(AssociationModelBase):
     def __init__(self) -> None:
         pass
 
-    def _fit(
-        self,
-        emb: Embeddings,
-        mapped: MappedPairs,
-        progress: Callable[[int, int, float], None] | None = None,
-    ) -> None:
+    def _fit(self, emb: Embeddings, mapped: MappedPairs, progress: Progress = None) -> None:
         self._graph_cache = None
 
     def _graph(self) -> tuple[sp.csr_matrix, sp.csr_matrix]:
