@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from calbio.cli import common as c
 from calbio.cli.app import app, console, err_console
@@ -18,25 +17,11 @@ from calbio.errors import CalbioInputError
 
 @contextlib.contextmanager
 def training_progress(quiet: bool = False) -> Iterator:
-    """A rich progress bar fed by the trainer's per-epoch callback."""
-    if quiet:
-        yield None
-        return
-    with Progress(
-        TextColumn("training"),
-        BarColumn(),
-        TextColumn("epoch {task.completed}/{task.total}"),
-        TextColumn("loss {task.fields[loss]:.4f}"),
-        TimeElapsedColumn(),
-        console=err_console,
-        transient=True,
-    ) as bar:
-        task = bar.add_task("train", total=None, loss=float("nan"))
+    """Per-epoch progress: a rich bar on a terminal, periodic log lines otherwise (calbio.logs)."""
+    from calbio.logs import training_progress as progress
 
-        def update(epoch: int, total: int, loss: float) -> None:
-            bar.update(task, completed=epoch, total=total, loss=loss)
-
-        yield update
+    with progress(quiet, console=err_console) as cb:
+        yield cb
 
 
 @app.command()
