@@ -117,9 +117,12 @@ def score(
     kind: Annotated[
         str | None, typer.Option("--score", help="half | both | cosine | blend")
     ] = None,
+    min_mapped: Annotated[
+        float, typer.Option(help="Smallest fraction of pairs that must map onto the model")
+    ] = 0.5,
     force: c.Force = False,
 ) -> None:
-    """Score pairs with a fitted model: CSV of a, b, association, cosine."""
+    """Score pairs with a fitted model: association, cosine, training flag, ranks, percentile."""
     from calbio.api import score_pairs_table
     from calbio.model.estimator import CAL
 
@@ -129,7 +132,7 @@ def score(
         check_output_file(out, force)
     model = CAL.load(model_dir)
     prs = c.read_pairs(pairs, columns, None, None)
-    table = score_pairs_table(model, prs, kind=kind)
+    table = score_pairs_table(model, prs, kind=kind, min_mapped=min_mapped)
     if out is None:
         table.to_csv(sys.stdout, index=False)
     else:
@@ -148,7 +151,7 @@ def query(
     out: Annotated[Path | None, typer.Option(help="Also write the table as CSV")] = None,
     force: c.Force = False,
 ) -> None:
-    """Ranked association partners of one entity, with cosine and training-pair flags."""
+    """Ranked partners of one entity: known (training) partners and new candidates, listed apart."""
     from rich.table import Table
 
     from calbio.model.estimator import CAL
@@ -158,24 +161,30 @@ def query(
 
         check_output_file(out, force)
     model = CAL.load(model_dir)
+    from calbio.api import query_partners
+
+    known, new = query_partners(model, gene, top=top)
     table = model.query(gene, top=top)
     if out is not None:
         from calbio._io import atomic_file
 
         with atomic_file(out) as tmp:
             table.to_csv(tmp, index=False)
-    t = Table(title=f"Top {len(table)} association partners of {gene}", title_justify="left")
-    for col in ("rank", "partner", "association", "cosine", "training pair"):
-        t.add_column(col, justify="right" if col not in ("partner",) else "left")
-    for r in table.itertuples(index=False):
-        t.add_row(
-            str(r.rank),
-            str(r.partner),
-            f"{r.association:.3f}",
-            f"{r.cosine:.3f}",
-            "yes" if r.training_pair else "",
-        )
-    console.print(t)
+    n_all = len(model.names_) - 1
+    for title, frame in (
+        (
+            f"Known partners of {gene} (training pairs): {len(known):,}, ranked among all "
+            f"{n_all:,} other entities" + (f"; best {top} shown" if len(known) > top else ""),
+            known.head(top),
+        ),
+        (f"New candidates for {gene} (not training pairs): top {len(new)}", new),
+    ):
+        t = Table(title=title, title_justify="left")
+        for col in ("rank", "partner", "association", "cosine"):
+            t.add_column(col, justify="left" if col == "partner" else "right")
+        for r in frame.itertuples(index=False):
+            t.add_row(str(r.rank), str(r.partner), f"{r.association:.3f}", f"{r.cosine:.3f}")
+        console.print(t)
 
 
 @app.command()
