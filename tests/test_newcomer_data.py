@@ -102,3 +102,15 @@ def test_expand_defaults_and_resolve(tmp_path, monkeypatch):
     assert resolve(tmp_path, "${CALBIO_DATA:-d}/x") == tmp_path / "d" / "x"
     monkeypatch.setenv("CALBIO_DATA", "/abs")
     assert resolve(tmp_path, "$CALBIO_DATA/x") == Path("/abs/x")
+
+
+def test_run_data_option_sets_calbio_data(data_dir, tmp_path, monkeypatch, cli):
+    monkeypatch.delenv("CALBIO_DATA", raising=False)
+    exp_file = tmp_path / "e.toml"
+    exp_file.write_text(TOML.replace("emb.csv", "missing.csv"))
+    code, _, err = cli(["run", exp_file, "--out", tmp_path / "run", "--data", data_dir])
+    # the variable resolved (the error names the data folder), and nothing was written
+    assert code == 2 and str(data_dir / "embeddings" / "missing.csv") in err
+    assert not (tmp_path / "run").exists()
+    code, _, err = cli(["run", exp_file, "--data", tmp_path / "nowhere"])
+    assert code == 2 and "not a directory" in err

@@ -128,3 +128,11 @@ def test_html_report_has_roc_and_cross_boundary_figures(result, tmp_path):
     assert {"roc-0", "cb-0", "quintiles-0", "loss"} <= set(info["figures"])
     frame = pd.read_csv(run / "test_scores.csv.gz")
     assert len(frame) == len(result.scores)
+
+
+def test_evaluation_repr_is_short(result):
+    from calbio.report.console import evaluation_repr
+
+    r = evaluation_repr(result)
+    assert r.startswith("EvaluationResult (edge protocol, seed 42)")
+    assert "cal 0." in r and len(r.splitlines()) <= 6 and len(r) < 800
