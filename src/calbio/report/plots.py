@@ -215,8 +215,8 @@ def plot_cross_boundary(result: Any, threshold: float | None = None, bins: int =
         v = cos[y == lab]
         if len(v):
             frac = float(np.mean(np.abs(v) < threshold))
-            ax.hist(v, bins=edges, density=True, histtype="step", lw=1.6, color=color,
-                    label=f"{name} ({len(v):,}; {frac:.0%} cross-boundary)")  # fmt: skip
+            label = f"{name} ({len(v):,}; {frac:.0%} cross-boundary)"
+            ax.hist(v, bins=edges, density=True, histtype="step", lw=1.6, color=color, label=label)
     ax.set_xlabel("embedding cosine of the pair")
     ax.set_ylabel("density")
     ax.legend(frameon=False, fontsize=8, loc="upper left")
