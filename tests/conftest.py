@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -15,7 +16,11 @@ from calbio.data.synthetic import make_synthetic
 # stalling on OpenMP barriers when the machine is busy.
 torch.set_num_threads(1)
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+# Real data: $CALBIO_DATA when set (data outside the development layout), else ../shared/data.
+DEV_SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+SHARED = (
+    Path(os.environ["CALBIO_DATA"]).expanduser() if os.environ.get("CALBIO_DATA") else DEV_SHARED
+)
 
 # Training options that keep unit tests fast; the paper recipe itself is tested structurally.
 TINY = {"hidden": 32, "epochs": 3, "batch_size": 128}
@@ -35,9 +40,9 @@ def synthetic():
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
-    """Path to ../shared/data, or skip the test when it is absent."""
+    """Path to the real data ($CALBIO_DATA, else ../shared/data); skip the test when absent."""
     if not (SHARED / "embeddings" / "depmap_crispr_gene_effect_pca50.csv").is_file():
-        pytest.skip(f"real data not found at {SHARED}")
+        pytest.skip(f"real data not found at {SHARED} (set CALBIO_DATA to its folder)")
     return SHARED
 
 

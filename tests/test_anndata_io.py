@@ -72,7 +72,7 @@ def test_transform_round_trip_keeps_everything_else(model_dir, tmp_path):
         transform_h5ad(d, src, out)
 
 
-def test_lookup_mode_gives_nan_rows_and_noise_for_unknown_entities(model_dir):
+def test_lookup_mode_gives_nan_rows_and_no_cluster_for_unknown_entities(model_dir):
     d, emb = model_dir
     model = CAL.load(d)
     names = list(emb.names[:20]) + ["NOT_A_GENE_1", "NOT_A_GENE_2"]
@@ -82,8 +82,10 @@ def test_lookup_mode_gives_nan_rows_and_noise_for_unknown_entities(model_dir):
     Z = ad.obsm["X_cal"]
     np.testing.assert_allclose(Z[:20], model.association_[:20])
     assert np.isnan(Z[20:]).all()
-    assert (ad.obs["cal_cluster"].astype(str).iloc[20:] == "-1").all()
-    assert ad.uns["cal"]["params"]["id_column"] == "None"  # h5ad cannot hold None
+    assert ad.obs["cal_cluster"].iloc[20:].isna().all()  # unmapped: missing, not noise
+    assert ad.obs["cal_cluster"].iloc[:20].notna().all()
+    assert "id_column" not in ad.uns["cal"]["params"]  # unset: left out, never the string 'None'
+    assert "None" not in repr(ad.uns["cal"]["params"])
 
 
 def test_bad_inputs(model_dir, tmp_path):

@@ -41,7 +41,7 @@ def test_fit_query_score(files, tmp_path, cli) -> None:
     code, out, err = cli(["score", model, files / "pairs.csv"])
     assert code == 0, err
     lines = out.strip().splitlines()
-    assert lines[0] == "a,b,association,cosine" and len(lines) == 1501
+    assert lines[0].startswith("a,b,association,cosine,training_pair,") and len(lines) == 1501
     # refusing to overwrite without --force, then overwriting with it
     code, _, err = cli(["fit", files / "emb.csv", files / "pairs.csv", "--out", model, *TRAIN])
     assert code == 2 and "--force" in err

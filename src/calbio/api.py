@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import difflib
+import re
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from calbio._io import atomic_dir, write_json_atomic
@@ -21,22 +25,222 @@ REAL_DEMO_FILES = (
 )
 
 
-def score_pairs_table(model: CAL, pairs: Pairs, kind: str | None = None) -> pd.DataFrame:
-    """Pairs that map onto the model's entities, with association score and cosine."""
-    mapped = map_pairs(
-        pairs, Embeddings(model.names_, model.embedding_, source="model"), min_fraction=0.5
+N_RANDOM_PAIRS = 20_000  # reference sample for score percentiles
+RANK_BLOCK = 1024  # pairs per block when ranking against all entities
+
+
+def _model_embeddings(model: Any) -> Embeddings:
+    return model.entity_table()
+
+
+def _looks_like(values: Any, k: int = 3) -> str:
+    vals = [str(v) for v in pd.unique(pd.Series(list(values), dtype=object))[:k]]
+    return ", ".join(vals) + (", ..." if len(vals) == k else "")
+
+
+def map_onto_model(model: Any, pairs: Pairs, min_mapped: float = 0.5) -> Any:
+    """Map pairs onto a model's entities; when too few map, say what the model's ids look like."""
+    mapped = map_pairs(pairs, _model_embeddings(model), min_fraction=0.0)
+    st = mapped.stats
+    if st["fraction_mapped"] >= min_mapped and len(mapped):
+        return mapped
+    unmatched = st.get("examples_unmapped") or []
+    model_src = (getattr(model, "sources_", {}) or {}).get("embeddings", {}).get("path") or "?"
+    raise CalbioInputError(
+        f"only {st['n_mapped']:,} of {st['n_input']:,} pairs map onto the model's "
+        f"{len(model.names_):,} entities. The model's entities look like "
+        f"{_looks_like(model.names_)} (fitted on {model_src}); unmatched ids here look like "
+        f"{', '.join(unmatched[:3]) or 'none'}. Was the model fitted on another embedding "
+        "table? Score with a model fitted on the table these ids come from"
+        + (
+            ", or lower --min-mapped if the pairs simply cover more entities"
+            if st["n_mapped"]
+            else ""
+        ),
+        pairs.source or None,
     )
+
+
+def _ranks_among_partners(
+    rows_of: Callable[[np.ndarray], np.ndarray], q: np.ndarray, other: np.ndarray
+) -> np.ndarray:
+    """Rank (1 = best) of ``other`` among all entities scored from ``q`` (the query excluded);
+    ties count in the pair's favour. Blocks of pairs x all entities, never an n x n matrix."""
+    out = np.empty(len(q), dtype=np.int64)
+    for start in range(0, len(q), RANK_BLOCK):
+        qs, os_ = q[start : start + RANK_BLOCK], other[start : start + RANK_BLOCK]
+        rows = np.array(rows_of(qs), dtype=np.float64)  # (block, n)
+        at = np.arange(rows.shape[0])
+        rows[at, qs] = -np.inf  # an entity is not its own partner
+        out[start : start + len(qs)] = 1 + (rows > rows[at, os_][:, None]).sum(axis=1)
+    return out
+
+
+def score_pairs_table(
+    model: Any,
+    pairs: Pairs,
+    kind: str | None = None,
+    *,
+    min_mapped: float = 0.5,
+    n_random: int = N_RANDOM_PAIRS,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Score pairs that map onto the model's entities.
+
+    Columns: ``a, b, association, cosine``; ``training_pair`` (the pair was a training pair);
+    ``rank_in_a`` / ``rank_in_b`` (rank of b among all partners of a, and of a among those of
+    b; 1 = best); ``percentile`` (share of ``n_random`` random entity pairs scoring below it).
+    """
+    mapped = map_onto_model(model, pairs, min_mapped)
     idx = mapped.idx
-    assoc = model.score_pairs(idx, kind=kind)
-    cos = pair_scores(model.embedding_, model.embedding_, idx, "cosine")
-    return pd.DataFrame(
-        {
-            "a": model.names_[idx[:, 0]],
-            "b": model.names_[idx[:, 1]],
-            "association": assoc,
-            "cosine": cos,
-        }
+    if kind is not None and not isinstance(model, CAL):
+        raise CalbioInputError(f"--score applies to CAL models, not {type(model).__name__}")
+    if isinstance(model, CAL):
+        kind = kind or model.config.score
+        left, right = model.score_vectors(kind)
+
+        def score(i: np.ndarray) -> np.ndarray:
+            return model.score_pairs(i, kind=kind)
+
+        def rows_of(q: np.ndarray) -> np.ndarray:
+            return left[q] @ right.T
+    else:
+        score, rows_of = model.score_pairs, model.score_rows
+    assoc = score(idx)
+    n = len(model.names_)
+    tp = np.sort(np.asarray(model.train_pairs_, dtype=np.int64).reshape(-1, 2), axis=1)
+    key = np.sort(idx, axis=1)
+    train_pair = np.isin(key[:, 0] * n + key[:, 1], tp[:, 0] * n + tp[:, 1])
+    rank_a = _ranks_among_partners(rows_of, idx[:, 0], idx[:, 1])
+    rank_b = _ranks_among_partners(rows_of, idx[:, 1], idx[:, 0])
+    rng = np.random.default_rng(seed)
+    ra = rng.integers(0, n, size=n_random)
+    rb = (ra + rng.integers(1, max(n, 2), size=n_random)) % n  # never a self-pair
+    ref = np.sort(score(np.stack([ra, rb], 1)))
+    pct = 100.0 * np.searchsorted(ref, assoc, side="left") / len(ref)
+    out = {"a": model.names_[idx[:, 0]], "b": model.names_[idx[:, 1]], "association": assoc}
+    E = getattr(model, "embedding_", None)
+    if E is not None:
+        out["cosine"] = pair_scores(E, E, idx, "cosine")
+    out.update(
+        {"training_pair": train_pair, "rank_in_a": rank_a, "rank_in_b": rank_b, "percentile": pct}
     )
+    return pd.DataFrame(out)
+
+
+# Excel turns some gene symbols into dates (SEPT2 -> 2-Sep, MARCH1 -> 1-Mar) and back.
+_EXCEL_MONTHS = {
+    "Sep": ("SEPT", "SEPTIN"),
+    "Mar": ("MARCH", "MARCHF"),
+    "Dec": ("DEC",),
+    "Oct": ("OCT",),
+    "Nov": ("NOV",),
+    "Apr": ("APR",),
+    "Feb": ("FEB",),
+    "Jan": ("JAN",),
+    "Jun": ("JUN",),
+    "Jul": ("JUL",),
+    "Aug": ("AUG",),
+    "May": ("MAY",),
+}
+_PREFIX_TO_MONTH = {p: m for m, ps in _EXCEL_MONTHS.items() for p in ps}
+
+
+def excel_forms(name: str) -> set[str]:
+    """Other spellings of ``name`` that Excel's date conversion produces or undoes."""
+    out: set[str] = set()
+    m = re.fullmatch(r"(SEPTIN|SEPT|MARCHF|MARCH|[A-Z]{3})(\d{1,2})", name.upper())
+    if m and m.group(1) in _PREFIX_TO_MONTH:
+        mon, d = _PREFIX_TO_MONTH[m.group(1)], int(m.group(2))
+        out |= {f"{d}-{mon}", f"{d:02d}-{mon}", f"{mon}-{d:02d}", f"{d}-{mon.upper()}"}
+        out |= {f"{p}{d}" for p in _EXCEL_MONTHS[mon]}  # SEPT2 <-> SEPTIN2
+    m = re.fullmatch(r"(\d{1,2})-([A-Za-z]{3})|([A-Za-z]{3})-(\d{1,2})", name)
+    if m:
+        d = int(m.group(1) or m.group(4))
+        mon = (m.group(2) or m.group(3)).capitalize()
+        out |= {f"{p}{d}" for p in _EXCEL_MONTHS.get(mon, ())}
+    out.discard(name)
+    return out
+
+
+def suggest_entities(name: str, names: Any, k: int = 5) -> list[str]:
+    """Close matches for an unknown identifier: other case, Excel-mangled forms, then fuzzy."""
+    pool = pd.Index([str(n) for n in names])
+    folded = pd.Series(pool.str.casefold(), index=pool)
+    found: list[str] = list(pool[folded.to_numpy() == name.casefold()])
+    forms = {f.casefold() for f in excel_forms(name)}
+    found += [n for n in pool[folded.isin(forms).to_numpy()] if n not in found]
+    if len(found) < k:
+        upper = {n.upper(): n for n in pool}
+        close = difflib.get_close_matches(name.upper(), list(upper), n=k, cutoff=0.75)
+        found += [upper[c] for c in close if upper[c] not in found]
+    return found[:k]
+
+
+def _training_pairs_mention(model: Any, name: str) -> str | None:
+    """The training pairs file, when ``name`` appears in it (although not in the model)."""
+    src = ((getattr(model, "sources_", {}) or {}).get("pairs") or {}).get("path") or ""
+    unmapped = [str(x).casefold() for x in model.mapping_stats_.get("examples_unmapped", [])]
+    if name.casefold() in unmapped:
+        return src or "the training pairs"
+    if not src or not Path(src).is_file():
+        return None
+    from calbio.data.pairs import load_pairs
+
+    try:
+        prs = load_pairs(src)
+    except CalbioInputError:
+        return None
+    ids = pd.Series(np.concatenate([prs.a, prs.b]), dtype=object).astype(str).str.casefold()
+    return src if bool((ids == name.casefold()).any()) else None
+
+
+def resolve_entity(model: Any, name: str) -> int:
+    """Row of ``name`` in a fitted model, or an error that says why not and what is close."""
+    try:
+        return model.index_of(name)
+    except CalbioInputError:
+        pass
+    parts = [f"{name!r} is not among the model's {len(model.names_):,} entities"]
+    in_pairs = _training_pairs_mention(model, name)
+    if in_pairs:
+        parts.append(
+            f"it is in the training pairs ({in_pairs}) but not in the embedding table the model "
+            "was fitted on, so it has no vector"
+        )
+    close = suggest_entities(name, model.names_)
+    if close:
+        parts.append("close matches: " + ", ".join(close))
+    else:
+        parts.append(f"the model's entities look like {_looks_like(model.names_)}")
+    raise CalbioInputError("; ".join(parts))
+
+
+def query_partners(model: Any, name: str, top: int = 20) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(known, new): the entity's training partners with their ranks, and the ``top`` best
+    partners that are not training pairs. Ranks are among all other entities (1 = best)."""
+    i = resolve_entity(model, name)
+    row = model.score_rows(np.array([i]))[0].astype(np.float64)
+    row[i] = -np.inf
+    order = np.argsort(-row, kind="stable")[: len(row) - 1]
+    rank = np.empty(len(row), dtype=np.int64)
+    rank[order] = np.arange(1, len(order) + 1)
+    tp = np.asarray(model.train_pairs_, dtype=np.int64).reshape(-1, 2)
+    partners = np.unique(np.concatenate([tp[tp[:, 0] == i, 1], tp[tp[:, 1] == i, 0]]))
+    E = getattr(model, "embedding_", None)
+    cos = None if E is None else (E @ E[i]).astype(np.float64)
+
+    def table(rows: np.ndarray) -> pd.DataFrame:
+        rows = rows[np.argsort(rank[rows], kind="stable")]
+        out = {"rank": rank[rows], "partner": model.names_[rows], "association": row[rows]}
+        if cos is not None:
+            out["cosine"] = cos[rows]
+        return pd.DataFrame(out)
+
+    is_partner = np.zeros(len(row), dtype=bool)
+    is_partner[partners] = True
+    new = order[~is_partner[order]][:top]
+    return table(partners), table(new)
 
 
 def _demo_inputs(data: Path | None) -> tuple[Embeddings, Pairs, str]:
@@ -91,7 +295,8 @@ def run_demo(
     )
     model = result.model
     # query the entity with the most held-out partners: can CAL rank pairs it never saw?
-    held = result.scores[result.scores["set"] == "positive"]
+    sc = result.scores
+    held = sc[(sc["dataset"] == "test") & (sc["set"] == "positive")]
     counts = pd.concat([held["a"], held["b"]]).value_counts()
     hub = str(counts.index[0])
     q = model.query(hub, top=20)

@@ -1,14 +1,19 @@
 """Write a fitted model's association space back into an AnnData file (scanpy conventions).
 
 ``obsm["X_cal"]``: association vectors f(e) per observation; ``obs["cal_cluster"]``: HDBSCAN
-labels (categorical strings, "-1" = noise or not mapped); ``uns["cal"]["params"]``: how they were
-made. Nothing else in the AnnData object is touched.
+labels (categorical strings; "-1" = HDBSCAN noise, missing (NaN) = row not mapped or not
+clustered); ``uns["cal"]["params"]``: how they were made (unset options are left out, since h5ad
+cannot store None). Nothing else in the AnnData object is touched.
 
 Two modes, chosen automatically:
 - ``transform``: the matrix has the model's raw feature dimension, so every row is mapped with
   ``CAL.transform`` (the model's own preprocessing, then f). Works for new entities too.
 - ``lookup``: otherwise, rows are matched to the model's entities by name (``obs_names`` or an obs
-  column); rows not in the model get NaN vectors and cluster "-1".
+  column); rows not in the model get NaN vectors and a missing cluster label.
+
+In transform mode, rows whose names are model entities are compared with the model's own
+(preprocessed) training rows; a warning says when they differ, i.e. when the table is not the
+one the model was fitted on.
 """
 
 from __future__ import annotations
@@ -22,6 +27,9 @@ import scipy.sparse as sp
 
 from calbio.analysis.clusters import hdbscan_cosine
 from calbio.errors import CalbioInputError
+from calbio.logs import get_logger
+
+logger = get_logger("anndata")
 
 OBSM_KEY = "X_cal"
 OBS_KEY = "cal_cluster"
@@ -29,14 +37,45 @@ UNS_KEY = "cal"
 
 
 def _uns_safe(value: Any) -> Any:
-    """h5ad cannot store None: replace it by the string 'None' (recursively)."""
+    """h5ad cannot store None: leave such entries out (recursively), keep everything else."""
     if isinstance(value, dict):
-        return {str(k): _uns_safe(v) for k, v in value.items()}
-    if value is None:
-        return "None"
+        return {str(k): _uns_safe(v) for k, v in value.items() if v is not None}
     if isinstance(value, list | tuple):
-        return [_uns_safe(v) for v in value]
+        return [_uns_safe(v) for v in value if v is not None]
     return value
+
+
+def _row_ids(adata: Any, id_column: str | None) -> np.ndarray:
+    if id_column is not None:
+        if id_column not in adata.obs:
+            raise CalbioInputError(f"h5ad obs has no column {id_column!r}")
+        return adata.obs[id_column].astype(str).to_numpy()
+    return np.asarray(adata.obs_names, dtype=str)
+
+
+def compare_with_training_rows(
+    model: Any, ids: np.ndarray, X: np.ndarray, atol: float = 1e-3
+) -> str | None:
+    """A warning when rows named like model entities differ from the model's training rows
+    after the model's preprocessing (PCA if any, L2 norm); None when they agree or none share."""
+    pos = pd.Index(np.asarray(model.names_, dtype=str)).get_indexer(ids)
+    shared = np.flatnonzero(pos >= 0)
+    if not len(shared):
+        return None
+    mine = model.preprocess(np.asarray(X[shared], dtype=np.float32))
+    diff = np.abs(mine - model.embedding_[pos[shared]]).max(axis=1)
+    bad = diff > atol
+    if not bad.any():
+        return None
+    sha = ((getattr(model, "sources_", {}) or {}).get("embeddings") or {}).get("sha256")
+    ex = ", ".join(str(x) for x in ids[shared[bad]][:3])
+    return (
+        f"{int(bad.sum()):,} of {len(shared):,} rows named like model entities differ from the "
+        f"table the model was fitted on (after its preprocessing; e.g. {ex}; largest difference "
+        f"{float(diff.max()):.3g}); this is another embedding"
+        + (f" than the training table (sha256 {sha[:12]}...)" if sha else "")
+        + ", so X_cal is f applied to different inputs"
+    )
 
 
 def _matrix(adata: Any, layer: str | None) -> Any:
@@ -61,6 +100,7 @@ def add_association_space(
 ) -> dict[str, Any]:
     """Add obsm['X_cal'], obs['cal_cluster'] and uns['cal']['params'] to ``adata`` in place."""
     X = _matrix(adata, layer)
+    warnings: list[str] = []
     if mode == "auto":
         mode = "transform" if X is not None and X.shape[1] == model.n_features_in_ else "lookup"
     n = adata.n_obs
@@ -75,13 +115,12 @@ def add_association_space(
             raise CalbioInputError("the h5ad matrix contains NaN or infinite values")
         Z = model.transform(dense).astype(np.float32)
         mapped = np.ones(n, dtype=bool)
+        warning = compare_with_training_rows(model, _row_ids(adata, id_column), dense)
+        if warning:
+            warnings.append(warning)
+            logger.warning(warning)
     elif mode == "lookup":
-        if id_column is not None:
-            if id_column not in adata.obs:
-                raise CalbioInputError(f"h5ad obs has no column {id_column!r}")
-            ids = adata.obs[id_column].astype(str).to_numpy()
-        else:
-            ids = np.asarray(adata.obs_names, dtype=str)
+        ids = _row_ids(adata, id_column)
         pos = pd.Index(np.asarray(model.names_, dtype=str)).get_indexer(ids)
         mapped = pos >= 0
         if not mapped.any():
@@ -95,11 +134,15 @@ def add_association_space(
         raise CalbioInputError(f"mode must be auto, transform or lookup, got {mode!r}")
 
     labels = np.full(n, -1, dtype=np.int64)
+    clustered = np.zeros(n, dtype=bool)
     if cluster and mapped.sum() >= 2:
         labels[mapped] = hdbscan_cosine(Z[mapped], min_cluster_size, min_samples)
+        clustered = mapped.copy()
     adata.obsm[OBSM_KEY] = Z
-    cats = [str(c) for c in sorted(set(labels.tolist()))]
-    adata.obs[OBS_KEY] = pd.Categorical(labels.astype(str), categories=cats)
+    cats = [str(c) for c in sorted(set(labels[clustered].tolist()))]
+    # noise stays "-1"; rows that were not mapped (or not clustered) are missing, not noise
+    values = np.where(clustered, labels.astype(str), None)
+    adata.obs[OBS_KEY] = pd.Categorical(values, categories=cats)
     params = {
         "mode": mode,
         "layer": layer,
@@ -114,11 +157,19 @@ def add_association_space(
         "min_cluster_size": int(min_cluster_size),
         "min_samples": int(min_samples),
         "metric": "1 - cosine",
-        "unmapped": "NaN rows in obsm, cluster '-1'",
+        "unmapped": "NaN rows in obsm, missing cluster label",
+        "noise": "cluster '-1'",
     }
     adata.uns[UNS_KEY] = {"params": _uns_safe(params)}
     n_clusters = int(labels.max()) + 1 if (labels >= 0).any() else 0
-    return {"mode": mode, "n_obs": n, "n_mapped": int(mapped.sum()), "n_clusters": n_clusters}
+    return {
+        "mode": mode,
+        "n_obs": n,
+        "n_mapped": int(mapped.sum()),
+        "n_clusters": n_clusters,
+        "n_noise": int((labels[clustered] == -1).sum()),
+        "warnings": warnings,
+    }
 
 
 def transform_h5ad(

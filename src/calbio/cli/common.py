@@ -41,7 +41,7 @@ DEFAULT_PRESET = "fast"
 Preset = Annotated[
     str,
     typer.Option(
-        help="Training recipe: 'fast' (default; h=128, 20 one-cycle epochs) or 'paper' "
+        help="Training recipe: 'fast' (h=128, 20 one-cycle epochs) or 'paper' "
         "(the paper's exact recipe: h=1024, 100 epochs)"
     ),
 ]
@@ -56,6 +56,16 @@ MaskFN = Annotated[bool, typer.Option(help="Mask known positives among in-batch 
 BothOrient = Annotated[bool, typer.Option(help="Feed each pair in both orientations")]
 Score = Annotated[str | None, typer.Option(help="half | both | cosine | blend")]
 BlendLambda = Annotated[float | None, typer.Option(help="Weight of the learned score in 'blend'")]
+ValidationFraction = Annotated[
+    float | None,
+    typer.Option(help="Carve this fraction of the training pairs out for validation loss"),
+]
+Patience = Annotated[
+    int | None,
+    typer.Option(
+        help="Early stopping: epochs without validation improvement (needs --validation-fraction)"
+    ),
+]
 Threads = Annotated[int | None, typer.Option(help="torch CPU threads")]
 MinMapped = Annotated[
     float,
@@ -105,7 +115,19 @@ def read_pairs(
 
 def train_overrides(**kw: Any) -> dict[str, Any]:
     """Training overrides from CLI options: drop unset values and False flags."""
-    return {k: v for k, v in kw.items() if v is not None and v is not False}
+    out = {k: v for k, v in kw.items() if v is not None and v is not False}
+    if out.get("patience") is not None:
+        if out["patience"] < 1:
+            raise CalbioInputError(f"--patience must be at least 1, got {out['patience']}")
+        if not out.get("validation_fraction"):
+            raise CalbioInputError(
+                "--patience needs --validation-fraction (e.g. 0.1): early stopping watches the "
+                "loss on validation pairs carved out of the training pairs"
+            )
+    vf = out.get("validation_fraction")
+    if vf is not None and not 0.0 <= vf < 1.0:
+        raise CalbioInputError(f"--validation-fraction must be in [0, 1), got {vf}")
+    return out
 
 
 # --------------------------------------------------------------------------- shared option groups
@@ -134,6 +156,8 @@ TRAIN_OPTIONS: dict[str, tuple[Any, Any]] = {
     "both_orientations": (BothOrient, False),
     "score": (Score, None),
     "blend_lambda": (BlendLambda, None),
+    "validation_fraction": (ValidationFraction, None),
+    "patience": (Patience, None),
     "threads": (Threads, None),
 }
 

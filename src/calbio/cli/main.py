@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from calbio.cli import common as c
 from calbio.cli.app import app, console, err_console
@@ -18,25 +17,11 @@ from calbio.errors import CalbioInputError
 
 @contextlib.contextmanager
 def training_progress(quiet: bool = False) -> Iterator:
-    """A rich progress bar fed by the trainer's per-epoch callback."""
-    if quiet:
-        yield None
-        return
-    with Progress(
-        TextColumn("training"),
-        BarColumn(),
-        TextColumn("epoch {task.completed}/{task.total}"),
-        TextColumn("loss {task.fields[loss]:.4f}"),
-        TimeElapsedColumn(),
-        console=err_console,
-        transient=True,
-    ) as bar:
-        task = bar.add_task("train", total=None, loss=float("nan"))
+    """Per-epoch progress: a rich bar on a terminal, periodic log lines otherwise (calbio.logs)."""
+    from calbio.logs import training_progress as progress
 
-        def update(epoch: int, total: int, loss: float) -> None:
-            bar.update(task, completed=epoch, total=total, loss=loss)
-
-        yield update
+    with progress(quiet, console=err_console) as cb:
+        yield cb
 
 
 def build_model(name: str, training: c.TrainingOptions) -> object:
@@ -155,9 +140,12 @@ def score(
     kind: Annotated[
         str | None, typer.Option("--score", help="half | both | cosine | blend")
     ] = None,
+    min_mapped: Annotated[
+        float, typer.Option(help="Smallest fraction of pairs that must map onto the model")
+    ] = 0.5,
     force: c.Force = False,
 ) -> None:
-    """Score pairs with a fitted model: CSV of a, b, association, cosine."""
+    """Score pairs with a fitted model: association, cosine, training flag, ranks, percentile."""
     from calbio.api import score_pairs_table
     from calbio.models.persistence import load_model
 
@@ -167,7 +155,7 @@ def score(
         check_output_file(out, force)
     model = load_model(model_dir)
     prs = c.read_pairs(pairs, columns, None, None)
-    table = score_pairs_table(model, prs, kind=kind)
+    table = score_pairs_table(model, prs, kind=kind, min_mapped=min_mapped)
     if out is None:
         table.to_csv(sys.stdout, index=False)
     else:
@@ -186,7 +174,7 @@ def query(
     out: Annotated[Path | None, typer.Option(help="Also write the table as CSV")] = None,
     force: c.Force = False,
 ) -> None:
-    """Ranked association partners of one entity, with cosine and training-pair flags."""
+    """Ranked partners of one entity: known (training) partners and new candidates, listed apart."""
     from rich.table import Table
 
     from calbio.models.persistence import load_model
@@ -196,26 +184,31 @@ def query(
 
         check_output_file(out, force)
     model = load_model(model_dir)
+    from calbio.api import query_partners
+
+    known, new = query_partners(model, gene, top=top)
     table = model.query(gene, top=top)
     if out is not None:
         from calbio._io import atomic_file
 
         with atomic_file(out) as tmp:
             table.to_csv(tmp, index=False)
-    t = Table(title=f"Top {len(table)} association partners of {gene}", title_justify="left")
-    has_cos = "cosine" in table.columns
-    cols = ("rank", "partner", "association", *(("cosine",) if has_cos else ()), "training pair")
-    for col in cols:
-        t.add_column(col, justify="right" if col not in ("partner",) else "left")
-    for r in table.itertuples(index=False):
-        t.add_row(
-            str(r.rank),
-            str(r.partner),
-            f"{r.association:.3f}",
-            *((f"{r.cosine:.3f}",) if has_cos else ()),
-            "yes" if r.training_pair else "",
-        )
-    console.print(t)
+    n_all = len(model.names_) - 1
+    for title, frame in (
+        (
+            f"Known partners of {gene} (training pairs): {len(known):,}, ranked among all "
+            f"{n_all:,} other entities" + (f"; best {top} shown" if len(known) > top else ""),
+            known.head(top),
+        ),
+        (f"New candidates for {gene} (not training pairs): top {len(new)}", new),
+    ):
+        t = Table(title=title, title_justify="left")
+        cols = [col for col in ("rank", "partner", "association", "cosine") if col in frame]
+        for col in cols:
+            t.add_column(col, justify="left" if col == "partner" else "right")
+        for r in frame[cols].itertuples(index=False):
+            t.add_row(*(f"{v:.3f}" if isinstance(v, float) else str(v) for v in r))
+        console.print(t)
 
 
 @app.command()

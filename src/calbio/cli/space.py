@@ -159,11 +159,12 @@ def transform(
         min_cluster_size=min_cluster_size,
         min_samples=min_samples,
     )
-    note = "" if info["mode"] == "transform" else " (unmapped rows: NaN vectors, cluster -1)"
+    note = "" if info["mode"] == "transform" else " (unmapped rows: NaN vectors, no cluster)"
     console.print(
         f"{info['mode']}: {info['n_mapped']:,} of {info['n_obs']:,} rows mapped{note}; "
-        f"{info['n_clusters']} clusters; wrote {out}"
-    )
+        f"{info['n_clusters']} clusters, {info.get('n_noise', 0):,} noise rows (cluster -1); "
+        f"wrote {out}"
+    )  # warnings (e.g. rows that differ from the training table) go to the calbio logger
 
 
 @app.command()

@@ -345,9 +345,26 @@ def run(
     force: Annotated[
         bool, typer.Option("--force", help="Recompute every step, even finished ones")
     ] = False,
+    data: Annotated[
+        Path | None,
+        typer.Option(
+            "--data",
+            help="Data folder (embeddings/, associations/) for ${CALBIO_DATA} in the experiment "
+            "file; default: the CALBIO_DATA environment variable",
+        ),
+    ] = None,
 ) -> None:
     """Run an experiment file into a resumable run directory (one JSON per step, summary.md)."""
     from calbio.experiments.runner import load_experiment, run_experiment
+
+    if data is not None:
+        import os
+
+        from calbio.datapath import ENV
+
+        if not data.is_dir():
+            raise CalbioInputError("--data: not a directory", data)
+        os.environ[ENV] = str(data.resolve())
 
     exp = load_experiment(experiment)
     target = out if out is not None else Path("runs") / exp.name

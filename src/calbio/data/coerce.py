@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -10,20 +11,20 @@ import pandas as pd
 from calbio.data.types import Embeddings, MappedPairs, Pairs
 from calbio.errors import CalbioInputError
 
-EmbeddingsLike = Embeddings | pd.DataFrame
+EmbeddingsLike = Embeddings | pd.DataFrame | Any  # Any: an AnnData (anndata is imported lazily)
 PairsLike = Pairs | MappedPairs | pd.DataFrame | np.ndarray | Sequence[tuple[str, str]]
 
 
 def as_embeddings(
     embeddings: EmbeddingsLike | np.ndarray, names: Sequence[str] | None = None
 ) -> Embeddings:
-    """Coerce a DataFrame (index = identifiers) or an array (+ names) to ``Embeddings``."""
-    from calbio.data.embeddings import embeddings_from_array, embeddings_from_frame
+    """Coerce an AnnData, a DataFrame (index = identifiers), a path, or an array (+ names)."""
+    from calbio.data.embeddings import embeddings_from_array, load_embeddings
 
     if isinstance(embeddings, Embeddings):
         return embeddings
-    if isinstance(embeddings, pd.DataFrame):
-        return embeddings_from_frame(embeddings)
+    if not isinstance(embeddings, np.ndarray | list):
+        return load_embeddings(embeddings)  # AnnData, DataFrame, file path
     X = np.asarray(embeddings)
     if names is None:
         names = [str(i) for i in range(X.shape[0])]

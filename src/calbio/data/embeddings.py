@@ -351,7 +351,7 @@ def _read_npy(path: Path, names_file: str | Path | None) -> tuple[list[str], np.
 
 
 def _read_h5ad(
-    path: Path, id_column: str | None, layer: str | None
+    path: Path, id_column: str | None, layer: str | None, obsm: str | None = None
 ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     try:
         import anndata
@@ -359,6 +359,15 @@ def _read_h5ad(
         adata = anndata.read_h5ad(path)
     except Exception as exc:
         raise CalbioInputError(f"cannot read h5ad: {_one_line(exc)}", path) from exc
+    return _anndata_matrix(adata, id_column, layer, obsm, path)
+
+
+def _anndata_matrix(
+    adata: Any, id_column: str | None, layer: str | None, obsm: str | None, path: Any
+) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """Identifiers and the (dense) matrix of an AnnData: X, a layer, or an obsm key."""
+    if layer is not None and obsm is not None:
+        raise CalbioInputError("give layer or obsm, not both", path)
     if id_column is None:
         ids = np.asarray(adata.obs_names, dtype=object)
     elif id_column in adata.obs.columns:
@@ -369,10 +378,20 @@ def _read_h5ad(
             f"{_examples(list(adata.obs.columns), 8) or 'none'}",
             path,
         )
-    if layer is None:
+    if obsm is not None:
+        if obsm not in adata.obsm:
+            raise CalbioInputError(
+                f"obsm key {obsm!r} not found; obsm keys are "
+                f"{_examples(list(adata.obsm), 8) or 'none'}",
+                path,
+            )
+        mat = adata.obsm[obsm]
+        if isinstance(mat, pd.DataFrame):
+            mat = mat.to_numpy()
+    elif layer is None:
         mat = adata.X
         if mat is None:
-            raise CalbioInputError("h5ad has no X matrix; name a layer (--layer)", path)
+            raise CalbioInputError("AnnData has no X matrix; name a layer or an obsm key", path)
     elif layer in adata.layers:
         mat = adata.layers[layer]
     else:
@@ -387,15 +406,84 @@ def _read_h5ad(
             mat = mat.toarray()
         X = np.asarray(mat)
     except Exception as exc:
-        raise CalbioInputError(f"cannot read h5ad matrix: {_one_line(exc)}", path) from exc
-    return ids, X, {"layer": layer, "n_vars": int(adata.n_vars)}
+        raise CalbioInputError(f"cannot read the AnnData matrix: {_one_line(exc)}", path) from exc
+    n_vars = int(adata.n_vars) if obsm is None else int(X.shape[1]) if X.ndim == 2 else 0
+    return ids, X, {"layer": layer, "obsm": obsm, "n_vars": n_vars}
 
 
 def load_embeddings(
+    data: Any,
+    *,
+    id_column: str | None = None,
+    layer: str | None = None,
+    obsm: str | None = None,
+    names_file: str | Path | None = None,
+    drop: str | None = None,
+    dedupe: str | None = None,
+) -> Embeddings:
+    """Load and validate an embedding table: a file path, an AnnData, a DataFrame or Embeddings.
+
+    Files: CSV/TSV(.gz), Parquet, .npy + ``names_file``, .h5ad. An in-memory AnnData is read
+    like an .h5ad (``id_column`` = an obs column, ``layer``, or ``obsm`` e.g. ``"X_pca"``); a
+    DataFrame has identifiers as its index.
+    """
+    if isinstance(data, Embeddings):
+        return data
+    if isinstance(data, pd.DataFrame):
+        if layer is not None or obsm is not None or names_file is not None:
+            raise CalbioInputError("layer/obsm/names_file do not apply to a DataFrame", "dataframe")
+        frame = data.set_index(id_column) if id_column is not None else data
+        return embeddings_from_frame(frame, drop=drop, dedupe=dedupe)
+    if _is_anndata(data):
+        if names_file is not None:
+            raise CalbioInputError("names_file does not apply to AnnData", "anndata")
+        return embeddings_from_anndata(
+            data, id_column=id_column, layer=layer, obsm=obsm, drop=drop, dedupe=dedupe
+        )
+    if not isinstance(data, str | Path):
+        raise CalbioInputError(
+            f"expected a file path, AnnData, DataFrame or Embeddings, got {type(data).__name__}",
+            "embeddings",
+        )
+    if obsm is not None and _detect_format(Path(data))[0] != "h5ad":
+        raise CalbioInputError("obsm only applies to AnnData / .h5ad", data)
+    return _load_embeddings_file(
+        data,
+        id_column=id_column,
+        layer=layer,
+        obsm=obsm,
+        names_file=names_file,
+        drop=drop,
+        dedupe=dedupe,
+    )
+
+
+def _is_anndata(obj: Any) -> bool:
+    return type(obj).__name__ == "AnnData" and hasattr(obj, "obs_names") and hasattr(obj, "obsm")
+
+
+def embeddings_from_anndata(
+    adata: Any,
+    *,
+    id_column: str | None = None,
+    layer: str | None = None,
+    obsm: str | None = None,
+    drop: str | None = None,
+    dedupe: str | None = None,
+    source: str = "anndata",
+) -> Embeddings:
+    """Validate an in-memory AnnData: rows = observations, values from X, a layer or an obsm key."""
+    ids, X, extra = _anndata_matrix(adata, id_column, layer, obsm, source)
+    meta = {"format": "anndata", "id_column": id_column or "obs_names", **extra}
+    return _finish(ids, X, source=source, path=source, drop=drop, dedupe=dedupe, meta=meta)
+
+
+def _load_embeddings_file(
     path: str | Path,
     *,
     id_column: str | None = None,
     layer: str | None = None,
+    obsm: str | None = None,
     names_file: str | Path | None = None,
     drop: str | None = None,
     dedupe: str | None = None,
@@ -431,7 +519,7 @@ def load_embeddings(
         ids, X = _read_npy(p, names_file)
         meta.update(id_column=None, names_file=str(names_file))
     else:
-        ids, X, extra = _read_h5ad(p, id_column, layer)
+        ids, X, extra = _read_h5ad(p, id_column, layer, obsm)
         meta.update(id_column=id_column or "obs_names", **extra)
     return _finish(
         ids,

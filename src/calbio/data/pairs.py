@@ -324,6 +324,37 @@ def _build_pairs(
 
 
 def load_pairs(
+    data: Any,
+    *,
+    columns: tuple[str, str] | None = None,
+    min_score: dict[str, float] | None = None,
+    protein_info: str | Path | None = None,
+) -> Pairs:
+    """Load associated pairs: a file (CSV/TSV/space-separated, gzip ok, STRING links), a
+    DataFrame (identifier columns auto-detected or ``columns``), a list of (a, b) tuples, or
+    ``Pairs``."""
+    if isinstance(data, Pairs):
+        return data
+    if isinstance(data, pd.DataFrame):
+        return pairs_from_frame(data, columns, min_score=min_score)
+    if isinstance(data, str | Path):
+        return _load_pairs_file(
+            data, columns=columns, min_score=min_score, protein_info=protein_info
+        )
+    if isinstance(data, list | tuple) or (
+        isinstance(data, np.ndarray) and data.ndim == 2 and data.shape[1] == 2
+    ):
+        if columns is not None or min_score is not None:
+            raise CalbioInputError("columns/min_score apply to files and DataFrames only", "list")
+        return pairs_from_list([tuple(r) for r in data])
+    raise CalbioInputError(
+        "expected a file path, DataFrame, list of (a, b) tuples or Pairs, "
+        f"got {type(data).__name__}",
+        "pairs",
+    )
+
+
+def _load_pairs_file(
     path: str | Path,
     *,
     columns: tuple[str, str] | None = None,

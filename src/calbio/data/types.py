@@ -9,6 +9,28 @@ import numpy as np
 import pandas as pd
 
 
+def _keys_line(label: str, keys: list[str], limit: int = 8) -> str:
+    """``    label: 'k1', 'k2', ...`` (AnnData's style), or '' when there are no keys."""
+    if not keys:
+        return ""
+    shown = ", ".join(repr(str(k)) for k in keys[:limit])
+    more = f", ... (+{len(keys) - limit})" if len(keys) > limit else ""
+    return f"\n    {label}: {shown}{more}"
+
+
+def _examples_line(names: np.ndarray, k: int = 3) -> str:
+    if len(names) == 0:
+        return ""
+    shown = ", ".join(str(x) for x in names[:k])
+    return f"\n    ids: {shown}{', ...' if len(names) > k else ''}"
+
+
+def _source_line(source: str, sha256: str | None) -> str:
+    if not source:
+        return ""
+    return f"\n    source: {source}" + (f" (sha256 {sha256[:12]}...)" if sha256 else "")
+
+
 @dataclass
 class Embeddings:
     """An n x d table of entity embeddings (raw values; preprocessing belongs to the model)."""
@@ -27,6 +49,13 @@ class Embeddings:
 
     def __len__(self) -> int:
         return int(self.X.shape[0])
+
+    def __repr__(self) -> str:
+        return (
+            f"Embeddings with n_entities x n_features = {len(self):,} x {self.X.shape[1]:,}"
+            f"{_examples_line(self.names)}{_source_line(self.source, self.sha256)}"
+            f"{_keys_line('meta', list(self.meta))}"
+        )
 
     @property
     def dim(self) -> int:
@@ -64,6 +93,16 @@ class Pairs:
     def __len__(self) -> int:
         return int(self.a.shape[0])
 
+    def __repr__(self) -> str:
+        n_ids = len(pd.unique(np.concatenate([self.a, self.b]))) if len(self) else 0
+        first = f"\n    first: ({self.a[0]}, {self.b[0]})" if len(self) else ""
+        ev = [] if self.evidence is None else list(self.evidence.columns)
+        return (
+            f"Pairs with n_pairs = {len(self):,} over {n_ids:,} identifiers{first}"
+            f"{_source_line(self.source, self.sha256)}{_keys_line('evidence', ev)}"
+            f"{_keys_line('stats', list(self.stats))}"
+        )
+
 
 @dataclass
 class MappedPairs:
@@ -78,3 +117,9 @@ class MappedPairs:
 
     def __len__(self) -> int:
         return int(self.idx.shape[0])
+
+    def __repr__(self) -> str:
+        return (
+            f"MappedPairs with n_pairs = {len(self):,} onto {self.n_entities:,} entities"
+            f"{_keys_line('stats', list(self.stats))}"
+        )

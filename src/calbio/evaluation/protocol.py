@@ -128,6 +128,35 @@ class EvaluationResult:
             out["note"] = TRANSDUCTIVE_NOTE
         return out
 
+    def __repr__(self) -> str:
+        from calbio.report.console import evaluation_repr
+
+        return evaluation_repr(self)
+
+    def plot_roc(self, methods: list[str] | None = None) -> Any:
+        """ROC curve of every method on the held-out set (a matplotlib Figure)."""
+        from calbio.report.plots import plot_roc
+
+        return plot_roc(self, methods)
+
+    def plot_loss(self) -> Any:
+        """Training loss (and validation loss) of the first chosen model (a Figure)."""
+        from calbio.report.plots import plot_loss
+
+        return plot_loss(self.model.history_)
+
+    def plot_degree_breakdown(self) -> Any:
+        """AUC and MRR per training-degree tercile for every method (a Figure)."""
+        from calbio.report.plots import plot_degree_breakdown
+
+        return plot_degree_breakdown(self)
+
+    def plot_cross_boundary(self) -> Any:
+        """Cosine histogram of positives and negatives with the cross-boundary band (a Figure)."""
+        from calbio.report.plots import plot_cross_boundary
+
+        return plot_cross_boundary(self)
+
     def save(self, out: str | Path, *, force: bool = False, save_model: bool = True) -> Path:
         """Write metrics.json, test_scores.csv.gz (every scored pair) and the fitted models."""
         with atomic_dir(out, force=force) as tmp:
@@ -655,13 +684,17 @@ def evaluate(
     )
 
 
-def _takes_progress(model: Any) -> bool:
+def _takes(fn: Any, name: str) -> bool:
     import inspect
 
     try:
-        return "progress" in inspect.signature(model.fit).parameters
+        return name in inspect.signature(fn).parameters
     except (TypeError, ValueError):
         return False
+
+
+def _takes_progress(model: Any) -> bool:
+    return _takes(model.fit, "progress")
 
 
 def _params(model: Any) -> dict[str, Any]:

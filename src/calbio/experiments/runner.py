@@ -92,8 +92,9 @@ class Experiment:
 
 
 def _resolve(base: Path, value: Any) -> Path:
-    p = Path(os.path.expandvars(str(value))).expanduser()
-    return p if p.is_absolute() else (base / p)
+    from calbio.datapath import resolve  # ${CALBIO_DATA}, ${VAR:-default}; unset = error
+
+    return resolve(base, value)
 
 
 def _step_name(step: dict[str, Any]) -> str:
@@ -555,6 +556,9 @@ def run_experiment(
             "another --out",
             out,
         )
+    from calbio.datapath import validate_experiment
+
+    validate_experiment(exp)  # a bad data path writes nothing
     out.mkdir(parents=True, exist_ok=True)
     write_text_atomic(cfg, exp.text)
     write_json_atomic(out / "environment.json", environment())

@@ -86,6 +86,16 @@ class AssociationModelBase(BaseEstimator):
         mapped = as_mapped_pairs(pairs, emb, min_mapped)
         if len(mapped) < 2:
             raise CalbioInputError("fewer than 2 pairs to train on", getattr(pairs, "source", None))
+        if progress is None and getattr(self, "verbose", False):
+            from calbio.logs import LogProgress, logger
+
+            logger.info(
+                "fitting %s on %d pairs over %d entities",
+                type(self).__name__,
+                len(mapped),
+                len(emb),
+            )
+            progress = LogProgress()
         self._fit(emb, mapped, progress=progress)
         self.names_ = np.asarray(emb.names, dtype=object)
         self.n_entities_ = len(emb)

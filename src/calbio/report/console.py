@@ -103,3 +103,29 @@ def print_evaluation(result: dict[str, Any], console: Console | None = None) -> 
             f"[green]{', '.join(chosen)} beat every shortcut baseline on the headline metrics "
             "(95% CIs apart where available).[/green]"
         )
+
+
+def evaluation_repr(result: Any) -> str:
+    """A short AnnData-style repr of an ``EvaluationResult``: sizes, AUC per method, keys.
+
+    (``EvaluationResult.__repr__`` can delegate here instead of printing every metric.)
+    """
+    d = result.to_dict() if hasattr(result, "to_dict") else dict(result)
+    methods = d.get("methods", {})
+    aucs = ", ".join(f"{m} {_fmt(v.get('auc'))}" for m, v in methods.items() if isinstance(v, dict))
+    lines = [
+        f"EvaluationResult ({d.get('protocol', '?')} protocol, seed {d.get('seed')}) with "
+        f"n_train x n_test pairs = {d.get('n_train_pairs', 0):,} x {d.get('n_test_pairs', 0):,}"
+        f" over {d.get('n_entities', 0):,} entities",
+        f"    AUC: {aucs or '-'}",
+    ]
+    if d.get("validation"):
+        lines.append("    validation: " + ", ".join(repr(k) for k in d["validation"]))
+    if d.get("warnings"):
+        lines.append(f"    warnings: {len(d['warnings'])} (see .warnings)")
+    scores = getattr(result, "scores", None)
+    if scores is not None:
+        lines.append(
+            f"    scores: {len(scores):,} rows ({', '.join(map(str, scores.columns[:6]))}, ...)"
+        )
+    return "\n".join(lines)

@@ -13,15 +13,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from calbio.evaluation.metrics import roc_auc  # noqa: E402
+from calbio.report import plots  # noqa: E402
+from calbio.report.plots import COLORS, LABELS, uniform_sets  # noqa: E402,F401
 
-COLORS = {
-    "cal": "#1b6ca8",
-    "cosine": "#9a9a9a",
-    "degree": "#d08c2f",
-    "adamic_adar": "#6a9f3a",
-}
-LABELS = {"cal": "CAL", "cosine": "cosine", "degree": "degree", "adamic_adar": "Adamic-Adar"}
 COSINE_BINS = (-1.0, 0.0, 0.2, 0.4, 0.6, 1.0)
 
 
@@ -33,9 +27,14 @@ def to_base64_png(fig: Any, dpi: int = 110) -> str:
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def uniform_sets(scores: pd.DataFrame) -> pd.DataFrame:
-    """Held-out positives and uniform negatives (degree-matched negatives left out)."""
-    return scores[scores["set"].isin(["positive", "negative"])]
+def roc(result: Any) -> str:
+    """ROC of every method (``plots.plot_roc``) as base64 PNG."""
+    return to_base64_png(plots.plot_roc(result))
+
+
+def cross_boundary(result: Any) -> str:
+    """Cosine histogram of positives vs negatives (``plots.plot_cross_boundary``) as PNG."""
+    return to_base64_png(plots.plot_cross_boundary(result))
 
 
 def score_by_cosine_bin(scores: pd.DataFrame, method: str = "cal") -> str:
@@ -96,51 +95,19 @@ def auc_bars(rows: pd.DataFrame) -> str:
     return to_base64_png(fig)
 
 
-def degree_quintiles(scores: pd.DataFrame, methods: list[str]) -> tuple[str, pd.DataFrame]:
-    """AUC per quintile of the training-degree product, and CAL's improvement over cosine."""
-    df = uniform_sets(scores)
-    prod = df["degree_a"].to_numpy(float) * df["degree_b"].to_numpy(float)
-    q = pd.qcut(pd.Series(prod).rank(method="first"), 5, labels=False).to_numpy()
-    rows = []
-    for k in range(5):
-        sel = q == k
-        y = df["label"].to_numpy()[sel]
-        row = {"quintile": k + 1, "n_pos": int(y.sum()), "n_neg": int((1 - y).sum())}
-        for m in methods:
-            row[m] = roc_auc(y, df[m].to_numpy()[sel]) if 0 < y.sum() < len(y) else np.nan
-        rows.append(row)
-    table = pd.DataFrame(rows)
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(9.0, 3.2))
-    for m in methods:
-        a1.plot(table["quintile"], table[m], marker="o", color=COLORS.get(m), label=LABELS.get(m))
-    a1.axhline(0.5, color="black", lw=0.6, ls=":")
-    a1.set_xlabel("quintile of training degree product (1 = rarest)")
-    a1.set_ylabel("AUC")
-    a1.legend(frameon=False, fontsize=8)
-    if "cal" in table and "cosine" in table:
-        imp = (table["cal"] - table["cosine"]).to_numpy(float)
-        a2.bar(table["quintile"], imp, color=np.where(imp >= 0, "#1b6ca8", "#b33"))
-        a2.axhline(0, color="black", lw=0.6)
-        a2.set_xlabel("quintile of training degree product")
-        a2.set_ylabel("AUC(CAL) - AUC(cosine)")
-    fig.suptitle("Does CAL's gain depend on hubs?", fontsize=10)
-    return to_base64_png(fig), table
+def degree_quintiles(result: Any, methods: list[str] | None = None) -> tuple[str, pd.DataFrame]:
+    """Per-degree breakdown (``plots.plot_degree_breakdown``) as PNG, with its table.
+
+    ``result`` is a score table, or anything with ``scores`` and metrics (``by_degree`` is used
+    when the metrics have it). ``methods`` is kept for compatibility; all present are drawn.
+    """
+    table = plots.degree_table(result)
+    return to_base64_png(plots.plot_degree_breakdown(result)), table
 
 
 def loss_curve(curve: pd.DataFrame) -> str:
-    """Training (and validation, when present) loss per epoch."""
-    fig, ax = plt.subplots(figsize=(6.0, 3.0))
-    mk = "o" if len(curve) < 15 else None
-    ax.plot(curve["epoch"], curve["loss"], color="#1b6ca8", marker=mk, label="training loss")
-    if "val_loss" in curve:
-        ax.plot(
-            curve["epoch"], curve["val_loss"], color="#d08c2f", marker=mk, label="validation loss"
-        )
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("symmetric InfoNCE loss")
-    ax.legend(frameon=False, fontsize=8)
-    ax.set_title("Training loss", fontsize=10)
-    return to_base64_png(fig)
+    """Training (and validation, when present) loss per epoch (``plots.plot_loss``)."""
+    return to_base64_png(plots.plot_loss(curve))
 
 
 def _mean(values: list[Any]) -> float:

@@ -397,6 +397,20 @@ CLUSTER_HEADERS = {
 }
 
 
+def shorten_members(members: str, limit: int = 90, sep: str = ";") -> str:
+    """Whole member symbols up to ``limit`` characters, then how many more (never cut a symbol)."""
+    items = [m for m in members.split(sep) if m]
+    kept: list[str] = []
+    used = 0
+    for m in items:
+        if kept and used + len(m) + 1 > limit:
+            break
+        kept.append(m)
+        used += len(m) + 1
+    rest = len(items) - len(kept)
+    return " ".join(kept) + (f" … (+{rest} more)" if rest else "")
+
+
 def _cluster_html(cdir: Path, figs: list[str]) -> str:
     parts = ["<h2>Association-space clusters</h2>"]
     summary = cdir / "table9.csv"
@@ -447,7 +461,7 @@ def _cluster_html(cdir: Path, figs: list[str]) -> str:
     parts.append("<p>Top 25 association clusters by their best term (members truncated):</p>")
     ct = ct.head(25).copy()
     if "members" in ct:
-        ct["members"] = ct["members"].astype(str).str.slice(0, 90).str.replace(";", " ")
+        ct["members"] = [shorten_members(v) for v in ct["members"].astype(str)]
     ct = ct.rename(columns=CLUSTER_HEADERS)
     parts.append(frame_table(ct, 2))
     if (cdir / "validation.json").is_file():
@@ -515,6 +529,23 @@ def build_report(run: RunData, title: str | None = None) -> tuple[str, list[str]
             )
         )
         if sec.scores is not None and "cal" in sec.scores:
+            figs.append(f"roc-{i}")
+            out.append(
+                _figure(
+                    figures.roc(sec),
+                    "ROC of every method on held-out positives vs uniform negatives.",
+                    f"fig-roc-{i}",
+                )
+            )
+            figs.append(f"cb-{i}")
+            out.append(
+                _figure(
+                    figures.cross_boundary(sec),
+                    "Embedding cosine of held-out positives and negatives; pairs in the shaded "
+                    "band are the cross-boundary pairs that similarity search cannot rank.",
+                    f"fig-cb-{i}",
+                )
+            )
             figs.append(f"bins-{i}")
             out.append(
                 _figure(
@@ -526,13 +557,13 @@ def build_report(run: RunData, title: str | None = None) -> tuple[str, list[str]
                 )
             )
             if {"degree_a", "degree_b"} <= set(sec.scores.columns):
-                meths = [k for k in METHOD_ORDER if k in sec.scores]
-                b64, qt = figures.degree_quintiles(sec.scores, meths)
+                b64, qt = figures.degree_quintiles(sec)
                 figs.append(f"quintiles-{i}")
                 out.append(
                     _figure(
                         b64,
-                        "AUC within quintiles of the training-degree product of each pair.",
+                        "AUC within bins of the training degree of each pair (by_degree "
+                        "from metrics.json when present, else quintiles of the degree product).",
                         f"fig-quintiles-{i}",
                     )
                 )
