@@ -41,7 +41,7 @@ def _read(
     covariate: list[str] | None,
     layer: str | None,
 ):
-    from calbio.context.data import load_context_table
+    from calbio.data.context import load_context_table
 
     return load_context_table(
         table,
@@ -54,7 +54,7 @@ def _read(
 
 
 def _read_pairs(pairs: Path, columns: str | None, pair_context_column: str | None):
-    from calbio.context.data import load_context_pairs
+    from calbio.data.context import load_context_pairs
 
     return load_context_pairs(pairs, c.parse_columns(columns), pair_context_column)
 
@@ -88,7 +88,7 @@ def context_fit(
     """Fit the context-conditioned model g(A, B | c) and its calibrated probability."""
     from calbio._io import check_output_file
     from calbio.cli.main import training_progress
-    from calbio.context.estimator import ContextCAL
+    from calbio.models.context import ContextCAL
 
     check_output_file(out, force)
     cemb = _read(table, entity_column, context_column, label_column, covariate, inputs.layer)
@@ -109,7 +109,7 @@ def context_fit(
     model.save(out, force=force)
     console.print(
         f"wrote {out} ({len(model.train_pairs_):,} training rows, "
-        f"{len(model.calibration_pairs_):,} calibration rows, {model.fit_seconds_:.1f} s)"
+        f"{len(model.calibration_rows_):,} calibration rows, {model.fit_seconds_:.1f} s)"
     )
 
 
@@ -150,7 +150,7 @@ def context_evaluate(
     from rich.table import Table
 
     from calbio._io import check_output_file
-    from calbio.context.evaluation import evaluate_contexts
+    from calbio.evaluation.context import evaluate_contexts
 
     if loco_by not in ("context", "label"):
         raise CalbioInputError("--loco-by must be 'context' or 'label'")
@@ -224,7 +224,7 @@ def equivalent(
     import numpy as np
     from rich.table import Table
 
-    from calbio.context.estimator import ContextCAL
+    from calbio.models.context import ContextCAL
 
     model = ContextCAL.load(model_dir)
     ctxs = list(context) if context else [str(x) for x in model.contexts_]
@@ -292,7 +292,7 @@ def context_lineages(
 ) -> None:
     """Build per-lineage DepMap gene embeddings (liver, melanoma, neuroblastoma) as a long table."""
     from calbio._io import atomic_file, check_output_file
-    from calbio.context.data import depmap_lineage_embeddings
+    from calbio.data.context import depmap_lineage_embeddings
 
     check_output_file(out, force)
     cemb = depmap_lineage_embeddings(data, representation=representation)
