@@ -206,6 +206,20 @@ def context_indices(contexts: np.ndarray, names: Any) -> np.ndarray:
     return np.array([lookup[n] for n in wanted], dtype=np.int64)
 
 
+def _require_columns(
+    present: Any, wanted: Sequence[str | None], source: str, where: str = "table"
+) -> list[str]:
+    """The named columns (None skipped); CalbioInputError listing what is there otherwise."""
+    named = [c for c in wanted if c]
+    missing = [c for c in named if c not in present]
+    if missing:
+        raise CalbioInputError(
+            f"column(s) {missing} not found in the {where}; it has {list(map(str, present[:12]))}",
+            source,
+        )
+    return named
+
+
 def _factorize(values: Any) -> tuple[np.ndarray, np.ndarray]:
     codes, uniques = pd.factorize(pd.Series(values, dtype=object).astype(str), sort=False)
     return codes.astype(np.int64), np.asarray(uniques, dtype=object)
@@ -224,13 +238,9 @@ def context_embeddings_from_frame(
     """Build ContextEmbeddings from a long table (one row per entity x context)."""
     if not isinstance(df, pd.DataFrame):
         raise CalbioInputError(f"expected a pandas DataFrame, got {type(df).__name__}", source)
-    named = [entity_column, context_column, *([label_column] if label_column else [])]
-    named += list(covariate_columns)
-    missing = [c for c in named if c not in df.columns]
-    if missing:
-        raise CalbioInputError(
-            f"column(s) {missing} not found; columns are {list(map(str, df.columns[:12]))}", source
-        )
+    named = _require_columns(
+        df.columns, (entity_column, context_column, label_column, *covariate_columns), source
+    )
     if feature_columns is None:
         rest = [c for c in df.columns if c not in named]
         feature_columns = [c for c in rest if pd.api.types.is_numeric_dtype(df[c])]
@@ -313,13 +323,12 @@ def context_embeddings_from_anndata(
     if hasattr(X, "toarray"):
         X = X.toarray()
     obs = adata.obs
-    cols = [entity_column, context_column, *([label_column] if label_column else [])]
-    cols += list(covariate_columns)
-    missing = [c for c in cols if c not in obs.columns]
-    if missing:
-        raise CalbioInputError(
-            f"obs column(s) {missing} not found; obs has {list(map(str, obs.columns[:12]))}", source
-        )
+    cols = _require_columns(
+        obs.columns,
+        (entity_column, context_column, label_column, *covariate_columns),
+        source,
+        "obs",
+    )
     feats = pd.DataFrame(np.asarray(X, dtype=np.float32)).add_prefix("f")
     frame = pd.concat([obs[cols].reset_index(drop=True).astype(object), feats], axis=1)
     for c in covariate_columns:
