@@ -304,3 +304,19 @@ def test_save_load_gives_identical_scores_probabilities_and_state(tmp_path, worl
     assert m2.get_params() == m.get_params()
     with pytest.raises(CalbioInputError):
         m.save(out)  # exists, no force
+
+
+def test_evaluate_takes_the_context_model_by_name():
+    from calbio.data.synthetic import make_synthetic
+    from calbio.evaluation.protocol import evaluate
+
+    w = make_synthetic(n_entities=150, n_pairs=600, seed=0)
+    res = evaluate(
+        w.embeddings,
+        w.pairs,
+        model="context",
+        model_kwargs={**TINY, "epochs": 2, "calibration": "none"},
+        n_boot=20,
+    ).to_dict()
+    assert {"context", "cosine", "degree"} <= set(res["methods"])
+    assert 0.0 <= res["methods"]["context"]["auc"] <= 1.0
