@@ -34,6 +34,7 @@ NaN. Fitting on a plain embedding table treats it as a single context named ``"a
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Any
 
@@ -66,25 +67,11 @@ from calbio.training.trainer import ProgressCallback, TrainHistory, train_module
 CALIBRATIONS = ("isotonic", "platt", "none")
 SINGLE_CONTEXT = "all"  # the context name of a plain (context-free) embedding table
 
-# TrainConfig fields exposed as constructor parameters (None = the preset's value). Sampled
-# negatives and early stopping are not: the context model trains on within-context in-batch
-# negatives for a fixed number of epochs (a TrainConfig preset asking for them is refused).
-_OVERRIDES = (
-    "hidden",
-    "depth",
-    "tau",
-    "batch_size",
-    "epochs",
-    "lr",
-    "weight_decay",
-    "schedule",
-    "mask_false_negatives",
-    "both_orientations",
-    "drop_last",
-    "blend_lambda",
-    "pca",
-    "threads",
-)
+# Constructor parameters named like a TrainConfig field override that field of the preset
+# (None = the preset's value). Sampled negatives and early stopping are not among them: the
+# context model trains on within-context in-batch negatives for a fixed number of epochs (a
+# TrainConfig preset asking for them is refused in fit).
+_CONFIG_FIELDS = frozenset(f.name for f in dataclasses.fields(TrainConfig))
 
 ContextPairsLike = ContextPairs | ContextMappedPairs | pd.DataFrame | Any
 
@@ -215,9 +202,11 @@ class ContextCAL(AssociationModelBase):
     def config(self) -> TrainConfig:
         """The resolved training recipe: the preset with this estimator's overrides."""
         try:
-            base = get_preset(self.preset)
-            overrides = {k: getattr(self, k) for k in _OVERRIDES}
-            return base.replace(seed=self.random_state, score=self.score_kind, **overrides)
+            params = self.get_params(deep=False)
+            overrides = {k: v for k, v in params.items() if k in _CONFIG_FIELDS}
+            return get_preset(self.preset).replace(
+                seed=self.random_state, score=self.score_kind, **overrides
+            )
         except (ValueError, TypeError) as exc:
             raise CalbioInputError(str(exc)) from None
 
