@@ -23,9 +23,9 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _results import SHARED, git_revision, update_section  # noqa: E402
-from calbio.context.data import depmap_lineage_embeddings, load_context_pairs  # noqa: E402
-from calbio.context.evaluation import evaluate_contexts, metrics_by  # noqa: E402
+from calbio.data.context import depmap_lineage_embeddings, load_context_pairs  # noqa: E402
 from calbio.data.synthetic_dose import make_dose_world  # noqa: E402
+from calbio.evaluation.context import evaluate_contexts, metrics_by  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 SEEN_DOSES = ("0.03", "0.3", "3", "30", "100")

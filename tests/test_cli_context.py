@@ -31,7 +31,12 @@ def test_context_fit_and_equivalent(tmp_path, cli) -> None:
     assert code == 0, err
     cfg = json.loads((model / "config.json").read_text())
     # options reach the model, and the context commands keep `paper` as their default preset
-    assert cfg["train"]["seed"] == 3 and cfg["train"]["hidden"] == 32
-    assert cfg["train"]["epochs"] == 2 and cfg["preset"] == "paper"
+    params = cfg["params"]
+    assert cfg["model"] == "context"  # saved through the one persistence module
+    assert params["random_state"] == 3 and params["hidden"] == 32
+    assert params["epochs"] == 2 and params["preset"] == "paper"
+    code, out, err = cli(["equivalent", model, "P001_M01", "P002_M01"])
+    assert code == 0, err
+    assert "P(equivalent)" in out
     code, _, err = cli(["context-fit", world / "table.csv.gz", world / "pairs.csv", "--out", model])
     assert code == 2 and "--force" in err

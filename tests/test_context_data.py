@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from calbio.context.data import (
+from calbio.data.context import (
     ContextPairs,
     context_embeddings_from_anndata,
     context_embeddings_from_frame,

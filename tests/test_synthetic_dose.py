@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from calbio.context.data import map_context_pairs
-from calbio.context.estimator import within_context_negatives
+from calbio.data.context import map_context_pairs, within_context_negatives
 from calbio.data.synthetic_dose import hill, make_dose_world, oracle_equivalent
 from calbio.evaluation.metrics import roc_auc
 

@@ -33,42 +33,41 @@ Calibration = Annotated[str, typer.Option(help="isotonic | platt | none")]
 ContextDim = Annotated[int, typer.Option(help="Width of the learned context vector")]
 
 
-def _read(
+def _read_inputs(
     table: Path,
+    pairs: Path,
+    inputs: c.InputOptions,
     entity_column: str,
     context_column: str,
     label_column: str | None,
     covariate: list[str] | None,
-    layer: str | None,
+    pair_context_column: str | None,
 ):
-    from calbio.context.data import load_context_table
+    """The entity x context table and the (context) pairs of a context command."""
+    from calbio.data.context import load_context_pairs, load_context_table
 
-    return load_context_table(
+    cemb = load_context_table(
         table,
         entity_column,
         context_column,
         label_column=label_column,
         covariate_columns=covariate or (),
-        layer=layer,
+        layer=inputs.layer,
     )
-
-
-def _read_pairs(pairs: Path, columns: str | None, pair_context_column: str | None):
-    from calbio.context.data import load_context_pairs
-
-    return load_context_pairs(pairs, c.parse_columns(columns), pair_context_column)
+    prs = load_context_pairs(pairs, c.parse_columns(inputs.columns), pair_context_column)
+    return cemb, prs
 
 
 # The context model was validated with the paper recipe's structure; it keeps `paper` as default.
 CONTEXT_TRAINING = ("preset", "seed", "epochs", "hidden", "batch_size", "lr", "threads")
+# The shared input and training options of context-fit and context-evaluate, declared once.
+context_options = c.with_shared_options(
+    train=CONTEXT_TRAINING, inputs=("layer", "columns", "min_mapped"), defaults={"preset": "paper"}
+)
 
 
 @app.command("context-fit")
-@c.with_shared_options(
-    train=CONTEXT_TRAINING,
-    inputs=("layer", "columns", "min_mapped"),
-    defaults={"preset": "paper"},
-)
+@context_options
 def context_fit(
     table: TableArg,
     pairs: c.PairsArg,
@@ -88,11 +87,19 @@ def context_fit(
     """Fit the context-conditioned model g(A, B | c) and its calibrated probability."""
     from calbio._io import check_output_file
     from calbio.cli.main import training_progress
-    from calbio.context.estimator import ContextCAL
+    from calbio.models.context import ContextCAL
 
     check_output_file(out, force)
-    cemb = _read(table, entity_column, context_column, label_column, covariate, inputs.layer)
-    prs = _read_pairs(pairs, inputs.columns, pair_context_column)
+    cemb, prs = _read_inputs(
+        table,
+        pairs,
+        inputs,
+        entity_column,
+        context_column,
+        label_column,
+        covariate,
+        pair_context_column,
+    )
     err_console.print(
         f"{cemb.n_entities:,} entities x {cemb.n_contexts:,} contexts ({len(cemb):,} rows, "
         f"{cemb.dim} features); {len(prs):,} pairs read"
@@ -109,16 +116,12 @@ def context_fit(
     model.save(out, force=force)
     console.print(
         f"wrote {out} ({len(model.train_pairs_):,} training rows, "
-        f"{len(model.calibration_pairs_):,} calibration rows, {model.fit_seconds_:.1f} s)"
+        f"{len(model.calibration_rows_):,} calibration rows, {model.fit_seconds_:.1f} s)"
     )
 
 
 @app.command("context-evaluate")
-@c.with_shared_options(
-    train=CONTEXT_TRAINING,
-    inputs=("layer", "columns", "min_mapped"),
-    defaults={"preset": "paper"},
-)
+@context_options
 def context_evaluate(
     table: TableArg,
     pairs: c.PairsArg,
@@ -150,13 +153,21 @@ def context_evaluate(
     from rich.table import Table
 
     from calbio._io import check_output_file
-    from calbio.context.evaluation import evaluate_contexts
+    from calbio.evaluation.context import evaluate_contexts
 
     if loco_by not in ("context", "label"):
         raise CalbioInputError("--loco-by must be 'context' or 'label'")
     check_output_file(out, force)
-    cemb = _read(table, entity_column, context_column, label_column, covariate, inputs.layer)
-    prs = _read_pairs(pairs, inputs.columns, pair_context_column)
+    cemb, prs = _read_inputs(
+        table,
+        pairs,
+        inputs,
+        entity_column,
+        context_column,
+        label_column,
+        covariate,
+        pair_context_column,
+    )
     result = evaluate_contexts(
         cemb,
         prs,
@@ -224,7 +235,7 @@ def equivalent(
     import numpy as np
     from rich.table import Table
 
-    from calbio.context.estimator import ContextCAL
+    from calbio.models.context import ContextCAL
 
     model = ContextCAL.load(model_dir)
     ctxs = list(context) if context else [str(x) for x in model.contexts_]
@@ -292,7 +303,7 @@ def context_lineages(
 ) -> None:
     """Build per-lineage DepMap gene embeddings (liver, melanoma, neuroblastoma) as a long table."""
     from calbio._io import atomic_file, check_output_file
-    from calbio.context.data import depmap_lineage_embeddings
+    from calbio.data.context import depmap_lineage_embeddings
 
     check_output_file(out, force)
     cemb = depmap_lineage_embeddings(data, representation=representation)

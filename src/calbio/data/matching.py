@@ -91,3 +91,9 @@ def summarize_mapping(mapped: MappedPairs) -> str:
     if n_col:
         line += f"; {n_col:,} pair{'' if n_col == 1 else 's'} collapsed after mapping"
     return line
+
+
+def resolve_identifiers(ids: np.ndarray, embeddings: Embeddings) -> tuple[np.ndarray, np.ndarray]:
+    """Row of each identifier (-1 if none; exact, then unambiguous case-insensitive) and a mask
+    of the case-insensitive matches; the one matching rule for every pair reader."""
+    return _resolve(np.asarray(ids, dtype=object), embeddings)

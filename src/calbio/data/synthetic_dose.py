@@ -46,7 +46,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from calbio.context.data import ContextEmbeddings, ContextPairs
+from calbio.data.context import ContextEmbeddings, ContextPairs
 
 __all__ = ["DEFAULT_DOSES", "DoseWorld", "hill", "make_dose_world", "oracle_equivalent"]
 

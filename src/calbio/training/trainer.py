@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+from torch import nn
 
 from calbio.models.module import ResidualAssociationMLP
 from calbio.models.presets import TrainConfig
@@ -17,6 +18,11 @@ from calbio.training.losses import info_nce_in_batch, info_nce_sampled
 from calbio.training.negatives import KnownPairs, NegativeSampler, in_batch_mask
 
 ProgressCallback = Callable[[int, int, float], None]  # (epoch, n_epochs, loss)
+# Hooks that let another model reuse this loop (the context model does):
+# one epoch's batches as positions into the training pairs (called once per epoch) ...
+BatchFactory = Callable[[torch.Tensor], list[torch.Tensor]]
+# ... and the loss of one batch of pairs (b, 2) of rows of X.
+BatchLoss = Callable[[nn.Module, torch.Tensor], torch.Tensor]
 
 
 @dataclass
@@ -64,13 +70,22 @@ def train_module(
     train_idx: np.ndarray,
     cfg: TrainConfig,
     progress: ProgressCallback | None = None,
-) -> tuple[ResidualAssociationMLP, TrainHistory]:
-    """Train a residual MLP on L2-normalised embeddings ``X`` (n, d) and pair indices (m, 2)."""
+    *,
+    module: nn.Module | None = None,
+    batches: BatchFactory | None = None,
+    batch_loss: BatchLoss | None = None,
+) -> tuple[nn.Module, TrainHistory]:
+    """Train a residual MLP on L2-normalised embeddings ``X`` (n, d) and pair indices (m, 2).
+
+    The hooks let another model train through this same loop: ``module`` (trained instead of a
+    fresh residual MLP), ``batches`` (an epoch's batches as positions into the training pairs,
+    default: shuffled consecutive cuts) and ``batch_loss`` (default: CAL's InfoNCE).
+    """
     threads_before = torch.get_num_threads()
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     try:
-        return _train(X, train_idx, cfg, progress)
+        return _train(X, train_idx, cfg, progress, module, batches, batch_loss)
     finally:
         torch.set_num_threads(threads_before)  # a recipe's thread count does not leak out
 
@@ -80,7 +95,10 @@ def _train(
     train_idx: np.ndarray,
     cfg: TrainConfig,
     progress: ProgressCallback | None,
-) -> tuple[ResidualAssociationMLP, TrainHistory]:
+    module: nn.Module | None = None,
+    batches: BatchFactory | None = None,
+    batch_loss: BatchLoss | None = None,
+) -> tuple[nn.Module, TrainHistory]:
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
     train_idx = np.asarray(train_idx, dtype=np.int64).reshape(-1, 2)
@@ -92,10 +110,15 @@ def _train(
     pairs = torch.from_numpy(fit_idx)
     if cfg.both_orientations:
         pairs = torch.cat([pairs, pairs.flip(1)])
-    model = ResidualAssociationMLP(X.shape[1], cfg.hidden, cfg.depth)
+    model = (
+        module if module is not None else ResidualAssociationMLP(X.shape[1], cfg.hidden, cfg.depth)
+    )
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     bs = min(cfg.batch_size, len(pairs))
     steps = len(pairs) // bs if cfg.drop_last else math.ceil(len(pairs) / bs)
+    first = batches(pairs) if batches is not None else None
+    if first is not None:
+        steps = max(len(first), 1)
     sched, sched_unit = _scheduler(opt, cfg, steps)
     sampler = (
         None
@@ -108,13 +131,20 @@ def _train(
     for epoch in range(cfg.epochs):
         t0 = time.perf_counter()
         model.train()
-        perm = torch.randperm(len(pairs), generator=gen)
+        if batches is None:
+            perm = torch.randperm(len(pairs), generator=gen)
+            epoch_batches = [perm[s * bs : (s + 1) * bs] for s in range(steps)]
+        else:
+            epoch_batches = first if epoch == 0 else batches(pairs)
         total, count = 0.0, 0
-        for s in range(steps):
-            batch = pairs[perm[s * bs : (s + 1) * bs]]
+        for pos in epoch_batches:
+            batch = pairs[pos]
             if len(batch) < 2:
                 continue
-            loss = _batch_loss(model, X, batch, cfg, known, sampler, k_neg)
+            if batch_loss is not None:
+                loss = batch_loss(model, batch)
+            else:
+                loss = _batch_loss(model, X, batch, cfg, known, sampler, k_neg)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

@@ -35,8 +35,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from calbio.data.matching import resolve_identifiers
 from calbio.data.types import Embeddings
 from calbio.errors import CalbioInputError
+from calbio.evaluation.splits import pair_keys, sample_uniform_negatives
 
 __all__ = [
     "ContextEmbeddings",
@@ -46,11 +48,14 @@ __all__ = [
     "context_embeddings_from_anndata",
     "context_embeddings_from_frame",
     "context_embeddings_from_tables",
+    "context_indices",
     "context_pairs_from_frame",
     "depmap_lineage_embeddings",
     "load_context_pairs",
     "load_context_table",
     "map_context_pairs",
+    "split_by_pair",
+    "within_context_negatives",
 ]
 
 DEPMAP_LINEAGES: tuple[str, ...] = ("liver", "melanoma", "neuroblastoma")
@@ -122,6 +127,10 @@ class ContextEmbeddings:
         """Names of the numeric covariates."""
         return [str(c) for c in self.covariates.columns]
 
+    def entity_table(self) -> Embeddings:
+        """The entity index as an ``Embeddings`` (for identifier matching; features unused)."""
+        return Embeddings(self.entities, np.zeros((self.n_entities, 0), np.float32))
+
     def entity_index(self) -> dict[str, int]:
         """Map entity identifier -> entity index."""
         return {str(e): i for i, e in enumerate(self.entities)}
@@ -132,13 +141,7 @@ class ContextEmbeddings:
 
     def context_of(self, name: str) -> int:
         """Index of a context by name; CalbioInputError listing the choices otherwise."""
-        idx = self.context_index()
-        if str(name) not in idx:
-            raise CalbioInputError(
-                f"unknown context {name!r}; contexts: {', '.join(map(str, self.contexts[:10]))}"
-                + (" ..." if len(self.contexts) > 10 else "")
-            )
-        return idx[str(name)]
+        return int(context_indices(self.contexts, [name])[0])
 
     def rows(self, entity_idx: np.ndarray, context_idx: np.ndarray) -> np.ndarray:
         """Row of each (entity, context) combination; -1 where the entity is not measured."""
@@ -190,6 +193,33 @@ class ContextEmbeddings:
         return pd.concat([df, feats], axis=1)
 
 
+def context_indices(contexts: np.ndarray, names: Any) -> np.ndarray:
+    """Index of each context name in ``contexts``; CalbioInputError naming the choices otherwise."""
+    lookup = {str(c): i for i, c in enumerate(contexts)}
+    wanted = [str(n) for n in np.atleast_1d(np.asarray(names, dtype=object))]
+    unknown = [n for n in wanted if n not in lookup]
+    if unknown:
+        raise CalbioInputError(
+            f"unknown context {unknown[0]!r}; contexts: {', '.join(map(str, contexts[:10]))}"
+            + (" ..." if len(contexts) > 10 else "")
+        )
+    return np.array([lookup[n] for n in wanted], dtype=np.int64)
+
+
+def _require_columns(
+    present: Any, wanted: Sequence[str | None], source: str, where: str = "table"
+) -> list[str]:
+    """The named columns (None skipped); CalbioInputError listing what is there otherwise."""
+    named = [c for c in wanted if c]
+    missing = [c for c in named if c not in present]
+    if missing:
+        raise CalbioInputError(
+            f"column(s) {missing} not found in the {where}; it has {list(map(str, present[:12]))}",
+            source,
+        )
+    return named
+
+
 def _factorize(values: Any) -> tuple[np.ndarray, np.ndarray]:
     codes, uniques = pd.factorize(pd.Series(values, dtype=object).astype(str), sort=False)
     return codes.astype(np.int64), np.asarray(uniques, dtype=object)
@@ -208,13 +238,9 @@ def context_embeddings_from_frame(
     """Build ContextEmbeddings from a long table (one row per entity x context)."""
     if not isinstance(df, pd.DataFrame):
         raise CalbioInputError(f"expected a pandas DataFrame, got {type(df).__name__}", source)
-    named = [entity_column, context_column, *([label_column] if label_column else [])]
-    named += list(covariate_columns)
-    missing = [c for c in named if c not in df.columns]
-    if missing:
-        raise CalbioInputError(
-            f"column(s) {missing} not found; columns are {list(map(str, df.columns[:12]))}", source
-        )
+    named = _require_columns(
+        df.columns, (entity_column, context_column, label_column, *covariate_columns), source
+    )
     if feature_columns is None:
         rest = [c for c in df.columns if c not in named]
         feature_columns = [c for c in rest if pd.api.types.is_numeric_dtype(df[c])]
@@ -297,13 +323,12 @@ def context_embeddings_from_anndata(
     if hasattr(X, "toarray"):
         X = X.toarray()
     obs = adata.obs
-    cols = [entity_column, context_column, *([label_column] if label_column else [])]
-    cols += list(covariate_columns)
-    missing = [c for c in cols if c not in obs.columns]
-    if missing:
-        raise CalbioInputError(
-            f"obs column(s) {missing} not found; obs has {list(map(str, obs.columns[:12]))}", source
-        )
+    cols = _require_columns(
+        obs.columns,
+        (entity_column, context_column, label_column, *covariate_columns),
+        source,
+        "obs",
+    )
     feats = pd.DataFrame(np.asarray(X, dtype=np.float32)).add_prefix("f")
     frame = pd.concat([obs[cols].reset_index(drop=True).astype(object), feats], axis=1)
     for c in covariate_columns:
@@ -519,15 +544,6 @@ def load_context_pairs(
     return context_pairs_from_frame(df, columns, context_column, source=str(p))
 
 
-def _lookup(names: np.ndarray, index: Mapping[str, int], folded: Mapping[str, int]) -> np.ndarray:
-    s = pd.Series(names, dtype=object).astype(str)
-    rows = s.map(index)
-    miss = rows.isna()
-    if miss.any():
-        rows[miss] = s[miss].str.casefold().map(folded)
-    return rows.fillna(-1).to_numpy().astype(np.int64)
-
-
 def map_context_pairs(
     pairs: ContextPairs, cemb: ContextEmbeddings, *, min_fraction: float = 0.5
 ) -> ContextMappedPairs:
@@ -540,11 +556,11 @@ def map_context_pairs(
     """
     if len(pairs) == 0:
         raise CalbioInputError("no pairs to map", pairs.source or None)
-    index = cemb.entity_index()
-    fold = pd.Series(list(index.values()), index=[k.casefold() for k in index])
-    folded = fold[~fold.index.duplicated(keep=False)].to_dict()
-    ra = _lookup(pairs.a, index, folded)
-    rb = _lookup(pairs.b, index, folded)
+    m = len(pairs)
+    codes, uniques = pd.factorize(pd.Series(np.concatenate([pairs.a, pairs.b]), dtype=object))
+    uniques = np.asarray(uniques, dtype=object)
+    rows, ci = resolve_identifiers(uniques, cemb.entity_table())
+    ra, rb = rows[codes[:m]], rows[codes[m:]]
     ok = (ra >= 0) & (rb >= 0) & (ra != rb)
     frac = float(((ra >= 0) & (rb >= 0)).mean())
     if frac < min_fraction:
@@ -584,6 +600,10 @@ def map_context_pairs(
             "n_input": len(pairs),
             "n_mapped_pairs": int(ok.sum()),
             "fraction_mapped": frac,
+            "n_case_insensitive_ids": int(ci.sum()),
+            "n_ids": int(len(uniques)),
+            "n_ids_unmapped": int((rows < 0).sum()),
+            "examples_unmapped": [str(x) for x in uniques[rows < 0][:5]],
             "n_context_free": int(free.sum()),
             "n_context_specific": int(spec.sum()),
             "n_unknown_context": unknown_ctx,
@@ -594,6 +614,41 @@ def map_context_pairs(
     if len(out) == 0:
         raise CalbioInputError("no pair has both entities measured in a context", pairs.source)
     return out
+
+
+def split_by_pair(
+    pairs: ContextMappedPairs, fraction: float, seed: int
+) -> tuple[ContextMappedPairs, ContextMappedPairs]:
+    """Seeded split of distinct entity pairs: a pair is on the same side in every context."""
+    keys = pairs.keys()
+    uniq = np.unique(keys)
+    rng = np.random.default_rng(seed)
+    n_out = int(round(fraction * len(uniq)))
+    out_keys = rng.choice(uniq, size=n_out, replace=False) if n_out else uniq[:0]
+    held = np.isin(keys, out_keys)
+    return pairs.select(~held), pairs.select(held)
+
+
+def within_context_negatives(
+    positives: ContextMappedPairs,
+    per_positive: int,
+    cemb: ContextEmbeddings,
+    known: ContextMappedPairs,
+    rng: np.random.Generator,
+) -> ContextMappedPairs:
+    """Uniform non-pairs inside each positive's context (never a known pair of that context)."""
+    n = cemb.n_entities
+    out_idx, out_ctx = [], []
+    for c in np.unique(positives.context):  # loop over contexts only
+        m = int((positives.context == c).sum()) * per_positive
+        universe = np.flatnonzero(cemb.row_of[c] >= 0)
+        kk = np.unique(pair_keys(known.idx[known.context == c], n))
+        neg = sample_uniform_negatives(m, universe, kk, n, rng)
+        out_idx.append(neg)
+        out_ctx.append(np.full(len(neg), c, dtype=np.int64))
+    idx = np.concatenate(out_idx) if out_idx else np.zeros((0, 2), np.int64)
+    ctx = np.concatenate(out_ctx) if out_ctx else np.zeros(0, np.int64)
+    return ContextMappedPairs(idx, ctx, n, cemb.n_contexts)
 
 
 # ---------------------------------------------------------------------------- DepMap lineages

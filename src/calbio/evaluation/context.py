@@ -12,7 +12,7 @@ Protocol (all seeded):
   entity of the same training degree (degree = number of distinct training pairs an entity is in,
   pooled over contexts), so a degree-only scorer gets ~0.5. Cross-boundary (CB) AUC: positives
   and uniform negatives with |cosine within the context| < ``cb_threshold``.
-* **Methods.** (a) ``context``: :class:`~calbio.context.estimator.ContextCAL`; (b) ``pooled``:
+* **Methods.** (a) ``context``: :class:`~calbio.models.context.ContextCAL`; (b) ``pooled``:
   one core :class:`~calbio.models.cal.CAL` on the stacked (entity, context) rows, blind to
   the context label; (c) ``per_context``: one core CAL per context on that context's pairs only;
   (d) ``cosine`` within the context. All learned methods train on exactly the same rows (the
@@ -43,11 +43,18 @@ import pandas as pd
 
 import calbio
 from calbio._io import atomic_dir, write_json_atomic
-from calbio.context.data import ContextEmbeddings, ContextMappedPairs, ContextPairs
-from calbio.context.estimator import ContextCAL, split_by_pair, within_context_negatives
-from calbio.evaluation.metrics import bootstrap_auc_ci, roc_auc
+from calbio.data.context import (
+    ContextEmbeddings,
+    ContextMappedPairs,
+    ContextPairs,
+    map_context_pairs,
+    split_by_pair,
+    within_context_negatives,
+)
+from calbio.evaluation.metrics import average_precision, bootstrap_auc_ci, roc_auc
 from calbio.evaluation.splits import pair_keys, sample_degree_matched_negatives
 from calbio.models.cal import CAL
+from calbio.models.context import ContextCAL
 from calbio.scoring import pair_scores
 
 METHODS: tuple[str, ...] = ("context", "pooled", "per_context", "cosine")
@@ -186,6 +193,7 @@ def _metrics(
     return {
         "auc": roc_auc(label[uni & ok], s[uni & ok]),
         "auc_ci": [lo, hi],
+        "average_precision": average_precision(label[uni & ok], s[uni & ok]),
         "cb_auc": roc_auc(label[cbm & ok], s[cbm & ok]),
         "cb_n_pos": int(label[cbm].sum()),
         "auc_degree_matched": roc_auc(label[dmm & ok], s[dmm & ok]),
@@ -336,8 +344,6 @@ def evaluate_contexts(
     **train_options: Any,
 ) -> ContextEvaluationResult:
     """Fit context-conditioned, pooled, per-context CAL and cosine; report per context + LOCO."""
-    from calbio.context.data import map_context_pairs
-
     say = progress or (lambda _m: None)
     t0 = time.perf_counter()
     mapped = (
@@ -372,7 +378,7 @@ def evaluate_contexts(
     t = time.perf_counter()
     model = new_model().fit(cemb, train_rows)
     timings["context"] = time.perf_counter() - t
-    fit_rows = model.train_pairs_  # every learned method trains on exactly these rows
+    fit_rows = model.train_rows_  # every learned method trains on exactly these rows
     cfg = model.config
     scorers: dict[str, Scorer] = {}
     if "context" in methods:
@@ -424,12 +430,10 @@ def evaluate_contexts(
             lm = new_model().fit(cemb, tr)
             sc: dict[str, Scorer] = {"null": lm.score_idx}
             if "pooled" in loco_representations:
-                sc["pooled"] = pooled_cal(cemb, lm.train_pairs_, cfg)[1]
+                sc["pooled"] = pooled_cal(cemb, lm.train_rows_, cfg)[1]
             if "few_shot" in loco_representations:
                 shots = _few_shot_pairs(mapped, key_train, held, k_shot, seed)
-                fs = new_model()
-                fs.__dict__.update(lm.__dict__)  # share the fitted network
-                fs.z_override_, fs._Z = {}, None
+                fs = lm.without_adaptation()  # shares the fitted network
                 for c in held:  # contexts with < 2 shots keep the null representation
                     if int((shots.context == c).sum()) >= 2:
                         fs.adapt_context(str(cemb.contexts[c]), shots.select(shots.context == c))
@@ -472,7 +476,7 @@ def evaluate_contexts(
             "n_rows": len(cemb),
             "n_pair_rows": len(mapped),
             "n_train_rows": len(fit_rows),
-            "n_calibration_rows": len(model.calibration_pairs_),
+            "n_calibration_rows": len(model.calibration_rows_),
             "n_test_positive_rows": len(sets.positives),
             "mapping": mapped.stats,
         },
