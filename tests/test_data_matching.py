@@ -87,7 +87,7 @@ def test_default_rule_refuses_low_embedding_coverage() -> None:
     msg = str(info.value)
     assert "touch 19 of 100 embedding entities (need >= 20)" in msg
     assert "HGNC symbol ('X0', 'X1', 'X2')" in msg  # three unmapped examples per side
-    assert "('G10', 'G11', 'G12')" in msg
+    assert "('G19', 'G20', 'G21')" in msg
     more = pairs_from_list(
         ok + [("G20", "G21"), ("G22", "G23")] + [(f"X{i}", "Y") for i in range(500)]
     )
@@ -142,6 +142,7 @@ def test_summary_format() -> None:
     line = summarize_mapping(map_pairs(pairs, emb))
     assert line == (
         "1,500 of 1,500 pairs mapped (100.0%) onto 1,501 entities; 0 ids matched case-insensitively"
+        "\npairs: HGNC symbol (1,500 rows) -> embedding: HGNC symbol; same namespace"
     )
 
 

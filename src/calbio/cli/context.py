@@ -67,7 +67,7 @@ CONTEXT_TRAINING = ("preset", "seed", "epochs", "hidden", "batch_size", "lr", "t
 @c.with_shared_options(
     train=CONTEXT_TRAINING,
     inputs=("layer", "columns", "min_mapped"),
-    defaults={"preset": "paper"},
+    defaults={"preset": "paper", "min_mapped": 0.5},
 )
 def context_fit(
     table: TableArg,
@@ -117,7 +117,7 @@ def context_fit(
 @c.with_shared_options(
     train=CONTEXT_TRAINING,
     inputs=("layer", "columns", "min_mapped"),
-    defaults={"preset": "paper"},
+    defaults={"preset": "paper", "min_mapped": 0.5},
 )
 def context_evaluate(
     table: TableArg,

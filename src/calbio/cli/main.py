@@ -52,7 +52,7 @@ def fit(
 ) -> None:
     """Train CAL on ALL given pairs and write a model directory (no evaluation)."""
     from calbio._io import check_output_file
-    from calbio.data.matching import map_pairs, summarize_mapping
+    from calbio.data.matching import map_pairs, summarize_mapping, write_id_mapping
     from calbio.model.estimator import CAL
 
     check_output_file(out, force)
@@ -65,6 +65,7 @@ def fit(
         model.fit(emb, mapped, progress=cb)
     model.sources_["pairs"] = {"path": prs.source, "sha256": prs.sha256}
     model.save(out, force=force)
+    write_id_mapping(mapped, Path(out) / "id_mapping.tsv")
     console.print(
         f"wrote {out} ({len(model.train_pairs_):,} training pairs, {len(model.names_):,} "
         f"entities, final loss {model.history_.loss[-1]:.4f}, {model.fit_seconds_:.1f} s)"
@@ -91,6 +92,8 @@ def evaluate(
 ) -> None:
     """Fit CAL under a protocol and print it beside cosine, degree and Adamic-Adar."""
     from calbio._io import check_output_file
+    from calbio.data.identifiers import current_session
+    from calbio.data.matching import write_id_mapping
     from calbio.data.pairs import load_pairs
     from calbio.evaluation.protocol import evaluate as run_evaluation
     from calbio.evaluation.splits import PROTOCOLS
@@ -119,6 +122,11 @@ def evaluate(
             **training.overrides,
         )
     result.save(out, force=force)
+    session = current_session()
+    if session is not None:
+        write_id_mapping(session, Path(out) / "id_mapping.tsv")
+        for line in session.lines:
+            err_console.print(line, markup=False, highlight=False, soft_wrap=True)
     print_evaluation(result.to_dict(), console)
     console.print(f"wrote {out}/metrics.json")
 

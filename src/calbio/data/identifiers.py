@@ -359,7 +359,8 @@ class IdSession:
 
     tables: IdentifierTables | str | Path | None = None
     mappings: list[pd.DataFrame] = field(default_factory=list)
-    warned: set[str] = field(default_factory=set)  # warnings already given (once per process run)
+    warned: set[str] = field(default_factory=set)  # warnings already given in this session
+    lines: list[str] = field(default_factory=list)  # one namespaces line per mapped pairs file
 
 
 _SESSION: ContextVar[IdSession | None] = ContextVar("calbio_id_session", default=None)

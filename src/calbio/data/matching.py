@@ -210,6 +210,7 @@ def map_pairs(
     session = current_session()
     if session is not None:
         session.mappings.append(id_mapping)
+        session.lines.append(f"{src}: {stats['namespaces']}")
 
     _check_coverage(
         stats, min_fraction, min_entity_fraction, min_entities, pairs, embeddings, failed, idx
@@ -329,4 +330,6 @@ def summarize_mapping(mapped: MappedPairs) -> str:
     n_col = int(st.get("n_collapsed", 0))
     if n_col:
         line += f"; {n_col:,} pair{'' if n_col == 1 else 's'} collapsed after mapping"
+    if st.get("namespaces"):
+        line += "\n" + str(st["namespaces"])
     return line
