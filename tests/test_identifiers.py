@@ -260,3 +260,41 @@ def test_excel_detector_names_dates_and_suggests_the_symbol(day, month, year, fo
 @given(st.lists(SYMBOLS, max_size=20))
 def test_excel_detector_leaves_symbols_alone(symbols) -> None:
     assert find_excel_mangled(symbols).empty
+
+
+# --------------------------------------------------------------------------- fetch
+
+
+def test_fetch_gene_info_brings_uniprot_table_and_loads(tables_dir, tmp_path, cli) -> None:
+    """`calbio fetch gene-info` from a file:// mirror: both tables, checksummed, usable."""
+    import hashlib
+    import json
+
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    (mirror / "Homo_sapiens.gene_info.gz").write_bytes(
+        (tables_dir / "Homo_sapiens.gene_info.gz").read_bytes()
+    )
+    # UniProt's idmapping_selected layout: 22 columns, accession first, GeneIDs third
+    rows = ["P04637\tP53_HUMAN\t7157\t" + "\t".join("-" * 19), "Q96N11\tX\t79034; 7157\t-"]
+    with gzip.open(mirror / "HUMAN_9606_idmapping_selected.tab.gz", "wt") as fh:
+        fh.write("\n".join(rows) + "\n")
+    cache = tmp_path / "cache"
+    code, out, err = cli(["fetch", "gene-info", "--mirror", mirror, "--dir", cache])
+    assert code == 0, err
+    assert out.split() == [
+        str(cache / "Homo_sapiens.gene_info.gz"),
+        str(cache / "HUMAN_9606_idmapping_selected.tab.gz"),
+    ]
+    assert f"--id-tables {cache}" in err
+    manifest = json.loads((cache / "calbio-fetch.json").read_text())["files"]
+    digest = hashlib.sha256((mirror / "Homo_sapiens.gene_info.gz").read_bytes()).hexdigest()
+    assert manifest["Homo_sapiens.gene_info.gz"]["sha256"] == digest
+    t = IdentifierTables.from_dir(cache)
+    gid, how = t.to_geneid(["P04637", "Q96N11", "C7orf26"])
+    assert gid.tolist() == [7157, AMBIGUOUS, 79034]
+    # a changed source file is refused against the recorded checksum; nothing replaced
+    (cache / "Homo_sapiens.gene_info.gz").write_bytes(b"tampered")
+    (mirror / "Homo_sapiens.gene_info.gz").write_bytes(b"other")
+    code, _, err = cli(["fetch", "gene-info", "--mirror", mirror, "--dir", cache])
+    assert code == 2 and "failed its hash check" in err
