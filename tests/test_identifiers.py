@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import io
 import logging
 from pathlib import Path
 
@@ -298,3 +299,33 @@ def test_fetch_gene_info_brings_uniprot_table_and_loads(tables_dir, tmp_path, cl
     (mirror / "Homo_sapiens.gene_info.gz").write_bytes(b"other")
     code, _, err = cli(["fetch", "gene-info", "--mirror", mirror, "--dir", cache])
     assert code == 2 and "failed its hash check" in err
+
+
+def test_cli_fit_and_score_entrez_pairs_with_id_tables(
+    tables_dir, tmp_path, cli, monkeypatch
+) -> None:
+    """fit/score: Entrez-keyed pairs onto a symbol table; id_mapping.tsv beside the model."""
+    monkeypatch.delenv("CALBIO_ID_TABLES", raising=False)
+    names = ["TP53", "INTS15", "A1BG", "SEPTIN7", "MARCHF1", "GENEA", "GENEC", "OLDB"]
+    rng = np.random.default_rng(1)
+    pd.DataFrame(rng.normal(size=(8, 6)), index=pd.Index(names, name="gene")).to_csv(
+        tmp_path / "emb.csv"
+    )
+    gids = ["7157", "79034", "1", "989", "55016"]
+    rows = [(a, b) for i, a in enumerate(gids) for b in gids[i + 1 :]] + [("100", "102")]
+    pd.DataFrame(rows, columns=["gene1", "gene2"]).to_csv(tmp_path / "pairs.csv", index=False)
+    out = tmp_path / "model"
+    base = ["fit", tmp_path / "emb.csv", tmp_path / "pairs.csv", "--out", out]
+    tiny = ["--epochs", "1", "--hidden", "8", "--batch-size", "4"]
+    code, _, err = cli([*base, *tiny])
+    assert code == 2 and "Entrez GeneID ('7157'" in err and "--id-tables" in err
+    assert not out.exists()
+    code, _, err = cli([*base, *tiny, "--id-tables", tables_dir])
+    assert code == 0, err
+    assert "pairs: Entrez GeneID (11 rows) -> embedding: HGNC symbol; converted" in err
+    ids = pd.read_csv(out / "id_mapping.tsv", sep="\t", dtype=str, keep_default_na=False)
+    assert dict(zip(ids["id"], ids["mapped_to"], strict=True))["79034"] == "INTS15"
+    code, csv, err = cli(["score", out, tmp_path / "pairs.csv", "--id-tables", tables_dir])
+    assert code == 0, err
+    scored = pd.read_csv(io.StringIO(csv))
+    assert len(scored) == 11 and scored.iloc[0][["a", "b"]].tolist() == ["TP53", "INTS15"]

@@ -140,10 +140,12 @@ def score(
     kind: Annotated[
         str | None, typer.Option("--score", help="half | both | cosine | blend")
     ] = None,
+    id_tables: c.IdTables = None,
     force: c.Force = False,
 ) -> None:
     """Score pairs with a fitted model: CSV of a, b, association, cosine."""
     from calbio.api import score_pairs_table
+    from calbio.data.identifiers import id_session
     from calbio.model.estimator import CAL
 
     if out is not None:
@@ -152,7 +154,8 @@ def score(
         check_output_file(out, force)
     model = CAL.load(model_dir)
     prs = c.read_pairs(pairs, columns, None, None)
-    table = score_pairs_table(model, prs, kind=kind)
+    with id_session(id_tables):
+        table = score_pairs_table(model, prs, kind=kind)
     if out is None:
         table.to_csv(sys.stdout, index=False)
     else:
