@@ -69,6 +69,7 @@ _MON = "|".join(_MONTHS)
 _EXCEL_DAY_MON = rf"(?i)^(?P<day>\d{{1,2}})-(?P<mon>{_MON})[a-z]*$"
 _EXCEL_MON_DAY = rf"(?i)^(?P<mon>{_MON})[a-z]*-(?P<day>\d{{1,2}})$"
 _EXCEL_ISO = r"^(?P<year>\d{4})-(?P<month>\d{2})-(?P<day>\d{2})(?:[ T]00:00:00)?$"
+_EXCEL_ANY = rf"(?i)^(?:\d{{1,2}}-(?:{_MON})[a-z]*|(?:{_MON})[a-z]*-\d{{1,2}}|\d{{4}}-\d\d-\d\d)"
 
 
 def _as_str_series(ids: Iterable[object] | pd.Series | np.ndarray) -> pd.Series:
@@ -104,9 +105,15 @@ class NamespaceGuess:
         return LABELS.get(self.namespace, self.namespace)
 
 
-def detect_namespace(ids: Iterable[object] | pd.Series | np.ndarray) -> NamespaceGuess:
-    """Namespace of a list of identifiers: the one most of them match (vectorised regexes)."""
-    classes = classify_ids(ids)
+def detect_namespace(
+    ids: Iterable[object] | pd.Series | np.ndarray, *, classes: pd.Series | None = None
+) -> NamespaceGuess:
+    """Namespace of a list of identifiers: the one most of them match (vectorised regexes).
+
+    ``classes``: the identifiers' namespaces from :func:`classify_ids`, when already known.
+    """
+    if classes is None:
+        classes = classify_ids(ids)
     if len(classes) == 0:
         return NamespaceGuess("empty", 0.0, {})
     counts = classes.value_counts()
@@ -126,6 +133,7 @@ def find_excel_mangled(ids: Iterable[object] | pd.Series | np.ndarray) -> pd.Dat
     no known gene family). Nothing is converted: this only names them.
     """
     s = pd.Series(pd.unique(_as_str_series(ids)), dtype=object)
+    s = s[s.str.contains(_EXCEL_ANY, regex=True).to_numpy(dtype=bool)].reset_index(drop=True)
     mon = np.full(len(s), "", dtype=object)
     day = np.zeros(len(s), dtype=np.int64)
     for pat in (_EXCEL_DAY_MON, _EXCEL_MON_DAY):

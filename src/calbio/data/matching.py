@@ -153,13 +153,18 @@ def map_pairs(
     idx = np.stack([ra[keep], rb[keep]], axis=1) if keep.any() else np.empty((0, 2), np.int64)
     n_mapped = int(idx.shape[0])
 
-    ns_pairs = detect_namespace(uniques)
-    ns_emb = detect_namespace(embeddings.names)
+    classes = classify_ids(uniques)
+    ns_pairs = detect_namespace(uniques, classes=classes)
+    # the table's namespace from an evenly spaced sample (a majority vote needs no more)
+    step = max(1, len(embeddings) // 20_000)
+    ns_emb = detect_namespace(embeddings.names[::step])
     mapped_to = np.where(rows >= 0, embeddings.names[np.maximum(rows, 0)], "")
     is_alias = how == "alias"
     alias_examples = [f"{a} -> {b}" for a, b in zip(uniques[is_alias][:5], mapped_to[is_alias][:5])]
     n_entities = len(embeddings)
-    n_covered = int(np.unique(idx).size)
+    covered = np.zeros(n_entities, dtype=bool)
+    covered[idx.ravel()] = True
+    n_covered = int(covered.sum())
     failed = uniques[rows < 0]  # in order of first appearance
     failed_first = [str(x) for x in failed[:5]]
     stats = {
@@ -200,7 +205,7 @@ def map_pairs(
         {
             "source": src,
             "id": uniques,
-            "namespace": classify_ids(uniques).to_numpy(),
+            "namespace": classes.to_numpy(),
             "mapped_to": mapped_to,
             "how": how,
             "gene_id": pd.array(np.where(gene >= 0, gene, -1), dtype="Int64"),
@@ -213,7 +218,7 @@ def map_pairs(
         session.lines.append(f"{src}: {stats['namespaces']}")
 
     _check_coverage(
-        stats, min_fraction, min_entity_fraction, min_entities, pairs, embeddings, failed, idx
+        stats, min_fraction, min_entity_fraction, min_entities, pairs, embeddings, failed, covered
     )
     return MappedPairs(idx=idx, n_entities=n_entities, stats=stats, id_mapping=id_mapping)
 
@@ -226,17 +231,20 @@ def _check_coverage(
     pairs: Pairs,
     embeddings: Embeddings,
     failed: np.ndarray,
-    idx: np.ndarray,
+    covered: np.ndarray,
 ) -> None:
     """Raise CalbioInputError when the mapping fails the strict or the default rule."""
     m, n_mapped, n = st["n_input"], st["n_mapped"], len(embeddings)
     lp = LABELS.get(st["namespace_pairs"], st["namespace_pairs"])
     le = LABELS.get(st["namespace_embedding"], st["namespace_embedding"])
-    uncovered = np.setdiff1d(np.arange(n), np.unique(idx))[:3]
-    sides = (
-        f"pairs look like {lp} ({_examples(failed if len(failed) else pairs.a)}), "
-        f"the embedding like {le} ({_examples(embeddings.names[uncovered])})"
-    )
+
+    def sides() -> str:
+        uncovered = np.flatnonzero(~covered)[:3]
+        return (
+            f"pairs look like {lp} ({_examples(failed if len(failed) else pairs.a)}), "
+            f"the embedding like {le} ({_examples(embeddings.names[uncovered])})"
+        )
+
     if min_fraction is not None:
         if st["fraction_mapped"] >= min_fraction:
             return
@@ -245,12 +253,12 @@ def _check_coverage(
         raise CalbioInputError(
             f"only {n_mapped:,} of {m:,} pairs ({pct}%) map to the embedding identifiers "
             f"(need >= {100 * min_fraction:g}%, --min-mapped); examples of unmatched ids: "
-            f"{examples}; {sides}",
+            f"{examples}; {sides()}",
             pairs.source or None,
         )
-    covered = st["n_entities_mapped"]
+    n_cov = st["n_entities_mapped"]
     need = max(math.ceil(min_entity_fraction * n), min(min_entities, math.ceil(n / 2)))
-    if covered >= need:
+    if n_cov >= need:
         return
     if (
         st["namespace_pairs"] == "ensembl_protein"
@@ -266,8 +274,8 @@ def _check_coverage(
         hint = "check that both files describe the same entities"
     raise CalbioInputError(
         f"the identifiers of the pairs and the embedding do not match: the pairs touch "
-        f"{covered:,} of {n:,} embedding entities (need >= {need:,}); "
-        f"{sides}; {hint} (--min-mapped FRACTION sets a rule on the share of pairs instead)",
+        f"{n_cov:,} of {n:,} embedding entities (need >= {need:,}); "
+        f"{sides()}; {hint} (--min-mapped FRACTION sets a rule on the share of pairs instead)",
         pairs.source or None,
     )
 
