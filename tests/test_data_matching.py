@@ -60,18 +60,52 @@ def test_ambiguous_casefold_not_matched() -> None:
     assert mp.stats["n_case_insensitive_ids"] == 0
 
 
-def test_too_few_mapped_raises() -> None:
+def test_strict_rule_min_fraction_raises() -> None:
     emb = _emb(["A", "B", "C"])
     pairs = pairs_from_list([("A", "B"), ("A", "Q1"), ("Q2", "C"), ("Q3", "Q4")], source="p.csv")
     with pytest.raises(CalbioInputError) as info:
-        map_pairs(pairs, emb)
+        map_pairs(pairs, emb, min_fraction=0.5)
     msg = str(info.value)
     assert info.value.path == "p.csv"
-    assert "only 1 of 4 pairs (25.0%) map to the embedding identifiers (need >= 50%)" in msg
+    assert "only 1 of 4 pairs (25.0%) map to the embedding identifiers (need >= 50%" in msg
     assert "'Q1'" in msg and "'Q2'" in msg
     mp = map_pairs(pairs, emb, min_fraction=0.25)
     assert len(mp) == 1
     assert mp.stats["examples_unmapped"] == ["Q2", "Q3", "Q1", "Q4"]
+    # the default rule judges the embedding's coverage (2 of 3 entities): accepted
+    assert len(map_pairs(pairs, emb)) == 1
+
+
+def test_default_rule_refuses_low_embedding_coverage() -> None:
+    names = [f"G{i}" for i in range(100)]
+    emb = _emb(names)
+    # 10 pairs on 19 embedding entities plus many foreign ids: under 20 entities
+    ok = [(f"G{i}", f"G{i + 1}") for i in range(0, 18, 2)] + [("G18", "G0")]
+    pairs = pairs_from_list(ok + [(f"X{i}", f"Y{i}") for i in range(500)], source="p.csv")
+    with pytest.raises(CalbioInputError) as info:
+        map_pairs(pairs, emb)
+    msg = str(info.value)
+    assert "touch 19 of 100 embedding entities (need >= 20)" in msg
+    assert "HGNC symbol ('X0', 'X1', 'X2')" in msg  # three unmapped examples per side
+    assert "('G19', 'G20', 'G21')" in msg
+    more = pairs_from_list(
+        ok + [("G20", "G21"), ("G22", "G23")] + [(f"X{i}", "Y") for i in range(500)]
+    )
+    assert len(map_pairs(more, emb)) == 12  # 23 of 100 entities: fine, 2% of pairs map
+    with pytest.raises(CalbioInputError, match="need >= 50%"):
+        map_pairs(more, emb, min_fraction=0.5)
+
+
+def test_namespace_mismatch_without_tables_names_both(monkeypatch) -> None:
+    monkeypatch.delenv("CALBIO_ID_TABLES", raising=False)
+    emb = _emb(["TP53", "MYC", "EGFR", "KRAS"])
+    pairs = pairs_from_list([("7157", "4609"), ("1956", "3845")], source="entrez.csv")
+    with pytest.raises(CalbioInputError) as info:
+        map_pairs(pairs, emb)
+    msg = str(info.value)
+    assert "pairs look like Entrez GeneID ('7157', '1956', '4609')" in msg
+    assert "the embedding like HGNC symbol ('TP53', 'MYC', 'EGFR')" in msg
+    assert "--id-tables" in msg and "calbio fetch gene-info" in msg
 
 
 def test_zero_pairs_raises() -> None:
@@ -108,6 +142,7 @@ def test_summary_format() -> None:
     line = summarize_mapping(map_pairs(pairs, emb))
     assert line == (
         "1,500 of 1,500 pairs mapped (100.0%) onto 1,501 entities; 0 ids matched case-insensitively"
+        "\npairs: HGNC symbol (1,500 rows) -> embedding: HGNC symbol; same namespace"
     )
 
 
@@ -120,9 +155,15 @@ def test_real_string_onto_depmap() -> None:
     emb = load_embeddings(emb_path, id_column="genes")
     pairs = load_pairs(pairs_path)
     assert len(pairs) == 58_059
-    # only 19.9% of STRING pairs fall inside the 2,732 DepMap genes: below the default 50%
+    # only 19.9% of STRING pairs fall inside the 2,732 DepMap genes: fine by default (the pairs
+    # touch 80% of the embedding's entities); the strict rule refuses
+    mp = map_pairs(pairs, emb)
+    assert len(mp) == 11_532
+    assert mp.stats["namespaces"] == (
+        "pairs: HGNC symbol (58,059 rows) -> embedding: HGNC symbol; same namespace"
+    )
     with pytest.raises(CalbioInputError, match="only 11,532 of 58,059 pairs"):
-        map_pairs(pairs, emb)
+        map_pairs(pairs, emb, min_fraction=0.5)
     mp = map_pairs(pairs, emb, min_fraction=0.1)
     assert len(mp) == 11_532
     assert mp.stats["n_collapsed"] == 0

@@ -28,10 +28,11 @@ def edge(real):
     )
 
 
-def test_default_mapping_threshold_refuses_genome_wide_pairs(real) -> None:
+def test_genome_wide_pairs_map_by_default_strict_rule_refuses(real) -> None:
     emb, pairs, _ = real
+    assert len(calbio.map_pairs(pairs, emb)) == 11_532  # 20% of pairs, 80% of the genes
     with pytest.raises(calbio.errors.CalbioInputError, match="--min-mapped"):
-        calbio.map_pairs(pairs, emb)
+        calbio.map_pairs(pairs, emb, min_fraction=0.5)
 
 
 def test_edge_protocol_on_real_data(edge) -> None:
@@ -78,8 +79,6 @@ def test_evaluate_command_on_real_files(shared_data, tmp_path, cli) -> None:
             "evaluate",
             shared_data / "embeddings/depmap_crispr_gene_effect_pca50.csv",
             shared_data / "associations/string_ge950_pairs.csv",
-            "--min-mapped",
-            "0.1",
             "--epochs",
             "1",
             "--hidden",

@@ -38,11 +38,14 @@ def _looks_like(values: Any, k: int = 3) -> str:
     return ", ".join(vals) + (", ..." if len(vals) == k else "")
 
 
-def map_onto_model(model: Any, pairs: Pairs, min_mapped: float = 0.5) -> Any:
-    """Map pairs onto a model's entities; when too few map, say what the model's ids look like."""
+def map_onto_model(model: Any, pairs: Pairs, min_mapped: float | None = None) -> Any:
+    """Map pairs onto a model's entities; when too few map, say what the model's ids look like.
+
+    ``min_mapped`` (None: at least one pair) is the smallest fraction of pairs that must map.
+    """
     mapped = map_pairs(pairs, _model_embeddings(model), min_fraction=0.0)
     st = mapped.stats
-    if st["fraction_mapped"] >= min_mapped and len(mapped):
+    if st["fraction_mapped"] >= (min_mapped or 0.0) and len(mapped):
         return mapped
     unmatched = st.get("examples_unmapped") or []
     model_src = (getattr(model, "sources_", {}) or {}).get("embeddings", {}).get("path") or "?"
@@ -81,7 +84,7 @@ def score_pairs_table(
     pairs: Pairs,
     kind: str | None = None,
     *,
-    min_mapped: float = 0.5,
+    min_mapped: float | None = None,
     n_random: int = N_RANDOM_PAIRS,
     seed: int = 0,
 ) -> pd.DataFrame:

@@ -54,7 +54,7 @@ def load_run_scores(path: str | Path) -> list[tuple[dict[str, Any], pd.DataFrame
     return out
 
 
-def scores_from_model(model: CAL, pairs: Pairs, min_mapped: float = 0.5) -> pd.DataFrame:
+def scores_from_model(model: CAL, pairs: Pairs, min_mapped: float | None = None) -> pd.DataFrame:
     """A score table for user pairs that are NOT among the model's training pairs."""
     from calbio.data.types import Embeddings
 

@@ -109,7 +109,7 @@ def run_doctor(
     *,
     pca: int | None = None,
     seed: int = 42,
-    min_mapped: float = 0.5,
+    min_mapped: float | None = None,
     train_check: bool = True,
     quick_training: dict[str, Any] | None = None,
     threads: int | None = None,

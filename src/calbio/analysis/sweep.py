@@ -257,7 +257,7 @@ def lambda_sweep(
     select: str = "auc",
     test_fraction: float = 0.3,
     cb_threshold: float = 0.2,
-    min_mapped: float = 0.5,
+    min_mapped: float | None = None,
     preset: str = "paper",
     log: Callable[[str], None] | None = None,
     **train_options: Any,

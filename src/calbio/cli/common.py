@@ -68,10 +68,19 @@ Patience = Annotated[
 ]
 Threads = Annotated[int | None, typer.Option(help="torch CPU threads")]
 MinMapped = Annotated[
-    float,
+    float | None,
     typer.Option(
-        help="Smallest fraction of pairs that must map onto the table; lower it when the pairs "
-        "file covers a larger universe than the embedding (e.g. genome-wide STRING)"
+        help="Strict rule: smallest fraction of pairs that must map onto the table. Default: "
+        "refuse only when the pairs touch under 5% (or under 20) of the embedding's entities"
+    ),
+]
+IdTables = Annotated[
+    Path | None,
+    typer.Option(
+        "--id-tables",
+        envvar="CALBIO_ID_TABLES",
+        help="Folder with NCBI Homo_sapiens.gene_info.gz (+ GeneID -> UniProt table) to convert "
+        "identifier namespaces and outdated symbols (`calbio fetch gene-info`)",
     ),
 ]
 Force = Annotated[bool, typer.Option("--force", help="Overwrite existing outputs")]
@@ -141,7 +150,8 @@ INPUT_OPTIONS: dict[str, tuple[Any, Any]] = {
     "columns": (Columns, None),
     "min_score": (MinScore, None),
     "protein_info": (ProteinInfo, None),
-    "min_mapped": (MinMapped, 0.5),
+    "min_mapped": (MinMapped, None),
+    "id_tables": (IdTables, None),
 }
 TRAIN_OPTIONS: dict[str, tuple[Any, Any]] = {
     "preset": (Preset, DEFAULT_PRESET),
@@ -174,7 +184,8 @@ class InputOptions:
     columns: str | None = None
     min_score: list[str] | None = None
     protein_info: Path | None = None
-    min_mapped: float = 0.5
+    min_mapped: float | None = None
+    id_tables: Path | None = None
 
     def embeddings(self, path: Path) -> Embeddings:
         """Load the embedding table."""
@@ -216,8 +227,11 @@ def with_shared_options(
     """Give a command the shared input and training options, passed as ``inputs``/``training``.
 
     ``train`` / ``inputs`` name a subset of TRAIN_OPTIONS / INPUT_OPTIONS (default: all);
-    ``defaults`` changes a default (e.g. ``{"min_mapped": 0.1}``).
+    ``defaults`` changes a default (e.g. ``{"min_mapped": 0.1}``). The command runs inside
+    ``identifiers.id_session`` with the ``--id-tables`` folder (None when not an option).
     """
+    from calbio.data.identifiers import id_session
+
     train_names = tuple(TRAIN_OPTIONS) if train is None else train
     input_names = tuple(INPUT_OPTIONS) if inputs is None else inputs
     table = {**TRAIN_OPTIONS, **INPUT_OPTIONS}
@@ -239,7 +253,8 @@ def with_shared_options(
             train_values = {k: kwargs.pop(k) for k in train_names}
             head = {k: train_values.pop(k) for k in ("preset", "seed") if k in train_values}
             training = TrainingOptions(**head, overrides=train_overrides(**train_values))
-            return func(**kwargs, inputs=given_inputs, training=training)
+            with id_session(given_inputs.id_tables):
+                return func(**kwargs, inputs=given_inputs, training=training)
 
         params = own + extra
         command.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]

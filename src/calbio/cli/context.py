@@ -62,7 +62,9 @@ def _read_inputs(
 CONTEXT_TRAINING = ("preset", "seed", "epochs", "hidden", "batch_size", "lr", "threads")
 # The shared input and training options of context-fit and context-evaluate, declared once.
 context_options = c.with_shared_options(
-    train=CONTEXT_TRAINING, inputs=("layer", "columns", "min_mapped"), defaults={"preset": "paper"}
+    train=CONTEXT_TRAINING,
+    inputs=("layer", "columns", "min_mapped"),
+    defaults={"preset": "paper", "min_mapped": 0.5},
 )
 
 

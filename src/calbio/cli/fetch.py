@@ -56,14 +56,14 @@ def fetch(
 ) -> None:
     """Download public data with checksums into the cache; print each local path."""
     from calbio.datasets import REGISTRY, install
-    from calbio.datasets.registry import MANIFEST, TOFU
+    from calbio.datasets.registry import MANIFEST, TOFU, with_companions
 
     if list_:
         _print_list()
         return
     if not names:
         raise CalbioInputError("name a dataset (see `calbio fetch --list`), or 'all'")
-    wanted = list(REGISTRY) if names == ["all"] else names
+    wanted = list(REGISTRY) if names == ["all"] else with_companions(names)
     for name in wanted:
         res = install(name, mirror=mirror, data_dir=data_dir)
         if res.status == "installed":
@@ -81,3 +81,12 @@ def fetch(
                 soft_wrap=True,
             )
         typer.echo(str(res.path))
+    if "gene-info" in wanted:
+        folder = res.path.parent
+        err_console.print(
+            f"identifier tables are in {folder}: use --id-tables {folder} or "
+            f"export CALBIO_ID_TABLES={folder}",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )

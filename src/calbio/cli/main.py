@@ -49,7 +49,7 @@ def fit(
 ) -> None:
     """Train a model on ALL given pairs and write a model directory (no evaluation)."""
     from calbio._io import check_output_file
-    from calbio.data.matching import map_pairs, summarize_mapping
+    from calbio.data.matching import map_pairs, summarize_mapping, write_id_mapping
 
     check_output_file(out, force)
     estimator = build_model(model, training)
@@ -61,6 +61,7 @@ def fit(
         estimator.fit(emb, mapped, progress=cb)
     estimator.sources_["pairs"] = {"path": prs.source, "sha256": prs.sha256}
     estimator.save(out, force=force)
+    write_id_mapping(mapped, Path(out) / "id_mapping.tsv")
     hist = getattr(estimator, "history_", None)
     loss = f", final loss {hist.loss[-1]:.4f}" if hist is not None and hist.loss else ""
     secs = getattr(estimator, "fit_seconds_", None)
@@ -98,6 +99,8 @@ def evaluate(
 ) -> None:
     """Fit model(s) under a protocol and print them beside cosine, degree and Adamic-Adar."""
     from calbio._io import check_output_file
+    from calbio.data.identifiers import current_session
+    from calbio.data.matching import write_id_mapping
     from calbio.data.pairs import load_pairs
     from calbio.evaluation.protocol import evaluate as run_evaluation
     from calbio.evaluation.splits import PROTOCOLS
@@ -127,6 +130,11 @@ def evaluate(
             min_mapped=inputs.min_mapped,
         )
     result.save(out, force=force)
+    session = current_session()
+    if session is not None:
+        write_id_mapping(session, Path(out) / "id_mapping.tsv")
+        for line in session.lines:
+            err_console.print(line, markup=False, highlight=False, soft_wrap=True)
     print_evaluation(result.to_dict(), console)
     console.print(f"wrote {out}/metrics.json")
 
@@ -141,12 +149,15 @@ def score(
         str | None, typer.Option("--score", help="half | both | cosine | blend")
     ] = None,
     min_mapped: Annotated[
-        float, typer.Option(help="Smallest fraction of pairs that must map onto the model")
-    ] = 0.5,
+        float | None,
+        typer.Option(help="Smallest fraction of pairs that must map onto the model (strict rule)"),
+    ] = None,
+    id_tables: c.IdTables = None,
     force: c.Force = False,
 ) -> None:
     """Score pairs with a fitted model: association, cosine, training flag, ranks, percentile."""
     from calbio.api import score_pairs_table
+    from calbio.data.identifiers import id_session
     from calbio.models.persistence import load_model
 
     if out is not None:
@@ -155,7 +166,8 @@ def score(
         check_output_file(out, force)
     model = load_model(model_dir)
     prs = c.read_pairs(pairs, columns, None, None)
-    table = score_pairs_table(model, prs, kind=kind, min_mapped=min_mapped)
+    with id_session(id_tables):
+        table = score_pairs_table(model, prs, kind=kind, min_mapped=min_mapped)
     if out is None:
         table.to_csv(sys.stdout, index=False)
     else:

@@ -92,25 +92,28 @@ def doctor(
     columns: c.Columns = None,
     min_score: c.MinScore = None,
     protein_info: c.ProteinInfo = None,
-    min_mapped: c.MinMapped = 0.5,
+    min_mapped: c.MinMapped = None,
+    id_tables: c.IdTables = None,
 ) -> None:
     """The paper's deployment checklist: a verdict, a number and a recommendation per check."""
     from calbio._io import to_json
     from calbio.analysis.doctor import run_doctor
+    from calbio.data.identifiers import id_session
 
     emb = c.read_embeddings(embeddings, id_column, layer, names_file, drop, dedupe)
     prs = c.read_pairs(pairs, columns, min_score, protein_info)
-    report = run_doctor(
-        emb,
-        prs,
-        pca=pca,
-        seed=seed,
-        min_mapped=min_mapped,
-        train_check=not no_train,
-        quick_training={"hidden": quick_hidden, "epochs": quick_epochs},
-        threads=threads,
-        log=None if as_json else _log,
-    )
+    with id_session(id_tables):
+        report = run_doctor(
+            emb,
+            prs,
+            pca=pca,
+            seed=seed,
+            min_mapped=min_mapped,
+            train_check=not no_train,
+            quick_training={"hidden": quick_hidden, "epochs": quick_epochs},
+            threads=threads,
+            log=None if as_json else _log,
+        )
     if as_json:
         sys.stdout.write(to_json(report))
         return
@@ -185,7 +188,7 @@ SWEEP_TRAINING = ("preset", "epochs", "hidden", "negatives", "pca", "threads")
 @sweep_app.command("threshold")
 @c.with_shared_options(
     train=SWEEP_TRAINING,
-    inputs=("id_column", "columns", "protein_info", "min_mapped"),
+    inputs=("id_column", "columns", "protein_info", "min_mapped", "id_tables"),
     defaults={"min_mapped": 0.1},
 )
 def sweep_threshold(
@@ -238,7 +241,8 @@ def sweep_threshold(
 
 @sweep_app.command("lambda")
 @c.with_shared_options(
-    train=SWEEP_TRAINING, inputs=("id_column", "columns", "min_score", "protein_info", "min_mapped")
+    train=SWEEP_TRAINING,
+    inputs=("id_column", "columns", "min_score", "protein_info", "min_mapped", "id_tables"),
 )
 def sweep_lambda(
     embeddings: c.EmbeddingsArg,

@@ -32,7 +32,7 @@ def as_embeddings(
 
 
 def as_mapped_pairs(
-    pairs: PairsLike, embeddings: Embeddings, min_mapped: float = 0.5
+    pairs: PairsLike, embeddings: Embeddings, min_mapped: float | None = None
 ) -> MappedPairs:
     """Resolve any supported pair input to row indices of ``embeddings``."""
     from calbio.data.matching import map_pairs

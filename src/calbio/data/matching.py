@@ -1,12 +1,45 @@
-"""Resolve pair identifiers to rows of an embedding table."""
+"""Resolve pair identifiers to rows of an embedding table.
+
+Order: exact identifier, then unambiguous case-insensitive match, then (only with identifier
+tables, see :mod:`calbio.data.identifiers`) conversion through NCBI GeneIDs: other namespaces
+(Entrez, Ensembl gene, UniProt) and outdated symbols / aliases that name exactly one gene.
+
+Every call records, per input identifier, what it became and why in
+``MappedPairs.id_mapping`` (a DataFrame; :func:`write_id_mapping` writes it as TSV); the
+counts and the detected namespaces are in ``MappedPairs.stats`` (JSON-serialisable).
+"""
 
 from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from calbio.data.identifiers import (
+    AMBIGUOUS,
+    LABELS,
+    IdentifierTables,
+    IdSession,
+    classify_ids,
+    current_session,
+    describe_excel_mangled,
+    detect_namespace,
+    find_excel_mangled,
+    resolve_id_tables,
+)
 from calbio.data.types import Embeddings, MappedPairs, Pairs
 from calbio.errors import CalbioInputError
+
+log = logging.getLogger("calbio")
+
+# Refuse (by default) when the pairs touch fewer than this share of the embedding's entities,
+# or fewer than MIN_ENTITIES of them (half the table for tables under 2 * MIN_ENTITIES).
+MIN_ENTITY_FRACTION = 0.05
+MIN_ENTITIES = 20
+ID_MAPPING_COLUMNS = ("source", "id", "namespace", "mapped_to", "how", "gene_id")
 
 
 def _resolve(uniques: np.ndarray, embeddings: Embeddings) -> tuple[np.ndarray, np.ndarray]:
@@ -28,20 +61,90 @@ def _resolve(uniques: np.ndarray, embeddings: Embeddings) -> tuple[np.ndarray, n
     return rows, ci
 
 
-def map_pairs(pairs: Pairs, embeddings: Embeddings, *, min_fraction: float = 0.5) -> MappedPairs:
-    """Map pair identifiers to embedding rows (exact, then unambiguous case-insensitive)."""
+def _examples(values: np.ndarray, k: int = 3) -> str:
+    return ", ".join(repr(str(x)) for x in values[:k]) or "none"
+
+
+def _warn_excel(ids: np.ndarray, what: str, tables: IdentifierTables | None) -> dict | None:
+    """Warn once per session (logger 'calbio') about Excel-mangled ids; return count/examples."""
+    found = find_excel_mangled(ids)
+    if found.empty:
+        return None
+    msg = describe_excel_mangled(found, what, tables)
+    session = current_session()
+    if session is None or msg not in session.warned:
+        log.warning(msg)
+        if session is not None:
+            session.warned.add(msg)
+    return {"n": len(found), "examples": found["id"].head(5).tolist()}
+
+
+def _convert(
+    uniques: np.ndarray,
+    rows: np.ndarray,
+    how: np.ndarray,
+    gene: np.ndarray,
+    embeddings: Embeddings,
+    tables: IdentifierTables,
+) -> None:
+    """Resolve still-unmapped ids through GeneIDs (in place): converted / alias / ambiguous."""
+    emb_gid, emb_how = tables.to_geneid(embeddings.names)
+    valid = emb_gid >= 0
+    by_gid = pd.Series(np.flatnonzero(valid), index=emb_gid[valid])
+    shared = by_gid.index.duplicated(keep=False)  # one gene, several rows: ambiguous
+    gid_to_row = by_gid[~shared]
+    miss = np.flatnonzero(rows < 0)
+    if not miss.size:
+        return
+    pg, phow = tables.to_geneid(uniques[miss])
+    gene[miss] = pg
+    row = pd.Series(pg).map(gid_to_row).to_numpy(dtype=float)
+    hit = ~np.isnan(row)
+    hit_rows = row[hit].astype(np.int64)
+    rows[miss[hit]] = hit_rows
+    alias = (phow[hit] == "alias") | (emb_how[hit_rows] == "alias")
+    how[miss[hit]] = np.where(alias, "alias", "converted")
+    amb = ~hit & ((pg == AMBIGUOUS) | np.isin(pg, by_gid.index[shared]))
+    how[miss[amb]] = "ambiguous"
+    how[miss[~hit & ~amb & (pg >= 0)]] = "absent"
+
+
+def map_pairs(
+    pairs: Pairs,
+    embeddings: Embeddings,
+    *,
+    min_fraction: float | None = None,
+    id_tables: IdentifierTables | str | Path | None = None,
+    min_entity_fraction: float = MIN_ENTITY_FRACTION,
+    min_entities: int = MIN_ENTITIES,
+) -> MappedPairs:
+    """Map pair identifiers to embedding rows (exact, case-insensitive, then through tables).
+
+    By default refuses only when the pairs touch too few of the embedding's entities (under
+    ``min_entity_fraction`` or ``min_entities``), naming both namespaces. ``min_fraction``
+    (CLI ``--min-mapped``) replaces that with the strict rule: at least this fraction of the
+    pairs must map. ``id_tables``: a folder or loaded :class:`IdentifierTables`; default the
+    active ``id_session`` or $CALBIO_ID_TABLES; without tables only exact/case matches count.
+    """
     m = len(pairs)
     if m == 0:
         raise CalbioInputError("no pairs to map", pairs.source or None)
     allids = pd.Series(np.concatenate([pairs.a, pairs.b]), dtype=object)
     codes, uniques = pd.factorize(allids, sort=False)
-    uniques = np.asarray(uniques, dtype=object)
+    uniques = np.asarray(uniques, dtype=object).astype(str).astype(object)
     rows, ci = _resolve(uniques, embeddings)
+    how = np.where(rows >= 0, np.where(ci, "case", "exact"), "unknown").astype(object)
+    gene = np.full(len(uniques), -1, dtype=np.int64)
+    tables = resolve_id_tables(id_tables)
+    if tables is not None and (rows < 0).any():
+        _convert(uniques, rows, how, gene, embeddings, tables)
 
     ra, rb = rows[codes[:m]], rows[codes[m:]]
     ok = (ra >= 0) & (rb >= 0)
     n_unmapped = int((~ok).sum())
-    ra, rb = ra[ok], rb[ok]
+    alias_pair = (how[codes[:m]] == "alias") | (how[codes[m:]] == "alias")
+    conv_pair = (how[codes[:m]] == "converted") | (how[codes[m:]] == "converted")
+    ra, rb, alias_pair, conv_pair = ra[ok], rb[ok], alias_pair[ok], conv_pair[ok]
     selfp = ra == rb
     lo, hi = np.minimum(ra, rb), np.maximum(ra, rb)
     key = lo * np.int64(max(len(embeddings), 1)) + hi
@@ -50,6 +153,18 @@ def map_pairs(pairs: Pairs, embeddings: Embeddings, *, min_fraction: float = 0.5
     idx = np.stack([ra[keep], rb[keep]], axis=1) if keep.any() else np.empty((0, 2), np.int64)
     n_mapped = int(idx.shape[0])
 
+    classes = classify_ids(uniques)
+    ns_pairs = detect_namespace(uniques, classes=classes)
+    # the table's namespace from an evenly spaced sample (a majority vote needs no more)
+    step = max(1, len(embeddings) // 20_000)
+    ns_emb = detect_namespace(embeddings.names[::step])
+    mapped_to = np.where(rows >= 0, embeddings.names[np.maximum(rows, 0)], "")
+    is_alias = how == "alias"
+    alias_examples = [f"{a} -> {b}" for a, b in zip(uniques[is_alias][:5], mapped_to[is_alias][:5])]
+    n_entities = len(embeddings)
+    covered = np.zeros(n_entities, dtype=bool)
+    covered[idx.ravel()] = True
+    n_covered = int(covered.sum())
     failed = uniques[rows < 0]  # in order of first appearance
     failed_first = [str(x) for x in failed[:5]]
     stats = {
@@ -60,21 +175,154 @@ def map_pairs(pairs: Pairs, embeddings: Embeddings, *, min_fraction: float = 0.5
         "n_case_insensitive_ids": int(ci.sum()),
         "n_ids": int(len(uniques)),
         "n_ids_unmapped": int(len(failed)),
-        "n_entities_mapped": int(np.unique(idx).size),
+        "n_entities_mapped": n_covered,
         "fraction_mapped": n_mapped / m,
+        "fraction_entities_covered": n_covered / n_entities if n_entities else 0.0,
         "examples_unmapped": failed_first,
+        "namespace_pairs": ns_pairs.namespace,
+        "namespace_embedding": ns_emb.namespace,
+        "id_tables": tables.source if tables is not None else None,
+        "n_alias_ids": int(is_alias.sum()),
+        "n_converted_ids": int((how == "converted").sum()),
+        "n_ambiguous_ids": int((how == "ambiguous").sum()),
+        "n_pairs_recovered_alias": int(alias_pair[keep].sum()),
+        "n_pairs_converted": int(conv_pair[keep].sum()),
+        "alias_examples": alias_examples,
     }
-    if stats["fraction_mapped"] < min_fraction:
+    src = pairs.source or "pairs"
+    for what, ids in (("pairs", uniques), ("embedding", embeddings.names)):
+        found = _warn_excel(
+            np.asarray(ids, dtype=object),
+            f"{what} {src if what == 'pairs' else embeddings.source or ''}".strip(),
+            tables,
+        )
+        if found:
+            stats[f"excel_mangled_{what}"] = found
+    stats["namespaces"] = namespace_line(stats)
+    log.info(stats["namespaces"])
+
+    id_mapping = pd.DataFrame(
+        {
+            "source": src,
+            "id": uniques,
+            "namespace": classes.to_numpy(),
+            "mapped_to": mapped_to,
+            "how": how,
+            "gene_id": pd.array(np.where(gene >= 0, gene, -1), dtype="Int64"),
+        }
+    )
+    id_mapping.loc[id_mapping["gene_id"] < 0, "gene_id"] = pd.NA
+    session = current_session()
+    if session is not None:
+        session.mappings.append(id_mapping)
+        session.lines.append(f"{src}: {stats['namespaces']}")
+
+    _check_coverage(
+        stats, min_fraction, min_entity_fraction, min_entities, pairs, embeddings, failed, covered
+    )
+    return MappedPairs(idx=idx, n_entities=n_entities, stats=stats, id_mapping=id_mapping)
+
+
+def _check_coverage(
+    st: dict,
+    min_fraction: float | None,
+    min_entity_fraction: float,
+    min_entities: int,
+    pairs: Pairs,
+    embeddings: Embeddings,
+    failed: np.ndarray,
+    covered: np.ndarray,
+) -> None:
+    """Raise CalbioInputError when the mapping fails the strict or the default rule."""
+    m, n_mapped, n = st["n_input"], st["n_mapped"], len(embeddings)
+    lp = LABELS.get(st["namespace_pairs"], st["namespace_pairs"])
+    le = LABELS.get(st["namespace_embedding"], st["namespace_embedding"])
+
+    def sides() -> str:
+        uncovered = np.flatnonzero(~covered)[:3]
+        return (
+            f"pairs look like {lp} ({_examples(failed if len(failed) else pairs.a)}), "
+            f"the embedding like {le} ({_examples(embeddings.names[uncovered])})"
+        )
+
+    if min_fraction is not None:
+        if st["fraction_mapped"] >= min_fraction:
+            return
         pct = f"{100 * n_mapped / m:.1f}"
-        examples = ", ".join(repr(x) for x in failed_first) or "none (pairs collapsed)"
+        examples = ", ".join(repr(x) for x in st["examples_unmapped"]) or "none (pairs collapsed)"
         raise CalbioInputError(
             f"only {n_mapped:,} of {m:,} pairs ({pct}%) map to the embedding identifiers "
-            f"(need >= {100 * min_fraction:g}%); examples of unmatched ids: {examples}. If the "
-            f"pairs cover a larger universe than the table (e.g. genome-wide STRING), lower "
-            f"the threshold with --min-mapped (API: min_mapped)",
+            f"(need >= {100 * min_fraction:g}%, --min-mapped); examples of unmatched ids: "
+            f"{examples}; {sides()}",
             pairs.source or None,
         )
-    return MappedPairs(idx=idx, n_entities=len(embeddings), stats=stats)
+    n_cov = st["n_entities_mapped"]
+    need = max(math.ceil(min_entity_fraction * n), min(min_entities, math.ceil(n / 2)))
+    if n_cov >= need:
+        return
+    if (
+        st["namespace_pairs"] == "ensembl_protein"
+        and st["namespace_embedding"] != "ensembl_protein"
+    ):
+        hint = "convert STRING protein ids to names with --protein-info FILE"
+    elif st["namespace_pairs"] != st["namespace_embedding"] and st["id_tables"] is None:
+        hint = (
+            "convert them through NCBI gene_info: --id-tables DIR or $CALBIO_ID_TABLES "
+            "(get the tables with `calbio fetch gene-info`)"
+        )
+    else:
+        hint = "check that both files describe the same entities"
+    raise CalbioInputError(
+        f"the identifiers of the pairs and the embedding do not match: the pairs touch "
+        f"{n_cov:,} of {n:,} embedding entities (need >= {need:,}); "
+        f"{sides()}; {hint} (--min-mapped FRACTION sets a rule on the share of pairs instead)",
+        pairs.source or None,
+    )
+
+
+def namespace_line(st: dict) -> str:
+    """The 'pairs: X (n rows) -> embedding: Y; how' line for mapping statistics."""
+    lp = LABELS.get(st.get("namespace_pairs", ""), st.get("namespace_pairs", "?"))
+    le = LABELS.get(st.get("namespace_embedding", ""), st.get("namespace_embedding", "?"))
+    line = f"pairs: {lp} ({int(st.get('n_input', 0)):,} rows) -> embedding: {le}"
+    if st.get("n_converted_ids"):
+        line += "; converted through NCBI gene_info"
+    elif st.get("namespace_pairs") == st.get("namespace_embedding"):
+        line += "; same namespace"
+    elif st.get("id_tables") is None:
+        line += "; no identifier tables given (--id-tables DIR or $CALBIO_ID_TABLES)"
+    n_rec = int(st.get("n_pairs_recovered_alias", 0))
+    if n_rec:
+        ex = ", ".join(st.get("alias_examples", [])[:3])
+        line += (
+            f"; {n_rec:,} pair{'' if n_rec == 1 else 's'} recovered through previous symbols "
+            f"({ex}{', ...' if int(st.get('n_alias_ids', 0)) > 3 else ''})"
+        )
+    n_amb = int(st.get("n_ambiguous_ids", 0))
+    if n_amb:
+        line += f"; {n_amb:,} ambiguous id{'' if n_amb == 1 else 's'} dropped"
+    return line
+
+
+def write_id_mapping(
+    obj: MappedPairs | IdSession | pd.DataFrame | list[pd.DataFrame], path: str | Path
+) -> Path:
+    """Write the per-identifier mapping (id, namespace, mapped_to, how, gene_id) as TSV."""
+    from calbio._io import write_text_atomic
+
+    if isinstance(obj, MappedPairs):
+        frames = [obj.id_mapping] if obj.id_mapping is not None else []
+    elif isinstance(obj, IdSession):
+        frames = obj.mappings
+    elif isinstance(obj, pd.DataFrame):
+        frames = [obj]
+    else:
+        frames = list(obj)
+    if frames:
+        df = pd.concat(frames, ignore_index=True).drop_duplicates(["source", "id"])
+    else:
+        df = pd.DataFrame(columns=list(ID_MAPPING_COLUMNS))
+    return write_text_atomic(path, df.to_csv(sep="\t", index=False))
 
 
 def summarize_mapping(mapped: MappedPairs) -> str:
@@ -90,6 +338,8 @@ def summarize_mapping(mapped: MappedPairs) -> str:
     n_col = int(st.get("n_collapsed", 0))
     if n_col:
         line += f"; {n_col:,} pair{'' if n_col == 1 else 's'} collapsed after mapping"
+    if st.get("namespaces"):
+        line += "\n" + str(st["namespaces"])
     return line
 
 

@@ -111,6 +111,8 @@ class MappedPairs:
     idx: np.ndarray
     n_entities: int  # rows in the embedding table the indices refer to
     stats: dict = field(default_factory=dict)  # n_input, n_mapped, n_case_insensitive, ...
+    # per input identifier: what it became and why (data/matching.map_pairs; None otherwise)
+    id_mapping: pd.DataFrame | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.idx = np.asarray(self.idx, dtype=np.int64).reshape(-1, 2)

@@ -41,6 +41,7 @@ class Dataset:
     citation: str
     description: str
     usage: str | None = None
+    companions: tuple[str, ...] = ()  # datasets fetched along with this one
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,11 @@ _STRING_CITATION = (
 _STRING_USE = (
     "calbio evaluate EMB 9606.protein.links.detailed.v12.0.txt.gz "
     "--protein-info 9606.protein.info.v12.0.txt.gz --min-score combined_score=900"
+)
+
+_ID_USE = (
+    "calbio evaluate EMB PAIRS --id-tables DIR (DIR: the folder these files are in), or "
+    "export CALBIO_ID_TABLES=DIR"
 )
 
 REGISTRY: dict[str, Dataset] = {
@@ -104,8 +110,48 @@ REGISTRY: dict[str, Dataset] = {
             "(column preferred_name).",
             usage=_STRING_USE,
         ),
+        Dataset(
+            name="gene-info",
+            filename="Homo_sapiens.gene_info.gz",
+            url="https://ftp.ncbi.nlm.nih.gov/gene/DATA/GENE_INFO/Mammalia/"
+            "Homo_sapiens.gene_info.gz",
+            known_hash=None,  # rebuilt daily by NCBI: no fixed checksum exists
+            size_bytes=None,
+            licence="public domain (NCBI)",
+            citation="Brown GR et al. (2015) Gene: a gene-centered information resource at "
+            "NCBI. Nucleic Acids Res 43:D36-D42",
+            description="NCBI Gene, human: GeneID, current symbol, Synonyms (previous symbols, "
+            "aliases), dbXrefs (Ensembl gene ids). calbio's identifier table; fetching it also "
+            "fetches gene-uniprot.",
+            usage=_ID_USE,
+            companions=("gene-uniprot",),
+        ),
+        Dataset(
+            name="gene-uniprot",
+            filename="HUMAN_9606_idmapping_selected.tab.gz",
+            url="https://ftp.uniprot.org/pub/databases/uniprot/current_release/knowledgebase/"
+            "idmapping/by_organism/HUMAN_9606_idmapping_selected.tab.gz",
+            known_hash=None,  # changes with every UniProt release
+            size_bytes=None,
+            licence="CC BY 4.0",
+            citation="The UniProt Consortium (2023) UniProt: the Universal Protein "
+            "Knowledgebase in 2023. Nucleic Acids Res 51:D523-D531",
+            description="UniProt id mapping, human: accession (column 1) to NCBI GeneID "
+            "(column 3); converts UniProt-keyed files (hu.MAP, CORUM, IntAct).",
+            usage=_ID_USE,
+        ),
     )
 }
+
+
+def with_companions(names: list[str]) -> list[str]:
+    """``names`` followed by the datasets each one brings along, without repeats."""
+    out: list[str] = []
+    for name in names:
+        for n in (name, *get_dataset(name).companions):
+            if n not in out:
+                out.append(n)
+    return out
 
 
 def list_datasets() -> list[Dataset]:

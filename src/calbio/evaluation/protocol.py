@@ -506,7 +506,8 @@ def evaluate(
     validate_with: Sequence[Pairs] = (),
     n_boot: int = 1000,
     rank: bool = True,
-    min_mapped: float = 0.5,
+    min_mapped: float | None = None,
+    id_tables: Any = None,
     progress: Callable[[int, int, float], None] | None = None,
     **train_options: Any,
 ) -> EvaluationResult:
@@ -516,9 +517,22 @@ def evaluate(
     (cloned, never mutated), a list of these, or None for the shortcuts alone. ``model_kwargs``
     are constructor parameters of a single model. ``preset`` and ``train_options``
     (``epochs``, ``negatives``, ``pca``...) are passed to every chosen model that has such
-    parameters. ``random_state`` defaults to ``seed``. ``min_mapped``: smallest fraction of pairs
-    that must map onto the table (else an error).
+    parameters. ``random_state`` defaults to ``seed``. ``min_mapped``: the strict rule, smallest
+    fraction of pairs that must map onto the table (default: refuse only when the pairs cover
+    too little of the embedding). ``id_tables``: a folder of identifier tables (or loaded
+    ``IdentifierTables``) to convert namespaces and outdated symbols (default $CALBIO_ID_TABLES).
     """
+    if id_tables is not None:
+        from calbio.data.identifiers import id_session
+
+        with id_session(id_tables):
+            return evaluate(
+                embeddings, pairs, model=model, model_kwargs=model_kwargs, protocol=protocol,
+                preset=preset, test_fraction=test_fraction, seed=seed, cb_threshold=cb_threshold,
+                negative_ratio=negative_ratio, max_negatives=max_negatives,
+                validate_with=validate_with, n_boot=n_boot, rank=rank, min_mapped=min_mapped,
+                progress=progress, **train_options,
+            )  # fmt: skip
     timer = _Timer()
     t0 = time.perf_counter()
     if n_boot < 1:

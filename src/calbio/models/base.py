@@ -78,7 +78,7 @@ class AssociationModelBase(BaseEstimator):
         embeddings: EmbeddingsLike | np.ndarray,
         pairs: PairsLike,
         *,
-        min_mapped: float = 0.5,
+        min_mapped: float | None = None,
         progress: Progress = None,
     ) -> AssociationModelBase:
         """Coerce the inputs once, then fit on the known pairs; returns self."""
