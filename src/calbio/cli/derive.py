@@ -82,6 +82,7 @@ def _derive(
             else ""
         ),
         highlight=False,
+        soft_wrap=True,
     )
     opts = dict(method=method, top_k=top_k, fdr=fdr, shrinkage=shrinkage)
     if by_context is not None:
@@ -102,7 +103,11 @@ def _derive(
     with atomic_file(out) as tmp:
         res.table.to_csv(tmp, index=False, compression="gzip" if out.suffix == ".gz" else None)
     sel = f"top {top_k} per entity" if top_k is not None else f"BH q <= {fdr}"
-    console.print(f"wrote {len(res):,} {kind} pairs ({method}, {sel}) to {out}", highlight=False)
+    console.print(
+        f"wrote {len(res):,} {kind} pairs ({method}, {sel}) to {out}",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 @pairs_app.command()
@@ -197,6 +202,7 @@ def smiles(
             f"{drugs}: row {r.row}: {r.id!r}: {r.reason}: {r.smiles!r}",
             markup=False,
             highlight=False,
+            soft_wrap=True,
         )
     if len(res.invalid) > 20:
         err_console.print(f"... and {len(res.invalid) - 20:,} more invalid SMILES")
@@ -215,4 +221,5 @@ def smiles(
         f"wrote {len(emb):,} Morgan fingerprints (radius {radius}, {bits} bits) to {out}; "
         f"{len(res.invalid):,} invalid SMILES left out",
         highlight=False,
+        soft_wrap=True,
     )

@@ -260,11 +260,11 @@ def _above(
     Z32 = Z.astype(np.float32)
     valid = np.flatnonzero(ok)
     Zv = Z32[valid]
-    ai, bi, rs = [], [], []
+    ai, bi = [], []
     kept = 0
     for s in range(0, len(valid), block):
         R = Z32[valid[s : s + block]] @ Zv.T
-        i, j = np.nonzero(R >= r_min)
+        i, j = np.nonzero(R >= r_min - 1e-5)  # float32 margin; exact r recomputed below
         keep = j > i + s  # upper triangle: each pair once, no self
         i, j = i[keep], j[keep]
         kept += len(i)
@@ -274,8 +274,10 @@ def _above(
             )
         ai.append(valid[i + s])
         bi.append(valid[j])
-        rs.append(R[i, j].astype(np.float64))
-    return np.concatenate(ai), np.concatenate(bi), np.concatenate(rs)
+    a, b = np.concatenate(ai), np.concatenate(bi)
+    r = np.einsum("ij,ij->i", Z[a], Z[b])  # float64
+    keep = r >= r_min
+    return a[keep], b[keep], r[keep]
 
 
 def derive_pairs(
