@@ -254,18 +254,25 @@ def _top_k(Z: np.ndarray, ok: np.ndarray, k: int, block: int) -> tuple[np.ndarra
     return key // m, key % m
 
 
+def _rowwise_dot(Z: np.ndarray, a: np.ndarray, b: np.ndarray, chunk: int = 65_536) -> np.ndarray:
+    """Float64 ``Z[a[i]] . Z[b[i]]`` in chunks of pairs (bounded memory)."""
+    out = np.empty(len(a), dtype=np.float64)
+    for s in range(0, len(a), chunk):
+        out[s : s + chunk] = np.einsum("ij,ij->i", Z[a[s : s + chunk]], Z[b[s : s + chunk]])
+    return out
+
+
 def _above(
     Z: np.ndarray, ok: np.ndarray, r_min: float, block: int, max_pairs: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    Z32 = Z.astype(np.float32)
     valid = np.flatnonzero(ok)
-    Zv = Z32[valid]
-    ai, bi = [], []
+    Zv = np.ascontiguousarray(Z[valid])  # float64 tiles: p-values in the far tail need it
+    ai, bi, rs = [], [], []
     kept = 0
     for s in range(0, len(valid), block):
-        R = Z32[valid[s : s + block]] @ Zv.T
-        i, j = np.nonzero(R >= r_min - 1e-5)  # float32 margin; exact r recomputed below
-        keep = j > i + s  # upper triangle: each pair once, no self
+        R = Zv[s : s + block] @ Zv[s:].T  # upper block-triangle only
+        i, j = np.nonzero(R >= r_min)
+        keep = j > i  # each pair once, no self
         i, j = i[keep], j[keep]
         kept += len(i)
         if kept > max_pairs:
@@ -273,11 +280,9 @@ def _above(
                 f"more than {max_pairs:,} pairs pass p <= FDR level; use a smaller --fdr or --top-k"
             )
         ai.append(valid[i + s])
-        bi.append(valid[j])
-    a, b = np.concatenate(ai), np.concatenate(bi)
-    r = np.einsum("ij,ij->i", Z[a], Z[b])  # float64
-    keep = r >= r_min
-    return a[keep], b[keep], r[keep]
+        bi.append(valid[j + s])
+        rs.append(R[i, j])
+    return np.concatenate(ai), np.concatenate(bi), np.concatenate(rs)
 
 
 def derive_pairs(
@@ -312,7 +317,7 @@ def derive_pairs(
     n_tests = m * (m - 1) // 2
     if top_k is not None:
         a, b = _top_k(Z, ok, top_k, block)
-        r = np.einsum("ij,ij->i", Z[a], Z[b])
+        r = _rowwise_dot(Z, a, b)
         p = _pvalues(r, df)
         q = None
     else:
