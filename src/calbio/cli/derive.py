@@ -68,6 +68,7 @@ def _derive(
     if not 0 < min_observed <= 1:
         raise CalbioInputError(f"--min-observed must be in (0, 1], got {min_observed}")
     check_output_file(out, force)
+    contexts = load_contexts(by_context) if by_context is not None else None  # fail fast
     table, counts = load_profiles(profiles, id_column=id_column, min_observed=min_observed)
     err_console.print(
         f"{kind}: {len(table):,} entities x {table.shape[1]:,} screens from {profiles}"
@@ -85,8 +86,7 @@ def _derive(
         soft_wrap=True,
     )
     opts = dict(method=method, top_k=top_k, fdr=fdr, shrinkage=shrinkage)
-    if by_context is not None:
-        contexts = load_contexts(by_context)
+    if contexts is not None:
         res = derive_pairs_by_context(
             table,
             contexts,
