@@ -55,6 +55,7 @@ def test_doctor_json_is_only_json(files):
         "ratio",
         "degree_shortcut",
         "evidence",
+        "no_latent_signal",
         "shuffled",
     }
 

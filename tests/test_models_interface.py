@@ -16,6 +16,7 @@ from calbio.evaluation.protocol import filtered_ranks, tie_safe
 from calbio.models import AssociationModel, AssociationModelBase, available_models, resolve_model
 from calbio.models.graph import SHORTCUTS, AdamicAdar, Cosine, ResourceAllocation
 
+GENE_SHORTCUTS = {"cosine", "degree", "adamic_adar"}
 BUILTIN = ["cal", "cosine", "degree", "adamic_adar", "common_neighbours", "resource_allocation"]
 
 
@@ -84,7 +85,7 @@ def test_cal_init_only_stores_parameters() -> None:
 def test_user_model_plugs_into_evaluate(synthetic) -> None:
     r = calbio.evaluate(synthetic.embeddings, synthetic.pairs, model=MeanNeighbourCosine, n_boot=20)
     name = "MeanNeighbourCosine"
-    assert set(r.methods) == {name, *SHORTCUTS}
+    assert set(r.methods) == {name, *GENE_SHORTCUTS}
     assert r.to_dict()["models"] == [name]
     assert 0.5 < r.methods[name]["auc"] <= 1 and r.methods[name]["mrr"] > 0
     # its factors were used for the filtered ranks: same as the dense-row path
@@ -121,7 +122,25 @@ def test_evaluate_takes_name_class_or_instance_and_kwargs(synthetic, tiny) -> No
 
 def test_baselines_only_evaluation(synthetic) -> None:
     r = calbio.evaluate(synthetic.embeddings, synthetic.pairs, model=None, n_boot=10)
-    assert set(r.methods) == set(SHORTCUTS) and r.model is None and r.warnings == []
+    assert set(r.methods) == GENE_SHORTCUTS and r.model is None and r.warnings == []
+
+
+def test_fingerprint_tables_get_tanimoto_beside_cosine(synthetic, tmp_path) -> None:
+    from calbio.data.types import Embeddings
+    from calbio.models.persistence import load_model
+
+    bits = (synthetic.embeddings.X > 0.3).astype(np.float32)
+    emb = Embeddings(synthetic.embeddings.names, bits)
+    r = calbio.evaluate(emb, synthetic.pairs, model=None, n_boot=10, rank=False)
+    assert set(r.methods) == GENE_SHORTCUTS | {"tanimoto"}
+    m = resolve_model("tanimoto").fit(emb, synthetic.pairs)
+    a, b = bits[3], bits[7]
+    want = (a * b).sum() / (a.sum() + b.sum() - (a * b).sum())
+    assert m.score_pairs(np.array([[3, 7]]))[0] == pytest.approx(want)
+    back = load_model(m.save(tmp_path / "t"))
+    assert back.score_pairs(np.array([[3, 7]]))[0] == pytest.approx(want)
+    with pytest.raises(CalbioInputError, match="binary"):
+        resolve_model("tanimoto").fit(synthetic.embeddings, synthetic.pairs)
 
 
 def test_per_degree_breakdown_partitions_the_positives(synthetic, tiny) -> None:

@@ -13,11 +13,14 @@ from typing import Any
 import numpy as np
 
 from calbio.analysis.ablation import (
+    FAILURE_MODES,
+    failure_modes,
     fit_on,
     prepare_heldout,
     preprocessed,
     score_model,
     shuffled_pairs,
+    similarity_baseline,
     table,
 )
 from calbio.data.coerce import as_mapped_pairs
@@ -130,15 +133,18 @@ def run_doctor(
     y = np.r_[np.ones(len(pos_cos)), np.zeros(len(neg_cos))]
     checks: list[dict[str, Any]] = []
 
-    auc = roc_auc(y, np.r_[pos_cos, neg_cos])
+    sim_name, auc = similarity_baseline(emb, idx, negs)  # Tanimoto for fingerprints
+    if auc is None:
+        auc = roc_auc(y, np.r_[pos_cos, neg_cos])
     checks.append(
         _check(
             "independence",
-            "Embedding-association independence (cosine AUC)",
+            f"Embedding-association independence ({sim_name} AUC)",
             "warning" if auc > 0.85 else "ok",
             auc,
-            f"cosine alone separates the {len(idx):,} pairs from random pairs with AUC {auc:.3f}",
-            "cosine already captures most of the signal; CAL helps only at the margin; use "
+            f"{sim_name} alone separates the {len(idx):,} pairs from random pairs with AUC "
+            f"{auc:.3f}",
+            f"{sim_name} already captures most of the signal; CAL helps only at the margin; use "
             "random negatives (--negatives random)"
             if auc > 0.85
             else "the embedding leaves room for a learned association map",
@@ -207,31 +213,59 @@ def run_doctor(
         tr = held.split.train_idx
         if log:
             log("doctor: quick reference and shuffled training")
-        res = {}
+        res, scored = {}, {}
         for label, train in (("reference", tr), ("shuffled", shuffled_pairs(tr, seed))):
             model = fit_on(emb, train, seed=seed, pca=pca, **quick)
-            res[label] = score_model(
+            ref = label == "reference"
+            scored[label] = score_model(
                 model,
                 held.split,
                 held.positives,
                 held.negatives,
                 held.dm_negatives,
                 seed=seed,
-                n_boot=1,
-                methods=("cal",),
-            )["cal"]["auc"]
+                n_boot=200 if ref else 1,  # CAL's CI decides "no latent signal"
+                methods=("cal", "cosine") if ref else ("cal",),
+            )
+            res[label] = scored[label]["cal"]["auc"]
         gap = res["reference"] - res["shuffled"]
+        sim_name, sim_auc = similarity_baseline(emb, held.positives, held.negatives)
+        if sim_auc is None:
+            sim_auc = scored["reference"]["cosine"]["auc"]
+        modes = failure_modes(
+            res["reference"],
+            scored["reference"]["cal"].get("auc_ci"),
+            sim_auc,
+            similarity=sim_name,
+            shuffled_auc=res["shuffled"],
+        )
+        latent = modes[0]
+        checks.append(
+            _check(
+                "no_latent_signal",
+                f"Failure mode: no latent signal (quick CAL vs {sim_name}, held-out edges)",
+                "problem" if latent["flagged"] else "ok",
+                {"cal_auc": res["reference"], f"{sim_name.lower()}_auc": sim_auc},
+                latent["detail"],
+                f"the embedding's {sim_name} similarity already explains the pairs: report "
+                f"{sim_name}, or use an embedding from another source than the pairs"
+                if latent["flagged"]
+                else "CAL learns something beyond similarity",
+            )
+        )
         settings = ", ".join(f"{k} {v}" for k, v in quick.items())
         checks.append(
             _check(
                 "shuffled",
-                f"Shuffled ablation, quick ({settings})",
-                "problem" if gap <= 0 else ("warning" if gap < 0.02 else "ok"),
+                f"Failure mode: degree confounding (shuffled ablation, quick: {settings})",
+                "problem"
+                if gap <= 0 or modes[1]["flagged"]
+                else ("warning" if gap < 0.02 else "ok"),
                 {"reference_auc": res["reference"], "shuffled_auc": res["shuffled"]},
                 f"held-out AUC: reference {res['reference']:.3f}, shuffled {res['shuffled']:.3f} "
                 f"(reduced training: {settings})",
                 "the model learns degree structure, not associations"
-                if gap <= 0
+                if gap <= 0 or modes[1]["flagged"]
                 else (
                     "shuffled pairs come close: much of the signal is degree structure"
                     if gap < 0.02
@@ -250,6 +284,7 @@ def run_doctor(
         "checks": checks,
         "positive_cosine_histogram": histogram,
         "quick_training": quick if train_check else None,
+        "failure_modes": modes if train_check else [],
         "seconds": time.perf_counter() - t0,
     }
     report["tables"] = [doctor_table(report)]
@@ -264,6 +299,8 @@ def _fmt_value(v: Any) -> str:
     if isinstance(v, dict):
         if "reference_auc" in v:
             return f"ref {v['reference_auc']:.3f} / shuf {v['shuffled_auc']:.3f}"
+        if "cal_auc" in v:
+            return " / ".join(f"{k[:-4]} {x:.3f}" for k, x in v.items())
         return "see detail"
     return str(v)
 
@@ -274,9 +311,11 @@ def doctor_table(report: dict[str, Any], checks: Sequence[dict[str, Any]] | None
         [c["name"], c["verdict"].upper(), _fmt_value(c["value"]), c["detail"], c["recommendation"]]
         for c in (checks or report["checks"])
     ]
+    flagged = [FAILURE_MODES[m["mode"]] for m in report.get("failure_modes", []) if m["flagged"]]
     notes = [
         f"{report['n_pairs']:,} pairs over {report['n_entities']:,} entities; overall verdict: "
-        f"{report['overall'].upper()}.",
+        f"{report['overall'].upper()}."
+        + (f" The paper's failure modes flagged: {', '.join(flagged)}." if flagged else ""),
         "Positive-pair cosine histogram:\n" + report["positive_cosine_histogram"],
     ]
     return table(

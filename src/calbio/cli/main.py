@@ -255,6 +255,7 @@ def demo(
 # Command groups defined in their own modules register themselves on `app` when imported.
 # (one import line per module; keep this block just above main())
 import calbio.cli.context  # noqa: E402,F401
+import calbio.cli.derive  # noqa: E402,F401
 import calbio.cli.fetch  # noqa: E402,F401
 import calbio.cli.space  # noqa: E402,F401
 import calbio.cli.speed  # noqa: E402,F401

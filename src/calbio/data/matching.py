@@ -199,7 +199,6 @@ def map_pairs(
         if found:
             stats[f"excel_mangled_{what}"] = found
     stats["namespaces"] = namespace_line(stats)
-    log.info(stats["namespaces"])
 
     id_mapping = pd.DataFrame(
         {
@@ -220,6 +219,7 @@ def map_pairs(
     _check_coverage(
         stats, min_fraction, min_entity_fraction, min_entities, pairs, embeddings, failed, covered
     )
+    log.info(stats["namespaces"])  # after the check: a refusal stays one line
     return MappedPairs(idx=idx, n_entities=n_entities, stats=stats, id_mapping=id_mapping)
 
 

@@ -36,7 +36,7 @@ from calbio.evaluation.splits import (
     sample_degree_matched_negatives,
     sample_uniform_negatives,
 )
-from calbio.models.graph import SHORTCUTS, training_degree
+from calbio.models.graph import SHORTCUTS, shortcuts_for, training_degree
 from calbio.models.persistence import versions
 from calbio.models.registry import model_name, resolve_model
 
@@ -439,7 +439,7 @@ def fit_shortcuts(X: np.ndarray, train_idx: np.ndarray) -> dict[str, Any]:
     """The shortcut baselines fitted on table rows ``X`` and training pairs ``train_idx``."""
     emb = Embeddings(np.array([str(i) for i in range(len(X))], dtype=object), X)
     train = MappedPairs(np.asarray(train_idx), len(X), {})
-    return {s: resolve_model(s).fit(emb, train) for s in SHORTCUTS}
+    return {s: resolve_model(s).fit(emb, train) for s in shortcuts_for(X)}
 
 
 def _stable_seed(seed: int, name: str) -> int:
@@ -558,7 +558,7 @@ def evaluate(
         if name in chosen:
             name = f"{name}_{len(chosen)}"
         chosen[name] = inst
-    shortcuts = {s: resolve_model(s) for s in SHORTCUTS if s not in chosen}
+    shortcuts = {s: resolve_model(s) for s in shortcuts_for(emb.X) if s not in chosen}
     train_pairs = MappedPairs(split.train_idx, n, mapped.stats)
     for name, inst in chosen.items():
         with timer.stage(f"fit:{name}"):

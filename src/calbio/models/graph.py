@@ -34,6 +34,7 @@ from calbio.scoring import l2_normalize
 __all__ = [
     "SHORTCUTS",
     "AdamicAdar",
+    "Tanimoto",
     "CommonNeighbours",
     "Cosine",
     "DegreeProduct",
@@ -175,6 +176,41 @@ class Cosine(AssociationModelBase):
         self.embedding_ = arrays["embedding"]
 
 
+@register_model("tanimoto")
+class Tanimoto(AssociationModelBase):
+    """Tanimoto (Jaccard) similarity of binary fingerprints; the floor for molecule tables."""
+
+    def __init__(self) -> None:
+        pass
+
+    def _fit(self, emb: Embeddings, mapped: MappedPairs, progress: Progress = None) -> None:
+        from calbio.data.molecules import is_binary
+
+        if not is_binary(emb.X):
+            from calbio.errors import CalbioInputError
+
+            raise CalbioInputError("the tanimoto model needs a binary (0/1) fingerprint table")
+        self.fingerprints_ = np.ascontiguousarray(emb.X, dtype=np.float32)
+
+    def _score_idx(self, idx: np.ndarray) -> np.ndarray:
+        from calbio.data.molecules import tanimoto_pairs
+
+        return tanimoto_pairs(self.fingerprints_, idx)
+
+    def score_rows(self, queries: np.ndarray, candidates: np.ndarray | None = None) -> np.ndarray:
+        """Dense Tanimoto rows (one matrix product for the intersections)."""
+        from calbio.data.molecules import tanimoto_rows
+
+        self._check_fitted()
+        return tanimoto_rows(self.fingerprints_, queries, candidates)
+
+    def _get_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        return {"fingerprints": self.fingerprints_}, {}
+
+    def _set_state(self, arrays: dict[str, np.ndarray], state: dict[str, Any]) -> None:
+        self.fingerprints_ = arrays["fingerprints"]
+
+
 class _GraphHeuristic(AssociationModelBase):
     """A zero-parameter score of the training graph; undefined for unseen entities."""
 
@@ -265,5 +301,12 @@ class DegreeProduct(_GraphHeuristic):
     score_rows = AssociationModelBase.score_rows  # the outer product of the degree factors
 
 
-# The shortcuts printed beside every model, in this order.
-SHORTCUTS: tuple[str, ...] = ("cosine", "degree", "adamic_adar")
+# The shortcuts printed beside every model, in this order (plus "tanimoto" for fingerprints).
+SHORTCUTS: tuple[str, ...] = ("cosine", "degree", "adamic_adar", "tanimoto")
+
+
+def shortcuts_for(X: np.ndarray) -> tuple[str, ...]:
+    """The shortcut baselines that apply to a table: Tanimoto only for binary fingerprints."""
+    from calbio.data.molecules import is_binary
+
+    return SHORTCUTS if is_binary(X) else tuple(s for s in SHORTCUTS if s != "tanimoto")

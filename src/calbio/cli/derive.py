@@ -1,0 +1,225 @@
+"""``calbio pairs coessential|colethal`` and ``calbio embed smiles``: inputs derived from data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from calbio.cli.app import app, console, err_console
+from calbio.errors import CalbioInputError
+
+pairs_app = typer.Typer(
+    help="Derive association pairs from screens (co-essentiality, co-lethality).",
+    no_args_is_help=True,
+)
+embed_app = typer.Typer(help="Build embedding tables (Morgan fingerprints from SMILES).")
+app.add_typer(pairs_app, name="pairs")
+app.add_typer(embed_app, name="embed")
+
+Out = Annotated[Path, typer.Option(help="Pair file to write (CSV; .gz compresses)")]
+Method = Annotated[
+    str, typer.Option(help="pearson, or gls (Wainberg et al. 2021: corrects for related screens)")
+]
+TopK = Annotated[int | None, typer.Option(help="Keep each entity's K strongest partners")]
+Fdr = Annotated[float | None, typer.Option(help="Keep pairs with Benjamini-Hochberg q <= this")]
+ByContext = Annotated[
+    Path | None,
+    typer.Option(help="CSV: screen id, context name; derive pairs within each context"),
+]
+IdCol = Annotated[str | None, typer.Option(help="Identifier column (default: the first)")]
+MinObserved = Annotated[
+    float, typer.Option(help="Drop entities measured in fewer than this fraction of screens")
+]
+Shrinkage = Annotated[
+    float | None,
+    typer.Option(help="gls: fixed covariance shrinkage in [0, 1] (default: Ledoit-Wolf)"),
+]
+Force = Annotated[bool, typer.Option(help="Overwrite existing outputs")]
+
+
+def _derive(
+    kind: str,
+    profiles: Path,
+    out: Path,
+    method: str,
+    top_k: int | None,
+    fdr: float | None,
+    by_context: Path | None,
+    id_column: str | None,
+    min_observed: float,
+    shrinkage: float | None,
+    force: bool,
+) -> None:
+    from calbio._io import atomic_file, check_output_file
+    from calbio.data.derive import (
+        METHODS,
+        derive_pairs,
+        derive_pairs_by_context,
+        load_contexts,
+        load_profiles,
+    )
+
+    if method not in METHODS:
+        raise CalbioInputError(f"--method must be one of {', '.join(METHODS)}, got {method!r}")
+    if (top_k is None) == (fdr is None):
+        raise CalbioInputError("give exactly one of --top-k K or --fdr Q")
+    if not 0 < min_observed <= 1:
+        raise CalbioInputError(f"--min-observed must be in (0, 1], got {min_observed}")
+    check_output_file(out, force)
+    contexts = load_contexts(by_context) if by_context is not None else None  # fail fast
+    table, counts = load_profiles(profiles, id_column=id_column, min_observed=min_observed)
+    err_console.print(
+        f"{kind}: {len(table):,} entities x {table.shape[1]:,} screens from {profiles}"
+        + (
+            f"; {counts['n_dropped_sparse']:,} dropped (too sparse)"
+            if counts["n_dropped_sparse"]
+            else ""
+        )
+        + (
+            f"; {counts['n_values_imputed']:,} missing values set to the entity's mean"
+            if counts["n_values_imputed"]
+            else ""
+        ),
+        highlight=False,
+        soft_wrap=True,
+    )
+    opts = dict(method=method, top_k=top_k, fdr=fdr, shrinkage=shrinkage)
+    if contexts is not None:
+        res = derive_pairs_by_context(
+            table,
+            contexts,
+            source=str(by_context),
+            progress=lambda m: err_console.print(m, highlight=False),
+            **opts,
+        )
+    else:
+        res = derive_pairs(table, **opts)
+    if len(res) == 0:
+        raise CalbioInputError(
+            "no pair passes the selection (try a larger --fdr, or --top-k)", profiles
+        )
+    with atomic_file(out) as tmp:
+        res.table.to_csv(tmp, index=False, compression="gzip" if out.suffix == ".gz" else None)
+    sel = f"top {top_k} per entity" if top_k is not None else f"BH q <= {fdr}"
+    console.print(
+        f"wrote {len(res):,} {kind} pairs ({method}, {sel}) to {out}",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+@pairs_app.command()
+def coessential(
+    profiles: Annotated[Path, typer.Argument(help="Genes x screens table (CSV/TSV/Parquet)")],
+    out: Out,
+    method: Method = "pearson",
+    top_k: TopK = None,
+    fdr: Fdr = None,
+    by_context: ByContext = None,
+    id_column: IdCol = None,
+    min_observed: MinObserved = 0.5,
+    shrinkage: Shrinkage = None,
+    force: Force = False,
+) -> None:
+    """Co-essential gene pairs: profiles that correlate across knockout screens."""
+    _derive(
+        "co-essential",
+        profiles,
+        out,
+        method,
+        top_k,
+        fdr,
+        by_context,
+        id_column,
+        min_observed,
+        shrinkage,
+        force,
+    )
+
+
+@pairs_app.command()
+def colethal(
+    profiles: Annotated[
+        Path, typer.Argument(help="Drugs x cell lines viability table (CSV/TSV/Parquet)")
+    ],
+    out: Out,
+    method: Method = "pearson",
+    top_k: TopK = None,
+    fdr: Fdr = None,
+    by_context: ByContext = None,
+    id_column: IdCol = None,
+    min_observed: MinObserved = 0.5,
+    shrinkage: Shrinkage = None,
+    force: Force = False,
+) -> None:
+    """Co-lethal drug pairs: viability profiles that correlate across cell lines (PRISM)."""
+    _derive(
+        "co-lethal",
+        profiles,
+        out,
+        method,
+        top_k,
+        fdr,
+        by_context,
+        id_column,
+        min_observed,
+        shrinkage,
+        force,
+    )
+
+
+@embed_app.command()
+def smiles(
+    drugs: Annotated[Path, typer.Argument(help="Table of molecules: an id and a SMILES column")],
+    out: Annotated[Path, typer.Option(help="Embedding table to write (.parquet or .csv)")],
+    radius: Annotated[int, typer.Option(help="Morgan radius")] = 2,
+    bits: Annotated[int, typer.Option(help="Fingerprint length")] = 2048,
+    id_column: IdCol = None,
+    smiles_column: Annotated[str | None, typer.Option(help="SMILES column")] = None,
+    invalid_out: Annotated[
+        Path | None, typer.Option(help="Also write the invalid SMILES to this CSV")
+    ] = None,
+    force: Force = False,
+) -> None:
+    """Morgan fingerprints from SMILES (RDKit); invalid SMILES are listed and left out."""
+    import pandas as pd
+
+    from calbio._io import atomic_file, check_output_file
+    from calbio.data.molecules import load_smiles_embeddings
+
+    if not out.name.lower().endswith((".parquet", ".pq", ".csv", ".csv.gz")):
+        raise CalbioInputError("--out must end in .parquet or .csv", out)
+    check_output_file(out, force)
+    if invalid_out is not None:
+        check_output_file(invalid_out, force)
+    res = load_smiles_embeddings(
+        drugs, id_column=id_column, smiles_column=smiles_column, radius=radius, n_bits=bits
+    )
+    for r in res.invalid.head(20).itertuples(index=False):
+        err_console.print(
+            f"{drugs}: row {r.row}: {r.id!r}: {r.reason}: {r.smiles!r}",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+    if len(res.invalid) > 20:
+        err_console.print(f"... and {len(res.invalid) - 20:,} more invalid SMILES")
+    emb = res.embeddings
+    df = pd.DataFrame(emb.X.astype("uint8"), columns=[f"bit{i}" for i in range(emb.dim)])
+    df.insert(0, "id", emb.names)
+    with atomic_file(out) as tmp:
+        if out.name.lower().endswith((".parquet", ".pq")):
+            df.to_parquet(tmp, index=False)
+        else:
+            df.to_csv(tmp, index=False, compression="gzip" if out.suffix == ".gz" else None)
+    if invalid_out is not None:
+        with atomic_file(invalid_out) as tmp:
+            res.invalid.to_csv(tmp, index=False)
+    console.print(
+        f"wrote {len(emb):,} Morgan fingerprints (radius {radius}, {bits} bits) to {out}; "
+        f"{len(res.invalid):,} invalid SMILES left out",
+        highlight=False,
+        soft_wrap=True,
+    )
