@@ -29,6 +29,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _results import SHARED, git_revision, update_section  # noqa: E402
+from calbio.analysis.context import evaluate_contexts, metrics_by  # noqa: E402
 from calbio.data.context import (  # noqa: E402
     DEPMAP_LINEAGES,
     ContextEmbeddings,
@@ -38,7 +39,6 @@ from calbio.data.context import (  # noqa: E402
 )
 from calbio.data.derive import derive_pairs  # noqa: E402
 from calbio.data.synthetic_dose import make_dose_world  # noqa: E402
-from calbio.evaluation.context import evaluate_contexts, metrics_by  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 SEEN_DOSES = ("0.03", "0.3", "3", "30", "100")

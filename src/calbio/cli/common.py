@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
@@ -262,3 +263,13 @@ def with_shared_options(
         return command
 
     return decorate(fn) if fn is not None else decorate
+
+
+@contextlib.contextmanager
+def training_progress(quiet: bool = False) -> Iterator:
+    """Per-epoch progress: a rich bar on a terminal, periodic log lines otherwise (calbio.logs)."""
+    from calbio.cli.app import err_console
+    from calbio.logs import training_progress as progress
+
+    with progress(quiet, console=err_console) as cb:
+        yield cb

@@ -88,7 +88,8 @@ def context_fit(
 ) -> None:
     """Fit the context-conditioned model g(A, B | c) and its calibrated probability."""
     from calbio._io import check_output_file
-    from calbio.cli.main import training_progress
+
+    training_progress = c.training_progress
     from calbio.models.context import ContextCAL
 
     check_output_file(out, force)
@@ -155,7 +156,7 @@ def context_evaluate(
     from rich.table import Table
 
     from calbio._io import check_output_file
-    from calbio.evaluation.context import evaluate_contexts
+    from calbio.analysis.context import evaluate_contexts
 
     if loco_by not in ("context", "label"):
         raise CalbioInputError("--loco-by must be 'context' or 'label'")

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -14,14 +12,7 @@ from calbio.cli import common as c
 from calbio.cli.app import app, console, err_console
 from calbio.errors import CalbioInputError
 
-
-@contextlib.contextmanager
-def training_progress(quiet: bool = False) -> Iterator:
-    """Per-epoch progress: a rich bar on a terminal, periodic log lines otherwise (calbio.logs)."""
-    from calbio.logs import training_progress as progress
-
-    with progress(quiet, console=err_console) as cb:
-        yield cb
+training_progress = c.training_progress
 
 
 def build_model(name: str, training: c.TrainingOptions) -> object:

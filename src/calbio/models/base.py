@@ -56,6 +56,10 @@ class AssociationModel(Protocol):
         """Dense (len(queries), len(candidates)) score matrix over table rows."""
         ...
 
+    def score_vectors(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """Factors ``(left, right)`` when score(a, b) = left[a] . right[b], else None."""
+        ...
+
 
 class AssociationModelBase(BaseEstimator):
     """Base class: sklearn contract, input coercion, row scoring, query and persistence.

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from sklearn.base import clone
 
 from calbio.errors import CalbioInputError
-from calbio.models.base import AssociationModel, AssociationModelBase
+
+# What a model must provide (see calbio.models.base.AssociationModel); checked by duck typing so
+# the registry does not import the base class (base -> persistence -> registry).
+REQUIRED = ("fit", "score_pairs", "score_rows", "score_vectors")
 
 MODELS: dict[str, type] = {}
 
@@ -64,12 +68,12 @@ def resolve_model(model: str | type | Any, **kwargs: Any) -> Any:
         return cls(**kwargs)
     if isinstance(model, type):
         return model(**kwargs)
-    if not isinstance(model, AssociationModel):
+    missing = [m for m in REQUIRED if not callable(getattr(model, m, None))]
+    if missing:
         raise CalbioInputError(
-            f"{type(model).__name__} is not an association model "
-            "(needs fit, score_pairs and score_rows)"
+            f"{type(model).__name__} is not an association model (lacks {', '.join(missing)})"
         )
-    inst = clone(model) if isinstance(model, AssociationModelBase) else model
+    inst = clone(model) if hasattr(model, "get_params") else copy.deepcopy(model)
     if kwargs:
         inst.set_params(**kwargs)
     return inst

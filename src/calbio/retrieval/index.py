@@ -17,16 +17,13 @@ import hashlib
 import json
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from calbio._io import atomic_dir, write_json_atomic
 from calbio.errors import CalbioInputError
 from calbio.retrieval.exact import Neighbors
-
-if TYPE_CHECKING:
-    from calbio.models.cal import CAL
 
 INDEX_KINDS: tuple[str, ...] = ("auto", "flat", "ivf", "hnsw")
 INDEX_FORMAT = 1
@@ -171,24 +168,27 @@ def load_index(path: str | Path) -> tuple[Any, dict[str, Any]]:
     return index, meta
 
 
-def model_score_vectors(model: CAL) -> tuple[np.ndarray, np.ndarray]:
-    """(left, right) score vectors of a fitted CAL under its configured score."""
-    from calbio.scoring import score_vectors
+def model_score_vectors(model: Any) -> tuple[np.ndarray, np.ndarray]:
+    """(left, right) score factors of a fitted model whose score is an inner product."""
+    vec = model.score_vectors()
+    if vec is None:
+        raise CalbioInputError(
+            f"{type(model).__name__} scores are not an inner product of per-entity vectors, so "
+            "they cannot be indexed; use `calbio neighbors` (exact) instead"
+        )
+    return vec
 
-    return score_vectors(
-        model.association_, model.embedding_, model.config.score, model.config.blend_lambda
-    )
 
-
-def build_model_index(model: CAL, kind: str = "auto", **options: Any) -> tuple[Any, dict[str, Any]]:
-    """Index a fitted CAL's entities; returns (index, metadata to save beside it)."""
+def build_model_index(model: Any, kind: str = "auto", **options: Any) -> tuple[Any, dict[str, Any]]:
+    """Index a fitted model's entities; returns (index, metadata to save beside it)."""
     _, right = model_score_vectors(model)
     index = build_index(right, kind, **options)
-    meta = {"score": model.config.score, "right_sha256": vectors_digest(right)}
+    cfg = getattr(model, "config", None)
+    meta = {"score": getattr(cfg, "score", None), "right_sha256": vectors_digest(right)}
     return index, meta
 
 
-def model_index_neighbors(model: CAL, index: Any, meta: dict[str, Any], top: int = 50) -> Neighbors:
+def model_index_neighbors(model: Any, index: Any, meta: dict[str, Any], top: int = 50) -> Neighbors:
     """Top partners of every entity of ``model`` searched in an index built from that model."""
     left, right = model_score_vectors(model)
     if int(index.ntotal) != len(right) or int(index.d) != right.shape[1]:
