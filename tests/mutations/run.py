@@ -534,7 +534,11 @@ def main(argv: list[str] | None = None) -> int:
 
     results: dict[str, dict] = {}
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        futures = [pool.submit(run_one, m, args.timeout, args.focus_only) for m in jobs]
+        # the unmutated baseline runs the whole suite: give it more room than one mutation
+        futures = [
+            pool.submit(run_one, m, args.timeout * (3 if m is None else 1), args.focus_only)
+            for m in jobs
+        ]
         for fut in futures:
             r = fut.result()
             results[r["name"]] = r
