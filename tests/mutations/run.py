@@ -460,6 +460,7 @@ def render(results: dict[str, dict], when: str) -> str:
         "python tests/mutations/run.py --jobs 2 --timeout 240  # all mutations, rewrites this file",
         "python tests/mutations/run.py --only NAME             # one mutation, prints the result",
         "python tests/mutations/run.py --check                 # every anchor still applies",
+        "python tests/mutations/run.py --render                # this file from results.json",
         "```",
         "",
         f"Last full run: {when}. **Killed {killed} of {len(rows)} mutations "
@@ -475,7 +476,8 @@ def render(results: dict[str, dict], when: str) -> str:
             result = f"killed by `{r['killer']}`"
         else:
             result = f"**{r['status'].upper()}** {r.get('killer', '')}".rstrip()
-        lines.append(f"| `{m.name}` | `{m.files}` | {m.breaks} | {result} |")
+        breaks = m.breaks.replace("|", "\\|")  # a literal pipe would split the table cell
+        lines.append(f"| `{m.name}` | `{m.files}` | {breaks} | {result} |")
     lines += [
         "",
         "Every mutation names its anchor text, which must occur exactly once in its file;",
@@ -500,6 +502,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--timeout", type=float, default=240.0, help="seconds per mutation")
     ap.add_argument("--check", action="store_true", help="verify anchors only")
     ap.add_argument("--list", action="store_true", help="list mutations")
+    ap.add_argument(
+        "--render", action="store_true", help="rewrite docs/TESTING.md from results.json only"
+    )
     ap.add_argument("--no-baseline", action="store_true", help="skip the unmutated run")
     ap.add_argument(
         "--focus-only",
@@ -516,6 +521,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.list:
         for m in MUTATIONS:
             print(f"{m.name:32s} {m.files:28s} {m.breaks}")
+        return 0
+    if args.render:
+        stored = json.loads(RESULTS_JSON.read_text())
+        _write(DOC, render(stored["results"], stored["when"]))
+        print(f"wrote {DOC.relative_to(ROOT)} from {RESULTS_JSON.relative_to(ROOT)}")
         return 0
     problems = check_anchors()
     if problems:
