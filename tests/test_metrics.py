@@ -51,14 +51,15 @@ def test_labels_must_be_binary() -> None:
 @given(
     st.lists(st.tuples(st.booleans(), st.integers(-3, 3)), min_size=2, max_size=60),
 )
-def test_rank_auc_matches_sklearn_with_ties(rows: list[tuple[bool, int]]) -> None:
+def test_roc_auc_is_mann_whitney_with_half_ties(rows: list[tuple[bool, int]]) -> None:
     y = np.array([r[0] for r in rows])
     s = np.array([r[1] for r in rows], dtype=float)
-    got = M._rank_auc(y, s)
+    got = M.roc_auc(y, s)
     if y.all() or not y.any():
         assert math.isnan(got)
     else:
-        assert got == pytest.approx(roc_auc_score(y, s), abs=1e-12)
+        diff = s[y][:, None] - s[~y][None, :]  # every (positive, negative) comparison
+        assert got == pytest.approx(np.mean((diff > 0) + 0.5 * (diff == 0)), abs=1e-12)
 
 
 @settings(max_examples=50, deadline=None)
@@ -90,6 +91,23 @@ def test_bootstrap_ci_contains_estimate_and_narrows() -> None:
     lo2, hi2 = M.bootstrap_auc_ci(y2, s2, n_boot=500, seed=0)
     assert lo2 < M.roc_auc(y2, s2) < hi2
     assert (hi2 - lo2) < 0.5 * (hi - lo)
+
+
+@pytest.mark.parametrize(("n_pos", "n_neg"), [(3000, 15), (15, 3000)])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_bootstrap_ci_width_matches_both_sides_variance(n_pos: int, n_neg: int, seed: int) -> None:
+    # The stratified bootstrap variance of the AUC is var(V_neg)/n_neg + var(V_pos)/n_pos, with
+    # V the placement values (fraction of the other class each point beats). With few negatives
+    # (or few positives) that side dominates: a bootstrap that kept one class fixed would give a
+    # CI many times narrower.
+    rng = np.random.default_rng(seed)
+    y = np.r_[np.ones(n_pos, bool), np.zeros(n_neg, bool)]
+    s = np.r_[rng.standard_normal(n_pos) + 1.0, rng.standard_normal(n_neg)]
+    sp, sn = s[y], s[~y]
+    beats = sp[:, None] > sn[None, :]
+    sd = np.sqrt(beats.mean(0).var() / n_neg + beats.mean(1).var() / n_pos)
+    lo, hi = M.bootstrap_auc_ci(y, s, n_boot=400, seed=0)
+    assert 0.8 < (hi - lo) / (2 * 1.96 * sd) < 1.25
 
 
 def test_bootstrap_deterministic_by_seed() -> None:

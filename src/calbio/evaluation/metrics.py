@@ -15,7 +15,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from scipy.stats import rankdata
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 __all__ = [
@@ -70,19 +69,6 @@ def average_precision(y: np.ndarray, s: np.ndarray) -> float:
     if not yb.any():
         return float("nan")
     return float(average_precision_score(yb, sf))
-
-
-def _rank_auc(y: np.ndarray, s: np.ndarray) -> float:
-    """ROC AUC via the Mann-Whitney U statistic with average ranks for ties."""
-    yb = _binary_labels(y)
-    sf = _scores(s, yb.shape[0])
-    n_pos = int(yb.sum())
-    n_neg = yb.shape[0] - n_pos
-    if n_pos == 0 or n_neg == 0:
-        return float("nan")
-    r = rankdata(sf, method="average")
-    u = r[yb].sum() - n_pos * (n_pos + 1) / 2.0
-    return float(u / (n_pos * n_neg))
 
 
 def _resample_auc_batch(

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, Literal
-
-NegativeMode = Literal["in-batch", "random", "degree"]
-ScoreKind = Literal["half", "both", "cosine", "blend"]
+from typing import Any
 
 NEGATIVE_MODES: tuple[str, ...] = ("in-batch", "random", "degree")
 SCORE_KINDS: tuple[str, ...] = ("half", "both", "cosine", "blend")
@@ -83,12 +80,6 @@ PRESET_DESCRIPTIONS: dict[str, str] = {
     "fast": "speed-tuned: h=128, 2 blocks, 20 one-cycle epochs at lr 2e-3, 1 thread (matches "
     "the paper's held-out AUC on DepMap x STRING in a fraction of the time: benchmarks/SPEED.md)",
 }
-
-
-def register_preset(name: str, config: TrainConfig, description: str) -> None:
-    """Add a named recipe (used by later modules, e.g. speed-tuned presets)."""
-    PRESETS[name] = config
-    PRESET_DESCRIPTIONS[name] = description
 
 
 def get_preset(name: str | TrainConfig) -> TrainConfig:
