@@ -362,10 +362,6 @@ def score_sets(
     return results, table
 
 
-def _better(a: float, b: float) -> bool:
-    return a is not None and b is not None and np.isfinite(a) and np.isfinite(b) and a > b
-
-
 def shortcut_verdicts(
     methods: dict[str, dict[str, Any]], chosen: Sequence[str], where: str = ""
 ) -> list[dict[str, Any]]:
