@@ -110,64 +110,43 @@ def _derive(
     )
 
 
-@pairs_app.command()
-def coessential(
-    profiles: Annotated[Path, typer.Argument(help="Genes x screens table (CSV/TSV/Parquet)")],
-    out: Out,
-    method: Method = "pearson",
-    top_k: TopK = None,
-    fdr: Fdr = None,
-    by_context: ByContext = None,
-    id_column: IdCol = None,
-    min_observed: MinObserved = 0.5,
-    shrinkage: Shrinkage = None,
-    force: Force = False,
-) -> None:
-    """Co-essential gene pairs: profiles that correlate across knockout screens."""
-    _derive(
-        "co-essential",
-        profiles,
-        out,
-        method,
-        top_k,
-        fdr,
-        by_context,
-        id_column,
-        min_observed,
-        shrinkage,
-        force,
-    )
+def _pairs_command(name: str, kind: str, table_help: str, doc: str) -> None:
+    """Register ``calbio pairs NAME``: derive ``kind`` pairs from a profile table."""
+
+    def command(
+        profiles: Path,
+        out: Out,
+        method: Method = "pearson",
+        top_k: TopK = None,
+        fdr: Fdr = None,
+        by_context: ByContext = None,
+        id_column: IdCol = None,
+        min_observed: MinObserved = 0.5,
+        shrinkage: Shrinkage = None,
+        force: Force = False,
+    ) -> None:
+        _derive(
+            kind, profiles, out, method, top_k, fdr, by_context, id_column, min_observed,
+            shrinkage, force,
+        )  # fmt: skip
+
+    command.__doc__ = doc
+    command.__annotations__["profiles"] = Annotated[Path, typer.Argument(help=table_help)]
+    pairs_app.command(name)(command)
 
 
-@pairs_app.command()
-def colethal(
-    profiles: Annotated[
-        Path, typer.Argument(help="Drugs x cell lines viability table (CSV/TSV/Parquet)")
-    ],
-    out: Out,
-    method: Method = "pearson",
-    top_k: TopK = None,
-    fdr: Fdr = None,
-    by_context: ByContext = None,
-    id_column: IdCol = None,
-    min_observed: MinObserved = 0.5,
-    shrinkage: Shrinkage = None,
-    force: Force = False,
-) -> None:
-    """Co-lethal drug pairs: viability profiles that correlate across cell lines (PRISM)."""
-    _derive(
-        "co-lethal",
-        profiles,
-        out,
-        method,
-        top_k,
-        fdr,
-        by_context,
-        id_column,
-        min_observed,
-        shrinkage,
-        force,
-    )
+_pairs_command(
+    "coessential",
+    "co-essential",
+    "Genes x screens table (CSV/TSV/Parquet)",
+    "Co-essential gene pairs: profiles that correlate across knockout screens.",
+)
+_pairs_command(
+    "colethal",
+    "co-lethal",
+    "Drugs x cell lines viability table (CSV/TSV/Parquet)",
+    "Co-lethal drug pairs: viability profiles that correlate across cell lines (PRISM).",
+)
 
 
 @embed_app.command()

@@ -193,19 +193,10 @@ def report(
     with tempfile.TemporaryDirectory(prefix="calbio-report-") as tmp:
         if genesets and clusters_dir is None:
             err_console.print("clustering and enrichment for the report...")
-            rep = _cluster_report(
-                run,
-                genesets,
-                validate_with,
-                min_cluster_size,
-                min_samples,
-                reps,
-                0,
-                0.05,
-                "bh",
-                5,
-                500,
-            )
+            rep = _cluster_report(  # the clusters command's defaults
+                run, genesets, validate_with, min_cluster_size, min_samples, reps,
+                seed=0, alpha=0.05, correction="bh", min_set_size=5, max_set_size=500,
+            )  # fmt: skip
             clusters_dir = save_cluster_report(rep, Path(tmp) / "clusters")
         info = write_report(run, out, force=force, clusters_dir=clusters_dir, title=title)
     console.print(f"wrote {out} ({len(info['figures'])} figures embedded)")

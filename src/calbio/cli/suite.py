@@ -218,21 +218,42 @@ def sweep_threshold(
     from calbio.analysis.sweep import threshold_sweep
     from calbio.data.pairs import load_pairs, parse_min_score
 
-    emb = inputs.embeddings(embeddings)
-    prs = inputs.pairs(pairs)
-    result = threshold_sweep(
-        emb,
-        prs,
+    _run_sweep(
+        threshold_sweep,
+        inputs.embeddings(embeddings),
+        inputs.pairs(pairs),
+        inputs,
+        training,
+        out,
+        force,
         column=column,
         values=_floats(values, "--values") if column else [],
         channels=[parse_min_score([x]) for x in channel or []],
         seeds=_seeds(seeds),
         protocol=protocol,
-        min_mapped=inputs.min_mapped,
         cb_threshold=cb_threshold,
         validate_with=[load_pairs(p) for p in validate_with or []],
+    )
+
+
+def _run_sweep(
+    sweep: Any,
+    emb: Any,
+    prs: Any,
+    inputs: c.InputOptions,
+    training: c.TrainingOptions,
+    out: Path | None,
+    force: bool,
+    **options: Any,
+) -> None:
+    """Run one sweep with the shared input/training options; print its tables, write JSON."""
+    result = sweep(
+        emb,
+        prs,
+        min_mapped=inputs.min_mapped,
         preset=training.preset,
         log=_log,
+        **options,
         **training.overrides,
     )
     print_tables(result["tables"])
@@ -265,23 +286,20 @@ def sweep_lambda(
     """Blend weight λ chosen on a validation split of training pairs, reported on test."""
     from calbio.analysis.sweep import lambda_sweep
 
-    emb = inputs.embeddings(embeddings)
-    prs = inputs.pairs(pairs)
-    result = lambda_sweep(
-        emb,
-        prs,
+    _run_sweep(
+        lambda_sweep,
+        inputs.embeddings(embeddings),
+        inputs.pairs(pairs),
+        inputs,
+        training,
+        out,
+        force,
         lambdas=_floats(lambdas, "--lambdas"),
         seeds=_seeds(seeds),
         validation_fraction=validation_fraction,
         select=select,
         cb_threshold=cb_threshold,
-        min_mapped=inputs.min_mapped,
-        preset=training.preset,
-        log=_log,
-        **training.overrides,
     )
-    print_tables(result["tables"])
-    _write_json(out, result, force)
 
 
 @sweep_app.command("cb")
