@@ -21,10 +21,12 @@ REAL_DEMO_FILES = (
 )
 
 
-def score_pairs_table(model: CAL, pairs: Pairs, kind: str | None = None) -> pd.DataFrame:
+def score_pairs_table(
+    model: CAL, pairs: Pairs, kind: str | None = None, min_mapped: float = 0.5
+) -> pd.DataFrame:
     """Pairs that map onto the model's entities, with association score and cosine."""
     mapped = map_pairs(
-        pairs, Embeddings(model.names_, model.embedding_, source="model"), min_fraction=0.5
+        pairs, Embeddings(model.names_, model.embedding_, source="model"), min_fraction=min_mapped
     )
     idx = mapped.idx
     assoc = model.score_pairs(idx, kind=kind)

@@ -51,14 +51,15 @@ def fit(
     training: c.TrainingOptions,
 ) -> None:
     """Train CAL on ALL given pairs and write a model directory (no evaluation)."""
-    from calbio._io import check_output_file
+    from calbio._io import check_output
     from calbio.data.matching import map_pairs, summarize_mapping
     from calbio.model.estimator import CAL
 
-    check_output_file(out, force)
+    check_output(out, force, inputs=inputs.paths(embeddings, pairs), kind="dir")
     emb = inputs.embeddings(embeddings)
     prs = inputs.pairs(pairs)
     mapped = map_pairs(prs, emb, min_fraction=inputs.min_mapped)
+    c.report_pair_drops(prs)
     err_console.print(summarize_mapping(mapped))
     model = CAL(training.preset, random_state=training.seed, **training.overrides)
     with training_progress() as cb:
@@ -90,17 +91,21 @@ def evaluate(
     training: c.TrainingOptions,
 ) -> None:
     """Fit CAL under a protocol and print it beside cosine, degree and Adamic-Adar."""
-    from calbio._io import check_output_file
+    from calbio._io import check_output
     from calbio.data.pairs import load_pairs
     from calbio.evaluation.protocol import evaluate as run_evaluation
     from calbio.evaluation.splits import PROTOCOLS
+    from calbio.options import check_evaluation
     from calbio.report.console import print_evaluation
 
     if protocol not in PROTOCOLS:
         raise CalbioInputError(f"--protocol must be one of {', '.join(PROTOCOLS)}")
-    check_output_file(out, force)
+    check_evaluation(test_fraction=test_fraction, n_boot=n_boot, cb_threshold=cb_threshold)
+    sources = [*inputs.paths(embeddings, pairs), *(validate_with or [])]
+    check_output(out, force, inputs=sources, kind="dir")
     emb = inputs.embeddings(embeddings)
     prs = inputs.pairs(pairs)
+    c.report_pair_drops(prs)
     validation = [load_pairs(p) for p in (validate_with or [])]
     err_console.print(f"{len(emb):,} entities x {emb.dim} features; {len(prs):,} pairs read")
     with training_progress() as cb:
@@ -132,26 +137,47 @@ def score(
     kind: Annotated[
         str | None, typer.Option("--score", help="half | both | cosine | blend")
     ] = None,
+    min_mapped: c.MinMapped = 0.5,
     force: c.Force = False,
 ) -> None:
-    """Score pairs with a fitted model: CSV of a, b, association, cosine."""
+    """Score pairs with a fitted model: CSV of a, b, association, cosine.
+
+    Identifiers the model does not know are counted on stderr and, with --out, listed in
+    OUT.unknown.txt beside the CSV.
+    """
+    from calbio._io import check_output
     from calbio.api import score_pairs_table
+    from calbio.data.pairs import unknown_identifiers
+    from calbio.data.types import Embeddings
     from calbio.model.estimator import CAL
+    from calbio.options import check_min_mapped, check_score_kind
 
+    check_score_kind(kind)
+    check_min_mapped(min_mapped)
+    side = None if out is None else out.with_name(out.name + ".unknown.txt")
     if out is not None:
-        from calbio._io import check_output_file
-
-        check_output_file(out, force)
+        check_output(out, force, inputs=[model_dir, pairs], kind="file")
+        check_output(side, force, inputs=[model_dir, pairs], kind="file")
     model = CAL.load(model_dir)
     prs = c.read_pairs(pairs, columns, None, None)
-    table = score_pairs_table(model, prs, kind=kind)
+    table = score_pairs_table(model, prs, kind=kind, min_mapped=min_mapped)
+    unknown = unknown_identifiers(prs, Embeddings(model.names_, model.embedding_, source="model"))
+    if len(unknown):
+        where = f"; listed in {side}" if side is not None else ""
+        err_console.print(
+            f"{len(unknown):,} identifier(s) unknown to the model, their pairs were not scored "
+            f"(e.g. {', '.join(map(str, unknown[:5]))}){where}",
+            markup=False,
+            highlight=False,
+        )
     if out is None:
         table.to_csv(sys.stdout, index=False)
     else:
-        from calbio._io import atomic_file
+        from calbio._io import atomic_file, write_text_atomic
 
         with atomic_file(out) as tmp:
             table.to_csv(tmp, index=False)
+        write_text_atomic(side, "".join(f"{x}\n" for x in unknown))
         err_console.print(f"wrote {len(table):,} scored pairs to {out}")
 
 
@@ -166,12 +192,13 @@ def query(
     """Ranked association partners of one entity, with cosine and training-pair flags."""
     from rich.table import Table
 
+    from calbio._io import check_output
     from calbio.model.estimator import CAL
+    from calbio.options import check_top
 
+    check_top(top)
     if out is not None:
-        from calbio._io import check_output_file
-
-        check_output_file(out, force)
+        check_output(out, force, inputs=[model_dir], kind="file")
     model = CAL.load(model_dir)
     table = model.query(gene, top=top)
     if out is not None:
