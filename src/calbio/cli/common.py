@@ -96,7 +96,8 @@ def read_pairs(
     columns: str | None,
     min_score: list[str] | None,
     protein_info: Path | None,
-    min_mapped: float = 0.5,
+    min_mapped: float | None = 0.5,
+    known_ids: Any = None,
 ) -> Pairs:
     """Load pairs with the CLI's options."""
     return load_pairs(
@@ -105,6 +106,7 @@ def read_pairs(
         min_score=parse_min_score(min_score or []) or None,
         protein_info=protein_info,
         min_mapped=min_mapped,
+        known_ids=known_ids,
     )
 
 
@@ -175,10 +177,15 @@ class InputOptions:
             path, self.id_column, self.layer, self.names_file, self.drop, self.dedupe
         )
 
-    def pairs(self, path: Path) -> Pairs:
-        """Load the pairs file."""
+    def pairs(self, path: Path, known_ids: Any = None) -> Pairs:
+        """Load the pairs file (``known_ids``: the table's names, to spot a missing header)."""
         return read_pairs(
-            path, self.columns, self.min_score, self.protein_info, min_mapped=self.min_mapped
+            path,
+            self.columns,
+            self.min_score,
+            self.protein_info,
+            min_mapped=self.min_mapped,
+            known_ids=known_ids,
         )
 
     def paths(self, *given: Path) -> list[Path]:

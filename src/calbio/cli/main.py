@@ -57,7 +57,7 @@ def fit(
 
     check_output(out, force, inputs=inputs.paths(embeddings, pairs), kind="dir")
     emb = inputs.embeddings(embeddings)
-    prs = inputs.pairs(pairs)
+    prs = inputs.pairs(pairs, known_ids=emb.names)
     mapped = map_pairs(prs, emb, min_fraction=inputs.min_mapped)
     c.report_pair_drops(prs)
     err_console.print(summarize_mapping(mapped))
@@ -104,7 +104,7 @@ def evaluate(
     sources = [*inputs.paths(embeddings, pairs), *(validate_with or [])]
     check_output(out, force, inputs=sources, kind="dir")
     emb = inputs.embeddings(embeddings)
-    prs = inputs.pairs(pairs)
+    prs = inputs.pairs(pairs, known_ids=emb.names)
     c.report_pair_drops(prs)
     validation = [load_pairs(p) for p in (validate_with or [])]
     err_console.print(f"{len(emb):,} entities x {emb.dim} features; {len(prs):,} pairs read")
@@ -159,7 +159,7 @@ def score(
         check_output(out, force, inputs=[model_dir, pairs], kind="file")
         check_output(side, force, inputs=[model_dir, pairs], kind="file")
     model = CAL.load(model_dir)
-    prs = c.read_pairs(pairs, columns, None, None)
+    prs = c.read_pairs(pairs, columns, None, None, min_mapped=None, known_ids=model.names_)
     table = score_pairs_table(model, prs, kind=kind, min_mapped=min_mapped)
     unknown = unknown_identifiers(prs, Embeddings(model.names_, model.embedding_, source="model"))
     if len(unknown):

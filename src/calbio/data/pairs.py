@@ -243,22 +243,26 @@ def _sniff_separator(path: Path, gz: bool) -> str | None:
     return None
 
 
-def _header_looks_like_data(sample: pd.DataFrame, ca: Any, cb: Any) -> bool:
-    """True when the two header cells are not column names but identifiers of the body."""
+def _header_looks_like_data(
+    sample: pd.DataFrame, ca: Any, cb: Any, known_ids: Iterable[Any] | None = None
+) -> bool:
+    """True when both header cells are known identifiers (of ``known_ids`` or of the body)."""
     known = {x for pair in KNOWN_COLUMN_PAIRS for x in pair}
     heads = [_norm_col(ca), _norm_col(cb)]
     if any(h in known or h == "" or h.startswith("unnamed:") for h in heads):
         return False
-    body = set(
-        pd.concat([_as_id_series(sample[ca]), _as_id_series(sample[cb])], ignore_index=True)
-        .str.casefold()
-        .tolist()
-    )
+    ids = [_as_id_series(sample[ca]), _as_id_series(sample[cb])]
+    if known_ids is not None:
+        ids.append(_as_id_series(list(known_ids)))
+    body = set(pd.concat(ids, ignore_index=True).str.casefold().tolist())
     return all(str(c).strip().casefold() in body for c in (ca, cb))
 
 
 def _read_pairs_table(
-    path: Path, columns: Sequence[str] | None, warnings: list[str] | None = None
+    path: Path,
+    columns: Sequence[str] | None,
+    warnings: list[str] | None = None,
+    known_ids: Iterable[Any] | None = None,
 ) -> tuple[pd.DataFrame, Any, Any, str]:
     """Read a pairs table with the identifier columns as text; returns (df, col_a, col_b, sep).
 
@@ -283,12 +287,12 @@ def _read_pairs_table(
     except Exception as exc:
         raise CalbioInputError(f"cannot parse table: {_one_line(exc)}", path) from exc
     ca, cb = _detect_columns(sample, columns, path)
-    if columns is None and _header_looks_like_data(sample, ca, cb):
+    if columns is None and _header_looks_like_data(sample, ca, cb, known_ids):
         if warnings is not None:
             warnings.append(
                 f"the first line ({str(ca)!r}, {str(cb)!r}) looks like a pair, not a header (both "
-                "also appear as identifiers below); it is read as data. Pass columns (--columns) "
-                "if the file has a header"
+                "are known identifiers); it is read as data. Pass columns (--columns) if the "
+                "file has a header"
             )
         cols = list(sample.columns)
         ia, ib = cols.index(ca), cols.index(cb)
@@ -371,12 +375,14 @@ def load_pairs(
     min_score: dict[str, float] | None = None,
     protein_info: str | Path | None = None,
     min_mapped: float | None = 0.5,
+    known_ids: Iterable[Any] | None = None,
 ) -> Pairs:
     """Load associated pairs from CSV/TSV/space-separated text (gzip ok), incl. STRING links.
 
     With a protein.info file, rows whose protein ids have no name are lost; when more than
     ``1 - min_mapped`` of the rows (after the score filter) are lost that way, this refuses, the
-    same rule as for identifiers that do not map onto the embedding table.
+    same rule as for identifiers that do not map onto the embedding table. ``known_ids`` (e.g.
+    the embedding's names) help tell a header from a first pair in a file without a header.
     """
     p = Path(path)
     if not p.exists():
@@ -386,7 +392,7 @@ def load_pairs(
     if p.stat().st_size == 0:
         raise CalbioInputError("file is empty", p)
     stats: dict[str, Any] = {"warnings": []}
-    df, ca, cb, sep = _read_pairs_table(p, columns, stats["warnings"])
+    df, ca, cb, sep = _read_pairs_table(p, columns, stats["warnings"], known_ids)
     if len(df) == 0:
         raise CalbioInputError("no data rows (only a header)", p)
 

@@ -218,6 +218,8 @@ class Context:
                 columns=tuple(cols) if cols else None,
                 min_score=(d.get("min_score") or None) if filtered else None,
                 protein_info=d.get("protein_info"),
+                min_mapped=self.min_mapped,
+                known_ids=self.embeddings.names,
             )
         return self.cache[key]
 
