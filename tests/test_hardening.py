@@ -471,3 +471,21 @@ def test_force_replace_keeps_output_present(tmp_path, monkeypatch) -> None:
         assert (out / "v").read_text() == "old"
     assert seen and seen[0][0] == "new"
     assert sorted(x.name for x in tmp_path.iterdir()) == ["out"]
+
+
+def test_every_command_refuses_an_out_holding_its_inputs(files, model_dir, tmp_path, cli):
+    """The entry point guards --out for all commands, before any work."""
+    data = tmp_path / "d"
+    data.mkdir()
+    (data / "pairs.csv").write_bytes((files / "pairs.csv").read_bytes())
+    before = snapshot(model_dir)
+    cases = [
+        ["clusters", model_dir, "--out", model_dir, "--force"],
+        ["neighbors", model_dir, "--out", model_dir, "--force"],
+        ["index", model_dir, f"--out={model_dir}", "--force"],
+        ["ablate", files / "emb.csv", data / "pairs.csv", "--out", data, "--force"],
+    ]
+    for argv in cases:
+        code, _, err = cli(argv)
+        one_line_error(code, err, "input")
+    assert snapshot(model_dir) == before and (data / "pairs.csv").is_file()

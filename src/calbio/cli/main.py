@@ -258,9 +258,33 @@ import calbio.cli.speed  # noqa: E402,F401
 import calbio.cli.suite  # noqa: E402,F401
 
 
+def guard_inputs(argv: list[str]) -> None:
+    """Refuse an ``--out`` that equals or contains another path of the command line (any command).
+
+    ``--force`` replaces the output; it must never destroy an input (issue 11).
+    """
+    from calbio._io import check_not_input
+
+    outs, others = [], []
+    it = iter(argv)
+    for tok in it:
+        if tok == "--out":
+            outs.append(next(it, ""))
+        elif tok.startswith("--out="):
+            outs.append(tok.partition("=")[2])
+        else:
+            value = tok.partition("=")[2] if tok.startswith("--") else tok
+            if value and not value.startswith("-") and Path(value).exists():
+                others.append(value)
+    for out in outs:
+        if out:
+            check_not_input(out, others)
+
+
 def main() -> None:
     """Console entry point: bad input becomes one line on stderr and exit code 2."""
     try:
+        guard_inputs(sys.argv[1:])
         app()
     except CalbioInputError as exc:
         err_console.print(f"calbio: error: {exc}", markup=False, highlight=False, soft_wrap=True)
