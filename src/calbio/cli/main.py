@@ -266,6 +266,8 @@ def guard_inputs(argv: list[str]) -> None:
     from calbio._io import check_not_input
 
     outs, others = [], []
+    if argv and not argv[0].startswith("-"):
+        argv = argv[1:]  # the command's name, not a path
     it = iter(argv)
     for tok in it:
         if tok == "--out":
