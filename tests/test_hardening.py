@@ -489,3 +489,19 @@ def test_every_command_refuses_an_out_holding_its_inputs(files, model_dir, tmp_p
         code, _, err = cli(argv)
         one_line_error(code, err, "input")
     assert snapshot(model_dir) == before and (data / "pairs.csv").is_file()
+
+
+@pytest.mark.parametrize(
+    "steps",
+    [
+        "[[steps]]\nkind = 'evaluate'\nn_boot = 0\n",
+        "[[steps]]\nkind = 'evaluate'\ntest_fraction = 1.5\n",
+        "[[steps]]\nkind = 'evaluate'\n[steps.training]\nlr = -1.0\n",
+    ],
+)
+def test_run_validates_step_options_before_work(tmp_path, files, steps) -> None:
+    from calbio.experiments.runner import load_experiment
+
+    exp = write_experiment(tmp_path, files, steps)
+    with pytest.raises(CalbioInputError, match="step 'evaluate_edge': --"):
+        load_experiment(exp)

@@ -46,6 +46,7 @@ from calbio._io import check_not_input, inside, sha256_file, write_json_atomic, 
 from calbio.data.types import Embeddings, Pairs
 from calbio.errors import CalbioInputError
 from calbio.model.presets import get_preset
+from calbio.options import check_evaluation, check_training
 
 STEP_KINDS = ("doctor", "evaluate", "ablate", "sweep", "degree")
 SWEEPS = ("threshold", "lambda", "cb")
@@ -146,6 +147,11 @@ def load_experiment(path: str | Path) -> Experiment:
         if data.get(key) is not None:
             data[key] = _resolve(base, data[key])
     data["validate_with"] = [_resolve(base, v) for v in data.get("validate_with", [])]
+    if data.get("min_mapped") is not None:
+        try:
+            check_evaluation(min_mapped=data["min_mapped"])
+        except CalbioInputError as exc:
+            raise CalbioInputError(f"[data]: {exc}", path) from None
     training = dict(raw.get("training", {}))
     try:
         get_preset(training.get("preset", "paper")).replace(
@@ -164,6 +170,16 @@ def load_experiment(path: str | Path) -> Experiment:
             raise CalbioInputError(f"sweep step needs sweep = one of {SWEEPS}", path)
         if s.get("pairs") is not None:
             s["pairs"] = _resolve(base, s["pairs"])
+        try:
+            check_evaluation(
+                test_fraction=s.get("test_fraction"),
+                n_boot=s.get("n_boot"),
+                cb_threshold=s.get("cb_threshold"),
+                min_mapped=s.get("min_mapped"),
+            )
+            check_training(s.get("training", {}))
+        except CalbioInputError as exc:
+            raise CalbioInputError(f"step {_step_name(s)!r}: {exc}", path) from None
         s["name"] = check_name(_step_name(s), "step name", path)
         if s.get("from") is not None:
             check_name(s["from"], f"step {s['name']!r}: from", path)
