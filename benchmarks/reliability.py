@@ -549,6 +549,7 @@ def run_case(case: Case, root: Path, idx: int) -> dict:
     if case.section == "5" and proc.returncode == 0:
         cleaned = [ln for ln in proc.stderr.splitlines() if "crashed calbio run" in ln]
         err_line = first_line("\n".join(cleaned)) or err_line
+    err_line = err_line.replace(str(d) + "/", "").replace(str(d), ".")
     return {
         "section": case.section,
         "case": case.name,

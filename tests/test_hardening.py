@@ -505,3 +505,16 @@ def test_run_validates_step_options_before_work(tmp_path, files, steps) -> None:
     exp = write_experiment(tmp_path, files, steps)
     with pytest.raises(CalbioInputError, match="step 'evaluate_edge': --"):
         load_experiment(exp)
+
+
+def test_replace_without_rename_exchange(tmp_path, monkeypatch) -> None:
+    """Where the OS has no atomic exchange, the two-rename fallback replaces and cleans up."""
+    from calbio import _io
+
+    monkeypatch.setattr(_io, "_exchange", lambda a, b: False)
+    out = tmp_path / "out"
+    for text in ("old", "new"):
+        with _io.atomic_dir(out, force=True) as t:
+            (t / "v").write_text(text)
+    assert (out / "v").read_text() == "new"
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]
