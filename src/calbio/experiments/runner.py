@@ -2,7 +2,9 @@
 
 The run directory holds one JSON per finished step (written atomically, last), a copy of the
 experiment file (``config.toml``), ``environment.json`` and ``summary.md`` with every table.
-Re-running skips steps whose JSON exists (resumable after a kill); ``force`` recomputes.
+Re-running skips steps whose JSON exists (resumable after a kill) unless an input file changed
+since (each record holds the sha256 of every file the step read); ``force`` recomputes. Step and
+experiment names are plain names, and every path written is resolved inside the run directory.
 
 Experiment file::
 
