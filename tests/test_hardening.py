@@ -427,15 +427,18 @@ def test_debris_of_dead_runs_cleaned_on_start(tmp_path, files, cli, caplog) -> N
     (tmp_dir / "model.safetensors").write_bytes(b"partial")
     tmp_file = tmp_path / f".scores.csv.calbio-{dead}-xyz.tmp"
     tmp_file.write_text("partial")
-    legacy = tmp_path / f".other.old-{dead}"
+    legacy = tmp_path / f".m.old-{dead}"
     legacy.mkdir()
-    (tmp_path / "other").mkdir()
+    unrelated = tmp_path / f".config.old-{dead}"  # not beside our output name: left alone
+    unrelated.mkdir()
     live = tmp_path / f".m.calbio-{os.getpid()}-live.tmp"
     live.mkdir()
-    code, _, err = cli(["fit", files / "emb.csv", files / "pairs.csv", "--out", out, *TRAIN])
+    out.mkdir()  # the output exists, so the old moved-aside copy is debris, not to restore
+    args = ["fit", files / "emb.csv", files / "pairs.csv", "--out", out, "--force", *TRAIN]
+    code, _, err = cli(args)
     assert code == 0, err
     assert not tmp_dir.exists() and not tmp_file.exists() and not legacy.exists()
-    assert live.exists()  # a live process's work is left alone
+    assert live.exists() and unrelated.exists()  # a live process's work is left alone
     assert "crashed calbio run" in caplog.text
 
 

@@ -159,6 +159,8 @@ def check_output(
     """
     path = Path(path)
     check_not_input(path, inputs)
+    if _resolved(path).parent.is_dir():  # first: it may move a crashed run's output back
+        clean_debris(_resolved(path).parent, path.name)
     if path.exists() or path.is_symlink():
         if kind == "dir" and not path.is_dir():
             raise CalbioInputError("exists and is not a directory", path)
@@ -173,8 +175,6 @@ def check_output(
     if not folder.is_dir():
         raise CalbioInputError(f"cannot write: {folder} is not a directory", path)
     _probe_writable(folder, path)
-    if _resolved(path).parent.is_dir():
-        clean_debris(_resolved(path).parent)
     return path
 
 
@@ -204,11 +204,13 @@ def _remove(p: Path) -> None:
             p.unlink()
 
 
-def clean_debris(folder: str | Path) -> list[str]:
+def clean_debris(folder: str | Path, output: str | None = None) -> list[str]:
     """Remove leftovers of crashed calbio runs in ``folder``; returns one message per action.
 
     A moved-aside previous output whose replacement never arrived is moved back; temporary
-    siblings of dead processes are deleted. Work of live processes is left alone.
+    siblings of dead processes are deleted. Work of live processes is left alone. The
+    ``.NAME.old-PID`` folders of older calbio versions are only touched for NAME == ``output``
+    (the name alone is too common to be sure elsewhere).
     """
     folder = Path(folder)
     try:
@@ -217,7 +219,10 @@ def clean_debris(folder: str | Path) -> list[str]:
         return []
     done = []
     for p in entries:
-        m = _DEBRIS.match(p.name) or _LEGACY_OLD.match(p.name)
+        m = _DEBRIS.match(p.name)
+        if m is None and output is not None:
+            m = _LEGACY_OLD.match(p.name)
+            m = m if m is not None and m["name"] == output else None
         if m is None or _pid_alive(int(m["pid"])):
             continue
         target = folder / m["name"]
@@ -298,7 +303,7 @@ def atomic_dir(path: str | Path, force: bool = False) -> Iterator[Path]:
         if not path.is_dir():
             raise CalbioInputError("exists and is not a directory", path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    clean_debris(path.parent)
+    clean_debris(path.parent, path.name)
     tmp = Path(tempfile.mkdtemp(prefix=_tmp_prefix(path), suffix=".tmp", dir=path.parent))
     try:
         _test_delay()
