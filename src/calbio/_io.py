@@ -3,18 +3,35 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import errno
 import hashlib
 import json
+import logging
 import os
+import re
 import shutil
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from calbio.errors import OutputExistsError
+from calbio.errors import CalbioInputError, OutputExistsError
+
+log = logging.getLogger("calbio")
+
+# Temporary siblings carry the writer's PID, so that a later run can tell the debris of a crashed
+# (dead) calbio process from the work in progress of a live one:
+#   .NAME.calbio-PID-RANDOM.tmp   a file or directory being written
+#   .NAME.calbio-PID.old          the previous output, moved aside (only without RENAME_EXCHANGE)
+_DEBRIS = re.compile(r"^\.(?P<name>.+)\.calbio-(?P<pid>\d+)(?:-[^/]*)?\.(?P<kind>tmp|old)$")
+_LEGACY_OLD = re.compile(r"^\.(?P<name>.+)\.old-(?P<pid>\d+)$")  # left by older calbio versions
+# Test hook: seconds to sleep at each stage of a directory replacement, to widen the window in
+# which the crash test kills a save (the code path is the same; only the timing changes).
+_DELAY_ENV = "CALBIO_TEST_SAVE_DELAY"
 
 
 def _json_default(obj: Any) -> Any:
@@ -44,11 +61,15 @@ def _umask_mode() -> int:
     return 0o666 & ~_umask()
 
 
+def _tmp_prefix(path: Path) -> str:
+    return f".{path.name}.calbio-{os.getpid()}-"
+
+
 def write_text_atomic(path: str | Path, text: str) -> Path:
     """Write text to ``path`` atomically (temporary file in the same folder, then rename)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=_tmp_prefix(path), suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
@@ -71,7 +92,7 @@ def atomic_file(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path to write; it is renamed to ``path`` only if the block succeeds."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=_tmp_prefix(path), suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
         yield Path(tmp)
@@ -82,35 +103,214 @@ def atomic_file(path: str | Path) -> Iterator[Path]:
             os.unlink(tmp)
 
 
-def check_output_file(path: str | Path, force: bool) -> Path:
-    """Refuse to overwrite an existing output file unless ``force``."""
+# ----------------------------------------------------------------------------- output checks
+def _resolved(path: str | Path) -> Path:
+    return Path(os.path.abspath(Path(path).expanduser())).resolve()
+
+
+def inside(path: str | Path, root: str | Path, what: str = "path") -> Path:
+    """``path`` resolved; refuse (CalbioInputError) one that is not inside ``root``."""
+    p, r = _resolved(path), _resolved(root)
+    if p != r and r not in p.parents:
+        raise CalbioInputError(f"{what} resolves to {p}, outside {r}; refusing to touch it", path)
+    return p
+
+
+def check_not_input(out: str | Path, inputs: Iterable[str | Path | None]) -> None:
+    """Refuse an output that equals or contains an input path (``--force`` would destroy it)."""
+    o = _resolved(out)
+    for inp in inputs:
+        if inp is None:
+            continue
+        i = _resolved(inp)
+        if i == o:
+            raise CalbioInputError(f"is also an input ({inp}); choose another output path", out)
+        if o in i.parents:
+            raise CalbioInputError(
+                f"contains the input {inp}; replacing it would destroy the input. Choose "
+                "another output path",
+                out,
+            )
+
+
+def _probe_writable(folder: Path, out: Path) -> None:
+    """Create and delete a temporary file in ``folder`` (os.access is wrong for root)."""
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=_tmp_prefix(out), suffix=".tmp", dir=folder)
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise CalbioInputError(f"cannot write in {folder}: {reason}", out) from None
+    os.close(fd)
+    os.unlink(tmp)
+
+
+def check_output(
+    path: str | Path,
+    force: bool,
+    *,
+    inputs: Iterable[str | Path | None] = (),
+    kind: str | None = None,
+) -> Path:
+    """Check an output path before any work starts.
+
+    Refuses an existing output without ``force``, an output that is (or contains) an input, a
+    file where a directory is expected (``kind="dir"``) or the reverse (``kind="file"``), and a
+    location that cannot be written. Cleans the debris of crashed calbio runs beside it.
+    """
     path = Path(path)
-    if path.exists() and not force:
-        raise OutputExistsError("already exists; pass --force to overwrite", path)
+    check_not_input(path, inputs)
+    if _resolved(path).parent.is_dir():  # first: it may move a crashed run's output back
+        clean_debris(_resolved(path).parent, path.name)
+    if path.exists() or path.is_symlink():
+        if kind == "dir" and not path.is_dir():
+            raise CalbioInputError("exists and is not a directory", path)
+        if kind == "file" and path.is_dir():
+            raise CalbioInputError("is a directory; give a file name", path)
+        if not force:
+            what = "output directory" if path.is_dir() else "output file"
+            raise OutputExistsError(f"{what} already exists; pass --force to overwrite", path)
+    folder = _resolved(path).parent
+    while not folder.exists():
+        folder = folder.parent
+    if not folder.is_dir():
+        raise CalbioInputError(f"cannot write: {folder} is not a directory", path)
+    _probe_writable(folder, path)
     return path
+
+
+def check_output_file(path: str | Path, force: bool) -> Path:
+    """Refuse to overwrite an existing output unless ``force``; refuse unwritable locations."""
+    return check_output(path, force)
+
+
+# ----------------------------------------------------------------------------- crash debris
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _remove(p: Path) -> None:
+    if p.is_dir() and not p.is_symlink():
+        shutil.rmtree(p, ignore_errors=True)
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            p.unlink()
+
+
+def clean_debris(folder: str | Path, output: str | None = None) -> list[str]:
+    """Remove leftovers of crashed calbio runs in ``folder``; returns one message per action.
+
+    A moved-aside previous output whose replacement never arrived is moved back; temporary
+    siblings of dead processes are deleted. Work of live processes is left alone. The
+    ``.NAME.old-PID`` folders of older calbio versions are only touched for NAME == ``output``
+    (the name alone is too common to be sure elsewhere).
+    """
+    folder = Path(folder)
+    try:
+        entries = sorted(folder.iterdir())
+    except OSError:
+        return []
+    done = []
+    for p in entries:
+        m = _DEBRIS.match(p.name)
+        if m is None and output is not None:
+            m = _LEGACY_OLD.match(p.name)
+            m = m if m is not None and m["name"] == output else None
+        if m is None or _pid_alive(int(m["pid"])):
+            continue
+        target = folder / m["name"]
+        kind = m.groupdict().get("kind") or "old"
+        if kind == "old" and not (target.exists() or target.is_symlink()):
+            os.replace(p, target)
+            done.append(f"restored {target} from {p.name} (moved aside by a crashed calbio run)")
+        else:
+            _remove(p)
+            done.append(f"removed {p} (left by a crashed calbio run, pid {m['pid']})")
+    for msg in done:
+        log.warning("calbio: %s", msg)
+    return done
+
+
+# ----------------------------------------------------------------------------- directory swap
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Atomically swap two paths with renameat2(RENAME_EXCHANGE); False when unsupported."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        fn = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    rc = fn(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
+    if rc == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
+        return False
+    raise OSError(err, os.strerror(err), str(b))
+
+
+def _test_delay() -> None:
+    delay = os.environ.get(_DELAY_ENV)
+    if delay:
+        time.sleep(float(delay))
+
+
+def replace_dir(new: Path, target: Path) -> None:
+    """Put directory ``new`` at ``target``; the old ``target`` stays whole until the swap.
+
+    Uses an atomic exchange where the OS has one (Linux renameat2), so ``target`` always exists;
+    elsewhere the old directory is renamed aside first, and :func:`clean_debris` moves it back
+    if the process dies between the two renames.
+    """
+    if not (target.exists() or target.is_symlink()):
+        os.replace(new, target)
+        return
+    if target.is_dir() and not target.is_symlink() and _exchange(new, target):
+        _test_delay()
+        _remove(new)  # ``new`` now holds the old output (debris-named if we die here)
+        return
+    old = target.with_name(f".{target.name}.calbio-{os.getpid()}.old")
+    os.replace(target, old)
+    os.replace(new, target)
+    _remove(old)
 
 
 @contextlib.contextmanager
 def atomic_dir(path: str | Path, force: bool = False) -> Iterator[Path]:
     """Yield a temporary directory that replaces ``path`` only when the block succeeds.
 
-    An existing ``path`` is refused unless ``force``; nothing partial is left behind on error.
+    An existing ``path`` is refused unless ``force``; nothing partial is left behind on error,
+    and a kill at any moment leaves either the old or the new complete directory at ``path``
+    (plus debris that the next run removes).
     """
     path = Path(path)
-    if path.exists() and not force:
-        raise OutputExistsError("output directory already exists; pass --force to overwrite", path)
+    if path.exists() or path.is_symlink():
+        if not force:
+            raise OutputExistsError(
+                "output directory already exists; pass --force to overwrite", path
+            )
+        if not path.is_dir():
+            raise CalbioInputError("exists and is not a directory", path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    clean_debris(path.parent, path.name)
+    tmp = Path(tempfile.mkdtemp(prefix=_tmp_prefix(path), suffix=".tmp", dir=path.parent))
     try:
+        _test_delay()
         yield tmp
         os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp creates 0700
-        if path.exists():
-            old = path.with_name(f".{path.name}.old-{os.getpid()}")
-            os.replace(path, old)
-            os.replace(tmp, path)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, path)
+        _test_delay()
+        replace_dir(tmp, path)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)

@@ -112,7 +112,12 @@ def parse_columns(columns: str | None) -> tuple[str, str] | None:
 
 
 def read_pairs(
-    path: Path, columns: str | None, min_score: list[str] | None, protein_info: Path | None
+    path: Path,
+    columns: str | None,
+    min_score: list[str] | None,
+    protein_info: Path | None,
+    min_mapped: float | None = 0.5,
+    known_ids: Any = None,
 ) -> Pairs:
     """Load pairs with the CLI's options."""
     return load_pairs(
@@ -120,7 +125,21 @@ def read_pairs(
         columns=parse_columns(columns),
         min_score=parse_min_score(min_score or []) or None,
         protein_info=protein_info,
+        min_mapped=min_mapped,
+        known_ids=known_ids,
     )
+
+
+def report_pair_drops(pairs: Pairs) -> None:
+    """Print what reading the pairs file dropped, step by step, and its warnings, on stderr."""
+    from calbio.cli.app import err_console
+    from calbio.data.pairs import describe_drops
+
+    st = pairs.stats
+    if int(st.get("n_rows_read", len(pairs))) != len(pairs):
+        err_console.print(describe_drops(pairs), markup=False, highlight=False, soft_wrap=True)
+    for w in st.get("warnings", []):
+        err_console.print(f"warning: {w}", markup=False, highlight=False, soft_wrap=True)
 
 
 def train_overrides(**kw: Any) -> dict[str, Any]:
@@ -194,9 +213,20 @@ class InputOptions:
             path, self.id_column, self.layer, self.names_file, self.drop, self.dedupe
         )
 
-    def pairs(self, path: Path) -> Pairs:
-        """Load the pairs file."""
-        return read_pairs(path, self.columns, self.min_score, self.protein_info)
+    def pairs(self, path: Path, known_ids: Any = None) -> Pairs:
+        """Load the pairs file (``known_ids``: the table's names, to spot a missing header)."""
+        return read_pairs(
+            path,
+            self.columns,
+            self.min_score,
+            self.protein_info,
+            min_mapped=self.min_mapped,
+            known_ids=known_ids,
+        )
+
+    def paths(self, *given: Path) -> list[Path]:
+        """Every input file: the given ones plus names/protein-info files (outputs must not hit)."""
+        return [p for p in (*given, self.names_file, self.protein_info) if p is not None]
 
 
 # The model `calbio fit` / `calbio evaluate` use unless --model says otherwise.
@@ -216,6 +246,20 @@ class TrainingOptions:
     preset: str = DEFAULT_PRESET
     seed: int = 42
     overrides: dict[str, Any] = field(default_factory=dict)
+
+
+def validate_shared(inputs: InputOptions, training: TrainingOptions) -> None:
+    """Check the shared options before any work (same checks as the Python API)."""
+    from calbio.models.presets import get_preset
+    from calbio.options import check_int, check_min_mapped, check_training
+
+    check_min_mapped(inputs.min_mapped)
+    check_int("seed", training.seed, 0)
+    check_training(training.overrides)
+    try:
+        get_preset(training.preset)
+    except ValueError as exc:
+        raise CalbioInputError(f"--preset: {exc}") from None
 
 
 def with_shared_options(
@@ -254,6 +298,7 @@ def with_shared_options(
             train_values = {k: kwargs.pop(k) for k in train_names}
             head = {k: train_values.pop(k) for k in ("preset", "seed") if k in train_values}
             training = TrainingOptions(**head, overrides=train_overrides(**train_values))
+            validate_shared(given_inputs, training)
             with id_session(given_inputs.id_tables):
                 return func(**kwargs, inputs=given_inputs, training=training)
 

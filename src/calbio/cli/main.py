@@ -39,20 +39,22 @@ def fit(
     training: c.TrainingOptions,
 ) -> None:
     """Train a model on ALL given pairs and write a model directory (no evaluation)."""
-    from calbio._io import check_output_file
+    from calbio._io import check_output
     from calbio.data.matching import map_pairs, summarize_mapping, write_id_mapping
 
-    check_output_file(out, force)
+    check_output(out, force, inputs=inputs.paths(embeddings, pairs), kind="dir")
     estimator = build_model(model, training)
     emb = inputs.embeddings(embeddings)
-    prs = inputs.pairs(pairs)
+    prs = inputs.pairs(pairs, known_ids=emb.names)
     mapped = map_pairs(prs, emb, min_fraction=inputs.min_mapped)
+    c.report_pair_drops(prs)
     err_console.print(summarize_mapping(mapped))
     with training_progress() as cb:
         estimator.fit(emb, mapped, progress=cb)
     estimator.sources_["pairs"] = {"path": prs.source, "sha256": prs.sha256}
-    estimator.save(out, force=force)
-    write_id_mapping(mapped, Path(out) / "id_mapping.tsv")
+    estimator.save(
+        out, force=force, extra_files={"id_mapping.tsv": lambda p: write_id_mapping(mapped, p)}
+    )
     hist = getattr(estimator, "history_", None)
     loss = f", final loss {hist.loss[-1]:.4f}" if hist is not None and hist.loss else ""
     secs = getattr(estimator, "fit_seconds_", None)
@@ -89,21 +91,25 @@ def evaluate(
     training: c.TrainingOptions,
 ) -> None:
     """Fit model(s) under a protocol and print them beside cosine, degree and Adamic-Adar."""
-    from calbio._io import check_output_file
+    from calbio._io import check_output
     from calbio.data.identifiers import current_session
     from calbio.data.matching import write_id_mapping
     from calbio.data.pairs import load_pairs
     from calbio.evaluation.protocol import evaluate as run_evaluation
     from calbio.evaluation.splits import PROTOCOLS
+    from calbio.options import check_evaluation
     from calbio.report.console import print_evaluation
 
     if protocol not in PROTOCOLS:
         raise CalbioInputError(f"--protocol must be one of {', '.join(PROTOCOLS)}")
     names = model or [c.DEFAULT_MODEL]
     chosen = [] if names == ["none"] else [build_model(m, training) for m in names]
-    check_output_file(out, force)
+    check_evaluation(test_fraction=test_fraction, n_boot=n_boot, cb_threshold=cb_threshold)
+    sources = [*inputs.paths(embeddings, pairs), *(validate_with or [])]
+    check_output(out, force, inputs=sources, kind="dir")
     emb = inputs.embeddings(embeddings)
-    prs = inputs.pairs(pairs)
+    prs = inputs.pairs(pairs, known_ids=emb.names)
+    c.report_pair_drops(prs)
     validation = [load_pairs(p) for p in (validate_with or [])]
     err_console.print(f"{len(emb):,} entities x {emb.dim} features; {len(prs):,} pairs read")
     with training_progress() as cb:
@@ -120,10 +126,10 @@ def evaluate(
             progress=cb,
             min_mapped=inputs.min_mapped,
         )
-    result.save(out, force=force)
     session = current_session()
+    extra = {} if session is None else {"id_mapping.tsv": lambda p: write_id_mapping(session, p)}
+    result.save(out, force=force, extra_files=extra)
     if session is not None:
-        write_id_mapping(session, Path(out) / "id_mapping.tsv")
         for line in session.lines:
             err_console.print(line, markup=False, highlight=False, soft_wrap=True)
     print_evaluation(result.to_dict(), console)
@@ -139,33 +145,49 @@ def score(
     kind: Annotated[
         str | None, typer.Option("--score", help="half | both | cosine | blend")
     ] = None,
-    min_mapped: Annotated[
-        float | None,
-        typer.Option(help="Smallest fraction of pairs that must map onto the model (strict rule)"),
-    ] = None,
+    min_mapped: c.MinMapped = None,
     id_tables: c.IdTables = None,
     force: c.Force = False,
 ) -> None:
-    """Score pairs with a fitted model: association, cosine, training flag, ranks, percentile."""
+    """Score pairs with a fitted model: association, cosine, training flag, ranks, percentile.
+
+    Identifiers the model does not know are counted on stderr and, with --out, listed in
+    OUT.unknown.txt beside the CSV.
+    """
+    from calbio._io import check_output
     from calbio.api import score_pairs_table
     from calbio.data.identifiers import id_session
+    from calbio.data.pairs import unknown_identifiers
     from calbio.models.persistence import load_model
+    from calbio.options import check_min_mapped, check_score_kind
 
+    check_score_kind(kind)
+    check_min_mapped(min_mapped)
+    side = None if out is None else out.with_name(out.name + ".unknown.txt")
     if out is not None:
-        from calbio._io import check_output_file
-
-        check_output_file(out, force)
+        check_output(out, force, inputs=[model_dir, pairs], kind="file")
+        check_output(side, force, inputs=[model_dir, pairs], kind="file")
     model = load_model(model_dir)
-    prs = c.read_pairs(pairs, columns, None, None)
+    prs = c.read_pairs(pairs, columns, None, None, min_mapped=None, known_ids=model.names_)
     with id_session(id_tables):
         table = score_pairs_table(model, prs, kind=kind, min_mapped=min_mapped)
+    unknown = unknown_identifiers(prs, model.entity_table())
+    if len(unknown):
+        where = f"; listed in {side}" if side is not None else ""
+        err_console.print(
+            f"{len(unknown):,} identifier(s) unknown to the model, their pairs were not scored "
+            f"(e.g. {', '.join(map(str, unknown[:5]))}){where}",
+            markup=False,
+            highlight=False,
+        )
     if out is None:
         table.to_csv(sys.stdout, index=False)
     else:
-        from calbio._io import atomic_file
+        from calbio._io import atomic_file, write_text_atomic
 
         with atomic_file(out) as tmp:
             table.to_csv(tmp, index=False)
+        write_text_atomic(side, "".join(f"{x}\n" for x in unknown))
         err_console.print(f"wrote {len(table):,} scored pairs to {out}")
 
 
@@ -180,12 +202,13 @@ def query(
     """Ranked partners of one entity: known (training) partners and new candidates, listed apart."""
     from rich.table import Table
 
+    from calbio._io import check_output
     from calbio.models.persistence import load_model
+    from calbio.options import check_top
 
+    check_top(top)
     if out is not None:
-        from calbio._io import check_output_file
-
-        check_output_file(out, force)
+        check_output(out, force, inputs=[model_dir], kind="file")
     model = load_model(model_dir)
     from calbio.api import query_partners
 
@@ -253,9 +276,35 @@ import calbio.cli.speed  # noqa: E402,F401
 import calbio.cli.suite  # noqa: E402,F401
 
 
+def guard_inputs(argv: list[str]) -> None:
+    """Refuse an ``--out`` that equals or contains another path of the command line (any command).
+
+    ``--force`` replaces the output; it must never destroy an input (issue 11).
+    """
+    from calbio._io import check_not_input
+
+    outs, others = [], []
+    if argv and not argv[0].startswith("-"):
+        argv = argv[1:]  # the command's name, not a path
+    it = iter(argv)
+    for tok in it:
+        if tok == "--out":
+            outs.append(next(it, ""))
+        elif tok.startswith("--out="):
+            outs.append(tok.partition("=")[2])
+        else:
+            value = tok.partition("=")[2] if tok.startswith("--") else tok
+            if value and not value.startswith("-") and Path(value).exists():
+                others.append(value)
+    for out in outs:
+        if out:
+            check_not_input(out, others)
+
+
 def main() -> None:
     """Console entry point: bad input becomes one line on stderr and exit code 2."""
     try:
+        guard_inputs(sys.argv[1:])
         app()
     except CalbioInputError as exc:
         err_console.print(f"calbio: error: {exc}", markup=False, highlight=False, soft_wrap=True)

@@ -133,6 +133,30 @@ def _check_dedupe(dedupe: str | None, path: str | Path | None) -> None:
         raise CalbioInputError(f"dedupe must be 'first' or 'mean' (got {dedupe!r})", path)
 
 
+# Rows are L2-normalised in float32. A norm outside these bounds is lost there: its squares
+# underflow to 0 or overflow to inf, so the "unit" row comes out with a norm of 0, inf or 1e8.
+NORM_BOUNDS = (1e-18, 1e18)
+
+
+def _check_norms(X32: np.ndarray, names: np.ndarray, path: str | Path) -> None:
+    """Refuse rows whose norm cannot be normalised in float32 (named, with their norms)."""
+    n64 = np.linalg.norm(X32.astype(np.float64), axis=1)
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        n32 = np.sqrt(np.einsum("ij,ij->i", X32, X32, dtype=np.float32))
+        off = np.abs(n32.astype(np.float64) - n64) > 1e-3 * n64
+    bad = (n64 < NORM_BOUNDS[0]) | (n64 > NORM_BOUNDS[1]) | ~np.isfinite(n32) | off
+    if bad.any():
+        which = np.flatnonzero(bad)
+        shown = ", ".join(f"{names[i]} (norm {n64[i]:.3g})" for i in which[:5])
+        more = f" and {len(which) - 5:,} more" if len(which) > 5 else ""
+        raise CalbioInputError(
+            f"{_plural(len(which), 'row')} with a norm too small or too large to normalise in "
+            f"float32 (allowed {NORM_BOUNDS[0]:g} to {NORM_BOUNDS[1]:g}): {shown}{more}; "
+            "rescale the table or drop these rows",
+            path,
+        )
+
+
 def _finish(
     names_raw: Any,
     X: Any,
@@ -231,6 +255,7 @@ def _finish(
             f"{_examples(names[zero])}",
             path,
         )
+    _check_norms(X32, names, path)
 
     info = dict(meta or {})
     info.update(
@@ -368,6 +393,13 @@ def _anndata_matrix(
     """Identifiers and the (dense) matrix of an AnnData: X, a layer, or an obsm key."""
     if layer is not None and obsm is not None:
         raise CalbioInputError("give layer or obsm, not both", path)
+    dup_cols = pd.unique(adata.obs.columns[adata.obs.columns.duplicated()].astype(str))
+    if len(dup_cols):
+        raise CalbioInputError(
+            f"obs has duplicated column name(s) {_examples(list(dup_cols), 5)}; obs column "
+            "names must be unique (rename them in the file)",
+            path,
+        )
     if id_column is None:
         ids = np.asarray(adata.obs_names, dtype=object)
     elif id_column in adata.obs.columns:

@@ -219,7 +219,7 @@ def map_pairs(
     _check_coverage(
         stats, min_fraction, min_entity_fraction, min_entities, pairs, embeddings, failed, covered
     )
-    log.info(stats["namespaces"])  # after the check: a refusal stays one line
+    log.debug(stats["namespaces"])  # commands print it after the run (session lines)
     return MappedPairs(idx=idx, n_entities=n_entities, stats=stats, id_mapping=id_mapping)
 
 

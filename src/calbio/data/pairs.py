@@ -243,10 +243,32 @@ def _sniff_separator(path: Path, gz: bool) -> str | None:
     return None
 
 
+def _header_looks_like_data(
+    sample: pd.DataFrame, ca: Any, cb: Any, known_ids: Iterable[Any] | None = None
+) -> bool:
+    """True when both header cells are known identifiers (of ``known_ids`` or of the body)."""
+    known = {x for pair in KNOWN_COLUMN_PAIRS for x in pair}
+    heads = [_norm_col(ca), _norm_col(cb)]
+    if any(h in known or h == "" or h.startswith("unnamed:") for h in heads):
+        return False
+    ids = [_as_id_series(sample[ca]), _as_id_series(sample[cb])]
+    if known_ids is not None:
+        ids.append(_as_id_series(list(known_ids)))
+    body = set(pd.concat(ids, ignore_index=True).str.casefold().tolist())
+    return all(str(c).strip().casefold() in body for c in (ca, cb))
+
+
 def _read_pairs_table(
-    path: Path, columns: Sequence[str] | None
+    path: Path,
+    columns: Sequence[str] | None,
+    warnings: list[str] | None = None,
+    known_ids: Iterable[Any] | None = None,
 ) -> tuple[pd.DataFrame, Any, Any, str]:
-    """Read a pairs table with the identifier columns as text; returns (df, col_a, col_b, sep)."""
+    """Read a pairs table with the identifier columns as text; returns (df, col_a, col_b, sep).
+
+    A first line whose two identifier cells also occur as identifiers further down is data, not
+    a header (a headerless file): it is read as a pair, with a warning appended to ``warnings``.
+    """
     name = path.name.lower()
     if name.endswith((".parquet", ".pq")):
         try:
@@ -265,6 +287,29 @@ def _read_pairs_table(
     except Exception as exc:
         raise CalbioInputError(f"cannot parse table: {_one_line(exc)}", path) from exc
     ca, cb = _detect_columns(sample, columns, path)
+    if columns is None and _header_looks_like_data(sample, ca, cb, known_ids):
+        if warnings is not None:
+            warnings.append(
+                f"the first line ({str(ca)!r}, {str(cb)!r}) looks like a pair, not a header (both "
+                "are known identifiers); it is read as data. Pass columns (--columns) if the "
+                "file has a header"
+            )
+        cols = list(sample.columns)
+        ia, ib = cols.index(ca), cols.index(cb)
+        try:
+            df = pd.read_csv(
+                path,
+                encoding="utf-8-sig",
+                sep=sep,
+                header=None,
+                dtype={ia: str, ib: str},
+                keep_default_na=False,
+                na_values={i: NA_STRINGS for i in range(len(cols)) if i not in (ia, ib)},
+                low_memory=False,
+            )
+        except Exception as exc:
+            raise CalbioInputError(f"cannot parse table: {_one_line(exc)}", path) from exc
+        return df, ia, ib, sep
     others = [c for c in sample.columns if c not in (ca, cb)]
     try:
         df = pd.read_csv(
@@ -329,17 +374,24 @@ def load_pairs(
     columns: tuple[str, str] | None = None,
     min_score: dict[str, float] | None = None,
     protein_info: str | Path | None = None,
+    min_mapped: float | None = 0.5,
+    known_ids: Iterable[Any] | None = None,
 ) -> Pairs:
     """Load associated pairs: a file (CSV/TSV/space-separated, gzip ok, STRING links), a
     DataFrame (identifier columns auto-detected or ``columns``), a list of (a, b) tuples, or
-    ``Pairs``."""
+    ``Pairs``. ``min_mapped`` and ``known_ids`` apply to files (see ``_load_pairs_file``)."""
     if isinstance(data, Pairs):
         return data
     if isinstance(data, pd.DataFrame):
         return pairs_from_frame(data, columns, min_score=min_score)
     if isinstance(data, str | Path):
         return _load_pairs_file(
-            data, columns=columns, min_score=min_score, protein_info=protein_info
+            data,
+            columns=columns,
+            min_score=min_score,
+            protein_info=protein_info,
+            min_mapped=min_mapped,
+            known_ids=known_ids,
         )
     if isinstance(data, list | tuple) or (
         isinstance(data, np.ndarray) and data.ndim == 2 and data.shape[1] == 2
@@ -360,8 +412,16 @@ def _load_pairs_file(
     columns: tuple[str, str] | None = None,
     min_score: dict[str, float] | None = None,
     protein_info: str | Path | None = None,
+    min_mapped: float | None = 0.5,
+    known_ids: Iterable[Any] | None = None,
 ) -> Pairs:
-    """Load associated pairs from CSV/TSV/space-separated text (gzip ok), incl. STRING links."""
+    """Load associated pairs from CSV/TSV/space-separated text (gzip ok), incl. STRING links.
+
+    With a protein.info file, rows whose protein ids have no name are lost; when more than
+    ``1 - min_mapped`` of the rows (after the score filter) are lost that way, this refuses, the
+    same rule as for identifiers that do not map onto the embedding table. ``known_ids`` (e.g.
+    the embedding's names) help tell a header from a first pair in a file without a header.
+    """
     p = Path(path)
     if not p.exists():
         raise CalbioInputError("file not found", p)
@@ -369,11 +429,11 @@ def _load_pairs_file(
         raise CalbioInputError("not a file", p)
     if p.stat().st_size == 0:
         raise CalbioInputError("file is empty", p)
-    df, ca, cb, sep = _read_pairs_table(p, columns)
+    stats: dict[str, Any] = {"warnings": []}
+    df, ca, cb, sep = _read_pairs_table(p, columns, stats["warnings"], known_ids)
     if len(df) == 0:
         raise CalbioInputError("no data rows (only a header)", p)
 
-    stats: dict[str, Any] = {"warnings": []}
     is_string = sep == r"\s+" and _norm_col(ca) == "protein1" and _norm_col(cb) == "protein2"
     stats["format"] = "string-links" if is_string else ("parquet" if sep == "parquet" else "text")
 
@@ -414,7 +474,58 @@ def _load_pairs_file(
             f"{st['n_self_dropped']:,} self-pairs, {st['n_empty_dropped']:,} empty ids)",
             p,
         )
+    _check_protein_mapping(pairs, min_mapped, p)
     return pairs
+
+
+def _check_protein_mapping(pairs: Pairs, min_mapped: float | None, path: Path) -> None:
+    """The minimum-mapped rule, applied to rows lost for protein ids without a name.
+
+    Unset (None) means half: unlike coverage of an embedding, a protein.info file that names
+    under half of a links file's proteins is the wrong (or a truncated) file.
+    """
+    st = pairs.stats
+    lost = int(st.get("n_rows_unmapped_protein", 0))
+    min_mapped = 0.5 if min_mapped is None else min_mapped
+    if not lost:
+        return
+    n = int(st["n_rows_read"]) - int(st["n_filtered_min_score"])
+    if n and (n - lost) / n < min_mapped:
+        ex = ", ".join(repr(x) for x in st.get("examples_unmapped_protein_ids", [])[:3])
+        raise CalbioInputError(
+            f"only {n - lost:,} of {n:,} rows ({100 * (n - lost) / n:.1f}%) have both protein ids "
+            f"in {st.get('protein_info')} (need >= {100 * min_mapped:g}%); ids without a name, "
+            f"e.g. {ex}. Use the complete protein.info file, or lower --min-mapped (API: "
+            "min_mapped)",
+            path,
+        )
+
+
+def describe_drops(pairs: Pairs) -> str:
+    """One line: rows read from the raw file and what each cleaning step dropped."""
+    st = pairs.stats
+    steps = [
+        ("n_filtered_min_score", "below min-score"),
+        ("n_rows_unmapped_protein", "with protein ids missing from protein.info"),
+        ("n_empty_dropped", "with an empty id"),
+        ("n_self_dropped", "self-pairs"),
+        ("n_duplicates_dropped", "duplicates (incl. reversed)"),
+    ]
+    dropped = [f"{int(st.get(k, 0)):,} {label}" for k, label in steps if k in st]
+    n_read = int(st.get("n_rows_read", len(pairs)))
+    return (
+        f"{pairs.source}: {n_read:,} rows read; dropped {', '.join(dropped) or 'none'}; "
+        f"{len(pairs):,} pairs kept"
+    )
+
+
+def unknown_identifiers(pairs: Pairs, embeddings: Any) -> np.ndarray:
+    """Identifiers of ``pairs`` that match no row of ``embeddings`` (in order of appearance)."""
+    from calbio.data.matching import _resolve
+
+    uniques = pd.unique(pd.Series(np.concatenate([pairs.a, pairs.b]), dtype=object))
+    rows, _ = _resolve(np.asarray(uniques, dtype=object), embeddings)
+    return np.asarray(uniques, dtype=object)[rows < 0]
 
 
 def pairs_from_frame(

@@ -157,9 +157,21 @@ class EvaluationResult:
 
         return plot_cross_boundary(self)
 
-    def save(self, out: str | Path, *, force: bool = False, save_model: bool = True) -> Path:
-        """Write metrics.json, test_scores.csv.gz (every scored pair) and the fitted models."""
+    def save(
+        self,
+        out: str | Path,
+        *,
+        force: bool = False,
+        save_model: bool = True,
+        extra_files: dict[str, Any] | None = None,
+    ) -> Path:
+        """Write metrics.json, test_scores.csv.gz (every scored pair) and the fitted models.
+
+        ``extra_files`` maps a file name to a writer ``f(path)`` run inside the atomic write.
+        """
         with atomic_dir(out, force=force) as tmp:
+            for name, writer in (extra_files or {}).items():
+                writer(tmp / name)
             write_json_atomic(tmp / "metrics.json", self.to_dict())
             if self.scores is not None:
                 self.scores.to_csv(tmp / "test_scores.csv.gz", index=False)
@@ -529,10 +541,16 @@ def evaluate(
                 validate_with=validate_with, n_boot=n_boot, rank=rank, min_mapped=min_mapped,
                 progress=progress, **train_options,
             )  # fmt: skip
+    from calbio.options import check_evaluation
+
     timer = _Timer()
     t0 = time.perf_counter()
-    if n_boot < 1:
-        raise ValueError("n_boot must be >= 1")
+    check_evaluation(
+        test_fraction=test_fraction if protocol != "transductive" else None,
+        n_boot=n_boot,
+        cb_threshold=cb_threshold,
+        min_mapped=min_mapped,
+    )
     with timer.stage("split"):
         emb: Embeddings = as_embeddings(embeddings)
         mapped: MappedPairs = as_mapped_pairs(pairs, emb, min_mapped)

@@ -2,7 +2,9 @@
 
 The run directory holds one JSON per finished step (written atomically, last), a copy of the
 experiment file (``config.toml``), ``environment.json`` and ``summary.md`` with every table.
-Re-running skips steps whose JSON exists (resumable after a kill); ``force`` recomputes.
+Re-running skips steps whose JSON exists (resumable after a kill) unless an input file changed
+since (each record holds the sha256 of every file the step read); ``force`` recomputes. Step and
+experiment names are plain names, and every path written is resolved inside the run directory.
 
 Experiment file::
 
@@ -29,8 +31,10 @@ Experiment file::
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import platform
+import re
 import sys
 import time
 import tomllib
@@ -40,10 +44,11 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from calbio._io import write_json_atomic, write_text_atomic
+from calbio._io import check_not_input, inside, sha256_file, write_json_atomic, write_text_atomic
 from calbio.data.types import Embeddings, Pairs
 from calbio.errors import CalbioInputError
 from calbio.models.presets import get_preset
+from calbio.options import check_evaluation, check_training
 
 STEP_KINDS = ("doctor", "evaluate", "ablate", "sweep", "degree")
 SWEEPS = ("threshold", "lambda", "cb")
@@ -63,6 +68,21 @@ DATA_KEYS = {
     "pca",
 }
 Log = Callable[[str], None]
+# Step and experiment names become file and folder names in the run directory: plain names only
+# (no separators, no leading dot, so never '..' or an absolute path).
+NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$")
+
+
+def check_name(value: Any, what: str, path: Path | None = None) -> str:
+    """A step or experiment name that is safe as a file name; refuse anything else."""
+    text = str(value)
+    if not isinstance(value, str) or not NAME_RE.match(text):
+        raise CalbioInputError(
+            f"{what} {text!r} is not a plain name (letters, digits, '_', '-', '.'; not starting "
+            "with '.'; no path separators)",
+            path,
+        )
+    return text
 
 
 @dataclass
@@ -130,6 +150,11 @@ def load_experiment(path: str | Path) -> Experiment:
         if data.get(key) is not None:
             data[key] = _resolve(base, data[key])
     data["validate_with"] = [_resolve(base, v) for v in data.get("validate_with", [])]
+    if data.get("min_mapped") is not None:
+        try:
+            check_evaluation(min_mapped=data["min_mapped"])
+        except CalbioInputError as exc:
+            raise CalbioInputError(f"[data]: {exc}", path) from None
     training = dict(raw.get("training", {}))
     try:
         get_preset(training.get("preset", "paper")).replace(
@@ -148,12 +173,30 @@ def load_experiment(path: str | Path) -> Experiment:
             raise CalbioInputError(f"sweep step needs sweep = one of {SWEEPS}", path)
         if s.get("pairs") is not None:
             s["pairs"] = _resolve(base, s["pairs"])
-        s["name"] = _step_name(s)
+        try:
+            check_evaluation(
+                test_fraction=s.get("test_fraction"),
+                n_boot=s.get("n_boot"),
+                cb_threshold=s.get("cb_threshold"),
+                min_mapped=s.get("min_mapped"),
+            )
+            check_training(s.get("training", {}))
+        except CalbioInputError as exc:
+            raise CalbioInputError(f"step {_step_name(s)!r}: {exc}", path) from None
+        s["name"] = check_name(_step_name(s), "step name", path)
+        if s.get("from") is not None:
+            check_name(s["from"], f"step {s['name']!r}: from", path)
         if s["name"] in names:
             raise CalbioInputError(f"two steps are named {s['name']!r}; give one a name", path)
         names.add(s["name"])
+    for s in steps:
+        if s.get("from") is not None and s["from"] not in names:
+            raise CalbioInputError(
+                f"step {s['name']!r}: from = {s['from']!r} names no step of the experiment", path
+            )
     seeds = [int(x) for x in raw.get("seeds", [42])]
-    return Experiment(path, text, data, training, seeds, steps, str(raw.get("name", path.stem)))
+    name = check_name(raw.get("name", path.stem), "experiment name", path)
+    return Experiment(path, text, data, training, seeds, steps, name)
 
 
 @dataclass
@@ -194,6 +237,8 @@ class Context:
                 columns=tuple(cols) if cols else None,
                 min_score=(d.get("min_score") or None) if filtered else None,
                 protein_info=d.get("protein_info"),
+                min_mapped=self.min_mapped,
+                known_ids=self.embeddings.names,
             )
         return self.cache[key]
 
@@ -216,6 +261,31 @@ class Context:
     def seeds(self, step: dict[str, Any]) -> list[int]:
         """The step's seeds (default: the experiment's)."""
         return [int(s) for s in step.get("seeds", self.exp.seeds)]
+
+    def input_files(self, step: dict[str, Any]) -> list[Path]:
+        """Every file a step reads: [data] files, the step's own pairs, an earlier step's record."""
+        d = self.exp.data
+        files = [d[k] for k in ("embeddings", "pairs", "names_file", "protein_info") if d.get(k)]
+        files += list(d.get("validate_with", []))
+        if step.get("pairs") is not None:
+            files.append(step["pairs"])
+        src = step.get("from")
+        if src is None and (step["kind"] == "degree" or step.get("sweep") == "cb"):
+            src = next((s["name"] for s in self.exp.steps if s["kind"] == "evaluate"), None)
+        if src is not None:
+            files.append(self.out / f"{src}.json")
+        return [Path(f) for f in files]
+
+    def input_hashes(self, step: dict[str, Any]) -> dict[str, str | None]:
+        """sha256 of every input file of a step (None for a missing one), cached per run."""
+        hashes = self.cache.setdefault("_sha256", {})
+        out: dict[str, str | None] = {}
+        for f in self.input_files(step):
+            key = str(f)
+            if key not in hashes or f.suffix == ".json":  # step records change during a run
+                hashes[key] = sha256_file(f) if f.is_file() else None
+            out[key] = hashes[key]
+        return out
 
 
 # ------------------------------------------------------------------------------ steps
@@ -329,7 +399,9 @@ def step_evaluate(ctx: Context, step: dict[str, Any]) -> dict[str, Any]:
             min_mapped=ctx.min_mapped,
             **ctx.options(step),
         )
-        res.save(ctx.out / step["name"] / f"seed{seed}", force=True)
+        target = inside(ctx.out / step["name"] / f"seed{seed}", ctx.out, "step output")
+        check_not_input(target, ctx.input_files(step))
+        res.save(target, force=True)
         d = res.to_dict()
         d.pop("versions", None)
         d.pop("timings", None)
@@ -369,7 +441,7 @@ def _from_dir(ctx: Context, step: dict[str, Any]) -> Path:
     )
     if src is None:
         raise CalbioInputError(f"step {step['name']!r} needs an evaluate step (from = NAME)")
-    d = ctx.out / src
+    d = inside(ctx.out / src, ctx.out, "step folder")
     if not d.is_dir():
         raise CalbioInputError(f"step {step['name']!r}: evaluate step {src!r} has not run", d)
     return d
@@ -538,6 +610,17 @@ def write_summary(exp: Experiment, out: Path) -> Path:
     return path
 
 
+def _changed_inputs(record: Path, hashes: dict[str, str | None]) -> list[str]:
+    """Input files whose sha256 differs from the one recorded when the step ran."""
+    try:
+        old = json.loads(record.read_text(encoding="utf-8")).get("inputs")
+    except (OSError, ValueError):
+        return [f"{record.name} unreadable"]
+    if not isinstance(old, dict):
+        return ["no input hashes recorded"]
+    return [Path(k).name for k in sorted(set(old) | set(hashes)) if old.get(k) != hashes.get(k)]
+
+
 def run_experiment(
     path: str | Path,
     out: str | Path | None = None,
@@ -565,17 +648,22 @@ def run_experiment(
     ctx = Context(exp, out, log)
     status: dict[str, str] = {}
     for step in exp.steps:
-        f = out / f"{step['name']}.json"
+        f = inside(out / f"{step['name']}.json", out, "step record")
+        hashes = ctx.input_hashes(step)
         if f.is_file() and not force:
-            log(f"{step['name']}: done already, skipped")
-            status[step["name"]] = "skipped"
-            continue
+            changed = _changed_inputs(f, hashes)
+            if not changed:
+                log(f"{step['name']}: done already, skipped")
+                status[step["name"]] = "skipped"
+                continue
+            log(f"{step['name']}: inputs changed since it ran ({', '.join(changed)}); recomputing")
         log(f"{step['name']}: running")
         t0 = time.perf_counter()
         result = STEPS[step["kind"]](ctx, step)
         rec = {
             "name": step["name"],
             "kind": step["kind"],
+            "inputs": hashes,
             "params": {k: v for k, v in step.items() if k != "name"},
             "seconds": time.perf_counter() - t0,
             "finished": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),

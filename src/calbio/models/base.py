@@ -199,8 +199,10 @@ class AssociationModelBase(BaseEstimator):
 
     def query(self, name: str, top: int = 20) -> pd.DataFrame:
         """Ranked partners of one entity: score, cosine (when embedded) and training-pair flag."""
+        from calbio.options import check_top
         from calbio.retrieval.exact import model_topk
 
+        check_top(top)
         i = self.index_of(name)
         nb = model_topk(self, min(top, self.n_entities_ - 1), queries=np.array([i]))
         order, best = nb.index[0], nb.score[0].astype(np.float64)
@@ -226,12 +228,19 @@ class AssociationModelBase(BaseEstimator):
         raise NotImplementedError(f"{type(self).__name__} cannot be loaded")
 
     def save(
-        self, path: str | Path, *, force: bool = False, extra_metadata: dict | None = None
+        self,
+        path: str | Path,
+        *,
+        force: bool = False,
+        extra_metadata: dict | None = None,
+        extra_files: dict[str, Any] | None = None,
     ) -> Path:
         """Write a model directory (safetensors + JSON + readable CSV tables; no pickle)."""
         from calbio.models.persistence import save_model
 
-        return save_model(self, path, force=force, extra_metadata=extra_metadata)
+        return save_model(
+            self, path, force=force, extra_metadata=extra_metadata, extra_files=extra_files
+        )
 
     @classmethod
     def load(cls, path: str | Path) -> AssociationModelBase:

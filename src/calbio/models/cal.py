@@ -210,6 +210,9 @@ class CAL(AssociationModelBase):
 
         ``kind`` and ``blend_lambda`` override the configured score for this call.
         """
+        from calbio.options import check_score_kind
+
+        check_score_kind(kind)
         idx = self.pair_index(pairs)
         cfg = self.config
         return pair_scores(

@@ -76,9 +76,18 @@ def versions() -> dict[str, str]:
 
 
 def save_model(
-    model: Any, path: str | Path, *, force: bool = False, extra_metadata: dict | None = None
+    model: Any,
+    path: str | Path,
+    *,
+    force: bool = False,
+    extra_metadata: dict | None = None,
+    extra_files: dict[str, Any] | None = None,
 ) -> Path:
-    """Write ``model`` (fitted, an :class:`AssociationModelBase`) to the directory ``path``."""
+    """Write ``model`` (fitted, an :class:`AssociationModelBase`) to the directory ``path``.
+
+    ``extra_files`` maps a file name to a writer ``f(path)`` run inside the same atomic write
+    (e.g. ``id_mapping.tsv``), so a crash never leaves a model without them.
+    """
     from safetensors.numpy import save_file
 
     from calbio.models.registry import model_name
@@ -128,6 +137,8 @@ def save_model(
             if len(hist.get("val_loss", [])) == len(curve):
                 curve["val_loss"] = hist["val_loss"]
             curve.to_csv(tmp / "loss_curve.csv", index=False)
+        for name, writer in (extra_files or {}).items():
+            writer(tmp / name)
     return Path(path)
 
 

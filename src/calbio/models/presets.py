@@ -41,6 +41,9 @@ class TrainConfig:
     threads: int | None = None  # torch intra-op threads; None leaves torch's default
 
     def __post_init__(self) -> None:
+        from calbio.options import check_training
+
+        check_training(self.to_dict())  # the same checks and messages as the CLI
         if self.negatives not in NEGATIVE_MODES:
             raise ValueError(f"negatives must be one of {NEGATIVE_MODES}, got {self.negatives!r}")
         if self.score not in SCORE_KINDS:
