@@ -26,10 +26,10 @@ HERE = Path(__file__).resolve().parent
 OUT_MD = HERE / "FAST_PRESET.md"
 OUT_JSON = HERE / "results" / "fast_preset.json"
 SEED = 42
-# Candidates: the current fast recipe and wider / longer / symmetric variants of it.
+# Candidates: the former fast recipe (h128) and wider / longer / symmetric variants of it.
 CANDIDATES: dict[str, dict] = {
-    "fast (h128, 20 ep)": {"preset": "fast"},
-    "h256, 20 ep": {"preset": "fast", "hidden": 256},
+    "h128, 20 ep (former fast)": {"preset": "fast", "hidden": 128},
+    "h256, 20 ep (fast now)": {"preset": "fast", "hidden": 256},
     "h256, 40 ep": {"preset": "fast", "hidden": 256, "epochs": 40},
     "h256, 40 ep, both orientations": {
         "preset": "fast",

@@ -42,7 +42,7 @@ DEFAULT_PRESET = "fast"
 Preset = Annotated[
     str,
     typer.Option(
-        help="Training recipe: 'fast' (h=128, 20 one-cycle epochs) or 'paper' "
+        help="Training recipe: 'fast' (h=256, 20 one-cycle epochs) or 'paper' "
         "(the paper's exact recipe: h=1024, 100 epochs)"
     ),
 ]
