@@ -12,9 +12,13 @@ Per pair ``(a, b)`` the combiner sees eleven features (all symmetric in ``a, b``
 * ``sage`` (with ``gnn=True``, the default): the GraphSAGE link score ``h_a . h_b`` of
   :class:`calbio.models.sage.SAGE` trained on the same graph (needs ``calbio[graph]``).
 
-Two logistic-regression combiners share these features: a *warm* one for pairs whose ends both
-have training partners, and a *cold* one for pairs with an end that has none (its graph features
-are 0, so the cold combiner falls back to CAL, the embedding and the warm end's neighbourhood).
+Two logistic combiners share these features: a *warm* one for pairs whose ends both have
+training partners, and a *cold* one for pairs with an end that has none (its graph features are 0,
+so the cold combiner falls back to CAL, the embedding, GraphSAGE and the warm end's
+neighbourhood). By default (``pairwise=True``) each learns its weights from within-query
+contrasts (a validation positive minus the negatives sampled at its own anchor, as filtered
+ranking compares them) and is then Platt-calibrated, so warm and cold scores are comparable
+log-odds in one ranking.
 
 **No leakage.** The combiners are fitted on validation pairs carved out of the *training* pairs:
 a hashed ``cold_fraction`` of the entities (every pair touching them becomes a cold validation
@@ -24,7 +28,11 @@ to its own features. The carve hashes each pair's (or entity's) identity with th
 not depend on which other pairs are present. Then CAL, GraphSAGE and the graph are refitted on
 all training pairs for scoring. Counts and degrees enter through ``log1p``: the refitted graph is
 denser, and a uniform rescaling of a log feature only moves the intercept, which leaves rankings
-unchanged.
+unchanged. GraphSAGE is not retrained: being inductive, its encoder (trained on the carved graph)
+embeds the full training graph.
+
+Design choices were made on an inner edge split of the *training* pairs of the benchmark split
+(never its test pairs); see benchmarks/GRAPH_MODELS.md.
 """
 
 from __future__ import annotations
@@ -59,6 +67,7 @@ FEATURES: tuple[str, ...] = (
     "sage",
 )
 _COMBINERS = ("warm", "cold")
+_I_DEG_MIN = FEATURES.index("log_deg_min")
 # Dense score elements per query block in score_rows (each feature is one such block).
 _ROW_BLOCK_ELEMS = 1_000_000
 _PAIR_BLOCK = 65_536
@@ -175,11 +184,12 @@ class GraphFeatures:
 def _sample_negatives(
     anchors: np.ndarray,
     universe: np.ndarray,
-    adj: sp.csr_matrix,
+    deg: np.ndarray,
     known_keys: np.ndarray,
     n: int,
     rng: np.random.Generator,
-) -> np.ndarray:
+    degree_share: float = 0.5,
+) -> tuple[np.ndarray, np.ndarray]:
     """One negative per anchor row: (anchor, partner), the partner drawn uniformly for half the
     rows and in proportion to degree for the other half (so degree alone cannot separate them);
     known pairs and self-pairs are dropped.
@@ -188,17 +198,15 @@ def _sample_negatives(
     then discounts common-neighbour evidence and validation MRR fell from 0.26 to 0.15.)
     """
     k = len(anchors)
-    deg = np.diff(adj.indptr)
     w = deg[universe].astype(np.float64) + 1.0
     partner = np.where(
-        rng.random(k) < 0.5,
+        rng.random(k) >= degree_share,
         rng.choice(universe, size=k),
         rng.choice(universe, size=k, p=w / w.sum()),
     )
     cand = np.stack([anchors, partner], axis=1)
     keys = np.minimum(cand[:, 0], cand[:, 1]) * n + np.maximum(cand[:, 0], cand[:, 1])
-    ok = (cand[:, 0] != cand[:, 1]) & ~np.isin(keys, known_keys)
-    return cand[ok]
+    return (cand[:, 0] != cand[:, 1]) & ~np.isin(keys, known_keys), cand
 
 
 def _fit_logistic(X: np.ndarray, y: np.ndarray, C: float, seed: int) -> dict[str, np.ndarray]:
@@ -213,13 +221,39 @@ def _fit_logistic(X: np.ndarray, y: np.ndarray, C: float, seed: int) -> dict[str
     }
 
 
+def _fit_pairwise(
+    X: np.ndarray, y: np.ndarray, src: np.ndarray, C: float, seed: int
+) -> dict[str, np.ndarray]:
+    """Weights from a pairwise logistic model (a positive vs the negatives sampled at its own
+    anchor: the within-query contrast that ranking needs), then Platt-calibrated pointwise."""
+    pos = np.flatnonzero(y == 1)
+    row_of = np.full(int(src.max()) + 1, -1)
+    row_of[src[pos]] = pos
+    neg = np.flatnonzero((y == 0) & (row_of[src] >= 0))
+    diff = X[row_of[src[neg]]] - X[neg]
+    sd = diff.std(axis=0)
+    sd[sd < 1e-12] = 1.0
+    D = np.concatenate([diff, -diff]) / sd
+    t = np.r_[np.ones(len(diff)), np.zeros(len(diff))]
+    lr = LogisticRegression(C=C, max_iter=2000, fit_intercept=False, random_state=seed).fit(D, t)
+    w = lr.coef_.ravel() / sd
+    s = (X @ w)[:, None]
+    platt = LogisticRegression(C=1e6, max_iter=1000).fit(s, y)
+    a = float(platt.coef_[0, 0])
+    return {"coef": w * a, "intercept": np.array([float(platt.intercept_[0])])}
+
+
 @register_model("hybrid")
 class Hybrid(AssociationModelBase):
     """CAL + training-graph evidence under warm/cold logistic combiners fitted without leakage.
 
-    ``preset`` and the other CAL options configure both CAL fits (carved and full);
+    ``preset`` and the other CAL options (``epochs``, ``hidden``, ``batch_size``, ``threads``)
+    configure both CAL fits (carved and full; ``refit_cal=False`` keeps the carved one, faster);
     ``val_fraction`` / ``cold_fraction`` size the validation carve; ``n_negatives`` sampled
-    negatives per validation pair; ``C`` is the combiners' inverse L2 penalty.
+    negatives per validation pair, a ``degree_negatives`` share of them drawn in proportion to
+    degree (the rest uniformly); ``C`` is the combiners' inverse L2 penalty; ``pairwise`` fits
+    the weights on within-query contrasts (else plain pointwise logistic regression); ``gnn``
+    adds the GraphSAGE feature (needs ``torch_geometric``).
     """
 
     uses_graph: ClassVar[bool] = True
@@ -234,6 +268,9 @@ class Hybrid(AssociationModelBase):
         n_negatives: int = 5,
         C: float = 1.0,
         gnn: bool = True,
+        degree_negatives: float = 0.0,
+        refit_cal: bool = True,
+        pairwise: bool = True,
         epochs: int | None = None,
         hidden: int | None = None,
         batch_size: int | None = None,
@@ -246,6 +283,9 @@ class Hybrid(AssociationModelBase):
         self.n_negatives = n_negatives
         self.C = C
         self.gnn = gnn
+        self.degree_negatives = degree_negatives
+        self.refit_cal = refit_cal
+        self.pairwise = pairwise
         self.epochs = epochs
         self.hidden = hidden
         self.batch_size = batch_size
@@ -270,14 +310,14 @@ class Hybrid(AssociationModelBase):
     def _fit_cal(self, emb: Embeddings, train_idx: np.ndarray) -> CAL:
         return self._new_cal().fit(emb, MappedPairs(train_idx, len(emb), {}), min_mapped=0.0)
 
-    def _fit_gnn(self, emb: Embeddings, train_idx: np.ndarray) -> np.ndarray | None:
-        """GraphSAGE node vectors on ``train_idx`` (the ``sage`` feature), or None."""
+    def _fit_gnn(self, emb: Embeddings, train_idx: np.ndarray) -> Any:
+        """A GraphSAGE model fitted on ``train_idx`` (for the ``sage`` feature), or None."""
         if not self.gnn:
             return None
         from calbio.models.sage import SAGE
 
         sage = SAGE(random_state=self.seed, threads=self.threads or 1)
-        return sage.fit(emb, MappedPairs(train_idx, len(emb), {}), min_mapped=0.0).node_vectors_
+        return sage.fit(emb, MappedPairs(train_idx, len(emb), {}), min_mapped=0.0)
 
     def _check_params(self) -> None:
         if not 0.0 < self.val_fraction < 1.0:
@@ -306,8 +346,13 @@ class Hybrid(AssociationModelBase):
                 f"too few training pairs ({len(e)}) to carve hybrid validation pairs"
             )
         cal = self._fit_cal(emb, fit_idx)
+        gnn = self._fit_gnn(emb, fit_idx)
         feats = GraphFeatures(
-            fit_idx, n, *cal.score_vectors(), cal.embedding_, self._fit_gnn(emb, fit_idx)
+            fit_idx,
+            n,
+            *cal.score_vectors(),
+            cal.embedding_,
+            None if gnn is None else gnn.node_vectors_,
         )
         known = np.unique(np.minimum(e[:, 0], e[:, 1]) * n + np.maximum(e[:, 0], e[:, 1]))
         universe = np.unique(e)
@@ -322,15 +367,28 @@ class Hybrid(AssociationModelBase):
         )
         keep_first |= rng.random(len(rep)) < 0.5
         anchors = np.where(keep_first, rep[:, 0], rep[:, 1])
-        neg = _sample_negatives(anchors, universe, feats.A, known, n, rng)
+        ok, neg = _sample_negatives(
+            anchors, universe, feats.deg, known, n, rng, self.degree_negatives
+        )
+        neg = neg[ok]
+        # which positive each pair belongs to (a negative shares its positive's anchor)
+        src = np.r_[np.arange(len(pos)), np.flatnonzero(ok) // self.n_negatives]
         pairs = np.concatenate([pos, neg])
         y = np.r_[np.ones(len(pos)), np.zeros(len(neg))]
         X = feats.pairs(pairs)
-        is_cold = (feats.deg[pairs[:, 0]] == 0) | (feats.deg[pairs[:, 1]] == 0)
-        out: dict[str, dict[str, Any]] = {"fit": {"pairs": fit_idx, "features": feats}}
-        for name, sel in (("warm", ~is_cold), ("cold", is_cold)):
-            out[name] = {"pairs": pairs[sel], "y": y[sel], "X": X[sel]}
+        group = self._groups(X[:, _I_DEG_MIN])
+        out: dict[str, dict[str, Any]] = {
+            "fit": {"pairs": fit_idx, "features": feats, "gnn": gnn, "cal": cal}
+        }
+        for g, name in enumerate(_COMBINERS):
+            sel = group == g
+            out[name] = {"pairs": pairs[sel], "y": y[sel], "X": X[sel], "src": src[sel]}
         return out
+
+    @staticmethod
+    def _groups(log_deg_min: np.ndarray) -> np.ndarray:
+        """Combiner of each pair: 0 warm, 1 cold (an end without training partners)."""
+        return (log_deg_min == 0).astype(np.int64)
 
     def _fit(
         self,
@@ -345,10 +403,13 @@ class Hybrid(AssociationModelBase):
         report: dict[str, Any] = {"n_fit_pairs": int(len(val["fit"]["pairs"]))}
         for name in _COMBINERS:
             X, y = val[name]["X"], val[name]["y"]
-            if y.sum() < 2 or (1 - y).sum() < 2:  # no cold carve: reuse the warm combiner
-                combiners[name] = combiners["warm"]
+            if name == "cold" and (y.sum() < 2 or (1 - y).sum() < 2):
+                combiners[name] = combiners["warm"]  # no cold carve: reuse the warm combiner
                 continue
-            combiners[name] = _fit_logistic(X, y, self.C, self.seed)
+            if self.pairwise:
+                combiners[name] = _fit_pairwise(X, y, val[name]["src"], self.C, self.seed)
+            else:
+                combiners[name] = _fit_logistic(X, y, self.C, self.seed)
             s = X @ combiners[name]["coef"]
             report[name] = {
                 "n_pos": int(y.sum()),
@@ -359,9 +420,11 @@ class Hybrid(AssociationModelBase):
             }
         self.combiners_ = combiners
         self.validation_ = report
-        self.cal_ = self._fit_cal(emb, mapped.idx)
+        self.cal_ = self._fit_cal(emb, mapped.idx) if self.refit_cal else val["fit"]["cal"]
         self.embedding_ = self.cal_.embedding_
-        self.gnn_vectors_ = self._fit_gnn(emb, mapped.idx)
+        # GraphSAGE is inductive: the encoder trained on the carved graph embeds the full one
+        gnn = val["fit"]["gnn"]
+        self.gnn_vectors_ = None if gnn is None else gnn.embed(mapped.idx)
         self._feats = None
         self.fit_seconds_ = time.perf_counter() - t0
 
@@ -381,22 +444,21 @@ class Hybrid(AssociationModelBase):
             )
         return self._feats
 
-    def _combine(self, feats: list[np.ndarray], cold: np.ndarray) -> np.ndarray:
-        out = {}
-        for name in _COMBINERS:
+    def _combine(self, feats: list[np.ndarray]) -> np.ndarray:
+        group = self._groups(feats[_I_DEG_MIN])
+        out = np.zeros(np.shape(feats[0]))
+        for g, name in enumerate(_COMBINERS):
             c = self.combiners_[name]
             acc = np.full(np.shape(feats[0]), float(c["intercept"][0]))
             for w, f in zip(c["coef"], feats, strict=True):
                 acc += w * f
-            out[name] = acc
-        return np.where(cold, out["cold"], out["warm"])
+            out = np.where(group == g, acc, out)
+        return out
 
     def _score_idx(self, idx: np.ndarray) -> np.ndarray:
         f = self._features()
         idx = np.asarray(idx, dtype=np.int64).reshape(-1, 2)
-        X = f.pairs(idx)
-        cold = (f.deg[idx[:, 0]] == 0) | (f.deg[idx[:, 1]] == 0)
-        return self._combine(list(X.T), cold)
+        return self._combine(list(f.pairs(idx).T))
 
     def score_rows(self, queries: np.ndarray, candidates: np.ndarray | None = None) -> np.ndarray:
         """Dense (len(queries), len(candidates)) scores, a block of queries at a time."""
@@ -412,8 +474,7 @@ class Hybrid(AssociationModelBase):
         block = max(1, _ROW_BLOCK_ELEMS // max(len(c), 1))
         for s in range(0, len(q), block):
             qb = q[s : s + block]
-            cold = (f.deg[qb] == 0)[:, None] | (f.deg[c] == 0)[None, :]
-            out[s : s + len(qb)] = self._combine(f.rows(qb, c), cold)
+            out[s : s + len(qb)] = self._combine(f.rows(qb, c))
         return out
 
     # ------------------------------------------------------------------ persistence

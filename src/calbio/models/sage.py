@@ -180,12 +180,22 @@ class SAGE(AssociationModelBase):
             losses.append(loss.item())
             if progress is not None:
                 progress(epoch + 1, self.epochs, time.perf_counter() - t_ep)
-        enc.eval()
-        with torch.no_grad():
-            self.node_vectors_ = enc(x, _undirected(e)).numpy().astype(np.float32)
         self.module_ = enc
         self.embedding_ = E
         self.loss_ = losses
+        self.node_vectors_ = self.embed(e)
+
+    def embed(self, train_idx: np.ndarray) -> np.ndarray:
+        """Node vectors of the fitted encoder run over another graph (GraphSAGE is inductive)."""
+        if not hasattr(self, "module_"):
+            self._check_fitted()
+        e = np.asarray(train_idx, dtype=np.int64).reshape(-1, 2)
+        if e.size and (e.min() < 0 or e.max() >= len(self.embedding_)):
+            raise CalbioInputError("pair indices out of range of the model's entities")
+        self.module_.eval()
+        with torch.no_grad():
+            h = self.module_(torch.from_numpy(self.embedding_), _undirected(e))
+        return h.numpy().astype(np.float32)
 
     def __sklearn_is_fitted__(self) -> bool:
         """True once ``fit`` or ``load`` has run."""
