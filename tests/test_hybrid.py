@@ -78,9 +78,11 @@ def test_validation_pair_never_contributes_to_its_own_features(data, which) -> N
     without = model.validation_features(emb, idx[~is_v])
     # the pair's removal changes nothing CAL or the graph were fitted on ...
     np.testing.assert_array_equal(with_pair["fit"]["pairs"], without["fit"]["pairs"])
-    assert not (
-        (with_pair["fit"]["pairs"] == v) | (with_pair["fit"]["pairs"] == v[::-1])
-    ).all(axis=1).any()
+    assert (
+        not ((with_pair["fit"]["pairs"] == v) | (with_pair["fit"]["pairs"] == v[::-1]))
+        .all(axis=1)
+        .any()
+    )
     # ... so its features come out the same when it is not a training pair at all
     np.testing.assert_allclose(without["fit"]["features"].pairs(v[None]), row[None], rtol=1e-12)
 
@@ -129,6 +131,16 @@ def test_save_load_round_trip(fitted, data, tmp_path) -> None:
         )
     np.testing.assert_allclose(back.score_pairs(idx), fitted.score_pairs(idx), rtol=1e-6)
     np.testing.assert_array_equal(back.train_pairs_, fitted.train_pairs_)
+
+
+@pytest.mark.parametrize("opts", [{"pairwise": False}, {"refit_cal": False, "gnn": True}])
+def test_options_fit_and_score(data, opts) -> None:
+    emb, idx = data
+    model = _hybrid(**opts).fit(emb, idx)
+    s = model.score_pairs(idx[:50])
+    assert np.isfinite(s).all()
+    if not opts.get("refit_cal", True):
+        np.testing.assert_array_equal(model.cal_.train_pairs_, carve(idx, len(emb), 0.1, 0.1, 0)[0])
 
 
 @pytest.mark.parametrize("protocol", ["edge", "node"])
