@@ -11,7 +11,7 @@ import calbio
 from calbio.data.coerce import as_mapped_pairs
 from calbio.errors import CalbioInputError
 from calbio.models import resolve_model
-from calbio.models.hybrid import FEATURES, Hybrid, carve, hash_unit
+from calbio.models.hybrid import FEATURES, GraphFeatures, Hybrid, carve, hash_unit
 
 
 @pytest.fixture(scope="module")
@@ -84,6 +84,36 @@ def test_validation_pair_never_contributes_to_its_own_features(data, which) -> N
     np.testing.assert_array_equal(with_pair["fit"]["pairs"], without["fit"]["pairs"])
     # ... so its features come out the same when it is not a training pair at all
     np.testing.assert_allclose(without["fit"][feats].pairs(v[None]), row[None], rtol=1e-12)
+
+
+def test_graph_features_match_dense_formulas() -> None:
+    rng = np.random.default_rng(0)
+    n = 30
+    e = np.unique(np.sort(rng.integers(0, n, (90, 2)), axis=1), axis=0)
+    e = e[e[:, 0] != e[:, 1]]
+    L, R, E = (rng.standard_normal((n, 4)) for _ in range(3))
+    f = GraphFeatures(e, n, L, R, E)
+    A = np.zeros((n, n))
+    A[e[:, 0], e[:, 1]] = A[e[:, 1], e[:, 0]] = 1
+    deg = A.sum(1)
+    isq = np.where(deg > 0, 1 / np.sqrt(np.maximum(deg, 1)), 0)
+    aa = np.where(deg >= 2, 1 / np.log(np.maximum(deg, 2)), 0)
+    mean = A / np.maximum(deg, 1)[:, None]
+    S = L @ R.T
+    expect = {
+        "cal": S,
+        "log_cn": np.log1p(A @ A),
+        "log_aa": np.log1p(A @ np.diag(aa) @ A),
+        "log_l3": np.log1p(A @ np.diag(isq) @ A @ np.diag(isq) @ A),
+        "prop2": mean @ S @ mean.T,
+    }
+    grid = np.stack(np.meshgrid(np.arange(n), np.arange(n), indexing="ij"), -1).reshape(-1, 2)
+    X = f.pairs(grid)
+    rows = f.rows(np.arange(n), np.arange(n))
+    for name, want in expect.items():
+        k = FEATURES.index(name)
+        np.testing.assert_allclose(X[:, k].reshape(n, n), want, atol=1e-9, err_msg=name)
+        np.testing.assert_allclose(rows[k], want, atol=1e-9, err_msg=name)
 
 
 def test_fit_score_and_rows_agree(fitted, data) -> None:
