@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 from sklearn.base import clone
@@ -48,6 +50,13 @@ def test_bad_parameters_are_input_errors(data) -> None:
     for bad in ({"val_fraction": 0.0}, {"cold_fraction": 1.0}, {"C": 0.0}, {"n_negatives": 0}):
         with pytest.raises(CalbioInputError):
             _hybrid(**bad).fit(emb, idx)
+
+
+def test_missing_torch_geometric_is_an_input_error(data, monkeypatch) -> None:
+    emb, idx = data
+    monkeypatch.setitem(sys.modules, "torch_geometric", None)
+    with pytest.raises(CalbioInputError, match="gnn=False"):
+        _hybrid(gnn=True).fit(emb, idx)
 
 
 def test_hash_carve_does_not_depend_on_other_pairs(data) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 from sklearn.base import clone
@@ -39,6 +41,13 @@ def test_sklearn_contract() -> None:
     assert twin is not model and twin.get_params() == model.get_params()
     with pytest.raises(NotFittedError):
         model.score_pairs(np.array([[0, 1]]))
+
+
+def test_missing_torch_geometric_is_an_input_error(data, monkeypatch) -> None:
+    emb, idx = data
+    monkeypatch.setitem(sys.modules, "torch_geometric.nn", None)
+    with pytest.raises(CalbioInputError, match="calbio\\[graph\\]"):
+        SAGE(epochs=1).fit(emb, idx)
 
 
 def test_bad_parameters_are_input_errors(data) -> None:

@@ -330,6 +330,13 @@ class Hybrid(AssociationModelBase):
         """A GraphSAGE model fitted on ``train_idx`` (for the ``sage`` feature), or None."""
         if not self.gnn:
             return None
+        try:
+            import torch_geometric  # noqa: F401
+        except ModuleNotFoundError:
+            raise CalbioInputError(
+                "the hybrid's GraphSAGE feature needs PyTorch Geometric: "
+                "pip install 'calbio[graph]', or pass gnn=False"
+            ) from None
         from calbio.models.sage import SAGE
 
         sage = SAGE(random_state=self.seed, threads=self.threads or 1)
