@@ -14,6 +14,10 @@ from typing import Any
 
 from calbio.errors import CalbioInputError
 
+# The valid choices of the training options (TrainConfig re-exports them).
+NEGATIVE_MODES: tuple[str, ...] = ("in-batch", "random", "degree")
+SCORE_KINDS: tuple[str, ...] = ("half", "both", "cosine", "blend")
+
 
 def _label(name: str) -> str:
     flag = "--" + name.replace("_", "-")
@@ -87,8 +91,6 @@ def check_choice(name: str, value: Any, choices: Iterable[str], *, optional: boo
 
 # name -> check, for the TrainConfig fields a user sets (CLI overrides, TOML [training], API)
 def _training_checks() -> dict[str, Any]:
-    from calbio.models.presets import NEGATIVE_MODES, SCORE_KINDS
-
     return {
         "hidden": lambda v: check_int("hidden", v, 1),
         "depth": lambda v: check_int("depth", v, 0),
@@ -123,8 +125,6 @@ def check_training(options: Mapping[str, Any]) -> None:
 
 def check_score_kind(kind: str | None) -> str | None:
     """``--score`` of score/evaluate: half | both | cosine | blend (or unset)."""
-    from calbio.models.presets import SCORE_KINDS
-
     return check_choice("score", kind, SCORE_KINDS, optional=True)
 
 

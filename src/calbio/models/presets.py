@@ -6,8 +6,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-NEGATIVE_MODES: tuple[str, ...] = ("in-batch", "random", "degree")
-SCORE_KINDS: tuple[str, ...] = ("half", "both", "cosine", "blend")
+# the valid choices live with their checks in calbio.options
+from calbio.options import NEGATIVE_MODES, SCORE_KINDS
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,13 @@ def register_model(name: str) -> Any:
 
 
 # Modules whose import registers the built-in models (their optional dependencies load lazily).
-BUILTIN_MODULES = ("calbio.models.cal", "calbio.models.graph", "calbio.models.context")
+BUILTIN_MODULES = (
+    "calbio.models.cal",
+    "calbio.models.graph",
+    "calbio.models.sage",
+    "calbio.models.hybrid",
+    "calbio.models.context",
+)
 
 
 def _ensure_builtin() -> None:
