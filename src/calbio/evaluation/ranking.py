@@ -40,7 +40,9 @@ __all__ = [
 RowsFn = Callable[[np.ndarray, np.ndarray], Any]  # (queries, candidates) -> (q, c) scores
 
 DEFAULT_BLOCK_ELEMS = 4_000_000  # scores per block (32 MB of float64)
-_OFFSET = float(2**32)  # row offset in the flattened block; snapped values lie in [-1/rtol, 1/rtol]
+# Row offset in a flattened block of int64 keys: snapped keys lie in [-1/rtol, 1/rtol] with
+# rtol >= 1e-12 (< 2**40) and float32 bit keys in int32 range, so rows never overlap.
+_OFFSET = 2**41
 
 
 def known_csr(known_idx: np.ndarray, n: int) -> sp.csr_matrix:
@@ -79,10 +81,6 @@ def rows_from_vectors(
     return rows
 
 
-def _float_dtype(dev: torch.device) -> torch.dtype:
-    return torch.float32 if dev.type == "mps" else torch.float64
-
-
 def filtered_ranks(
     positives: np.ndarray,
     candidates: np.ndarray,
@@ -96,6 +94,7 @@ def filtered_ranks(
     block_elems: int = DEFAULT_BLOCK_ELEMS,
     rtol: float = 1e-9,
     device: str | torch.device = "cpu",
+    _backend: str = "auto",
 ) -> tuple[np.ndarray, np.ndarray]:
     """Filtered realistic 1-based rank of every (query, target) pair; returns (ranks, pairs).
 
@@ -104,8 +103,8 @@ def filtered_ranks(
     """
     if (rows is None) == (vectors is None):
         raise ValueError("give exactly one of rows= or vectors=")
-    if not 0.0 < rtol < 1e-3:
-        raise ValueError("rtol must be in (0, 1e-3)")
+    if not 1e-12 <= rtol < 1e-3:
+        raise ValueError("rtol must be in [1e-12, 1e-3)")
     if rows is None:
         rows = rows_from_vectors(vectors[0], vectors[1], device)
     n = known.shape[0]
@@ -130,7 +129,6 @@ def filtered_ranks(
     uq, first, counts = np.unique(qt[order, 0], return_index=True, return_counts=True)
     ranks_sorted = np.empty(len(qt), dtype=np.float64)
     per_block = max(1, int(block_elems) // max(c, 1))
-    scale_grid = 1.0 / rtol
     for i0 in range(0, len(uq), per_block):
         i1 = min(len(uq), i0 + per_block)
         qb = uq[i0:i1]
@@ -139,27 +137,8 @@ def filtered_ranks(
         r = np.repeat(np.arange(u), counts[i0:i1])
         tcol = tcol_all[order[j0:j1]]
         S = rows(qb, cand)
-        S = S if torch.is_tensor(S) else torch.from_numpy(np.asarray(S))
         if tuple(S.shape) != (u, c):
             raise ValueError(f"rows() returned shape {tuple(S.shape)}, expected {(u, c)}")
-        dev = S.device
-        S = S.to(_float_dtype(dev))
-        if torch.isnan(S).any():
-            raise ValueError("scores contain NaN")
-        # snap each row to a grid of rtol * max|row|: float round-off differences become ties
-        big = S.abs().amax(dim=1, keepdim=True)
-        big = torch.where(big > 0, big, torch.ones_like(big))
-        snapped = torch.round(S / big * scale_grid)
-        del S
-        r_t = torch.as_tensor(r, device=dev)
-        t_t = torch.as_tensor(tcol, device=dev)
-        off = torch.arange(u, device=dev, dtype=snapped.dtype) * _OFFSET
-        vals = snapped[r_t, t_t] + off[r_t]
-        flat = (torch.sort(snapped, dim=1).values + off[:, None]).ravel()
-        lo = torch.searchsorted(flat, vals, right=False)
-        hi = torch.searchsorted(flat, vals, right=True)
-        greater = (r_t + 1) * c - hi
-        ties = hi - lo  # includes the target itself
         # exclusions: known partners of the query, the query itself, and the targets (so the
         # target's own tie cancels); each (row, column) once
         kn = known[qb].tocoo()
@@ -176,21 +155,92 @@ def filtered_ranks(
                 ]
             )
         )
-        ex_r = torch.as_tensor(codes // c, device=dev)
-        ex_cc = torch.as_tensor(codes % c, device=dev)
-        xs = torch.sort(snapped[ex_r, ex_cc] + off[ex_r]).values
-        lx = torch.searchsorted(xs, vals, right=False)
-        hx = torch.searchsorted(xs, vals, right=True)
-        end_x = torch.cumsum(torch.bincount(ex_r, minlength=u), 0)[r_t]
-        greater_x = end_x - hx
-        ties_x = hx - lx
-        rank = (
-            1.0 + (greater - greater_x).to(torch.float64) + 0.5 * (ties - ties_x).to(torch.float64)
-        )
-        ranks_sorted[j0:j1] = rank.cpu().numpy()
+        ex_r, ex_cc = codes // c, codes % c
+        if torch.is_tensor(S) and (S.device.type != "cpu" or _backend == "torch"):
+            rank = _block_ranks_torch(S, r, tcol, ex_r, ex_cc, rtol)
+        else:
+            S = S.numpy() if torch.is_tensor(S) else np.asarray(S)
+            rank = _block_ranks_numpy(S, r, tcol, ex_r, ex_cc, rtol)
+        ranks_sorted[j0:j1] = rank
     ranks = np.empty_like(ranks_sorted)
     ranks[order] = ranks_sorted
     return ranks, qt
+
+
+def _order_keys(S: np.ndarray, rtol: float) -> np.ndarray:
+    """Integer keys with the order of the scores; equal keys are ties.
+
+    float64 rows are snapped to a grid of ``rtol * max|row|`` (so round-off differences tie);
+    float32 rows (factor vectors) are keyed by their bit pattern, i.e. compared at float32
+    resolution (~6e-8 relative, where values within 1e-9 relative are already equal).
+    """
+    if np.isnan(S).any():
+        raise ValueError("scores contain NaN")
+    if S.dtype == np.float32:
+        bits = (S + np.float32(0.0)).view(np.int32)  # + 0 turns -0.0 into +0.0
+        return bits ^ ((bits >> 31) & np.int32(0x7FFFFFFF))
+    S = S.astype(np.float64, copy=False)
+    big = np.abs(S).max(axis=1, keepdims=True)
+    big[big == 0] = 1.0
+    grid = 1.0 / rtol
+    dtype = np.int32 if grid < 2**31 - 1 else np.int64
+    return np.rint(S * (grid / big)).astype(dtype)
+
+
+def _block_ranks_numpy(
+    S: np.ndarray, r: np.ndarray, tcol: np.ndarray, ex_r: np.ndarray, ex_c: np.ndarray, rtol: float
+) -> np.ndarray:
+    """Ranks of the targets (r, tcol) of one block of rows, filtering (ex_r, ex_c)."""
+    u, c = S.shape
+    keys = _order_keys(S, rtol)
+    off = np.arange(u, dtype=np.int64) * _OFFSET
+    vals = keys[r, tcol].astype(np.int64) + off[r]
+    flat = (np.sort(keys, axis=1).astype(np.int64) + off[:, None]).ravel()
+    lo = np.searchsorted(flat, vals, side="left")
+    hi = np.searchsorted(flat, vals, side="right")
+    xs = np.sort(keys[ex_r, ex_c].astype(np.int64) + off[ex_r])
+    lx = np.searchsorted(xs, vals, side="left")
+    hx = np.searchsorted(xs, vals, side="right")
+    end_x = np.cumsum(np.bincount(ex_r, minlength=u))[r]
+    greater = (r + 1) * c - hi - (end_x - hx)
+    ties = (hi - lo) - (hx - lx)  # the target ties with itself in both counts
+    return 1.0 + greater + 0.5 * ties
+
+
+def _block_ranks_torch(
+    S: torch.Tensor,
+    r: np.ndarray,
+    tcol: np.ndarray,
+    ex_r: np.ndarray,
+    ex_c: np.ndarray,
+    rtol: float,
+) -> np.ndarray:
+    """Same as :func:`_block_ranks_numpy`, on the tensor's device (sort/search on the GPU)."""
+    dev = S.device
+    u, c = S.shape
+    S = S.to(torch.float32 if dev.type == "mps" else torch.float64)  # mps has no float64
+    if torch.isnan(S).any():
+        raise ValueError("scores contain NaN")
+    big = S.abs().amax(dim=1, keepdim=True)
+    big = torch.where(big > 0, big, torch.ones_like(big))
+    snapped = torch.round(S / big * (1.0 / rtol)).to(torch.int64)
+    del S
+    r_t = torch.as_tensor(r, device=dev)
+    t_t = torch.as_tensor(tcol, device=dev)
+    xr = torch.as_tensor(ex_r, device=dev)
+    xc = torch.as_tensor(ex_c, device=dev)
+    off = torch.arange(u, device=dev, dtype=torch.int64) * _OFFSET
+    vals = snapped[r_t, t_t] + off[r_t]
+    flat = (torch.sort(snapped, dim=1).values + off[:, None]).ravel()
+    lo = torch.searchsorted(flat, vals, right=False)
+    hi = torch.searchsorted(flat, vals, right=True)
+    xs = torch.sort(snapped[xr, xc] + off[xr]).values
+    lx = torch.searchsorted(xs, vals, right=False)
+    hx = torch.searchsorted(xs, vals, right=True)
+    end_x = torch.cumsum(torch.bincount(xr, minlength=u), 0)[r_t]
+    greater = (r_t + 1) * c - hi - (end_x - hx)
+    ties = (hi - lo) - (hx - lx)
+    return (1.0 + greater.double() + 0.5 * ties.double()).cpu().numpy()
 
 
 def bootstrap_mean_ci(
