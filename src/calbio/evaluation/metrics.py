@@ -94,26 +94,36 @@ def _resample_auc_batch(
     """AUC of many resamples at once (Mann-Whitney with ties).
 
     ``pos_draws`` (B, n_p) indexes ``s_pos`` and ``neg_draws`` (B, n_n) indexes the *sorted*
-    negative scores ``s_neg_sorted``; row b defines resample b. For each resample the negatives are
-    turned into multiplicity counts over the sorted order, whose cumulative sum gives, for every
-    positive score, the number of resampled negatives strictly below it and at-or-below it.
+    negative scores ``s_neg_sorted``; row b defines resample b. Every positive falls between two
+    positions of the sorted negatives (``left`` = first tie, ``right`` = past the last tie), and
+    twice its count of resampled negatives below (ties half) is ``below[left] + below[right]``.
+    With the positives sorted, the positives sharing a position are a contiguous index range, so
+    per resample: one bincount of the drawn positives and one of the drawn negatives (each into
+    an array that stays in cache), two cumulative sums, and a dot product over positions. This
+    replaces (B, n) random gathers, which made bootstraps of 10^5 points memory-bound.
     """
-    n_neg = s_neg_sorted.shape[0]
-    b = pos_draws.shape[0]
-    n_p_draw = pos_draws.shape[1]
-    n_n_draw = neg_draws.shape[1]
-    offsets = (np.arange(b, dtype=np.int64) * n_neg)[:, None]
-    counts = np.bincount((neg_draws + offsets).ravel(), minlength=b * n_neg).reshape(b, n_neg)
-    cum = np.zeros((b, n_neg + 1), dtype=np.int64)
-    np.cumsum(counts, axis=1, out=cum[:, 1:])
-    del counts
-    left = np.searchsorted(s_neg_sorted, s_pos, side="left")
-    right = np.searchsorted(s_neg_sorted, s_pos, side="right")
-    # Resampled negatives below each positive, ties counted half: (cum[left] + cum[right]) / 2.
-    below2 = cum[:, left] + cum[:, right]  # (B, n_p) -- twice the count, still integral
-    del cum
-    total2 = np.take_along_axis(below2, pos_draws, axis=1).sum(axis=1)
-    return total2 / (2.0 * n_p_draw * n_n_draw)
+    s_pos = np.asarray(s_pos, dtype=np.float64)
+    pos_draws = np.asarray(pos_draws)
+    n_p, n_n = s_pos.size, s_neg_sorted.shape[0]
+    if n_p > 1 and (np.diff(s_pos) < 0).any():  # callers may pass unsorted positives
+        order = np.argsort(s_pos, kind="stable")
+        rank_of = np.empty_like(order)
+        rank_of[order] = np.arange(order.size)
+        s_pos, pos_draws = s_pos[order], rank_of[pos_draws]
+    groups = []
+    for side in ("left", "right"):
+        pos_at = np.searchsorted(s_neg_sorted, s_pos, side=side)  # nondecreasing
+        at, start = np.unique(pos_at, return_index=True)
+        groups.append((at, start, np.append(start[1:], n_p)))
+    total2 = np.zeros(pos_draws.shape[0], dtype=np.float64)
+    cpos = np.zeros(n_p + 1, dtype=np.int64)
+    cneg = np.zeros(n_n + 1, dtype=np.int64)
+    for i in range(pos_draws.shape[0]):  # one resample at a time: cache-sized bincounts
+        np.cumsum(np.bincount(pos_draws[i], minlength=n_p), out=cpos[1:])
+        np.cumsum(np.bincount(neg_draws[i], minlength=n_n), out=cneg[1:])
+        for at, lo, hi in groups:
+            total2[i] += float(np.dot(cpos[hi] - cpos[lo], cneg[at]))
+    return total2 / (2.0 * pos_draws.shape[1] * neg_draws.shape[1])
 
 
 def bootstrap_auc_ci(
@@ -131,7 +141,7 @@ def bootstrap_auc_ci(
         raise ValueError("level must be in (0, 1)")
     yb = _binary_labels(y)
     sf = _scores(s, yb.shape[0])
-    s_pos = sf[yb]
+    s_pos = np.sort(sf[yb])  # resampling is order-free; sorted positives skip a remap
     s_neg = np.sort(sf[~yb])
     n_p, n_n = s_pos.shape[0], s_neg.shape[0]
     if n_p == 0 or n_n == 0:
@@ -142,8 +152,9 @@ def bootstrap_auc_ci(
     for start in range(0, n_boot, chunk):
         stop = min(n_boot, start + chunk)
         b = stop - start
-        pos_draws = rng.integers(0, n_p, size=(b, n_p))
-        neg_draws = rng.integers(0, n_n, size=(b, n_n))
+        # uint32 draws: 10x faster than int64 in numpy's Generator (bounded 32-bit path)
+        pos_draws = rng.integers(0, n_p, size=(b, n_p), dtype=np.uint32)
+        neg_draws = rng.integers(0, n_n, size=(b, n_n), dtype=np.uint32)
         aucs[start:stop] = _resample_auc_batch(s_pos, s_neg, pos_draws, neg_draws)
     alpha = (1.0 - level) / 2.0
     lo, hi = np.quantile(aucs, [alpha, 1.0 - alpha])
