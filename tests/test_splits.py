@@ -123,7 +123,6 @@ def test_splits_are_seeded() -> None:
 @given(graphs, st.sampled_from(["edge", "node"]), st.integers(0, 1000), st.integers(1, 5))
 def test_fast_samplers_equal_the_reference(g, protocol, seed, ratio) -> None:
     from _splits_reference import ref_degree_matched, ref_strata, ref_uniform
-
     from calbio.evaluation.splits import degree_strata
 
     n, pairs = g
