@@ -57,6 +57,14 @@ BothOrient = Annotated[bool, typer.Option(help="Feed each pair in both orientati
 Score = Annotated[str | None, typer.Option(help="half | both | cosine | blend")]
 BlendLambda = Annotated[float | None, typer.Option(help="Weight of the learned score in 'blend'")]
 Threads = Annotated[int | None, typer.Option(help="torch CPU threads")]
+Device = Annotated[
+    str | None, typer.Option(help="auto | cpu | cuda | mps (auto: CUDA when present); default cpu")
+]
+Precision = Annotated[
+    str | None, typer.Option(help="fp32 | bf16 (bf16 autocast on accelerators only)")
+]
+Devices = Annotated[int | None, typer.Option(help="Data-parallel processes (with --strategy ddp)")]
+Strategy = Annotated[str | None, typer.Option(help="auto (one process) | ddp (data parallel)")]
 MinMapped = Annotated[
     float,
     typer.Option(
@@ -135,6 +143,10 @@ TRAIN_OPTIONS: dict[str, tuple[Any, Any]] = {
     "score": (Score, None),
     "blend_lambda": (BlendLambda, None),
     "threads": (Threads, None),
+    "device": (Device, None),
+    "precision": (Precision, None),
+    "devices": (Devices, None),
+    "strategy": (Strategy, None),
 }
 
 

@@ -1,0 +1,158 @@
+"""Data-parallel CAL training on Lightning Fabric, with in-batch negatives gathered across ranks.
+
+Training pairs are independent samples, so k processes can each take a slice of every global
+batch of kB pairs. In-batch InfoNCE, however, contrasts every anchor with *all* partners in the
+batch, so each rank needs the other ranks' vectors. For CAL the two sides differ:
+
+* the partner side ``e_b`` is the fixed embedding table, which every rank holds: a rank indexes
+  the global batch's partners directly (no communication);
+* the learned side ``f(e_a)`` is all-gathered **with gradient**
+  (``torch.distributed.nn.functional.all_gather``, as CLIP-style training does), because the
+  b -> a direction of the symmetric loss contrasts each partner with every rank's ``f(a)``.
+
+Every rank draws the same global permutation (same seed), computes the rows of the global
+logit matrix that belong to its slice, and weights its mean by its share of the batch; Fabric's
+DDP averages gradients. The loss and the gradients therefore equal the single-process ones at
+batch kB (tested to 1e-5 with 2 gloo processes), and so does the optimisation, up to float
+summation order. Sampled negatives (``random``/``degree``) are drawn identically on every rank.
+
+One machine: ``calbio fit ... --devices N --strategy ddp`` (processes are spawned by Fabric).
+Several machines: see docs/performance.md (torchrun / Fabric's launcher).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from calbio.model.module import ResidualAssociationMLP
+from calbio.model.presets import TrainConfig
+from calbio.training.negatives import KnownPairs, NegativeSampler, in_batch_mask
+from calbio.training.trainer import (
+    DistContext,
+    ProgressCallback,
+    TrainHistory,
+    _train,
+    resolve_device,
+)
+
+__all__ = ["gather_with_grad", "rank_batch_loss", "rank_slice", "train_ddp"]
+
+
+def rank_slice(n: int, rank: int, world_size: int) -> slice:
+    """This rank's contiguous slice of a global batch of ``n`` rows (sizes differ by <= 1)."""
+    sizes = [len(x) for x in torch.arange(n).tensor_split(world_size)]
+    start = sum(sizes[:rank])
+    return slice(start, start + sizes[rank])
+
+
+def gather_with_grad(x: torch.Tensor, n_total: int, world_size: int) -> torch.Tensor:
+    """All-gather each rank's rows of an (n_total, d) tensor, keeping the autograd graph.
+
+    Slices may differ in length by one (``rank_slice``): rows are padded to the longest slice
+    for the collective and the padding is dropped afterwards.
+    """
+    from torch.distributed.nn.functional import all_gather
+
+    sizes = [len(s) for s in torch.arange(n_total).tensor_split(world_size)]
+    width = max(sizes)
+    if x.shape[0] < width:
+        x = torch.cat([x, x.new_zeros((width - x.shape[0], *x.shape[1:]))])
+    parts = all_gather(x)
+    return torch.cat([p[:k] for p, k in zip(parts, sizes, strict=True)])
+
+
+def rank_batch_loss(
+    model: torch.nn.Module,
+    X: torch.Tensor,
+    batch: torch.Tensor,
+    cfg: TrainConfig,
+    known: KnownPairs,
+    sampler: NegativeSampler | None,
+    k_neg: int,
+    dist: DistContext,
+) -> torch.Tensor:
+    """This rank's share of the global batch loss (the mean over ranks is the global loss)."""
+    n_total = batch.shape[0]
+    sl = rank_slice(n_total, dist.rank, dist.world_size)
+    a_all, b_all = batch[:, 0], batch[:, 1]
+    a, b = a_all[sl], b_all[sl]
+    eb = X[b]
+    share = (sl.stop - sl.start) * dist.world_size / n_total  # unequal slices weigh their rows
+    if sampler is None:
+        fa = model(X[a])
+        fa_all = gather_with_grad(fa, n_total, dist.world_size)
+        eb_all = X[b_all]  # the table is replicated: index it instead of communicating
+        mask = in_batch_mask(a_all, b_all, known) if cfg.mask_false_negatives else None
+        l_ab = fa @ eb_all.T / cfg.tau
+        l_ba = eb @ fa_all.T / cfg.tau
+        if mask is not None:
+            l_ab = l_ab.masked_fill(mask[sl], float("-inf"))
+            l_ba = l_ba.masked_fill(mask.T[sl], float("-inf"))
+        target = torch.arange(sl.start, sl.stop, device=fa.device)
+        loss = 0.5 * (F.cross_entropy(l_ab, target) + F.cross_entropy(l_ba, target))
+        return loss * share
+    from calbio.training.losses import info_nce_sampled
+
+    neg = sampler.sample(k_neg).to(X.device)  # same draw on every rank (same generator state)
+    out = model(X[torch.cat([a, neg])])  # one forward per step (what DDP expects)
+    fa, f_neg = out[: len(a)], out[len(a) :]
+    mask_ab = mask_ba = None
+    if cfg.mask_false_negatives:
+        mask_ab = known.contains(a[:, None], neg[None, :]) | (b[:, None] == neg[None, :])
+        mask_ba = known.contains(b[:, None], neg[None, :]) | (a[:, None] == neg[None, :])
+    return info_nce_sampled(fa, eb, f_neg, X[neg], cfg.tau, mask_ab, mask_ba) * share
+
+
+def make_fabric(cfg: TrainConfig, start_method: str = "spawn") -> Any:
+    """A Lightning Fabric for ``cfg.devices`` local processes (gloo on CPU, nccl on CUDA)."""
+    from lightning_fabric import Fabric
+    from lightning_fabric.strategies import DDPStrategy
+
+    dev = resolve_device(cfg.device)
+    accelerator = {"cpu": "cpu", "cuda": "cuda", "mps": "mps"}[dev.type]
+    backend = "nccl" if dev.type == "cuda" else "gloo"
+    strategy = DDPStrategy(start_method=start_method, process_group_backend=backend)
+    precision = "bf16-mixed" if cfg.precision == "bf16" and dev.type != "cpu" else "32-true"
+    return Fabric(
+        accelerator=accelerator, devices=cfg.devices, strategy=strategy, precision=precision
+    )
+
+
+def _rank_main(
+    fabric: Any,
+    X: torch.Tensor,
+    train_idx: np.ndarray,
+    cfg: TrainConfig,
+) -> tuple[dict[str, torch.Tensor], dict[str, Any]] | None:
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    dist = DistContext(fabric.global_rank, fabric.world_size, fabric, fabric.device)
+    model, hist = _train(X, train_idx, cfg, None, dist)
+    if fabric.global_rank != 0:
+        return None
+    return model.state_dict(), hist.to_dict()
+
+
+def train_ddp(
+    X: torch.Tensor,
+    train_idx: np.ndarray,
+    cfg: TrainConfig,
+    progress: ProgressCallback | None = None,
+) -> tuple[ResidualAssociationMLP, TrainHistory]:
+    """Train with ``cfg.devices`` data-parallel processes on this machine; returns rank 0's model.
+
+    ``progress`` is called once at the end (the epochs run in the worker processes).
+    """
+    fabric = make_fabric(cfg)
+    state, hist_dict = fabric.launch(_rank_main, X.cpu(), np.asarray(train_idx), cfg)
+    model = ResidualAssociationMLP(X.shape[1], cfg.hidden, cfg.depth)
+    model.load_state_dict(state)
+    model.eval()
+    hist = TrainHistory(**hist_dict)
+    if progress is not None and hist.loss:
+        progress(len(hist.loss), cfg.epochs, hist.loss[-1])
+    return model, hist
