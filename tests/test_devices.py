@@ -98,6 +98,8 @@ def test_cli_divergence_exits_2_and_writes_nothing(synthetic, tmp_path, cli) -> 
     assert "Traceback" not in err and not out.exists()
     code, _, err = cli([*argv, "--epochs", "1", "--device", "tpu"])
     assert code == 2 and "device must be one of" in err and not out.exists()
+    code, _, err = cli([*argv, "--epochs", "1", "--devices", "2"])
+    assert code == 2 and "needs strategy 'ddp'" in err and not out.exists()
     code, _, err = cli([*argv, "--epochs", "1", "--hidden", "16", "--device", "cpu"])
     assert code == 0, err
 

@@ -49,19 +49,39 @@ def rank_slice(n: int, rank: int, world_size: int) -> slice:
     return slice(start, start + sizes[rank])
 
 
+class _AllGather(torch.autograd.Function):
+    """all_gather whose backward sends each rank the summed gradient of its own rows.
+
+    (``torch.distributed.nn.functional.all_gather`` does this but is deprecated in torch 2.13;
+    gloo has no reduce_scatter, so the backward is an all_reduce followed by a slice.)
+    """
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        world = torch.distributed.get_world_size()
+        parts = [torch.empty_like(x) for _ in range(world)]
+        torch.distributed.all_gather(parts, x.contiguous())
+        ctx.rank = torch.distributed.get_rank()
+        return tuple(parts)
+
+    @staticmethod
+    def backward(ctx: Any, *grads: torch.Tensor) -> torch.Tensor:
+        g = torch.stack(grads).contiguous()
+        torch.distributed.all_reduce(g)  # every rank's loss depends on every rank's rows
+        return g[ctx.rank]
+
+
 def gather_with_grad(x: torch.Tensor, n_total: int, world_size: int) -> torch.Tensor:
     """All-gather each rank's rows of an (n_total, d) tensor, keeping the autograd graph.
 
     Slices may differ in length by one (``rank_slice``): rows are padded to the longest slice
     for the collective and the padding is dropped afterwards.
     """
-    from torch.distributed.nn.functional import all_gather
-
     sizes = [len(s) for s in torch.arange(n_total).tensor_split(world_size)]
     width = max(sizes)
     if x.shape[0] < width:
         x = torch.cat([x, x.new_zeros((width - x.shape[0], *x.shape[1:]))])
-    parts = all_gather(x)
+    parts = _AllGather.apply(x)
     return torch.cat([p[:k] for p, k in zip(parts, sizes, strict=True)])
 
 
@@ -126,15 +146,17 @@ def _rank_main(
     fabric: Any,
     X: torch.Tensor,
     train_idx: np.ndarray,
-    cfg: TrainConfig,
-) -> tuple[dict[str, torch.Tensor], dict[str, Any]] | None:
+    cfg_dict: dict[str, Any],
+) -> tuple[dict[str, np.ndarray], dict[str, Any]] | None:
+    cfg = TrainConfig(**cfg_dict)  # Fabric refuses frozen dataclasses as launch arguments
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     dist = DistContext(fabric.global_rank, fabric.world_size, fabric, fabric.device)
     model, hist = _train(X, train_idx, cfg, None, dist)
     if fabric.global_rank != 0:
         return None
-    return model.state_dict(), hist.to_dict()
+    # numpy, not tensors: tensors would travel as shared-memory handles of an exiting process
+    return {k: v.detach().cpu().numpy() for k, v in model.state_dict().items()}, hist.to_dict()
 
 
 def train_ddp(
@@ -148,9 +170,9 @@ def train_ddp(
     ``progress`` is called once at the end (the epochs run in the worker processes).
     """
     fabric = make_fabric(cfg)
-    state, hist_dict = fabric.launch(_rank_main, X.cpu(), np.asarray(train_idx), cfg)
+    state, hist_dict = fabric.launch(_rank_main, X.cpu(), np.asarray(train_idx), cfg.to_dict())
     model = ResidualAssociationMLP(X.shape[1], cfg.hidden, cfg.depth)
-    model.load_state_dict(state)
+    model.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()})
     model.eval()
     hist = TrainHistory(**hist_dict)
     if progress is not None and hist.loss:
