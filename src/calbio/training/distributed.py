@@ -22,6 +22,7 @@ Several machines: see docs/performance.md (torchrun / Fabric's launcher).
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -147,7 +148,8 @@ def _rank_main(
     X: torch.Tensor,
     train_idx: np.ndarray,
     cfg_dict: dict[str, Any],
-) -> tuple[dict[str, np.ndarray], dict[str, Any]] | None:
+    weights_file: str,
+) -> dict[str, Any] | None:
     cfg = TrainConfig(**cfg_dict)  # Fabric refuses frozen dataclasses as launch arguments
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
@@ -155,8 +157,10 @@ def _rank_main(
     model, hist = _train(X, train_idx, cfg, None, dist)
     if fabric.global_rank != 0:
         return None
-    # numpy, not tensors: tensors would travel as shared-memory handles of an exiting process
-    return {k: v.detach().cpu().numpy() for k, v in model.state_dict().items()}, hist.to_dict()
+    # The weights go through a file: Fabric's launcher joins the workers before it reads their
+    # return queue, so a return value larger than a pipe buffer (64 KB) would deadlock.
+    np.savez(weights_file, **{k: v.detach().cpu().numpy() for k, v in model.state_dict().items()})
+    return hist.to_dict()
 
 
 def train_ddp(
@@ -169,10 +173,18 @@ def train_ddp(
 
     ``progress`` is called once at the end (the epochs run in the worker processes).
     """
+    import tempfile
+
     fabric = make_fabric(cfg)
-    state, hist_dict = fabric.launch(_rank_main, X.cpu(), np.asarray(train_idx), cfg.to_dict())
+    with tempfile.TemporaryDirectory(prefix="calbio-ddp-") as tmp:
+        weights = str(Path(tmp) / "weights.npz")
+        hist_dict = fabric.launch(
+            _rank_main, X.cpu(), np.asarray(train_idx), cfg.to_dict(), weights
+        )
+        with np.load(weights, allow_pickle=False) as z:
+            state = {k: torch.from_numpy(z[k].copy()) for k in z.files}
     model = ResidualAssociationMLP(X.shape[1], cfg.hidden, cfg.depth)
-    model.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()})
+    model.load_state_dict(state)
     model.eval()
     hist = TrainHistory(**hist_dict)
     if progress is not None and hist.loss:
