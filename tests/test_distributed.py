@@ -96,9 +96,10 @@ def test_two_gloo_ranks_match_single_process_loss_and_gradients() -> None:
 def test_ddp_training_matches_single_process_at_the_global_batch() -> None:
     X, idx = _world()
     # hidden=128: the weights (~19k floats, 76 KB) exceed a pipe buffer, as real models do
-    base = dict(hidden=128, depth=2, epochs=2, batch_size=32, tau=0.1, seed=1, threads=1)
-    single, h1 = train_module(X, idx, TrainConfig(**base))
-    ddp, h2 = train_module(X, idx, TrainConfig(**base, devices=2, strategy="ddp"))
+    base = dict(hidden=128, depth=2, epochs=2, tau=0.1, seed=1, threads=1)
+    single, h1 = train_module(X, idx, TrainConfig(**base, batch_size=32))
+    # per-rank batch 16 on 2 ranks = global batch 32
+    ddp, h2 = train_module(X, idx, TrainConfig(**base, batch_size=16, devices=2, strategy="ddp"))
     np.testing.assert_allclose(h2.loss, h1.loss, rtol=1e-5)
     for a, b in zip(single.state_dict().values(), ddp.state_dict().values(), strict=True):
         torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)

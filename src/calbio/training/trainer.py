@@ -145,7 +145,8 @@ def _train(
     pairs = pairs.to(dev)  # so are the pair indices: a batch is an index gather on the device
     model = ResidualAssociationMLP(X.shape[1], cfg.hidden, cfg.depth).to(dev)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    bs = min(cfg.batch_size, len(pairs))
+    # data parallel: batch_size is per rank, a step consumes the global batch of k ranks
+    bs = min(cfg.batch_size * (dist.world_size if dist is not None else 1), len(pairs))
     steps = len(pairs) // bs if cfg.drop_last else math.ceil(len(pairs) / bs)
     sched, sched_unit = _scheduler(opt, cfg, steps)
     sampler = (
