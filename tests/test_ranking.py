@@ -207,3 +207,17 @@ def test_adamic_adar_candidate_rows_match_baseline(n, m, seed) -> None:
     rows = AdamicAdarRows(edges, n)
     np.testing.assert_allclose(rows(q, cand), adamic_adar_rows(edges, n, q)[:, cand], rtol=1e-12)
     np.testing.assert_allclose(rows(q, np.arange(n)), adamic_adar_rows(edges, n, q), rtol=1e-12)
+
+
+def test_same_numbers_as_the_protocol_ranking() -> None:
+    """Drop-in for evaluation/protocol.ranking_metrics (which the lead is rewriting)."""
+    from calbio.evaluation.protocol import Method, _known_matrix, ranking_metrics
+
+    scores, known = _world(50, 400, 11, rounding=2)
+    test = known[::3]
+    cand = np.unique(known)
+    rows = lambda q, c: scores[np.ix_(q, c)]  # noqa: E731
+    ref = ranking_metrics(Method(lambda idx: None, rows), test, cand, _known_matrix(known, 50))
+    got = filtered_ranking(test, cand, known_csr(known, 50), rows=rows, n_boot=10)
+    for key in ("mrr", "hits@10", "hits@50", "mean_rank", "n_queries"):
+        assert got[key] == pytest.approx(ref[key], rel=1e-12), key
