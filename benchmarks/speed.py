@@ -667,12 +667,18 @@ def genome_child(m: int, protocol: str, n_boot: int, full: bool, fit_all: bool =
     X, pairs = genome_world(GENOME_N, m, GENOME_DIM)
     names = np.array([f"g{i}" for i in range(GENOME_N)], dtype=object)
     reset_peak_rss()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     if fit_all:
         emb = Embeddings(names, X, source="synthetic")
         CAL("fast", random_state=42).fit(emb, MappedPairs(pairs, GENOME_N, {}))
     fit_seconds = time.perf_counter() - t0 if fit_all else float("nan")
+    fit_cpu = time.process_time() - c0 if fit_all else float("nan")
+    c1 = time.process_time()
     res = (time_full_evaluate if full else genome_stages)(X, pairs, protocol, n_boot)
+    # CPU seconds: everything here runs on one thread, so CPU time is the load-free wall time
+    res["evaluate_cpu_seconds"] = time.process_time() - c1
+    res["fit_all_pairs_cpu_seconds"] = fit_cpu
+    res["ratio_cpu"] = res["evaluate_cpu_seconds"] / fit_cpu
     res["fit_all_pairs_seconds"] = fit_seconds
     res["peak_rss_mb"] = proc_status_mb("VmHWM")
     res["ratio"] = res["evaluate_seconds"] / fit_seconds
@@ -720,7 +726,9 @@ def genome_section(g: dict, n_boot: int, full: bool) -> str:
     lines = [
         f"Synthetic: {GENOME_N:,} entities x {GENOME_DIM} dims, {e['n_pairs']:,} distinct "
         "heavy-tailed pairs (Pareto 1.2 propensities), fast preset (1 torch thread), "
-        f"{n_boot} bootstrap resamples, one fresh process per run. "
+        f"{n_boot} bootstrap resamples, one fresh process per run. The machine is shared "
+        "(other jobs ran meanwhile), so wall seconds are noisy; every stage runs on one thread, "
+        "so CPU seconds are the load-free measure and both ratios are shown. "
         + (
             "Timings from `calbio.evaluate` itself."
             if full
@@ -739,31 +747,38 @@ def genome_section(g: dict, n_boot: int, full: bool) -> str:
         f"**{nd['evaluate_seconds']:.1f}** |",
         f"| fit on all pairs (reference) | {e['fit_all_pairs_seconds']:.1f} | "
         f"{nd['fit_all_pairs_seconds']:.1f} |",
-        f"| ratio evaluate / fit (target <= 2) | {e['ratio']:.2f} | {nd['ratio']:.2f} |",
+        f"| ratio evaluate / fit, wall (target <= 2) | {e['ratio']:.2f} | {nd['ratio']:.2f} |",
+        f"| evaluate / fit on all pairs, CPU s | {e['evaluate_cpu_seconds']:.1f} / "
+        f"{e['fit_all_pairs_cpu_seconds']:.1f} | {nd['evaluate_cpu_seconds']:.1f} / "
+        f"{nd['fit_all_pairs_cpu_seconds']:.1f} |",
+        f"| ratio evaluate / fit, CPU time | {e['ratio_cpu']:.2f} | {nd['ratio_cpu']:.2f} |",
         f"| peak RSS, MB (target < 4096) | {e['peak_rss_mb']:.0f} | {nd['peak_rss_mb']:.0f} |",
         "",
     ]
-    ok = e["ratio"] <= 2 and nd["ratio"] <= 2
+    ok = max(e["ratio"], nd["ratio"], e["ratio_cpu"], nd["ratio_cpu"]) <= 2
     mem_ok = max(e["peak_rss_mb"], nd["peak_rss_mb"]) < 4096
     curve = g["curve"]
     xs = [r["n_pairs"] for r in curve]
     ys = [r["evaluate_seconds"] for r in curve]
     sl = slope(xs, ys) if len(curve) > 1 else float("nan")
+    sl_cpu = slope(xs, [r["evaluate_cpu_seconds"] for r in curve]) if len(curve) > 1 else sl
     lines += [
         "Edge protocol cost curve:",
         "",
-        "| pairs | evaluate s | fit(all) s | ratio | peak RSS MB |",
-        "|---:|---:|---:|---:|---:|",
+        "| pairs | evaluate s | evaluate CPU s | fit(all) s | ratio | peak RSS MB |",
+        "|---:|---:|---:|---:|---:|---:|",
     ]
     for r in curve:
         lines.append(
             f"| {r['n_pairs']:,} | {r['evaluate_seconds']:.1f} | "
+            f"{r['evaluate_cpu_seconds']:.1f} | "
             f"{fmt(r['fit_all_pairs_seconds'], 1)} | {fmt(r['ratio'], 2)} | "
             f"{r['peak_rss_mb']:.0f} |"
         )
     lines += [
         "",
-        f"Log-log slope of evaluate time vs pairs: **{sl:.2f}** (target <= 1.1).",
+        f"Log-log slope of evaluate time vs pairs: **{sl:.2f}** wall, **{sl_cpu:.2f}** CPU "
+        "(target <= 1.1).",
         "",
         "Verdict: 2x target "
         + ("met" if ok else "NOT met (gap: ratios above)")
