@@ -103,3 +103,12 @@ def test_ddp_training_matches_single_process_at_the_global_batch() -> None:
     np.testing.assert_allclose(h2.loss, h1.loss, rtol=1e-5)
     for a, b in zip(single.state_dict().values(), ddp.state_dict().values(), strict=True):
         torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
+
+
+def test_ddp_divergence_is_a_one_line_error() -> None:
+    from calbio.errors import CalbioInputError
+
+    X, idx = _world()
+    cfg = TrainConfig(hidden=16, depth=1, epochs=5, batch_size=16, lr=1e6, threads=1)
+    with pytest.raises(CalbioInputError, match="training diverged at epoch"):
+        train_module(X, idx, cfg.replace(devices=2, strategy="ddp"))

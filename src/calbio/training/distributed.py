@@ -29,6 +29,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from calbio.errors import CalbioInputError
 from calbio.model.module import ResidualAssociationMLP
 from calbio.model.presets import TrainConfig
 from calbio.training.negatives import KnownPairs, NegativeSampler, in_batch_mask
@@ -154,7 +155,10 @@ def _rank_main(
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     dist = DistContext(fabric.global_rank, fabric.world_size, fabric, fabric.device)
-    model, hist = _train(X, train_idx, cfg, None, dist)
+    try:
+        model, hist = _train(X, train_idx, cfg, None, dist)
+    except CalbioInputError as exc:  # e.g. divergence: every rank sees the same reduced loss
+        return {"error": str(exc)} if fabric.global_rank == 0 else None
     if fabric.global_rank != 0:
         return None
     # The weights go through a file: Fabric's launcher joins the workers before it reads their
@@ -181,6 +185,8 @@ def train_ddp(
         hist_dict = fabric.launch(
             _rank_main, X.cpu(), np.asarray(train_idx), cfg.to_dict(), weights
         )
+        if "error" in hist_dict:
+            raise CalbioInputError(hist_dict["error"])
         with np.load(weights, allow_pickle=False) as z:
             state = {k: torch.from_numpy(z[k].copy()) for k in z.files}
     model = ResidualAssociationMLP(X.shape[1], cfg.hidden, cfg.depth)

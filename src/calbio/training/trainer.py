@@ -116,6 +116,11 @@ def train_module(
         torch.set_num_threads(threads_before)  # a recipe's thread count does not leak out
 
 
+def _acc_dtype(dev: torch.device) -> torch.dtype:
+    """Loss accumulator dtype: float64 (MPS has none, float32 there)."""
+    return torch.float32 if dev.type == "mps" else torch.float64
+
+
 def _autocast(dev: torch.device, precision: str) -> Any:
     """bf16 autocast on accelerators; a no-op context on the CPU (bit-for-bit fp32 there)."""
     enabled = precision == "bf16" and dev.type != "cpu"
@@ -164,7 +169,7 @@ def _train(
         model.train()
         perm = torch.randperm(len(pairs), generator=gen).to(dev)
         # float64 on the device: no host sync per step, and the same sum as Python floats
-        total = torch.zeros((), dtype=torch.float64, device=dev)
+        total = torch.zeros((), dtype=_acc_dtype(dev), device=dev)
         count = 0
         for s in range(steps):
             batch = pairs[perm[s * bs : (s + 1) * bs]]
@@ -185,7 +190,7 @@ def _train(
             opt.step()
             if sched_unit == "step":
                 sched.step()
-            total += loss.detach().to(torch.float64) * len(batch)
+            total += loss.detach().to(total.dtype) * len(batch)
             count += len(batch)
         if sched_unit == "epoch":
             sched.step()
@@ -251,7 +256,7 @@ def validation_loss(
     model.eval()
     idx = torch.from_numpy(np.asarray(val_idx, dtype=np.int64)).to(X.device)
     bs = min(cfg.batch_size, len(idx))
-    total = torch.zeros((), dtype=torch.float64, device=X.device)
+    total = torch.zeros((), dtype=_acc_dtype(X.device), device=X.device)
     count = 0
     for s in range(0, len(idx), bs):
         batch = idx[s : s + bs]
@@ -259,7 +264,7 @@ def validation_loss(
             continue
         with _autocast(X.device, cfg.precision):
             loss = info_nce_in_batch(model(X[batch[:, 0]]), X[batch[:, 1]], cfg.tau)
-        total += loss.to(torch.float64) * len(batch)
+        total += loss.to(total.dtype) * len(batch)
         count += len(batch)
     model.train()
     return float(total) / max(count, 1)
