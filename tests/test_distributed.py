@@ -73,6 +73,8 @@ def _rank_worker(fabric):
         total = fabric.all_reduce(loss.detach(), reduce_op="mean")
         grads = [p.grad.numpy().copy() for p in model.module.parameters()]
         out.append((float(total), grads))
+    torch.distributed.barrier()
+    torch.distributed.destroy_process_group()  # a clean worker exit (see distributed.py)
     return out if fabric.global_rank == 0 else None
 
 

@@ -159,6 +159,12 @@ def _rank_main(
         model, hist = _train(X, train_idx, cfg, None, dist)
     except CalbioInputError as exc:  # e.g. divergence: every rank sees the same reduced loss
         return {"error": str(exc)} if fabric.global_rank == 0 else None
+    finally:
+        # tear the process group down before the worker exits: gloo's threads left running at
+        # interpreter exit abort the process (std::terminate), which fails the whole launch
+        if torch.distributed.is_initialized():
+            torch.distributed.barrier()
+            torch.distributed.destroy_process_group()
     if fabric.global_rank != 0:
         return None
     # The weights go through a file: Fabric's launcher joins the workers before it reads their
