@@ -12,7 +12,7 @@ import calbio
 from calbio.data.pairs import pairs_from_list
 from calbio.errors import CalbioInputError
 from calbio.evaluation.metrics import roc_auc
-from calbio.evaluation.protocol import filtered_ranks, tie_safe
+from calbio.evaluation.protocol import model_ranks, tie_safe
 from calbio.models import AssociationModel, AssociationModelBase, available_models, resolve_model
 from calbio.models.graph import SHORTCUTS, AdamicAdar, Cosine, ResourceAllocation
 
@@ -93,7 +93,7 @@ def test_user_model_plugs_into_evaluate(synthetic) -> None:
     known = __import__("scipy.sparse").sparse.csr_matrix((m.n_entities_, m.n_entities_))
     pos = m.train_pairs_[:50]
     cand = np.arange(m.n_entities_)
-    fast = filtered_ranks(m, pos, cand, known)
+    fast, _ = model_ranks(m, pos, cand, known)
 
     class NoFactors:
         cold_start = True
@@ -104,7 +104,7 @@ def test_user_model_plugs_into_evaluate(synthetic) -> None:
         def score_rows(self, q, c):
             return m.score_rows(q, c)
 
-    np.testing.assert_array_equal(fast, filtered_ranks(NoFactors(), pos, cand, known))
+    np.testing.assert_array_equal(fast, model_ranks(NoFactors(), pos, cand, known)[0])
 
 
 def test_evaluate_takes_name_class_or_instance_and_kwargs(synthetic, tiny) -> None:
@@ -197,7 +197,7 @@ def test_tied_candidates_share_the_rank() -> None:
     import scipy.sparse as sp
 
     n = 11
-    ranks = filtered_ranks(Flat(), np.array([[0, 5]]), np.arange(n), sp.identity(n, format="csr"))
+    ranks, _ = model_ranks(Flat(), np.array([[0, 5]]), np.arange(n), sp.identity(n, format="csr"))
     # 10 candidates (self excluded), all tied: realistic rank = 1 + 9 / 2
     np.testing.assert_allclose(ranks, [5.5, 5.5])
 

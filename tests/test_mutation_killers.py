@@ -55,7 +55,7 @@ def test_cross_boundary_selects_pairs_with_small_cosine() -> None:
     pos = np.array([[0, 1], [0, 3], [0, 4], [0, 6]])  # |cos| .98 .17 .09 .09
     neg = np.array([[0, 2], [0, 5], [0, 7], [0, 8], [0, 9], [0, 11]])  # .94 .03 .17 .98 .87 .02
     ps = P.PairSets(
-        "test", pos, neg, np.zeros((0, 2), np.int64), np.arange(12), P._known_matrix(pos, 12)
+        "test", pos, neg, np.zeros((0, 2), np.int64), np.arange(12), P.known_csr(pos, 12)
     )
     rng = np.random.default_rng(0)
     scores = rng.standard_normal(len(pos) + len(neg))
@@ -84,7 +84,7 @@ def test_tie_safe_merges_float_noise_but_keeps_real_differences() -> None:
 
 
 def test_known_matrix_is_symmetric_and_filters_both_orientations() -> None:
-    known = P._known_matrix(np.array([[0, 2], [3, 1]]), 4).toarray()
+    known = P.known_csr(np.array([[0, 2], [3, 1]]), 4).toarray()
     np.testing.assert_array_equal(known, known.T)
     assert known[2, 0] and known[0, 2] and known[1, 3] and known[3, 1]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from typer.testing import CliRunner
 
 from calbio.data.synthetic import make_synthetic
@@ -177,3 +178,18 @@ def test_missing_faiss_is_one_clear_error(monkeypatch) -> None:
     monkeypatch.setitem(sys.modules, "faiss", None)  # makes `import faiss` raise ImportError
     with pytest.raises(CalbioInputError, match=r"calbio\[index\]"):
         build_index(np.eye(3, dtype=np.float32), "flat")
+
+
+def test_topk_on_a_device_matches_the_threaded_cpu_path(monkeypatch) -> None:
+    from calbio.retrieval.exact import topk_inner_product
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    rng = np.random.default_rng(0)
+    left = rng.standard_normal((300, 6)).astype(np.float32)
+    right = rng.standard_normal((300, 6)).astype(np.float32)
+    ref = topk_inner_product(left, right, 7, tile=1000, workers=2)
+    for device in ("cpu", "auto"):
+        got = topk_inner_product(left, right, 7, tile=1000, device=device)
+        np.testing.assert_array_equal(got.index, ref.index)
+        np.testing.assert_array_equal(got.score, ref.score)

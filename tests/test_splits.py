@@ -117,3 +117,27 @@ def test_splits_are_seeded() -> None:
     np.testing.assert_array_equal(a.test_idx, b.test_idx)
     c = make_split(pairs, 50, "node", 0.3, 8)
     assert not np.array_equal(a.heldout, c.heldout)
+
+
+@settings(max_examples=30, deadline=None)
+@given(graphs, st.sampled_from(["edge", "node"]), st.integers(0, 1000), st.integers(1, 5))
+def test_fast_samplers_equal_the_reference(g, protocol, seed, ratio) -> None:
+    from _splits_reference import ref_degree_matched, ref_strata, ref_uniform
+    from calbio.evaluation.splits import degree_strata
+
+    n, pairs = g
+    split = make_split(pairs, n, protocol, 0.3, seed)
+    keys = np.unique(pair_keys(pairs, n))
+    held = split.heldout_mask() if protocol == "node" else None
+    deg = training_degree(split.train_idx, n)
+    np.testing.assert_array_equal(
+        degree_strata(deg, split.universe), ref_strata(deg, split.universe)
+    )
+    for fast, ref in ((sample_uniform_negatives, ref_uniform),):
+        a = fast(40, split.universe, keys, n, np.random.default_rng(seed), held)
+        b = ref(40, split.universe, keys, n, np.random.default_rng(seed), held)
+        np.testing.assert_array_equal(a, b)
+    args = (split.test_idx, ratio, split.universe, deg, keys, n)
+    a = sample_degree_matched_negatives(*args, np.random.default_rng(seed), held, 60)
+    b = ref_degree_matched(*args, np.random.default_rng(seed), held, 60)
+    np.testing.assert_array_equal(a, b)

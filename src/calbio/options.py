@@ -17,6 +17,9 @@ from calbio.errors import CalbioInputError
 # The valid choices of the training options (TrainConfig re-exports them).
 NEGATIVE_MODES: tuple[str, ...] = ("in-batch", "random", "degree")
 SCORE_KINDS: tuple[str, ...] = ("half", "both", "cosine", "blend")
+DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda", "mps")
+PRECISIONS: tuple[str, ...] = ("fp32", "bf16")
+STRATEGIES: tuple[str, ...] = ("auto", "ddp")
 
 
 def _label(name: str) -> str:

@@ -68,6 +68,14 @@ Patience = Annotated[
     ),
 ]
 Threads = Annotated[int | None, typer.Option(help="torch CPU threads")]
+Device = Annotated[
+    str | None, typer.Option(help="auto | cpu | cuda | mps (auto: CUDA when present); default cpu")
+]
+Precision = Annotated[
+    str | None, typer.Option(help="fp32 | bf16 (bf16 autocast on accelerators only)")
+]
+Devices = Annotated[int | None, typer.Option(help="Data-parallel processes (with --strategy ddp)")]
+Strategy = Annotated[str | None, typer.Option(help="auto (one process) | ddp (data parallel)")]
 MinMapped = Annotated[
     float | None,
     typer.Option(
@@ -189,6 +197,10 @@ TRAIN_OPTIONS: dict[str, tuple[Any, Any]] = {
     "validation_fraction": (ValidationFraction, None),
     "patience": (Patience, None),
     "threads": (Threads, None),
+    "device": (Device, None),
+    "precision": (Precision, None),
+    "devices": (Devices, None),
+    "strategy": (Strategy, None),
 }
 
 

@@ -78,6 +78,13 @@ def evaluate(
     test_fraction: Annotated[float, typer.Option(help="Held-out fraction of pairs/entities")] = 0.3,
     cb_threshold: Annotated[float, typer.Option(help="Cross-boundary: |cosine| below this")] = 0.2,
     n_boot: Annotated[int, typer.Option(help="Bootstrap resamples for AUC CIs")] = 1000,
+    rank_sample: Annotated[
+        int | None,
+        typer.Option(
+            help="Rank a seeded sample of N held-out (query, partner) pairs per set instead of all "
+            "(genome scale; the MRR CI is reported) [default: all]"
+        ),
+    ] = None,
     model: Annotated[
         list[str] | None,
         typer.Option(
@@ -123,6 +130,7 @@ def evaluate(
             cb_threshold=cb_threshold,
             validate_with=validation,
             n_boot=n_boot,
+            rank_sample=rank_sample,
             progress=cb,
             min_mapped=inputs.min_mapped,
         )

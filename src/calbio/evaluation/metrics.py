@@ -12,24 +12,17 @@ Conventions
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 __all__ = [
     "average_precision",
-    "binary_summary",
     "bootstrap_auc_ci",
-    "ranking_summary",
     "roc_auc",
-    "target_ranks",
 ]
 
 # Upper bound on elements per bootstrap chunk (per int64/float64 working array).
 _BOOT_CHUNK_ELEMS = 16_000_000
-# Upper bound on elements per row block in target_ranks.
-_RANK_BLOCK_ELEMS = 8_000_000
 
 
 def _binary_labels(y: np.ndarray) -> np.ndarray:
@@ -80,26 +73,36 @@ def _resample_auc_batch(
     """AUC of many resamples at once (Mann-Whitney with ties).
 
     ``pos_draws`` (B, n_p) indexes ``s_pos`` and ``neg_draws`` (B, n_n) indexes the *sorted*
-    negative scores ``s_neg_sorted``; row b defines resample b. For each resample the negatives are
-    turned into multiplicity counts over the sorted order, whose cumulative sum gives, for every
-    positive score, the number of resampled negatives strictly below it and at-or-below it.
+    negative scores ``s_neg_sorted``; row b defines resample b. Every positive falls between two
+    positions of the sorted negatives (``left`` = first tie, ``right`` = past the last tie), and
+    twice its count of resampled negatives below (ties half) is ``below[left] + below[right]``.
+    With the positives sorted, the positives sharing a position are a contiguous index range, so
+    per resample: one bincount of the drawn positives and one of the drawn negatives (each into
+    an array that stays in cache), two cumulative sums, and a dot product over positions. This
+    replaces (B, n) random gathers, which made bootstraps of 10^5 points memory-bound.
     """
-    n_neg = s_neg_sorted.shape[0]
-    b = pos_draws.shape[0]
-    n_p_draw = pos_draws.shape[1]
-    n_n_draw = neg_draws.shape[1]
-    offsets = (np.arange(b, dtype=np.int64) * n_neg)[:, None]
-    counts = np.bincount((neg_draws + offsets).ravel(), minlength=b * n_neg).reshape(b, n_neg)
-    cum = np.zeros((b, n_neg + 1), dtype=np.int64)
-    np.cumsum(counts, axis=1, out=cum[:, 1:])
-    del counts
-    left = np.searchsorted(s_neg_sorted, s_pos, side="left")
-    right = np.searchsorted(s_neg_sorted, s_pos, side="right")
-    # Resampled negatives below each positive, ties counted half: (cum[left] + cum[right]) / 2.
-    below2 = cum[:, left] + cum[:, right]  # (B, n_p) -- twice the count, still integral
-    del cum
-    total2 = np.take_along_axis(below2, pos_draws, axis=1).sum(axis=1)
-    return total2 / (2.0 * n_p_draw * n_n_draw)
+    s_pos = np.asarray(s_pos, dtype=np.float64)
+    pos_draws = np.asarray(pos_draws)
+    n_p, n_n = s_pos.size, s_neg_sorted.shape[0]
+    if n_p > 1 and (np.diff(s_pos) < 0).any():  # callers may pass unsorted positives
+        order = np.argsort(s_pos, kind="stable")
+        rank_of = np.empty_like(order)
+        rank_of[order] = np.arange(order.size)
+        s_pos, pos_draws = s_pos[order], rank_of[pos_draws]
+    groups = []
+    for side in ("left", "right"):
+        pos_at = np.searchsorted(s_neg_sorted, s_pos, side=side)  # nondecreasing
+        at, start = np.unique(pos_at, return_index=True)
+        groups.append((at, start, np.append(start[1:], n_p)))
+    total2 = np.zeros(pos_draws.shape[0], dtype=np.float64)
+    cpos = np.zeros(n_p + 1, dtype=np.int64)
+    cneg = np.zeros(n_n + 1, dtype=np.int64)
+    for i in range(pos_draws.shape[0]):  # one resample at a time: cache-sized bincounts
+        np.cumsum(np.bincount(pos_draws[i], minlength=n_p), out=cpos[1:])
+        np.cumsum(np.bincount(neg_draws[i], minlength=n_n), out=cneg[1:])
+        for at, lo, hi in groups:
+            total2[i] += float(np.dot(cpos[hi] - cpos[lo], cneg[at]))
+    return total2 / (2.0 * pos_draws.shape[1] * neg_draws.shape[1])
 
 
 def bootstrap_auc_ci(
@@ -117,7 +120,7 @@ def bootstrap_auc_ci(
         raise ValueError("level must be in (0, 1)")
     yb = _binary_labels(y)
     sf = _scores(s, yb.shape[0])
-    s_pos = sf[yb]
+    s_pos = np.sort(sf[yb])  # resampling is order-free; sorted positives skip a remap
     s_neg = np.sort(sf[~yb])
     n_p, n_n = s_pos.shape[0], s_neg.shape[0]
     if n_p == 0 or n_n == 0:
@@ -128,94 +131,10 @@ def bootstrap_auc_ci(
     for start in range(0, n_boot, chunk):
         stop = min(n_boot, start + chunk)
         b = stop - start
-        pos_draws = rng.integers(0, n_p, size=(b, n_p))
-        neg_draws = rng.integers(0, n_n, size=(b, n_n))
+        # uint32 draws: 10x faster than int64 in numpy's Generator (bounded 32-bit path)
+        pos_draws = rng.integers(0, n_p, size=(b, n_p), dtype=np.uint32)
+        neg_draws = rng.integers(0, n_n, size=(b, n_n), dtype=np.uint32)
         aucs[start:stop] = _resample_auc_batch(s_pos, s_neg, pos_draws, neg_draws)
     alpha = (1.0 - level) / 2.0
     lo, hi = np.quantile(aucs, [alpha, 1.0 - alpha])
     return (float(lo), float(hi))
-
-
-def target_ranks(
-    scores: np.ndarray,
-    targets: np.ndarray,
-    exclude_rows: np.ndarray,
-    exclude_cols: np.ndarray,
-) -> np.ndarray:
-    """Filtered 1-based realistic rank of each query's target column among its candidates."""
-    s = np.asarray(scores)
-    if s.ndim != 2:
-        raise ValueError("scores must be a (q, n) matrix")
-    q, n = s.shape
-    t_idx = np.asarray(targets, dtype=np.int64).ravel()
-    er = np.asarray(exclude_rows, dtype=np.int64).ravel()
-    ec = np.asarray(exclude_cols, dtype=np.int64).ravel()
-    if t_idx.shape[0] != q:
-        raise ValueError(f"targets has {t_idx.shape[0]} entries for {q} queries")
-    if er.shape != ec.shape:
-        raise ValueError("exclude_rows and exclude_cols differ in length")
-    if t_idx.size and (t_idx.min() < 0 or t_idx.max() >= n):
-        raise ValueError("targets out of range")
-    if er.size and (er.min() < 0 or er.max() >= q or ec.min() < 0 or ec.max() >= n):
-        raise ValueError("exclusions out of range")
-    if q == 0:
-        return np.empty(0, dtype=np.float64)
-
-    t = s[np.arange(q), t_idx]
-    greater = np.empty(q, dtype=np.float64)
-    ties = np.empty(q, dtype=np.float64)
-    block = max(1, _RANK_BLOCK_ELEMS // max(n, 1))
-    for r0 in range(0, q, block):
-        r1 = min(q, r0 + block)
-        sb = s[r0:r1]
-        if np.isnan(sb).any():
-            raise ValueError("scores contain NaN")
-        tb = t[r0:r1, None]
-        greater[r0:r1] = (sb > tb).sum(axis=1)
-        ties[r0:r1] = (sb == tb).sum(axis=1) - 1  # the target itself is not a tie
-
-    if er.size:
-        # Unique exclusions that are not the row's own target, then undo their contributions.
-        codes = np.unique(er * n + ec)
-        er_u, ec_u = codes // n, codes % n
-        keep = ec_u != t_idx[er_u]
-        er_u, ec_u = er_u[keep], ec_u[keep]
-        v = s[er_u, ec_u]
-        tv = t[er_u]
-        greater -= np.bincount(er_u, weights=(v > tv).astype(np.float64), minlength=q)
-        ties -= np.bincount(er_u, weights=(v == tv).astype(np.float64), minlength=q)
-
-    return 1.0 + greater + 0.5 * ties
-
-
-def ranking_summary(ranks: np.ndarray, ks: Sequence[int] = (10, 50)) -> dict:
-    """MRR, hits@k, mean rank and query count of an array of 1-based ranks."""
-    r = np.asarray(ranks, dtype=np.float64).ravel()
-    out: dict = {}
-    if r.size == 0:
-        out["mrr"] = float("nan")
-        for k in ks:
-            out[f"hits@{k}"] = float("nan")
-        out["mean_rank"] = float("nan")
-        out["n_queries"] = 0
-        return out
-    out["mrr"] = float(np.mean(1.0 / r))
-    for k in ks:
-        out[f"hits@{k}"] = float(np.mean(r <= k))
-    out["mean_rank"] = float(np.mean(r))
-    out["n_queries"] = int(r.size)
-    return out
-
-
-def binary_summary(y: np.ndarray, s: np.ndarray, *, n_boot: int = 1000, seed: int = 0) -> dict:
-    """AUC with bootstrap 95% CI, average precision and class counts for a scored labelled set."""
-    yb = _binary_labels(y)
-    lo, hi = bootstrap_auc_ci(yb, s, n_boot=n_boot, seed=seed)
-    n_pos = int(yb.sum())
-    return {
-        "auc": roc_auc(yb, s),
-        "auc_ci": [lo, hi],
-        "ap": average_precision(yb, s),
-        "n_pos": n_pos,
-        "n_neg": int(yb.shape[0] - n_pos),
-    }

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,19 +22,15 @@ import scipy.sparse as sp
 from calbio._io import atomic_dir, write_json_atomic
 from calbio.data.coerce import EmbeddingsLike, PairsLike, as_embeddings, as_mapped_pairs
 from calbio.data.types import Embeddings, MappedPairs, Pairs
-from calbio.evaluation.metrics import (
-    average_precision,
-    bootstrap_auc_ci,
-    ranking_summary,
-    roc_auc,
-    target_ranks,
-)
+from calbio.evaluation.metrics import average_precision, bootstrap_auc_ci, roc_auc
+from calbio.evaluation.ranking import bootstrap_mean_ci, filtered_ranks, known_csr
 from calbio.evaluation.splits import (
     make_split,
     pair_keys,
     sample_degree_matched_negatives,
     sample_uniform_negatives,
 )
+from calbio.evaluation.timing import Timer
 from calbio.models.graph import SHORTCUTS, shortcuts_for, training_degree
 from calbio.models.persistence import versions
 from calbio.models.registry import model_name, resolve_model
@@ -183,73 +178,36 @@ class EvaluationResult:
         return Path(out)
 
 
-class _Timer:
-    def __init__(self) -> None:
-        self.t: dict[str, float] = {}
-
-    @contextmanager
-    def stage(self, name: str) -> Any:
-        t0 = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.t[name] = self.t.get(name, 0.0) + time.perf_counter() - t0
-
-
-def _known_matrix(known_idx: np.ndarray, n: int) -> sp.csr_matrix:
-    rows = np.concatenate([known_idx[:, 0], known_idx[:, 1], np.arange(n)])
-    cols = np.concatenate([known_idx[:, 1], known_idx[:, 0], np.arange(n)])
-    return sp.csr_matrix((np.ones(len(rows), np.int8), (rows, cols)), shape=(n, n))
-
-
-def filtered_ranks(
+def model_ranks(
     model: Any,
     positives: np.ndarray,
     candidates: np.ndarray,
     known: sp.csr_matrix,
-    block: int = 1024,
-) -> np.ndarray:
-    """Rank of each held-out partner among all candidates, both orientations, known pairs removed.
+    *,
+    rank_sample: int | None = None,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Filtered ranks of each held-out partner (both orientations) under any model.
 
-    Returns (2m,) ranks: row i is (a_i -> b_i), row m + i is (b_i -> a_i). Scores are made
-    tie-safe first, so float noise never breaks a tie.
+    Factorised models hand their vectors to the blocked ranking; others their ``score_rows``.
+    Returns (ranks, (query, target) pairs); scores equal to 1e-9 relative tie (counted half).
     """
-    queries = np.concatenate([positives, positives[:, ::-1]])
-    col_of = np.full(known.shape[0], -1, dtype=np.int64)
-    col_of[candidates] = np.arange(len(candidates))
     vec = model.score_vectors()
-    ranks = []
-    for s in range(0, len(queries), block):
-        qb = queries[s : s + block]
-        uq, inv = np.unique(qb[:, 0], return_inverse=True)
-        if vec is not None:
-            rows = vec[0][uq] @ vec[1][candidates].T
-        else:
-            rows = model.score_rows(uq, candidates)
-        scores = tie_safe(np.asarray(rows, dtype=np.float64))[inv]
-        coo = known[qb[:, 0]].tocoo()
-        cols = col_of[coo.col]
-        keep = cols >= 0
-        ranks.append(
-            target_ranks(scores, col_of[qb[:, 1]], coo.row[keep].astype(np.int64), cols[keep])
-        )
-    return np.concatenate(ranks) if ranks else np.zeros(0)
+    kw: dict[str, Any] = {"vectors": vec} if vec is not None else {"rows": model.score_rows}
+    return filtered_ranks(positives, candidates, known, rank_sample=rank_sample, seed=seed, **kw)
 
 
-def _mrr_ci(ranks: np.ndarray, n_boot: int, seed: int) -> list[float]:
+def ranking_entry(ranks: np.ndarray, n_boot: int, seed: int, ks: Sequence[int] = (10, 50)) -> dict:
+    """MRR with its bootstrap CI, Hits@k, mean rank and query count of filtered ranks."""
     if not len(ranks):
-        return [float("nan"), float("nan")]
-    rng = np.random.default_rng(seed)
-    rr = 1.0 / ranks
-    chunk = max(1, 4_000_000 // len(rr))
-    means = np.concatenate(
-        [
-            rr[rng.integers(0, len(rr), size=(min(chunk, n_boot - s), len(rr)))].mean(axis=1)
-            for s in range(0, n_boot, chunk)
-        ]
-    )
-    lo, hi = np.quantile(means, [0.025, 0.975])
-    return [float(lo), float(hi)]
+        out = {"mrr": float("nan"), "mrr_ci": [float("nan")] * 2, "mean_rank": float("nan")}
+        return out | {f"hits@{k}": float("nan") for k in ks} | {"n_queries": 0}
+    out = {"mrr": float(np.mean(1.0 / ranks))}
+    out["mrr_ci"] = list(bootstrap_mean_ci(1.0 / ranks, n_boot=n_boot, seed=seed))
+    out.update({f"hits@{k}": float(np.mean(ranks <= k)) for k in ks})
+    out["mean_rank"] = float(np.mean(ranks))
+    out["n_queries"] = int(len(ranks))
+    return out
 
 
 def _auc_ci(y: np.ndarray, s: np.ndarray, n_boot: int, seed: int) -> tuple[float, list[float]]:
@@ -300,10 +258,15 @@ def score_sets(
     n_boot: int,
     seed: int,
     rank: bool = True,
-    timer: _Timer | None = None,
+    timer: Timer | None = None,
+    rank_sample: int | None = None,
 ) -> tuple[dict[str, dict[str, Any]], pd.DataFrame]:
-    """Every metric of every model on one pair set; also the per-pair score table."""
-    timer = timer or _Timer()
+    """Every metric of every model on one pair set; also the per-pair score table.
+
+    ``rank_sample``: rank a seeded sample of that many (query, target) pairs instead of all
+    (the MRR CI then includes the sampling).
+    """
+    timer = timer or Timer()
     sets, label, kind = ps.stacked()
     cos = np.einsum("ij,ij->i", cosine[sets[:, 0]], cosine[sets[:, 1]], dtype=np.float64)
     table = pd.DataFrame(
@@ -326,10 +289,10 @@ def score_sets(
     for name, model in models.items():
         if ps.cold and not getattr(model, "cold_start", True):
             continue  # a graph heuristic says nothing about entities without training pairs
-        with timer.stage(f"score:{name}"):
+        with timer(f"score:{name}"):
             s = tie_safe(model.score_pairs(sets))
         table[name] = s
-        with timer.stage("bootstrap"):
+        with timer("bootstrap"):
             auc, ci = _auc_ci(label[uni], s[uni], n_boot, seed)
             cb_pos = int(label[cb].sum())
             cb_auc, cb_ci = _auc_ci(label[cb], s[cb], n_boot, seed)
@@ -350,10 +313,14 @@ def score_sets(
         by_degree: dict[str, dict[str, Any]] = {}
         ranks = None
         if rank:
-            with timer.stage(f"rank:{name}"):
-                ranks = filtered_ranks(model, ps.positives, ps.candidates, ps.known)
-            entry.update(ranking_summary(ranks))
-            entry["mrr_ci"] = _mrr_ci(ranks, n_boot, seed)
+            with timer(f"rank:{name}"):
+                ranks, qt = model_ranks(
+                    model, ps.positives, ps.candidates, ps.known, rank_sample=rank_sample, seed=seed
+                )
+            entry.update(ranking_entry(ranks, n_boot, seed))
+            q_terc = _terciles(
+                np.minimum(degree[qt[:, 0]], degree[qt[:, 1]]), pair_deg[: len(ps.positives)]
+            )
         m = len(ps.positives)
         for t, tname in enumerate(TERCILES):
             sel = uni & (terc == t)
@@ -366,7 +333,7 @@ def score_sets(
                 "auc": roc_auc(label[sel], s[sel]),
             }
             if ranks is not None:
-                r = np.concatenate([ranks[:m][terc[:m] == t], ranks[m:][terc[:m] == t]])
+                r = ranks[q_terc == t]
                 part["mrr"] = float(np.mean(1.0 / r)) if len(r) else float("nan")
             by_degree[tname] = part
         entry["by_degree"] = by_degree
@@ -465,13 +432,13 @@ def _negatives(
     held: np.ndarray | None,
     ratio: int,
     cap: int,
-    timer: _Timer,
+    timer: Timer,
 ) -> tuple[np.ndarray, np.ndarray]:
-    with timer.stage("negatives"):
+    with timer("negatives"):
         neg = sample_uniform_negatives(
             min(ratio * len(positives), cap), universe, known_keys, n, rng, held
         )
-    with timer.stage("degree_matched_negatives"):
+    with timer("degree_matched_negatives"):
         dm = sample_degree_matched_negatives(
             positives, ratio, universe, deg, known_keys, n, rng, held, cap
         )
@@ -514,6 +481,7 @@ def evaluate(
     validate_with: Sequence[Pairs] = (),
     n_boot: int = 1000,
     rank: bool = True,
+    rank_sample: int | None = None,
     min_mapped: float | None = None,
     id_tables: Any = None,
     progress: Callable[[int, int, float], None] | None = None,
@@ -525,10 +493,12 @@ def evaluate(
     (cloned, never mutated), a list of these, or None for the shortcuts alone. ``model_kwargs``
     are constructor parameters of a single model. ``preset`` and ``train_options``
     (``epochs``, ``negatives``, ``pca``...) are passed to every chosen model that has such
-    parameters. ``random_state`` defaults to ``seed``. ``min_mapped``: the strict rule, smallest
-    fraction of pairs that must map onto the table (default: refuse only when the pairs cover
-    too little of the embedding). ``id_tables``: a folder of identifier tables (or loaded
-    ``IdentifierTables``) to convert namespaces and outdated symbols (default $CALBIO_ID_TABLES).
+    parameters. ``random_state`` defaults to ``seed``. ``rank_sample``: rank a seeded sample of
+    that many held-out (query, target) pairs per set instead of all (for genome scale).
+    ``min_mapped``: the strict rule, smallest fraction of pairs that must map onto the table
+    (default: refuse only when the pairs cover too little of the embedding). ``id_tables``: a
+    folder of identifier tables (or loaded ``IdentifierTables``) to convert namespaces and
+    outdated symbols (default $CALBIO_ID_TABLES).
     """
     if id_tables is not None:
         from calbio.data.identifiers import id_session
@@ -538,12 +508,13 @@ def evaluate(
                 embeddings, pairs, model=model, model_kwargs=model_kwargs, protocol=protocol,
                 preset=preset, test_fraction=test_fraction, seed=seed, cb_threshold=cb_threshold,
                 negative_ratio=negative_ratio, max_negatives=max_negatives,
-                validate_with=validate_with, n_boot=n_boot, rank=rank, min_mapped=min_mapped,
+                validate_with=validate_with, n_boot=n_boot, rank=rank, rank_sample=rank_sample,
+                min_mapped=min_mapped,
                 progress=progress, **train_options,
             )  # fmt: skip
     from calbio.options import check_evaluation
 
-    timer = _Timer()
+    timer = Timer()
     t0 = time.perf_counter()
     check_evaluation(
         test_fraction=test_fraction if protocol != "transductive" else None,
@@ -551,7 +522,11 @@ def evaluate(
         cb_threshold=cb_threshold,
         min_mapped=min_mapped,
     )
-    with timer.stage("split"):
+    if rank_sample is not None:
+        from calbio.options import check_int
+
+        check_int("rank_sample", rank_sample, 1)
+    with timer("split"):
         emb: Embeddings = as_embeddings(embeddings)
         mapped: MappedPairs = as_mapped_pairs(pairs, emb, min_mapped)
         n = len(emb)
@@ -575,11 +550,11 @@ def evaluate(
     shortcuts = {s: resolve_model(s) for s in shortcuts_for(emb.X) if s not in chosen}
     train_pairs = MappedPairs(split.train_idx, n, mapped.stats)
     for name, inst in chosen.items():
-        with timer.stage(f"fit:{name}"):
+        with timer(f"fit:{name}"):
             inst.fit(emb, train_pairs, progress=progress) if _takes_progress(inst) else inst.fit(
                 emb, train_pairs
             )
-    with timer.stage("fit:shortcuts"):
+    with timer("fit:shortcuts"):
         for inst in shortcuts.values():
             inst.fit(emb, train_pairs)
     everything = {**chosen, **shortcuts}
@@ -609,11 +584,11 @@ def evaluate(
         neg,
         dm_neg,
         split.universe,
-        _known_matrix(mapped.idx, n),
+        known_csr(mapped.idx, n),
         cold=protocol == "node",
     )
     results, table = score_sets(
-        everything, test, cosine, deg, cb_threshold, n_boot, seed, rank, timer
+        everything, test, cosine, deg, cb_threshold, n_boot, seed, rank, timer, rank_sample
     )
     table.insert(0, "dataset", "test")
     tables = [table]
@@ -627,7 +602,7 @@ def evaluate(
         in_main = np.isin(v_keys, all_keys)
         vpos_all = vm.idx[~in_main]
         known_v = np.union1d(all_keys, v_keys)
-        known_vm = _known_matrix(np.concatenate([mapped.idx, vm.idx]), n)
+        known_vm = known_csr(np.concatenate([mapped.idx, vm.idx]), n)
         vrng = np.random.default_rng(_stable_seed(seed, stem))
         v_univ = np.unique(vm.idx)
         groups: list[tuple[str, np.ndarray, np.ndarray, np.ndarray | None, bool]] = []
@@ -649,7 +624,7 @@ def evaluate(
             )
             ps = PairSets(gname, vpos, v_neg, v_dm, univ, known_vm, cold=cold)
             v_res, v_table = score_sets(
-                everything, ps, cosine, deg, cb_threshold, n_boot, seed, rank, timer
+                everything, ps, cosine, deg, cb_threshold, n_boot, seed, rank, timer, rank_sample
             )
             v_table.insert(0, "dataset", gname)
             tables.append(v_table)
@@ -664,13 +639,13 @@ def evaluate(
             }
             verdicts += shortcut_verdicts(v_res, list(chosen), f" {gname}")
 
-    with timer.stage("tables"):
+    with timer("tables"):
         scores = pd.concat(tables, ignore_index=True)
         scores["a"] = emb.names[scores["a"].to_numpy()]
         scores["b"] = emb.names[scores["b"].to_numpy()]
     first = next(iter(chosen.values()), None)
-    timings = dict(timer.t)
-    timings["fit_seconds"] = sum(v for k, v in timer.t.items() if k.startswith("fit:"))
+    timings = timer.as_dict()
+    timings["fit_seconds"] = sum(v for k, v in timer.seconds.items() if k.startswith("fit:"))
     timings["total_seconds"] = time.perf_counter() - t0
     return EvaluationResult(
         protocol=protocol,
@@ -693,6 +668,7 @@ def evaluate(
             "negative_ratio": negative_ratio,
             "max_negatives": max_negatives,
             "n_boot": n_boot,
+            "rank_sample": rank_sample,
         },
         data={
             "embeddings": {"path": emb.source, "sha256": emb.sha256},

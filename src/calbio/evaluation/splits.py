@@ -85,17 +85,40 @@ def make_split(
     raise ValueError(f"protocol must be one of {PROTOCOLS}, got {protocol!r}")
 
 
+def _member(keys: np.ndarray, sorted_keys: np.ndarray) -> np.ndarray:
+    """``np.isin(keys, sorted_keys)`` by binary search (``sorted_keys`` sorted ascending).
+
+    At genome scale (400k known keys) this is many times cheaper than ``np.isin``/``np.unique``,
+    whose hash path dominated degree-matched sampling.
+    """
+    if not len(sorted_keys):
+        return np.zeros(len(keys), dtype=bool)
+    i = np.minimum(np.searchsorted(sorted_keys, keys), len(sorted_keys) - 1)
+    return sorted_keys[i] == keys
+
+
+def _first_occurrence(keys: np.ndarray) -> np.ndarray:
+    """Boolean mask of the first occurrence of each key (stable sort, no hashing)."""
+    order = np.argsort(keys, kind="stable")
+    sk = keys[order]
+    first = np.ones(len(keys), dtype=bool)
+    first[1:] = sk[1:] != sk[:-1]
+    mask = np.zeros(len(keys), dtype=bool)
+    mask[order[first]] = True
+    return mask
+
+
 def _valid(cand: np.ndarray, known_keys: np.ndarray, n: int, held: np.ndarray | None) -> np.ndarray:
+    """Not a self-pair, not a known pair (``known_keys`` sorted), touching ``held`` if given."""
     ok = cand[:, 0] != cand[:, 1]
-    ok &= ~np.isin(pair_keys(cand, n), known_keys)
+    ok &= ~_member(pair_keys(cand, n), known_keys)
     if held is not None:
         ok &= held[cand[:, 0]] | held[cand[:, 1]]
     return ok
 
 
 def _dedupe_keep_order(cand: np.ndarray, n: int) -> np.ndarray:
-    _, first = np.unique(pair_keys(cand, n), return_index=True)
-    return cand[np.sort(first)]
+    return cand[_first_occurrence(pair_keys(cand, n))]
 
 
 def sample_uniform_negatives(
@@ -111,6 +134,7 @@ def sample_uniform_negatives(
 
     With ``heldout_mask`` (node protocol) every negative touches a held-out entity.
     """
+    known_keys = np.sort(np.asarray(known_keys, dtype=np.int64))
     out = np.zeros((0, 2), dtype=np.int64)
     for _ in range(max_rounds):
         need = n_target - len(out)
@@ -137,7 +161,8 @@ def degree_strata(degree: np.ndarray, entities: np.ndarray, min_size: int = 5) -
             if mapping[v] != stratum:
                 break
             mapping[v] = stratum - 1
-    labels[entities] = np.vectorize(mapping.get, otypes=[np.int64])(degree[entities])
+    stratum_of_value = np.array([mapping[v] for v in values], dtype=np.int64)
+    labels[entities] = stratum_of_value[np.searchsorted(values, degree[entities])]
     return labels
 
 
@@ -164,28 +189,26 @@ def sample_degree_matched_negatives(
     members = universe[np.argsort(strata[universe], kind="stable")]
     sorted_strata = strata[members]
     uniq, start, size = np.unique(sorted_strata, return_index=True, return_counts=True)
-    pos_of = {int(s): i for i, s in enumerate(uniq)}
     template = np.repeat(np.asarray(positives, dtype=np.int64), per_positive, axis=0)
     if max_negatives is not None and len(template) > max_negatives:
         template = template[rng.choice(len(template), size=max_negatives, replace=False)]
-    slot = np.vectorize(pos_of.get, otypes=[np.int64])(strata[template])
+    slot = np.searchsorted(uniq, strata[template])  # every template stratum is in uniq
 
     out = np.full_like(template, -1)
     todo = np.arange(len(template))
-    used_keys = known_keys
+    known_sorted = np.sort(np.asarray(known_keys, dtype=np.int64))
+    accepted = np.zeros(0, dtype=np.int64)  # keys drawn so far (sorted), never drawn twice
     for _ in range(max_rounds):
         if not len(todo):
             break
         s = slot[todo]
         draw = start[s] + (rng.random(s.shape) * size[s]).astype(np.int64)
         cand = members[draw]
-        ok = _valid(cand, used_keys, n, heldout_mask)
+        ok = _valid(cand, known_sorted, n, heldout_mask)
         keys = pair_keys(cand, n)
-        _, first = np.unique(keys, return_index=True)
-        unique_ok = np.zeros(len(cand), bool)
-        unique_ok[first] = True
-        ok &= unique_ok
+        ok &= ~_member(keys, accepted)
+        ok &= _first_occurrence(keys)
         out[todo[ok]] = cand[ok]
-        used_keys = np.union1d(used_keys, keys[ok])
+        accepted = np.sort(np.concatenate([accepted, keys[ok]]))
         todo = todo[~ok]
     return out[out[:, 0] >= 0]

@@ -17,7 +17,8 @@ from calbio.models.module import ResidualAssociationMLP
 from calbio.models.presets import TrainConfig, get_preset
 from calbio.models.registry import register_model
 from calbio.scoring import l2_normalize, pair_scores, score_vectors
-from calbio.training.trainer import TrainHistory, train_module
+from calbio.training.distributed import fit_module
+from calbio.training.trainer import TrainHistory
 
 # TrainConfig fields exposed as constructor parameters (None = the preset's value).
 _OVERRIDES = (
@@ -41,6 +42,10 @@ _OVERRIDES = (
     "blend_lambda",
     "pca",
     "threads",
+    "device",
+    "precision",
+    "devices",
+    "strategy",
 )
 
 
@@ -78,6 +83,10 @@ class CAL(AssociationModelBase):
         blend_lambda: float | None = None,
         pca: int | None = None,
         threads: int | None = None,
+        device: str | None = None,
+        precision: str | None = None,
+        devices: int | None = None,
+        strategy: str | None = None,
         random_state: int | None = None,
         verbose: bool = False,
     ) -> None:
@@ -102,6 +111,10 @@ class CAL(AssociationModelBase):
         self.blend_lambda = blend_lambda
         self.pca = pca
         self.threads = threads
+        self.device = device
+        self.precision = precision
+        self.devices = devices
+        self.strategy = strategy
         self.random_state = random_state
         self.verbose = verbose
 
@@ -125,7 +138,7 @@ class CAL(AssociationModelBase):
         cfg = self.config  # validates every option before any work
         self.fit_preprocessing(emb.X)
         E = self.preprocess(emb.X)
-        module, history = train_module(torch.from_numpy(E), mapped.idx, cfg, progress)
+        module, history = fit_module(torch.from_numpy(E), mapped.idx, cfg, progress)
         self.embedding_ = E
         self.module_ = module
         self.history_ = history

@@ -223,6 +223,7 @@ class _GraphHeuristic(AssociationModelBase):
 
     def _fit(self, emb: Embeddings, mapped: MappedPairs, progress: Progress = None) -> None:
         self._graph_cache = None
+        self._cand_cache = (None, None)
 
     def _graph(self) -> tuple[sp.csr_matrix, sp.csr_matrix]:
         """(A, A W): adjacency and adjacency times neighbour weights, built once."""
@@ -245,18 +246,29 @@ class _GraphHeuristic(AssociationModelBase):
         return out
 
     def score_rows(self, queries: np.ndarray, candidates: np.ndarray | None = None) -> np.ndarray:
-        """Dense rows by one sparse product per block: ``(A W)[q] @ A[:, c]``."""
+        """Dense rows by one sparse product per block: ``(A W)[q] @ A[:, c]``.
+
+        The candidate columns of A are sliced once and cached (ranking asks for the same
+        candidates block after block), so a block costs its two-step paths into the candidates.
+        """
         self._check_fitted()
         a, aw = self._graph()
         q = np.asarray(queries, dtype=np.int64).ravel()
-        at = a if candidates is None else a[:, np.asarray(candidates, dtype=np.int64)].tocsc()
-        return np.asarray((aw[q] @ at).toarray(), dtype=np.float64)
+        if candidates is None:
+            return np.asarray((aw[q] @ a).toarray(), dtype=np.float64)
+        c = np.asarray(candidates, dtype=np.int64).ravel()
+        key, cols = getattr(self, "_cand_cache", (None, None))
+        if key is None or not np.array_equal(key, c):
+            cols = a.tocsc()[:, c].tocsr()
+            self._cand_cache = (c.copy(), cols)
+        return np.asarray((aw[q] @ cols).toarray(), dtype=np.float64)
 
     def _get_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         return {}, {}
 
     def _set_state(self, arrays: dict[str, np.ndarray], state: dict[str, Any]) -> None:
         self._graph_cache = None
+        self._cand_cache = (None, None)
 
 
 @register_model("common_neighbours")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 # the valid choices live with their checks in calbio.options
-from calbio.options import NEGATIVE_MODES, SCORE_KINDS
+from calbio.options import DEVICES, NEGATIVE_MODES, PRECISIONS, SCORE_KINDS, STRATEGIES
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,10 @@ class TrainConfig:
     pca: int | None = None  # PCA to k dimensions before L2 normalisation (fitted on the table)
     seed: int = 42
     threads: int | None = None  # torch intra-op threads; None leaves torch's default
+    device: str = "cpu"  # auto | cpu | cuda | cuda:N | mps (auto: CUDA, then MPS, else CPU)
+    precision: str = "fp32"  # fp32 | bf16 (bf16 autocast on accelerators only)
+    devices: int = 1  # data-parallel processes on this machine (strategy "ddp")
+    strategy: str = "auto"  # auto (one process) | ddp (Lightning Fabric, gathered negatives)
 
     def __post_init__(self) -> None:
         from calbio.options import check_training
@@ -52,6 +56,17 @@ class TrainConfig:
             raise ValueError(f"unknown schedule {self.schedule!r}")
         if not 0.0 <= self.validation_fraction < 1.0:
             raise ValueError("validation_fraction must be in [0, 1)")
+        base = self.device.split(":", 1)[0]
+        if base not in DEVICES or (":" in self.device and base != "cuda"):
+            raise ValueError(f"device must be one of {DEVICES} (or cuda:N), got {self.device!r}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
+        if self.strategy not in STRATEGIES:
+            raise ValueError(f"strategy must be one of {STRATEGIES}, got {self.strategy!r}")
+        if self.devices < 1:
+            raise ValueError("devices must be >= 1")
+        if self.devices > 1 and self.strategy != "ddp":
+            raise ValueError("devices > 1 needs strategy 'ddp'")
         if self.epochs < 1 or self.batch_size < 2 or self.hidden < 1:
             raise ValueError("epochs >= 1, batch_size >= 2 and hidden >= 1 are required")
 

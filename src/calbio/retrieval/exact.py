@@ -52,6 +52,7 @@ def topk_inner_product(
     tile: int = DEFAULT_TILE,
     queries: np.ndarray | None = None,
     workers: int | None = None,
+    device: str | torch.device | None = None,
 ) -> Neighbors:
     """Exact top-k of ``left[q] . right[c]`` over all candidates c for each query q.
 
@@ -60,8 +61,16 @@ def topk_inner_product(
     tiled in both dimensions (``tile`` scores at a time per worker), so memory stays
     O(len(queries)*k + workers*tile). Query blocks run on ``workers`` threads (default: torch's
     thread count), each single-threaded inside torch: no per-operation barriers, which keeps
-    a busy shared machine from stalling the search.
+    a busy shared machine from stalling the search. With a ``device`` (``cuda``, ``mps``,
+    ``auto``, or ``cpu`` for the same code path on the CPU) both factors are copied there once
+    and the tiles run there in sequence (the device parallelises each tile); only the (n, k)
+    winners come back.
     """
+    dev = None
+    if device is not None:
+        from calbio.training.trainer import resolve_device
+
+        dev = resolve_device(device)
     L = torch.from_numpy(np.ascontiguousarray(left, dtype=np.float32))
     R = torch.from_numpy(np.ascontiguousarray(right, dtype=np.float32))
     if L.ndim != 2 or R.ndim != 2 or L.shape[1] != R.shape[1]:
@@ -70,15 +79,17 @@ def topk_inner_product(
     q_rows = (
         torch.arange(L.shape[0]) if queries is None else torch.as_tensor(queries, dtype=torch.long)
     )
+    if dev is not None:
+        L, R, q_rows = L.to(dev), R.to(dev), q_rows.to(dev)
     k = int(k)
     if k < 1:
         raise ValueError("k must be >= 1")
-    workers = max(1, int(workers or torch.get_num_threads()))
+    workers = max(1, int(workers or torch.get_num_threads())) if dev is None else 1
     nq = len(q_rows)
     bc = max(1, min(n, MAX_CANDIDATE_BLOCK))
     bq = max(1, min(int(tile) // bc, -(-nq // workers)))
-    out_s = torch.full((nq, k), -torch.inf)
-    out_i = torch.full((nq, k), -1, dtype=torch.long)
+    out_s = torch.full((nq, k), -torch.inf, device=L.device)
+    out_i = torch.full((nq, k), -1, dtype=torch.long, device=L.device)
 
     def one_block(qs: int) -> None:
         with torch.inference_mode():
@@ -114,7 +125,7 @@ def topk_inner_product(
         finally:
             torch.set_num_threads(threads_before)
     out_i[torch.isneginf(out_s)] = -1
-    return Neighbors(out_i.numpy(), out_s.numpy())
+    return Neighbors(out_i.cpu().numpy(), out_s.cpu().numpy())
 
 
 def exact_neighbors(
@@ -127,10 +138,13 @@ def exact_neighbors(
     tile: int = DEFAULT_TILE,
     queries: np.ndarray | None = None,
     workers: int | None = None,
+    device: str | torch.device | None = None,
 ) -> Neighbors:
     """Top-k partners of every entity under a calbio score (association vectors Z, embedding E)."""
     left, right = score_vectors(np.asarray(Z), np.asarray(E), kind, blend_lambda)
-    return topk_inner_product(left, right, k, tile=tile, queries=queries, workers=workers)
+    return topk_inner_product(
+        left, right, k, tile=tile, queries=queries, workers=workers, device=device
+    )
 
 
 def pair_keys_undirected(a: np.ndarray, b: np.ndarray, n: int) -> np.ndarray:

@@ -15,6 +15,11 @@ class KnownPairs:
         self.n = int(n)
         self.keys = torch.from_numpy(np.unique(lo * self.n + hi))
 
+    def to(self, device: torch.device | str) -> KnownPairs:
+        """Move the key table to ``device`` (in place; returns self)."""
+        self.keys = self.keys.to(device)
+        return self
+
     def contains(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         """Elementwise: is (a, b) a known pair (either orientation)? Broadcasts a and b."""
         a, b = torch.broadcast_tensors(a, b)

@@ -7,11 +7,13 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
+from calbio.errors import CalbioInputError
 from calbio.models.module import ResidualAssociationMLP
 from calbio.models.presets import TrainConfig
 from calbio.training.losses import info_nce_in_batch, info_nce_sampled
@@ -65,6 +67,25 @@ def split_validation(
     return train_idx[perm[n_val:]], train_idx[perm[:n_val]]
 
 
+def resolve_device(name: str | torch.device = "cpu") -> torch.device:
+    """``auto`` -> CUDA when present, else MPS when present, else CPU; others must be present."""
+    name = str(name)
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    dev = torch.device(name)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise CalbioInputError(f"--device {name}: CUDA is not available on this machine")
+    if dev.type == "mps" and not (
+        getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
+    ):
+        raise CalbioInputError(f"--device {name}: MPS is not available on this machine")
+    return dev
+
+
 def train_module(
     X: torch.Tensor,
     train_idx: np.ndarray,
@@ -80,7 +101,14 @@ def train_module(
     The hooks let another model train through this same loop: ``module`` (trained instead of a
     fresh residual MLP), ``batches`` (an epoch's batches as positions into the training pairs,
     default: shuffled consecutive cuts) and ``batch_loss`` (default: CAL's InfoNCE).
+    ``cfg.device`` places the table, the pair indices and the module on a device for the whole
+    fit (batches are index gathers there). The returned module is on the CPU. One process:
+    data-parallel runs go through :func:`calbio.training.distributed.fit_module`.
     """
+    if cfg.strategy == "ddp" and cfg.devices > 1:
+        raise CalbioInputError(
+            "devices > 1 with strategy 'ddp' runs through calbio.training.distributed.fit_module"
+        )
     threads_before = torch.get_num_threads()
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
@@ -88,6 +116,17 @@ def train_module(
         return _train(X, train_idx, cfg, progress, module, batches, batch_loss)
     finally:
         torch.set_num_threads(threads_before)  # a recipe's thread count does not leak out
+
+
+def _acc_dtype(dev: torch.device) -> torch.dtype:
+    """Loss accumulator dtype: float64 (MPS has none, float32 there)."""
+    return torch.float32 if dev.type == "mps" else torch.float64
+
+
+def _autocast(dev: torch.device, precision: str) -> Any:
+    """bf16 autocast on accelerators; a no-op context on the CPU (bit-for-bit fp32 there)."""
+    enabled = precision == "bf16" and dev.type != "cpu"
+    return torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=enabled)
 
 
 def _train(
@@ -98,25 +137,30 @@ def _train(
     module: nn.Module | None = None,
     batches: BatchFactory | None = None,
     batch_loss: BatchLoss | None = None,
+    dist: Any = None,  # calbio.training.distributed.DistContext when run as one rank
 ) -> tuple[nn.Module, TrainHistory]:
+    dev = dist.device if dist is not None else resolve_device(cfg.device)
     torch.manual_seed(cfg.seed)
-    gen = torch.Generator().manual_seed(cfg.seed)
+    gen = torch.Generator().manual_seed(cfg.seed)  # CPU draws: identical on every device/rank
     train_idx = np.asarray(train_idx, dtype=np.int64).reshape(-1, 2)
     if len(train_idx) < 2:
         raise ValueError("need at least 2 training pairs")
     fit_idx, val_idx = split_validation(train_idx, cfg.validation_fraction, cfg.seed)
     n = X.shape[0]
-    known = KnownPairs(train_idx, n)
+    X = X.to(dev)  # the table lives on the device for the whole fit
+    known = KnownPairs(train_idx, n).to(dev)
     pairs = torch.from_numpy(fit_idx)
     if cfg.both_orientations:
         pairs = torch.cat([pairs, pairs.flip(1)])
+    pairs = pairs.to(dev)  # so are the pair indices: a batch is an index gather on the device
     model = (
         module if module is not None else ResidualAssociationMLP(X.shape[1], cfg.hidden, cfg.depth)
-    )
+    ).to(dev)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    bs = min(cfg.batch_size, len(pairs))
+    # data parallel: batch_size is per rank, a step consumes the global batch of k ranks
+    bs = min(cfg.batch_size * (dist.world_size if dist is not None else 1), len(pairs))
+    first = batches(pairs.cpu()) if batches is not None else None
     steps = len(pairs) // bs if cfg.drop_last else math.ceil(len(pairs) / bs)
-    first = batches(pairs) if batches is not None else None
     if first is not None:
         steps = max(len(first), 1)
     sched, sched_unit = _scheduler(opt, cfg, steps)
@@ -128,33 +172,51 @@ def _train(
     k_neg = cfg.n_negatives or bs
     hist = TrainHistory(n_train_pairs=len(fit_idx), n_val_pairs=len(val_idx))
     best_state, best_val, bad_epochs = None, math.inf, 0
+    if dist is not None:
+        model, opt = dist.fabric.setup(model, opt)
     for epoch in range(cfg.epochs):
         t0 = time.perf_counter()
         model.train()
         if batches is None:
-            perm = torch.randperm(len(pairs), generator=gen)
+            perm = torch.randperm(len(pairs), generator=gen).to(dev)
             epoch_batches = [perm[s * bs : (s + 1) * bs] for s in range(steps)]
         else:
-            epoch_batches = first if epoch == 0 else batches(pairs)
-        total, count = 0.0, 0
+            epoch_batches = first if epoch == 0 else batches(pairs.cpu())
+        # float64 on the device: no host sync per step, and the same sum as Python floats
+        total = torch.zeros((), dtype=_acc_dtype(dev), device=dev)
+        count = 0
         for pos in epoch_batches:
-            batch = pairs[pos]
+            batch = pairs[pos.to(dev)]
             if len(batch) < 2:
                 continue
-            if batch_loss is not None:
-                loss = batch_loss(model, batch)
-            else:
-                loss = _batch_loss(model, X, batch, cfg, known, sampler, k_neg)
+            with _autocast(dev, cfg.precision):
+                if batch_loss is not None:
+                    loss = batch_loss(model, batch)
+                elif dist is None:
+                    loss = _batch_loss(model, X, batch, cfg, known, sampler, k_neg)
+                else:
+                    loss = dist.batch_loss(model, X, batch, cfg, known, sampler, k_neg)
             opt.zero_grad(set_to_none=True)
-            loss.backward()
+            if dist is None:
+                loss.backward()
+            else:
+                dist.fabric.backward(loss)
             opt.step()
             if sched_unit == "step":
                 sched.step()
-            total += float(loss.detach()) * len(batch)
+            total += loss.detach().to(total.dtype) * len(batch)
             count += len(batch)
         if sched_unit == "epoch":
             sched.step()
-        hist.loss.append(total / max(count, 1))
+        if dist is not None:  # each rank's loss is a weighted share of the global batch loss
+            total = dist.fabric.all_reduce(total, reduce_op="mean")
+        epoch_loss = float(total) / max(count, 1)
+        if not math.isfinite(epoch_loss):
+            raise CalbioInputError(
+                f"training diverged at epoch {epoch + 1} (loss {epoch_loss}); lower the "
+                f"learning rate, e.g. --lr {cfg.lr / 10:g}"
+            )
+        hist.loss.append(epoch_loss)
         hist.epoch_seconds.append(time.perf_counter() - t0)
         if len(val_idx):
             v = validation_loss(model, X, val_idx, cfg)
@@ -171,8 +233,10 @@ def _train(
             break
     if best_state is not None and cfg.patience is not None:
         model.load_state_dict(best_state)
+    if dist is not None:
+        model = model.module  # the plain module behind Fabric's DDP wrapper
     model.eval()
-    return model, hist
+    return model.to("cpu"), hist
 
 
 def _batch_loss(
@@ -189,7 +253,7 @@ def _batch_loss(
     if sampler is None:
         mask = in_batch_mask(a, b, known) if cfg.mask_false_negatives else None
         return info_nce_in_batch(fa, eb, cfg.tau, mask)
-    neg = sampler.sample(k_neg)
+    neg = sampler.sample(k_neg).to(X.device)
     f_neg = model(X[neg])
     mask_ab = mask_ba = None
     if cfg.mask_false_negatives:
@@ -204,15 +268,17 @@ def validation_loss(
 ) -> float:
     """Mean in-batch InfoNCE on held-aside validation pairs (fixed batches, no shuffling)."""
     model.eval()
-    idx = torch.from_numpy(np.asarray(val_idx, dtype=np.int64))
+    idx = torch.from_numpy(np.asarray(val_idx, dtype=np.int64)).to(X.device)
     bs = min(cfg.batch_size, len(idx))
-    total, count = 0.0, 0
+    total = torch.zeros((), dtype=_acc_dtype(X.device), device=X.device)
+    count = 0
     for s in range(0, len(idx), bs):
         batch = idx[s : s + bs]
         if len(batch) < 2:
             continue
-        loss = info_nce_in_batch(model(X[batch[:, 0]]), X[batch[:, 1]], cfg.tau)
-        total += float(loss) * len(batch)
+        with _autocast(X.device, cfg.precision):
+            loss = info_nce_in_batch(model(X[batch[:, 0]]), X[batch[:, 1]], cfg.tau)
+        total += loss.to(total.dtype) * len(batch)
         count += len(batch)
     model.train()
-    return total / max(count, 1)
+    return float(total) / max(count, 1)
