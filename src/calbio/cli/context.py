@@ -41,8 +41,8 @@ ContextDim = Annotated[int, typer.Option(help="Width of the learned context vect
 
 
 @dataclass(frozen=True)
-class ContextData:
-    """The entity x context table and the pairs file of a context command, and their columns."""
+class ContextOptions:
+    """What context-fit and context-evaluate share: the two files, their columns, model options."""
 
     table: Path
     pairs: Path
@@ -51,6 +51,8 @@ class ContextData:
     label_column: str | None = None
     covariate: list[str] | None = None
     pair_context_column: str | None = None
+    calibration: str = "isotonic"
+    context_dim: int = 16
 
     def read(self, inputs: c.InputOptions) -> tuple[ContextEmbeddings, ContextPairs]:
         """The entity x context table and the (context) pairs."""
@@ -67,9 +69,14 @@ class ContextData:
         columns = c.parse_columns(inputs.columns)
         return cemb, load_context_pairs(self.pairs, columns, self.pair_context_column)
 
+    @property
+    def model_options(self) -> dict[str, Any]:
+        """The ContextCAL parameters set on the command line besides the training options."""
+        return {"calibration": self.calibration, "context_dim": self.context_dim}
 
-# The annotation of each ContextData field: table and pairs are the positional arguments.
-_DATA_ANNOTATIONS = {
+
+# The annotation of each ContextOptions field: table and pairs are the positional arguments.
+_CONTEXT_ANNOTATIONS = {
     "table": TableArg,
     "pairs": c.PairsArg,
     "entity_column": EntityCol,
@@ -77,55 +84,55 @@ _DATA_ANNOTATIONS = {
     "label_column": LabelCol,
     "covariate": Covariate,
     "pair_context_column": PairContextCol,
+    "calibration": Calibration,
+    "context_dim": ContextDim,
 }
+# The context model was validated with the paper recipe's structure; it keeps `paper` as default.
+CONTEXT_TRAINING = ("preset", "seed", "epochs", "hidden", "batch_size", "lr", "threads")
 
 
-def with_context_data(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Give a context command the table/pairs arguments and column options, passed as ``data``."""
+def context_command(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Give a context command its shared arguments and options, passed as ``shared``.
+
+    ``shared`` is a :class:`ContextOptions`; ``inputs`` and ``training`` come from
+    :func:`calbio.cli.common.with_shared_options` (the context subset, ``paper`` by default).
+    """
     P = inspect.Parameter
     sig = inspect.signature(func, eval_str=True)
-    own = [p for p in sig.parameters.values() if p.name != "data"]
-    ann = _DATA_ANNOTATIONS
+    own = [p for p in sig.parameters.values() if p.name != "shared"]
+    ann = _CONTEXT_ANNOTATIONS
     arguments = [P(n, P.POSITIONAL_OR_KEYWORD, annotation=ann[n]) for n in ("table", "pairs")]
     options = [
         P(f.name, P.KEYWORD_ONLY, default=f.default, annotation=ann[f.name])
-        for f in fields(ContextData)
+        for f in fields(ContextOptions)
         if f.default is not MISSING
     ]
 
     @functools.wraps(func)
     def command(**kwargs: Any) -> Any:
-        data = ContextData(**{k: kwargs.pop(k) for k in _DATA_ANNOTATIONS})
-        return func(**kwargs, data=data)
+        shared = ContextOptions(**{k: kwargs.pop(k) for k in _CONTEXT_ANNOTATIONS})
+        return func(**kwargs, shared=shared)
 
     params = arguments + own + options
     command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
     command.__annotations__ = {p.name: p.annotation for p in params}
-    return command
-
-
-# The context model was validated with the paper recipe's structure; it keeps `paper` as default.
-CONTEXT_TRAINING = ("preset", "seed", "epochs", "hidden", "batch_size", "lr", "threads")
-# The shared input and training options of context-fit and context-evaluate, declared once.
-context_options = c.with_shared_options(
-    train=CONTEXT_TRAINING,
-    inputs=("layer", "columns", "min_mapped"),
-    defaults={"preset": "paper", "min_mapped": 0.5},
-)
+    return c.with_shared_options(
+        command,
+        train=CONTEXT_TRAINING,
+        inputs=("layer", "columns", "min_mapped"),
+        defaults={"preset": "paper", "min_mapped": 0.5},
+    )
 
 
 @app.command("context-fit")
-@context_options
-@with_context_data
+@context_command
 def context_fit(
     out: Annotated[Path, typer.Option(help="Model directory to write")],
-    calibration: Calibration = "isotonic",
-    context_dim: ContextDim = 16,
     force: c.Force = False,
     *,
     inputs: c.InputOptions,
     training: c.TrainingOptions,
-    data: ContextData,
+    shared: ContextOptions,
 ) -> None:
     """Fit the context-conditioned model g(A, B | c) and its calibrated probability."""
     from calbio._io import check_output_file
@@ -134,7 +141,7 @@ def context_fit(
     from calbio.models.context import ContextCAL
 
     check_output_file(out, force)
-    cemb, prs = data.read(inputs)
+    cemb, prs = shared.read(inputs)
     err_console.print(
         f"{cemb.n_entities:,} entities x {cemb.n_contexts:,} contexts ({len(cemb):,} rows, "
         f"{cemb.dim} features); {len(prs):,} pairs read"
@@ -142,8 +149,7 @@ def context_fit(
     model = ContextCAL(
         training.preset,
         random_state=training.seed,
-        calibration=calibration,
-        context_dim=context_dim,
+        **shared.model_options,
         **training.overrides,
     )
     with training_progress() as cb:
@@ -156,8 +162,7 @@ def context_fit(
 
 
 @app.command("context-evaluate")
-@context_options
-@with_context_data
+@context_command
 def context_evaluate(
     out: Annotated[Path, typer.Option(help="Directory for metrics.json, tables and the model")],
     train_context: Annotated[
@@ -171,13 +176,11 @@ def context_evaluate(
     k_shot: Annotated[int, typer.Option(help="Labelled pairs for few-shot LOCO adaptation")] = 20,
     test_fraction: Annotated[float, typer.Option(help="Held-out fraction of pairs")] = 0.3,
     n_boot: Annotated[int, typer.Option(help="Bootstrap resamples for AUC CIs")] = 200,
-    calibration: Calibration = "isotonic",
-    context_dim: ContextDim = 16,
     force: c.Force = False,
     *,
     inputs: c.InputOptions,
     training: c.TrainingOptions,
-    data: ContextData,
+    shared: ContextOptions,
 ) -> None:
     """Per-context and leave-one-context-out AUCs: context model, pooled, per-context, cosine."""
     from rich.table import Table
@@ -188,7 +191,7 @@ def context_evaluate(
     if loco_by not in ("context", "label"):
         raise CalbioInputError("--loco-by must be 'context' or 'label'")
     check_output_file(out, force)
-    cemb, prs = data.read(inputs)
+    cemb, prs = shared.read(inputs)
     result = evaluate_contexts(
         cemb,
         prs,
@@ -200,10 +203,9 @@ def context_evaluate(
         loco_by=loco_by,
         k_shot=k_shot,
         n_boot=n_boot,
-        calibration=calibration,
-        context_dim=context_dim,
         min_mapped=inputs.min_mapped,
         progress=lambda m: err_console.print(m),
+        **shared.model_options,
         **training.overrides,
     )
     result.save(out, force=force)
