@@ -73,6 +73,7 @@ def _log(msg: str) -> None:
 
 
 @app.command()
+@c.with_shared_options(train=("seed", "pca", "threads"))
 def doctor(
     embeddings: c.EmbeddingsArg,
     pairs: c.PairsArg,
@@ -84,39 +85,27 @@ def doctor(
     no_train: Annotated[
         bool, typer.Option("--no-train", help="Skip the (quick) shuffled-ablation training")
     ] = False,
-    seed: c.Seed = 42,
-    pca: c.Pca = None,
-    threads: c.Threads = None,
-    id_column: c.IdColumn = None,
-    layer: c.Layer = None,
-    names_file: c.NamesFile = None,
-    drop: c.Drop = None,
-    dedupe: c.Dedupe = None,
-    columns: c.Columns = None,
-    min_score: c.MinScore = None,
-    protein_info: c.ProteinInfo = None,
-    min_mapped: c.MinMapped = None,
-    id_tables: c.IdTables = None,
+    *,
+    inputs: c.InputOptions,
+    training: c.TrainingOptions,
 ) -> None:
     """The paper's deployment checklist: a verdict, a number and a recommendation per check."""
     from calbio._io import to_json
     from calbio.analysis.doctor import run_doctor
-    from calbio.data.identifiers import id_session
 
-    emb = c.read_embeddings(embeddings, id_column, layer, names_file, drop, dedupe)
-    prs = c.read_pairs(pairs, columns, min_score, protein_info)
-    with id_session(id_tables):
-        report = run_doctor(
-            emb,
-            prs,
-            pca=pca,
-            seed=seed,
-            min_mapped=min_mapped,
-            train_check=not no_train,
-            quick_training={"hidden": quick_hidden, "epochs": quick_epochs},
-            threads=threads,
-            log=None if as_json else _log,
-        )
+    emb = inputs.embeddings(embeddings)
+    prs = c.read_pairs(pairs, inputs.columns, inputs.min_score, inputs.protein_info)
+    report = run_doctor(
+        emb,
+        prs,
+        pca=training.overrides.get("pca"),
+        seed=training.seed,
+        min_mapped=inputs.min_mapped,
+        train_check=not no_train,
+        quick_training={"hidden": quick_hidden, "epochs": quick_epochs},
+        threads=training.overrides.get("threads"),
+        log=None if as_json else _log,
+    )
     if as_json:
         sys.stdout.write(to_json(report))
         return
