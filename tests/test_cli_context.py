@@ -24,6 +24,8 @@ def test_context_fit_and_equivalent(tmp_path, cli) -> None:
             "32",
             "--seed",
             "3",
+            "--context-dim",
+            "8",
             "--out",
             model,
         ]
@@ -35,6 +37,10 @@ def test_context_fit_and_equivalent(tmp_path, cli) -> None:
     assert cfg["model"] == "context"  # saved through the one persistence module
     assert params["random_state"] == 3 and params["hidden"] == 32
     assert params["epochs"] == 2 and params["preset"] == "paper"
+    assert params["context_dim"] == 8 and params["calibration"] == "isotonic"
+    # the table's column options reach the reader (labels L1..L3 rather than one per context)
+    assert cfg["state"]["label_names"] == ["L1", "L2", "L3"]
+    assert cfg["state"]["covariate_names"] == ["log10_dose"]
     code, out, err = cli(["equivalent", model, "P001_M01", "P002_M01"])
     assert code == 0, err
     assert "P(equivalent)" in out

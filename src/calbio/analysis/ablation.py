@@ -52,6 +52,12 @@ class HeldOut:
         """Held-out test positives."""
         return self.split.test_idx
 
+    def score(self, model: CAL, **options: Any) -> dict[str, dict[str, Any]]:
+        """:func:`score_model` on this split's positives, negatives and degree-matched negatives."""
+        return score_model(
+            model, self.split, self.positives, self.negatives, self.dm_negatives, **options
+        )
+
 
 def prepare_heldout(
     pairs_idx: np.ndarray,
@@ -311,16 +317,7 @@ def ablate(
             if cond == "node":
                 node = prepare_heldout(mapped.idx, n, "node", test_fraction, seed, negative_ratio)
                 model = fit_on(emb, node.split.train_idx, preset=preset, seed=seed, **opts)
-                res = score_model(
-                    model,
-                    node.split,
-                    node.positives,
-                    node.negatives,
-                    node.dm_negatives,
-                    cb_threshold=cb_threshold,
-                    n_boot=n_boot,
-                    seed=seed,
-                )
+                res = node.score(model, cb_threshold=cb_threshold, n_boot=n_boot, seed=seed)
                 per_seed[cond].append(_condition_metrics(res, None))
                 continue
             if cond == "shuffled":
@@ -335,16 +332,7 @@ def ablate(
                 if cond == "random_negatives":
                     opts["negatives"] = "random"
             model = fit_on(emb, train, preset=preset, seed=seed, **opts)
-            res = score_model(
-                model,
-                held.split,
-                held.positives,
-                held.negatives,
-                held.dm_negatives,
-                cb_threshold=cb_threshold,
-                n_boot=n_boot,
-                seed=seed,
-            )
+            res = held.score(model, cb_threshold=cb_threshold, n_boot=n_boot, seed=seed)
             trans = score_model(
                 model,
                 held.split,

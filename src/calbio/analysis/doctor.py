@@ -18,7 +18,6 @@ from calbio.analysis.ablation import (
     fit_on,
     prepare_heldout,
     preprocessed,
-    score_model,
     shuffled_pairs,
     similarity_baseline,
     table,
@@ -217,12 +216,8 @@ def run_doctor(
         for label, train in (("reference", tr), ("shuffled", shuffled_pairs(tr, seed))):
             model = fit_on(emb, train, seed=seed, pca=pca, **quick)
             ref = label == "reference"
-            scored[label] = score_model(
+            scored[label] = held.score(
                 model,
-                held.split,
-                held.positives,
-                held.negatives,
-                held.dm_negatives,
                 seed=seed,
                 n_boot=200 if ref else 1,  # CAL's CI decides "no latent signal"
                 methods=("cal", "cosine") if ref else ("cal",),

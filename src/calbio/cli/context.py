@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
+from collections.abc import Callable
+from dataclasses import MISSING, dataclass, fields
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from calbio.cli import common as c
 from calbio.cli.app import app, console, err_console
 from calbio.errors import CalbioInputError
+
+if TYPE_CHECKING:
+    from calbio.data.context import ContextEmbeddings, ContextPairs
 
 TableArg = Annotated[
     Path,
@@ -33,58 +40,99 @@ Calibration = Annotated[str, typer.Option(help="isotonic | platt | none")]
 ContextDim = Annotated[int, typer.Option(help="Width of the learned context vector")]
 
 
-def _read_inputs(
-    table: Path,
-    pairs: Path,
-    inputs: c.InputOptions,
-    entity_column: str,
-    context_column: str,
-    label_column: str | None,
-    covariate: list[str] | None,
-    pair_context_column: str | None,
-):
-    """The entity x context table and the (context) pairs of a context command."""
-    from calbio.data.context import load_context_pairs, load_context_table
+@dataclass(frozen=True)
+class ContextOptions:
+    """What context-fit and context-evaluate share: the two files, their columns, model options."""
 
-    cemb = load_context_table(
-        table,
-        entity_column,
-        context_column,
-        label_column=label_column,
-        covariate_columns=covariate or (),
-        layer=inputs.layer,
-    )
-    prs = load_context_pairs(pairs, c.parse_columns(inputs.columns), pair_context_column)
-    return cemb, prs
+    table: Path
+    pairs: Path
+    entity_column: str = "entity"
+    context_column: str = "context"
+    label_column: str | None = None
+    covariate: list[str] | None = None
+    pair_context_column: str | None = None
+    calibration: str = "isotonic"
+    context_dim: int = 16
+
+    def read(self, inputs: c.InputOptions) -> tuple[ContextEmbeddings, ContextPairs]:
+        """The entity x context table and the (context) pairs."""
+        from calbio.data.context import load_context_pairs, load_context_table
+
+        cemb = load_context_table(
+            self.table,
+            self.entity_column,
+            self.context_column,
+            label_column=self.label_column,
+            covariate_columns=self.covariate or (),
+            layer=inputs.layer,
+        )
+        columns = c.parse_columns(inputs.columns)
+        return cemb, load_context_pairs(self.pairs, columns, self.pair_context_column)
+
+    @property
+    def model_options(self) -> dict[str, Any]:
+        """The ContextCAL parameters set on the command line besides the training options."""
+        return {"calibration": self.calibration, "context_dim": self.context_dim}
 
 
+# The annotation of each ContextOptions field: table and pairs are the positional arguments.
+_CONTEXT_ANNOTATIONS = {
+    "table": TableArg,
+    "pairs": c.PairsArg,
+    "entity_column": EntityCol,
+    "context_column": ContextCol,
+    "label_column": LabelCol,
+    "covariate": Covariate,
+    "pair_context_column": PairContextCol,
+    "calibration": Calibration,
+    "context_dim": ContextDim,
+}
 # The context model was validated with the paper recipe's structure; it keeps `paper` as default.
 CONTEXT_TRAINING = ("preset", "seed", "epochs", "hidden", "batch_size", "lr", "threads")
-# The shared input and training options of context-fit and context-evaluate, declared once.
-context_options = c.with_shared_options(
-    train=CONTEXT_TRAINING,
-    inputs=("layer", "columns", "min_mapped"),
-    defaults={"preset": "paper", "min_mapped": 0.5},
-)
+
+
+def context_command(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Give a context command its shared arguments and options, passed as ``shared``.
+
+    ``shared`` is a :class:`ContextOptions`; ``inputs`` and ``training`` come from
+    :func:`calbio.cli.common.with_shared_options` (the context subset, ``paper`` by default).
+    """
+    P = inspect.Parameter
+    sig = inspect.signature(func, eval_str=True)
+    own = [p for p in sig.parameters.values() if p.name != "shared"]
+    ann = _CONTEXT_ANNOTATIONS
+    arguments = [P(n, P.POSITIONAL_OR_KEYWORD, annotation=ann[n]) for n in ("table", "pairs")]
+    options = [
+        P(f.name, P.KEYWORD_ONLY, default=f.default, annotation=ann[f.name])
+        for f in fields(ContextOptions)
+        if f.default is not MISSING
+    ]
+
+    @functools.wraps(func)
+    def command(**kwargs: Any) -> Any:
+        shared = ContextOptions(**{k: kwargs.pop(k) for k in _CONTEXT_ANNOTATIONS})
+        return func(**kwargs, shared=shared)
+
+    params = arguments + own + options
+    command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    command.__annotations__ = {p.name: p.annotation for p in params}
+    return c.with_shared_options(
+        command,
+        train=CONTEXT_TRAINING,
+        inputs=("layer", "columns", "min_mapped"),
+        defaults={"preset": "paper", "min_mapped": 0.5},
+    )
 
 
 @app.command("context-fit")
-@context_options
+@context_command
 def context_fit(
-    table: TableArg,
-    pairs: c.PairsArg,
     out: Annotated[Path, typer.Option(help="Model directory to write")],
-    entity_column: EntityCol = "entity",
-    context_column: ContextCol = "context",
-    label_column: LabelCol = None,
-    covariate: Covariate = None,
-    pair_context_column: PairContextCol = None,
-    calibration: Calibration = "isotonic",
-    context_dim: ContextDim = 16,
     force: c.Force = False,
     *,
     inputs: c.InputOptions,
     training: c.TrainingOptions,
+    shared: ContextOptions,
 ) -> None:
     """Fit the context-conditioned model g(A, B | c) and its calibrated probability."""
     from calbio._io import check_output_file
@@ -93,16 +141,7 @@ def context_fit(
     from calbio.models.context import ContextCAL
 
     check_output_file(out, force)
-    cemb, prs = _read_inputs(
-        table,
-        pairs,
-        inputs,
-        entity_column,
-        context_column,
-        label_column,
-        covariate,
-        pair_context_column,
-    )
+    cemb, prs = shared.read(inputs)
     err_console.print(
         f"{cemb.n_entities:,} entities x {cemb.n_contexts:,} contexts ({len(cemb):,} rows, "
         f"{cemb.dim} features); {len(prs):,} pairs read"
@@ -110,8 +149,7 @@ def context_fit(
     model = ContextCAL(
         training.preset,
         random_state=training.seed,
-        calibration=calibration,
-        context_dim=context_dim,
+        **shared.model_options,
         **training.overrides,
     )
     with training_progress() as cb:
@@ -124,16 +162,9 @@ def context_fit(
 
 
 @app.command("context-evaluate")
-@context_options
+@context_command
 def context_evaluate(
-    table: TableArg,
-    pairs: c.PairsArg,
     out: Annotated[Path, typer.Option(help="Directory for metrics.json, tables and the model")],
-    entity_column: EntityCol = "entity",
-    context_column: ContextCol = "context",
-    label_column: LabelCol = None,
-    covariate: Covariate = None,
-    pair_context_column: PairContextCol = None,
     train_context: Annotated[
         list[str] | None,
         typer.Option(help="Train only on these contexts (repeatable); others are unseen"),
@@ -145,12 +176,11 @@ def context_evaluate(
     k_shot: Annotated[int, typer.Option(help="Labelled pairs for few-shot LOCO adaptation")] = 20,
     test_fraction: Annotated[float, typer.Option(help="Held-out fraction of pairs")] = 0.3,
     n_boot: Annotated[int, typer.Option(help="Bootstrap resamples for AUC CIs")] = 200,
-    calibration: Calibration = "isotonic",
-    context_dim: ContextDim = 16,
     force: c.Force = False,
     *,
     inputs: c.InputOptions,
     training: c.TrainingOptions,
+    shared: ContextOptions,
 ) -> None:
     """Per-context and leave-one-context-out AUCs: context model, pooled, per-context, cosine."""
     from rich.table import Table
@@ -161,16 +191,7 @@ def context_evaluate(
     if loco_by not in ("context", "label"):
         raise CalbioInputError("--loco-by must be 'context' or 'label'")
     check_output_file(out, force)
-    cemb, prs = _read_inputs(
-        table,
-        pairs,
-        inputs,
-        entity_column,
-        context_column,
-        label_column,
-        covariate,
-        pair_context_column,
-    )
+    cemb, prs = shared.read(inputs)
     result = evaluate_contexts(
         cemb,
         prs,
@@ -182,10 +203,9 @@ def context_evaluate(
         loco_by=loco_by,
         k_shot=k_shot,
         n_boot=n_boot,
-        calibration=calibration,
-        context_dim=context_dim,
         min_mapped=inputs.min_mapped,
         progress=lambda m: err_console.print(m),
+        **shared.model_options,
         **training.overrides,
     )
     result.save(out, force=force)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -70,6 +73,7 @@ def _log(msg: str) -> None:
 
 
 @app.command()
+@c.with_shared_options(train=("seed", "pca", "threads"))
 def doctor(
     embeddings: c.EmbeddingsArg,
     pairs: c.PairsArg,
@@ -81,39 +85,27 @@ def doctor(
     no_train: Annotated[
         bool, typer.Option("--no-train", help="Skip the (quick) shuffled-ablation training")
     ] = False,
-    seed: c.Seed = 42,
-    pca: c.Pca = None,
-    threads: c.Threads = None,
-    id_column: c.IdColumn = None,
-    layer: c.Layer = None,
-    names_file: c.NamesFile = None,
-    drop: c.Drop = None,
-    dedupe: c.Dedupe = None,
-    columns: c.Columns = None,
-    min_score: c.MinScore = None,
-    protein_info: c.ProteinInfo = None,
-    min_mapped: c.MinMapped = None,
-    id_tables: c.IdTables = None,
+    *,
+    inputs: c.InputOptions,
+    training: c.TrainingOptions,
 ) -> None:
     """The paper's deployment checklist: a verdict, a number and a recommendation per check."""
     from calbio._io import to_json
     from calbio.analysis.doctor import run_doctor
-    from calbio.data.identifiers import id_session
 
-    emb = c.read_embeddings(embeddings, id_column, layer, names_file, drop, dedupe)
-    prs = c.read_pairs(pairs, columns, min_score, protein_info)
-    with id_session(id_tables):
-        report = run_doctor(
-            emb,
-            prs,
-            pca=pca,
-            seed=seed,
-            min_mapped=min_mapped,
-            train_check=not no_train,
-            quick_training={"hidden": quick_hidden, "epochs": quick_epochs},
-            threads=threads,
-            log=None if as_json else _log,
-        )
+    emb = inputs.embeddings(embeddings)
+    prs = c.read_pairs(pairs, inputs.columns, inputs.min_score, inputs.protein_info)
+    report = run_doctor(
+        emb,
+        prs,
+        pca=training.overrides.get("pca"),
+        seed=training.seed,
+        min_mapped=inputs.min_mapped,
+        train_check=not no_train,
+        quick_training={"hidden": quick_hidden, "epochs": quick_epochs},
+        threads=training.overrides.get("threads"),
+        log=None if as_json else _log,
+    )
     if as_json:
         sys.stdout.write(to_json(report))
         return
@@ -185,15 +177,75 @@ def ablate(
 SWEEP_TRAINING = ("preset", "epochs", "hidden", "negatives", "pca", "threads")
 
 
-@sweep_app.command("threshold")
-@c.with_shared_options(
-    train=SWEEP_TRAINING,
+# The options every `calbio sweep` over a table and a pairs file takes besides its own.
+SWEEP_OPTIONS: dict[str, tuple[Any, Any]] = {
+    "seeds": (Seeds, "42"),
+    "cb_threshold": (CbThreshold, 0.2),
+    "out": (JsonOut, None),
+    "force": (c.Force, False),
+}
+
+
+def sweep_command(name: str, **shared: Any) -> Callable[[Callable[..., Any]], Any]:
+    """Register ``calbio sweep NAME`` from a function of its own options that returns
+    ``(sweep, options)``.
+
+    The command also takes the embedding table and the pairs file, SWEEP_OPTIONS and the shared
+    options (``shared``: ``inputs``/``defaults`` of :func:`calbio.cli.common.with_shared_options`,
+    training options SWEEP_TRAINING); it reads both files, runs
+    ``sweep(embeddings, pairs, seeds=..., cb_threshold=..., **options)``, prints the tables and
+    writes ``--out``.
+    """
+
+    def decorate(func: Callable[..., Any]) -> Any:
+        P = inspect.Parameter
+        own = list(inspect.signature(func, eval_str=True).parameters.values())
+        files = [
+            P("embeddings", P.POSITIONAL_OR_KEYWORD, annotation=c.EmbeddingsArg),
+            P("pairs", P.POSITIONAL_OR_KEYWORD, annotation=c.PairsArg),
+        ]
+        common = [
+            P(k, P.KEYWORD_ONLY, default=d, annotation=a) for k, (a, d) in SWEEP_OPTIONS.items()
+        ]
+
+        @functools.wraps(func)
+        def command(**kwargs: Any) -> None:
+            inputs: c.InputOptions = kwargs.pop("inputs")
+            training: c.TrainingOptions = kwargs.pop("training")
+            emb, prs, seeds, cb_threshold, out, force = (
+                kwargs.pop(k) for k in ("embeddings", "pairs", *SWEEP_OPTIONS)
+            )
+            sweep, options = func(**kwargs)
+            result = sweep(
+                inputs.embeddings(emb),
+                inputs.pairs(prs),
+                min_mapped=inputs.min_mapped,
+                preset=training.preset,
+                log=_log,
+                seeds=_seeds(seeds),
+                cb_threshold=cb_threshold,
+                **options,
+                **training.overrides,
+            )
+            print_tables(result["tables"])
+            _write_json(out, result, force)
+
+        params = files + own + common  # with_shared_options adds the rest
+        command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+        command.__annotations__ = {p.name: p.annotation for p in params}
+        return sweep_app.command(name)(
+            c.with_shared_options(command, train=SWEEP_TRAINING, **shared)
+        )
+
+    return decorate
+
+
+@sweep_command(
+    "threshold",
     inputs=("id_column", "columns", "protein_info", "min_mapped", "id_tables"),
     defaults={"min_mapped": 0.1},
 )
 def sweep_threshold(
-    embeddings: c.EmbeddingsArg,
-    pairs: c.PairsArg,
     column: Annotated[str | None, typer.Option(help="Score column to threshold")] = (
         "combined_score"
     ),
@@ -205,69 +257,26 @@ def sweep_threshold(
     validate_with: Annotated[
         list[Path] | None, typer.Option(help="Independent pairs file to validate on (repeatable)")
     ] = None,
-    seeds: Seeds = "42",
     protocol: Annotated[str, typer.Option(help="edge | node | transductive")] = "edge",
-    cb_threshold: CbThreshold = 0.2,
-    out: JsonOut = None,
-    force: c.Force = False,
-    *,
-    inputs: c.InputOptions,
-    training: c.TrainingOptions,
-) -> None:
+) -> tuple[Callable[..., dict[str, Any]], dict[str, Any]]:
     """Pairs, CB fraction, cosine stats (Table 1) and held-out AUC per threshold (Tables 2-3)."""
     from calbio.analysis.sweep import threshold_sweep
     from calbio.data.pairs import load_pairs, parse_min_score
 
-    _run_sweep(
-        threshold_sweep,
-        inputs.embeddings(embeddings),
-        inputs.pairs(pairs),
-        inputs,
-        training,
-        out,
-        force,
-        column=column,
-        values=_floats(values, "--values") if column else [],
-        channels=[parse_min_score([x]) for x in channel or []],
-        seeds=_seeds(seeds),
-        protocol=protocol,
-        cb_threshold=cb_threshold,
-        validate_with=[load_pairs(p) for p in validate_with or []],
-    )
+    return threshold_sweep, {
+        "column": column,
+        "values": _floats(values, "--values") if column else [],
+        "channels": [parse_min_score([x]) for x in channel or []],
+        "protocol": protocol,
+        "validate_with": [load_pairs(p) for p in validate_with or []],
+    }
 
 
-def _run_sweep(
-    sweep: Any,
-    emb: Any,
-    prs: Any,
-    inputs: c.InputOptions,
-    training: c.TrainingOptions,
-    out: Path | None,
-    force: bool,
-    **options: Any,
-) -> None:
-    """Run one sweep with the shared input/training options; print its tables, write JSON."""
-    result = sweep(
-        emb,
-        prs,
-        min_mapped=inputs.min_mapped,
-        preset=training.preset,
-        log=_log,
-        **options,
-        **training.overrides,
-    )
-    print_tables(result["tables"])
-    _write_json(out, result, force)
-
-
-@sweep_app.command("lambda")
-@c.with_shared_options(
-    train=SWEEP_TRAINING,
+@sweep_command(
+    "lambda",
     inputs=("id_column", "columns", "min_score", "protein_info", "min_mapped", "id_tables"),
 )
 def sweep_lambda(
-    embeddings: c.EmbeddingsArg,
-    pairs: c.PairsArg,
     lambdas: Annotated[str, typer.Option(help="Comma-separated λ values")] = (
         "0,0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9,1"
     ),
@@ -275,31 +284,15 @@ def sweep_lambda(
         float, typer.Option(help="Fraction of TRAINING pairs used to choose λ")
     ] = 0.2,
     select: Annotated[str, typer.Option(help="Choose λ by validation 'auc' or 'cb_auc'")] = "auc",
-    seeds: Seeds = "42",
-    cb_threshold: CbThreshold = 0.2,
-    out: JsonOut = None,
-    force: c.Force = False,
-    *,
-    inputs: c.InputOptions,
-    training: c.TrainingOptions,
-) -> None:
+) -> tuple[Callable[..., dict[str, Any]], dict[str, Any]]:
     """Blend weight λ chosen on a validation split of training pairs, reported on test."""
     from calbio.analysis.sweep import lambda_sweep
 
-    _run_sweep(
-        lambda_sweep,
-        inputs.embeddings(embeddings),
-        inputs.pairs(pairs),
-        inputs,
-        training,
-        out,
-        force,
-        lambdas=_floats(lambdas, "--lambdas"),
-        seeds=_seeds(seeds),
-        validation_fraction=validation_fraction,
-        select=select,
-        cb_threshold=cb_threshold,
-    )
+    return lambda_sweep, {
+        "lambdas": _floats(lambdas, "--lambdas"),
+        "validation_fraction": validation_fraction,
+        "select": select,
+    }
 
 
 @sweep_app.command("cb")

@@ -479,49 +479,8 @@ def load_embeddings(
         )
     if obsm is not None and _detect_format(Path(data))[0] != "h5ad":
         raise CalbioInputError("obsm only applies to AnnData / .h5ad", data)
-    return _load_embeddings_file(
-        data,
-        id_column=id_column,
-        layer=layer,
-        obsm=obsm,
-        names_file=names_file,
-        drop=drop,
-        dedupe=dedupe,
-    )
-
-
-def _is_anndata(obj: Any) -> bool:
-    return type(obj).__name__ == "AnnData" and hasattr(obj, "obs_names") and hasattr(obj, "obsm")
-
-
-def embeddings_from_anndata(
-    adata: Any,
-    *,
-    id_column: str | None = None,
-    layer: str | None = None,
-    obsm: str | None = None,
-    drop: str | None = None,
-    dedupe: str | None = None,
-    source: str = "anndata",
-) -> Embeddings:
-    """Validate an in-memory AnnData: rows = observations, values from X, a layer or an obsm key."""
-    ids, X, extra = _anndata_matrix(adata, id_column, layer, obsm, source)
-    meta = {"format": "anndata", "id_column": id_column or "obs_names", **extra}
-    return _finish(ids, X, source=source, path=source, drop=drop, dedupe=dedupe, meta=meta)
-
-
-def _load_embeddings_file(
-    path: str | Path,
-    *,
-    id_column: str | None = None,
-    layer: str | None = None,
-    obsm: str | None = None,
-    names_file: str | Path | None = None,
-    drop: str | None = None,
-    dedupe: str | None = None,
-) -> Embeddings:
-    """Load and validate an embedding table from CSV/TSV(.gz), Parquet, .npy + names or .h5ad."""
-    p = Path(path)
+    # a file path: CSV/TSV(.gz), Parquet, .npy + names or .h5ad
+    p = Path(data)
     _check_dedupe(dedupe, p)
     if not p.exists():
         raise CalbioInputError("file not found", p)
@@ -563,6 +522,26 @@ def _load_embeddings_file(
         sha256=sha256_file(p),
         meta=meta,
     )
+
+
+def _is_anndata(obj: Any) -> bool:
+    return type(obj).__name__ == "AnnData" and hasattr(obj, "obs_names") and hasattr(obj, "obsm")
+
+
+def embeddings_from_anndata(
+    adata: Any,
+    *,
+    id_column: str | None = None,
+    layer: str | None = None,
+    obsm: str | None = None,
+    drop: str | None = None,
+    dedupe: str | None = None,
+    source: str = "anndata",
+) -> Embeddings:
+    """Validate an in-memory AnnData: rows = observations, values from X, a layer or an obsm key."""
+    ids, X, extra = _anndata_matrix(adata, id_column, layer, obsm, source)
+    meta = {"format": "anndata", "id_column": id_column or "obs_names", **extra}
+    return _finish(ids, X, source=source, path=source, drop=drop, dedupe=dedupe, meta=meta)
 
 
 def embeddings_from_frame(

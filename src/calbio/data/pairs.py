@@ -379,50 +379,30 @@ def load_pairs(
 ) -> Pairs:
     """Load associated pairs: a file (CSV/TSV/space-separated, gzip ok, STRING links), a
     DataFrame (identifier columns auto-detected or ``columns``), a list of (a, b) tuples, or
-    ``Pairs``. ``min_mapped`` and ``known_ids`` apply to files (see ``_load_pairs_file``)."""
-    if isinstance(data, Pairs):
-        return data
-    if isinstance(data, pd.DataFrame):
-        return pairs_from_frame(data, columns, min_score=min_score)
-    if isinstance(data, str | Path):
-        return _load_pairs_file(
-            data,
-            columns=columns,
-            min_score=min_score,
-            protein_info=protein_info,
-            min_mapped=min_mapped,
-            known_ids=known_ids,
-        )
-    if isinstance(data, list | tuple) or (
-        isinstance(data, np.ndarray) and data.ndim == 2 and data.shape[1] == 2
-    ):
-        if columns is not None or min_score is not None:
-            raise CalbioInputError("columns/min_score apply to files and DataFrames only", "list")
-        return pairs_from_list([tuple(r) for r in data])
-    raise CalbioInputError(
-        "expected a file path, DataFrame, list of (a, b) tuples or Pairs, "
-        f"got {type(data).__name__}",
-        "pairs",
-    )
-
-
-def _load_pairs_file(
-    path: str | Path,
-    *,
-    columns: tuple[str, str] | None = None,
-    min_score: dict[str, float] | None = None,
-    protein_info: str | Path | None = None,
-    min_mapped: float | None = 0.5,
-    known_ids: Iterable[Any] | None = None,
-) -> Pairs:
-    """Load associated pairs from CSV/TSV/space-separated text (gzip ok), incl. STRING links.
+    ``Pairs``. ``min_mapped`` and ``known_ids`` apply to files only.
 
     With a protein.info file, rows whose protein ids have no name are lost; when more than
     ``1 - min_mapped`` of the rows (after the score filter) are lost that way, this refuses, the
     same rule as for identifiers that do not map onto the embedding table. ``known_ids`` (e.g.
     the embedding's names) help tell a header from a first pair in a file without a header.
     """
-    p = Path(path)
+    if isinstance(data, Pairs):
+        return data
+    if isinstance(data, pd.DataFrame):
+        return pairs_from_frame(data, columns, min_score=min_score)
+    if isinstance(data, list | tuple) or (
+        isinstance(data, np.ndarray) and data.ndim == 2 and data.shape[1] == 2
+    ):
+        if columns is not None or min_score is not None:
+            raise CalbioInputError("columns/min_score apply to files and DataFrames only", "list")
+        return pairs_from_list([tuple(r) for r in data])
+    if not isinstance(data, str | Path):
+        raise CalbioInputError(
+            "expected a file path, DataFrame, list of (a, b) tuples or Pairs, "
+            f"got {type(data).__name__}",
+            "pairs",
+        )
+    p = Path(data)
     if not p.exists():
         raise CalbioInputError("file not found", p)
     if not p.is_file():

@@ -42,12 +42,13 @@ The oracle score for a pair is ``c(i, j)`` (use :func:`compatibility`). ``truth`
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
 import numpy as np
 
 from calbio.data.types import Embeddings, Pairs
 
-__all__ = ["SyntheticData", "compatibility", "make_synthetic"]
+__all__ = ["SyntheticData", "SyntheticWorld", "compatibility", "make_synthetic"]
 
 TOP_K = 10
 # Upper bound on dense anchor x entity elements per block when scoring candidates.
@@ -56,13 +57,21 @@ _MAX_ROUNDS = 200
 _MAX_STALLED = 5  # rounds in a row without a new pair before giving up
 
 
-@dataclass
-class SyntheticData:
-    """A synthetic embedding table, its generated pairs and the hidden rule that produced them."""
+E = TypeVar("E")
+P = TypeVar("P")
 
-    embeddings: Embeddings
-    pairs: Pairs
+
+@dataclass
+class SyntheticWorld(Generic[E, P]):
+    """A synthetic table, its generated pairs and the hidden truth that produced them."""
+
+    embeddings: E
+    pairs: P
     truth: dict = field(default_factory=dict)
+
+
+class SyntheticData(SyntheticWorld[Embeddings, Pairs]):
+    """A synthetic embedding table, its generated pairs and the hidden rule that produced them."""
 
 
 def _hidden_map(dim: int, rng: np.random.Generator) -> np.ndarray:

@@ -41,25 +41,19 @@ equivalent pairs of every context (context-specific pairs).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 import pandas as pd
 
 from calbio.data.context import ContextEmbeddings, ContextPairs
+from calbio.data.synthetic import SyntheticWorld
 
 __all__ = ["DEFAULT_DOSES", "DoseWorld", "hill", "make_dose_world", "oracle_equivalent"]
 
 DEFAULT_DOSES: tuple[float, ...] = (0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
 
 
-@dataclass
-class DoseWorld:
+class DoseWorld(SyntheticWorld[ContextEmbeddings, ContextPairs]):
     """Context embeddings (line x dose), equivalent pairs per context, and the hidden truth."""
-
-    embeddings: ContextEmbeddings
-    pairs: ContextPairs
-    truth: dict = field(default_factory=dict)
 
 
 def hill(d: np.ndarray, ec50: np.ndarray, slope: np.ndarray) -> np.ndarray:

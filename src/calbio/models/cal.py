@@ -49,6 +49,16 @@ _OVERRIDES = (
 )
 
 
+def store_params(estimator: Any, params: dict[str, Any]) -> None:
+    """Store each constructor argument under its own name: all a scikit-learn ``__init__`` does.
+
+    ``params`` is the constructor's ``locals()`` taken first thing, i.e. exactly its arguments.
+    """
+    for name, value in params.items():
+        if name not in ("self", "__class__"):
+            setattr(estimator, name, value)
+
+
 @register_model("cal")
 class CAL(AssociationModelBase):
     """Contrastive Association Learning: learn f so that f(e_a) lands near e_b for known pairs.
@@ -90,33 +100,7 @@ class CAL(AssociationModelBase):
         random_state: int | None = None,
         verbose: bool = False,
     ) -> None:
-        self.preset = preset
-        self.hidden = hidden
-        self.depth = depth
-        self.tau = tau
-        self.batch_size = batch_size
-        self.epochs = epochs
-        self.lr = lr
-        self.weight_decay = weight_decay
-        self.schedule = schedule
-        self.negatives = negatives
-        self.n_negatives = n_negatives
-        self.degree_power = degree_power
-        self.mask_false_negatives = mask_false_negatives
-        self.both_orientations = both_orientations
-        self.drop_last = drop_last
-        self.validation_fraction = validation_fraction
-        self.patience = patience
-        self.score = score
-        self.blend_lambda = blend_lambda
-        self.pca = pca
-        self.threads = threads
-        self.device = device
-        self.precision = precision
-        self.devices = devices
-        self.strategy = strategy
-        self.random_state = random_state
-        self.verbose = verbose
+        store_params(self, locals())
 
     @property
     def config(self) -> TrainConfig:

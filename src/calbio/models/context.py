@@ -56,6 +56,7 @@ from calbio.data.context import (
 from calbio.data.matching import resolve_identifiers
 from calbio.errors import CalbioInputError
 from calbio.models.base import AssociationModelBase
+from calbio.models.cal import store_params
 from calbio.models.context_module import ContextFiLMMLP
 from calbio.models.presets import SCORE_KINDS, TrainConfig, get_preset
 from calbio.models.registry import register_model
@@ -174,29 +175,7 @@ class ContextCAL(AssociationModelBase):
         calibration_negatives: int = 1,
         context: str | None = None,
     ) -> None:
-        self.preset = preset
-        self.hidden = hidden
-        self.depth = depth
-        self.tau = tau
-        self.batch_size = batch_size
-        self.epochs = epochs
-        self.lr = lr
-        self.weight_decay = weight_decay
-        self.schedule = schedule
-        self.mask_false_negatives = mask_false_negatives
-        self.both_orientations = both_orientations
-        self.drop_last = drop_last
-        self.score_kind = score_kind
-        self.blend_lambda = blend_lambda
-        self.pca = pca
-        self.threads = threads
-        self.random_state = random_state
-        self.context_dim = context_dim
-        self.context_dropout = context_dropout
-        self.calibration = calibration
-        self.calibration_fraction = calibration_fraction
-        self.calibration_negatives = calibration_negatives
-        self.context = context
+        store_params(self, locals())
 
     @property
     def config(self) -> TrainConfig:
