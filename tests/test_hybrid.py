@@ -57,6 +57,11 @@ def test_missing_torch_geometric_is_an_input_error(data, monkeypatch) -> None:
     monkeypatch.setitem(sys.modules, "torch_geometric", None)
     with pytest.raises(CalbioInputError, match="gnn=False"):
         _hybrid(gnn=True).fit(emb, idx)
+    # the default ("auto") fits without the GraphSAGE feature and says so
+    model = _hybrid(gnn="auto").fit(emb, idx)
+    assert model.gnn_used_ is False and model.gnn_vectors_ is None
+    with pytest.raises(CalbioInputError, match="gnn must be"):
+        _hybrid(gnn="sometimes").fit(emb, idx)
 
 
 def test_hash_carve_does_not_depend_on_other_pairs(data) -> None:

@@ -267,7 +267,8 @@ class Hybrid(AssociationModelBase):
     negatives per validation pair, a ``degree_negatives`` share of them drawn in proportion to
     degree (the rest uniformly); ``C`` is the combiners' inverse L2 penalty; ``pairwise`` fits
     the weights on within-query contrasts (else plain pointwise logistic regression); ``gnn``
-    adds the GraphSAGE feature (needs ``torch_geometric``).
+    adds the GraphSAGE feature: True needs ``torch_geometric`` (``calbio[graph]``), ``"auto"``
+    uses it when installed (``gnn_used_`` says whether it was), False never.
     """
 
     uses_graph: ClassVar[bool] = True
@@ -281,7 +282,7 @@ class Hybrid(AssociationModelBase):
         cold_fraction: float = 0.1,
         n_negatives: int = 5,
         C: float = 1.0,
-        gnn: bool = True,
+        gnn: bool | str = "auto",
         degree_negatives: float = 0.0,
         refit_cal: bool = True,
         pairwise: bool = True,
@@ -328,15 +329,24 @@ class Hybrid(AssociationModelBase):
 
     def _fit_gnn(self, emb: Embeddings, train_idx: np.ndarray) -> Any:
         """A GraphSAGE model fitted on ``train_idx`` (for the ``sage`` feature), or None."""
+        if self.gnn not in (True, False, "auto"):
+            raise CalbioInputError(f"gnn must be True, False or 'auto', got {self.gnn!r}")
+        self.gnn_used_ = False
         if not self.gnn:
             return None
         try:
             import torch_geometric  # noqa: F401
         except ModuleNotFoundError:
+            if self.gnn == "auto":
+                from calbio.logs import logger
+
+                logger.info("hybrid: PyTorch Geometric not installed; no GraphSAGE feature")
+                return None
             raise CalbioInputError(
                 "the hybrid's GraphSAGE feature needs PyTorch Geometric: "
                 "pip install 'calbio[graph]', or pass gnn=False"
             ) from None
+        self.gnn_used_ = True
         from calbio.models.sage import SAGE
 
         sage = SAGE(random_state=self.seed, threads=self.threads or 1)
@@ -543,6 +553,7 @@ class Hybrid(AssociationModelBase):
             "validation": self.validation_,
             "fit_seconds": float(self.fit_seconds_),
             "features": list(FEATURES),
+            "gnn_used": bool(getattr(self, "gnn_used_", self.gnn_vectors_ is not None)),
         }
         return arrays, state
 
@@ -564,6 +575,7 @@ class Hybrid(AssociationModelBase):
             for name in _COMBINERS
         }
         self.gnn_vectors_ = arrays.get("gnn_vectors")
+        self.gnn_used_ = bool(state.get("gnn_used", self.gnn_vectors_ is not None))
         self.validation_ = state["validation"]
         self.fit_seconds_ = float(state["fit_seconds"])
         self._feats = None
