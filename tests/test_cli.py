@@ -220,3 +220,14 @@ def test_fit_a_graph_model_and_query_it(files, tmp_path, cli) -> None:
     gene = pd.read_csv(files / "pairs.csv")["gene1"][0]
     code, out, err = cli(["query", model, gene, "--top", "3"])
     assert code == 0, err and "association partners" in out
+
+
+def test_training_options_no_model_takes_are_errors(files, tmp_path, cli) -> None:
+    args = ["evaluate", files / "emb.csv", files / "pairs.csv", "--n-boot", "5"]
+    code, _, err = cli([*args, "--out", tmp_path / "x", "--model", "adamic_adar", "--lr", "0.01"])
+    assert code == 2 and "--lr does not apply to adamic_adar" in err
+    assert not (tmp_path / "x").exists()
+    # applied where it applies: CAL takes --epochs, the heuristic does not need it
+    out = tmp_path / "ok"
+    code, _, err = cli([*args, "--out", out, "--model", "cal", "--model", "adamic_adar", *TRAIN])
+    assert code == 0, err

@@ -15,15 +15,17 @@ from calbio.errors import CalbioInputError
 training_progress = c.training_progress
 
 
-def build_model(name: str, training: c.TrainingOptions) -> object:
-    """A fresh registered model with the command line's training options applied where known."""
-    from calbio.evaluation.protocol import _instantiate
+def build_models(names: list[str], training: c.TrainingOptions) -> dict[str, object]:
+    """Fresh registered models; each command-line training option goes where it applies."""
+    from calbio.evaluation.protocol import instantiate_models
 
-    return _instantiate(
-        name,
-        {},
-        {"preset": training.preset, "random_state": training.seed, **training.overrides},
-    )
+    options = {"preset": training.preset, "random_state": training.seed, **training.overrides}
+    return instantiate_models(names, None, options)
+
+
+def build_model(name: str, training: c.TrainingOptions) -> object:
+    """One fresh registered model with the command line's training options."""
+    return next(iter(build_models([name], training).values()))
 
 
 @app.command()
@@ -110,7 +112,7 @@ def evaluate(
     if protocol not in PROTOCOLS:
         raise CalbioInputError(f"--protocol must be one of {', '.join(PROTOCOLS)}")
     names = model or [c.DEFAULT_MODEL]
-    chosen = [] if names == ["none"] else [build_model(m, training) for m in names]
+    chosen = [] if names == ["none"] else list(build_models(names, training).values())
     check_evaluation(test_fraction=test_fraction, n_boot=n_boot, cb_threshold=cb_threshold)
     sources = [*inputs.paths(embeddings, pairs), *(validate_with or [])]
     check_output(out, force, inputs=sources, kind="dir")

@@ -22,6 +22,7 @@ import scipy.sparse as sp
 from calbio._io import atomic_dir, write_json_atomic
 from calbio.data.coerce import EmbeddingsLike, PairsLike, as_embeddings, as_mapped_pairs
 from calbio.data.types import Embeddings, MappedPairs, Pairs
+from calbio.errors import CalbioInputError
 from calbio.evaluation.metrics import average_precision, bootstrap_auc_ci, roc_auc
 from calbio.evaluation.ranking import bootstrap_mean_ci, filtered_ranks, known_csr
 from calbio.evaluation.splits import (
@@ -453,16 +454,41 @@ def _as_model_list(model: ModelLike | Sequence[ModelLike] | None) -> list[ModelL
     return [model]
 
 
-def _instantiate(model: ModelLike, kwargs: dict[str, Any], train_options: dict[str, Any]) -> Any:
-    """A fresh model; ``train_options`` go to every model whose parameters name them."""
-    inst = resolve_model(model, **kwargs)
-    if train_options and hasattr(inst, "get_params"):
-        params = inst.get_params(deep=False)
-        unknown = set(train_options) - set(params)
-        if unknown and model_name(inst) == "cal":
-            raise ValueError(f"unknown training options: {sorted(unknown)}")
-        inst.set_params(**{k: v for k, v in train_options.items() if k in params})
-    return inst
+# Options every model takes when it has such a parameter, and silently skips otherwise.
+_ALWAYS = ("preset", "random_state")
+
+
+def instantiate_models(
+    specs: Sequence[ModelLike],
+    model_kwargs: dict[str, Any] | None = None,
+    train_options: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Fresh models by name; each training option goes to every model with such a parameter.
+
+    An option that no chosen model takes (say ``lr`` for ``hybrid`` alone) is an error, never
+    silently dropped. ``model_kwargs`` are constructor parameters of a single model.
+    """
+    options = dict(train_options or {})
+    chosen: dict[str, Any] = {}
+    used: set[str] = set()
+    for spec in specs:
+        inst = resolve_model(spec, **(dict(model_kwargs or {}) if len(specs) == 1 else {}))
+        if options and hasattr(inst, "get_params"):
+            params = inst.get_params(deep=False)
+            take = {k: v for k, v in options.items() if k in params}
+            inst.set_params(**take)
+            used |= set(take)
+        name = model_name(inst)
+        if name in chosen:
+            name = f"{name}_{len(chosen)}"
+        chosen[name] = inst
+    unused = sorted(set(options) - used - set(_ALWAYS))
+    if unused and specs:
+        flags = ", ".join("--" + k.replace("_", "-") for k in unused)
+        raise CalbioInputError(
+            f"{flags} does not apply to {', '.join(chosen)} (not a parameter of the model)"
+        )
+    return chosen
 
 
 def evaluate(
@@ -538,15 +564,7 @@ def evaluate(
     if preset is not None:
         options["preset"] = preset
     options.setdefault("random_state", seed)
-    chosen: dict[str, Any] = {}
-    for spec in chosen_specs:
-        inst = _instantiate(
-            spec, dict(model_kwargs or {}) if len(chosen_specs) == 1 else {}, options
-        )
-        name = model_name(inst)
-        if name in chosen:
-            name = f"{name}_{len(chosen)}"
-        chosen[name] = inst
+    chosen = instantiate_models(chosen_specs, model_kwargs, options)
     shortcuts = {s: resolve_model(s) for s in shortcuts_for(emb.X) if s not in chosen}
     train_pairs = MappedPairs(split.train_idx, n, mapped.stats)
     for name, inst in chosen.items():
