@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 import torch
 
+pytest.importorskip("lightning_fabric")  # the `distributed` extra
+
 from calbio.models.module import ResidualAssociationMLP
 from calbio.models.presets import TrainConfig
 from calbio.training.distributed import (
