@@ -147,3 +147,36 @@ def test_uniprot_keyed_validation_file_through_cli(real, shared_data, tmp_path, 
 def test_no_current_symbol_looks_excel_mangled(real) -> None:
     tables, _, _ = real
     assert find_excel_mangled(tables.symbol.index).empty
+
+
+def test_query_and_context_pairs_resolve_outdated_symbols(shared_data, tmp_path, cli) -> None:
+    """`query` and the context readers use the same identifier tables as fit/evaluate."""
+    import numpy as np
+
+    from calbio.data.context import ContextPairs, context_embeddings_from_frame, map_context_pairs
+    from calbio.data.identifiers import id_session
+    from calbio.models.graph import Cosine
+
+    tables = shared_data / "identifiers"
+    rng = np.random.default_rng(0)
+    names = ["INTS15", "INTS6", "INTS3", "TP53", "MDM2", "CDK1"]
+    emb = calbio.Embeddings(np.array(names, dtype=object), rng.normal(size=(6, 4)))
+    model_dir = Cosine().fit(emb, [("INTS15", "INTS6"), ("TP53", "MDM2")]).save(tmp_path / "m")
+    code, _, err = cli(["query", model_dir, "C7orf26", "--top", "2"])
+    assert code == 2 and "C7orf26" in err
+    code, out, err = cli(["query", model_dir, "C7orf26", "--top", "2", "--id-tables", tables])
+    assert code == 0, err
+    # context pairs: an outdated symbol maps through the same tables
+    frame = pd.DataFrame(
+        rng.normal(size=(12, 4)),
+        index=pd.MultiIndex.from_product([names, ["liver", "lung"]], names=["entity", "context"]),
+    ).reset_index()
+    cemb = context_embeddings_from_frame(frame, entity_column="entity", context_column="context")
+    prs = ContextPairs(
+        np.array(["C7orf26", "TP53"], dtype=object),
+        np.array(["INTS6", "MDM2"], dtype=object),
+        np.array(["", ""], dtype=object),
+    )
+    with id_session(tables):
+        mapped = map_context_pairs(prs, cemb, min_fraction=0.9)
+    assert len(mapped) == 4  # two pairs, each in both contexts

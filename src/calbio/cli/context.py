@@ -119,7 +119,7 @@ def context_command(func: Callable[..., Any]) -> Callable[..., Any]:
     return c.with_shared_options(
         command,
         train=CONTEXT_TRAINING,
-        inputs=("layer", "columns", "min_mapped"),
+        inputs=("layer", "columns", "min_mapped", "id_tables"),
         defaults={"preset": "paper", "min_mapped": 0.5},
     )
 

@@ -207,6 +207,7 @@ def query(
     gene: Annotated[str, typer.Argument(help="Entity to query")],
     top: Annotated[int, typer.Option(help="How many partners")] = 20,
     out: Annotated[Path | None, typer.Option(help="Also write the table as CSV")] = None,
+    id_tables: c.IdTables = None,
     force: c.Force = False,
 ) -> None:
     """Ranked partners of one entity: known (training) partners and new candidates, listed apart."""
@@ -221,9 +222,11 @@ def query(
         check_output(out, force, inputs=[model_dir], kind="file")
     model = load_model(model_dir)
     from calbio.api import query_partners
+    from calbio.data.identifiers import id_session
 
-    known, new = query_partners(model, gene, top=top)
-    table = model.query(gene, top=top)
+    with id_session(id_tables):  # outdated symbols / other namespaces resolve with tables
+        known, new = query_partners(model, gene, top=top)
+        table = model.query(gene, top=top)
     if out is not None:
         from calbio._io import atomic_file
 

@@ -343,7 +343,21 @@ def summarize_mapping(mapped: MappedPairs) -> str:
     return line
 
 
-def resolve_identifiers(ids: np.ndarray, embeddings: Embeddings) -> tuple[np.ndarray, np.ndarray]:
-    """Row of each identifier (-1 if none; exact, then unambiguous case-insensitive) and a mask
-    of the case-insensitive matches; the one matching rule for every pair reader."""
-    return _resolve(np.asarray(ids, dtype=object), embeddings)
+def resolve_identifiers(
+    ids: np.ndarray,
+    embeddings: Embeddings,
+    id_tables: IdentifierTables | str | Path | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Row of each identifier (-1 if none) and a mask of the case-insensitive matches.
+
+    The one matching rule for every pair reader: exact, then unambiguous case-insensitive, then
+    (with identifier tables: the argument, the active ``id_session`` or $CALBIO_ID_TABLES)
+    namespace conversion and current symbols for outdated ones, as in :func:`map_pairs`.
+    """
+    uniques = np.asarray(ids, dtype=object).astype(str).astype(object)
+    rows, ci = _resolve(uniques, embeddings)
+    tables = resolve_id_tables(id_tables)
+    if tables is not None and (rows < 0).any():
+        how = np.where(rows >= 0, "exact", "unknown").astype(object)
+        _convert(uniques, rows, how, np.full(len(uniques), -1, np.int64), embeddings, tables)
+    return rows, ci

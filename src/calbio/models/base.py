@@ -182,14 +182,13 @@ class AssociationModelBase(BaseEstimator):
         return Embeddings(self.names_, X, source="model")
 
     def index_of(self, name: str) -> int:
-        """Row of an entity: exact match first, then case-insensitive."""
+        """Row of an entity: exact, case-insensitive, then (with identifier tables) converted."""
+        from calbio.data.matching import resolve_identifiers
+
         self._check_fitted()
-        lookup = {str(n): i for i, n in enumerate(self.names_)}
-        if name in lookup:
-            return lookup[name]
-        folded = [i for n, i in lookup.items() if n.casefold() == name.casefold()]
-        if len(folded) == 1:
-            return folded[0]
+        rows, _ = resolve_identifiers(np.array([name], dtype=object), self.entity_table())
+        if rows[0] >= 0:
+            return int(rows[0])
         raise CalbioInputError(f"entity {name!r} is not in the model's entity index")
 
     def training_partners(self, i: int) -> np.ndarray:
