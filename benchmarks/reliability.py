@@ -211,7 +211,7 @@ def killed_save(d: Path) -> str:
     cfg = d / "m" / "config.json"
     state = "missing"
     if cfg.is_file():
-        seed = json.loads(cfg.read_text())["train"]["seed"]
+        seed = json.loads(cfg.read_text())["params"]["random_state"]
         state = "the new model (seed 7)" if seed == 7 else f"the old model (seed {seed})"
     debris = sorted(p.name for p in d.iterdir() if any(x in p.name for x in DEBRIS_MARKERS))
     return f"after SIGKILL mid-save: m/ held {state}; debris {debris or 'none'}"
@@ -317,9 +317,16 @@ def cases(unwritable: Path) -> list[Case]:
         ),
         Case(
             "2",
-            "score with 6 of 10 pairs unknown",
-            ["score", "m", "mixed.csv"],
+            "score with 6 of 10 pairs unknown, --min-mapped 0.5 (the strict rule)",
+            ["score", "m", "mixed.csv", "--min-mapped", "0.5"],
             "exit 2",
+            lambda d: (with_model(d), score_pairs_with_unknowns(d)),
+        ),
+        Case(
+            "2",
+            "score with 6 of 10 pairs unknown (default: score what maps, report the rest)",
+            ["score", "m", "mixed.csv"],
+            "exit 0",
             lambda d: (with_model(d), score_pairs_with_unknowns(d)),
         ),
         Case(

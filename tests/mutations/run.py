@@ -189,6 +189,23 @@ MUTATIONS: tuple[Mutation, ...] = (
         "filtered ranks remove known pairs in one orientation only",
         "tests/test_mutation_killers.py",
     ),
+    M(
+        "validation_keeps_main_pairs",
+        "evaluation/protocol.py",
+        "vpos_all = vm.idx[~in_main]",
+        "vpos_all = vm.idx[~np.isin(v_keys, pair_keys(split.train_idx, n))]",
+        "--validate-with keeps the main file's own held-out pairs (not independent)",
+        "tests/test_protocol.py",
+    ),
+    M(
+        "heuristics_scored_in_cold_start",
+        "evaluation/protocol.py",
+        'if ps.cold and not getattr(model, "cold_start", True):',
+        "if False:",
+        "graph heuristics are scored on cold-start pairs they know nothing about",
+        "tests/test_models_interface.py",
+        "tests/test_protocol.py",
+    ),
     # ------------------------------------------------------------ scores and graph models
     M(
         "score_both_is_half",
