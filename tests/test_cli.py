@@ -231,3 +231,14 @@ def test_training_options_no_model_takes_are_errors(files, tmp_path, cli) -> Non
     out = tmp_path / "ok"
     code, _, err = cli([*args, "--out", out, "--model", "cal", "--model", "adamic_adar", *TRAIN])
     assert code == 0, err
+
+
+def test_rank_sample_ranks_a_seeded_sample(files, tmp_path, cli) -> None:
+    args = ["evaluate", files / "emb.csv", files / "pairs.csv", "--n-boot", "5", *TRAIN]
+    code, _, err = cli([*args, "--out", tmp_path / "a", "--rank-sample", "50"])
+    assert code == 0, err
+    m = json.loads((tmp_path / "a" / "metrics.json").read_text())
+    assert m["methods"]["cal"]["n_queries"] == 50 and m["config"]["rank_sample"] == 50
+    assert {"split", "negatives", "fit:cal", "rank:cal", "bootstrap"} <= set(m["timings"])
+    code, _, err = cli([*args, "--out", tmp_path / "b", "--rank-sample", "0"])
+    assert code == 2 and "rank-sample" in err and not (tmp_path / "b").exists()

@@ -100,7 +100,8 @@ def print_evaluation(result: dict[str, Any], console: Console | None = None) -> 
         console.print(f"[bold red]{w}[/bold red]")
     if not result.get("warnings") and chosen:
         console.print(
-            f"[green]{', '.join(chosen)} beat every shortcut baseline on the headline metrics "
+            f"[green]{', '.join(chosen)} {'beats' if len(chosen) == 1 else 'beat'} every shortcut "
+            "baseline on the headline metrics "
             "(95% CIs apart where available).[/green]"
         )
 
