@@ -266,32 +266,19 @@ def filtered_ranking(
     candidates: np.ndarray,
     known: sp.csr_matrix,
     *,
-    rows: RowsFn | None = None,
-    vectors: tuple[np.ndarray, np.ndarray] | None = None,
-    both_orientations: bool = True,
-    rank_sample: int | None = None,
-    seed: int = 0,
     n_boot: int = 1000,
     ks: Sequence[int] = (10, 50),
-    block_elems: int = DEFAULT_BLOCK_ELEMS,
-    rtol: float = 1e-9,
-    device: str | torch.device = "cpu",
+    **rank_options: Any,
 ) -> dict[str, Any]:
-    """MRR (with bootstrap CI), Hits@k, mean rank and query counts of the filtered ranks."""
-    n_total = len(np.asarray(positives).reshape(-1, 2)) * (2 if both_orientations else 1)
-    ranks, _ = filtered_ranks(
-        positives,
-        candidates,
-        known,
-        rows=rows,
-        vectors=vectors,
-        both_orientations=both_orientations,
-        rank_sample=rank_sample,
-        seed=seed,
-        block_elems=block_elems,
-        rtol=rtol,
-        device=device,
-    )
+    """MRR (with bootstrap CI), Hits@k, mean rank and query counts of the filtered ranks.
+
+    ``rank_options`` are those of :func:`filtered_ranks` (``rows``/``vectors``, ``rank_sample``,
+    ``seed``, ...).
+    """
+    both = rank_options.get("both_orientations", True)
+    seed = rank_options.get("seed", 0)
+    n_total = len(np.asarray(positives).reshape(-1, 2)) * (2 if both else 1)
+    ranks, _ = filtered_ranks(positives, candidates, known, **rank_options)
     out: dict[str, Any] = {}
     if ranks.size == 0:
         out["mrr"] = float("nan")
@@ -304,5 +291,5 @@ def filtered_ranking(
     out["mrr_ci"] = list(bootstrap_mean_ci(1.0 / ranks, n_boot=n_boot, seed=seed))
     out["n_queries"] = int(ranks.size)
     out["n_queries_total"] = int(n_total)
-    out["rank_sample"] = rank_sample
+    out["rank_sample"] = rank_options.get("rank_sample")
     return out

@@ -54,7 +54,7 @@ from sklearn.metrics import roc_auc_score
 from calbio.data.types import Embeddings, MappedPairs
 from calbio.errors import CalbioInputError
 from calbio.models.base import AssociationModelBase
-from calbio.models.cal import CAL
+from calbio.models.cal import CAL, store_params
 from calbio.models.graph import _aa_weights, _ra_weights, adjacency
 from calbio.models.registry import register_model
 
@@ -293,21 +293,7 @@ class Hybrid(AssociationModelBase):
         threads: int | None = None,
         random_state: int | None = None,
     ) -> None:
-        self.preset = preset
-        self.val_fraction = val_fraction
-        self.cold_fraction = cold_fraction
-        self.n_negatives = n_negatives
-        self.C = C
-        self.gnn = gnn
-        self.degree_negatives = degree_negatives
-        self.refit_cal = refit_cal
-        self.pairwise = pairwise
-        self.dense_warm_graph = dense_warm_graph
-        self.epochs = epochs
-        self.hidden = hidden
-        self.batch_size = batch_size
-        self.threads = threads
-        self.random_state = random_state
+        store_params(self, locals())
 
     @property
     def seed(self) -> int:

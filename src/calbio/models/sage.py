@@ -27,6 +27,7 @@ import torch
 from calbio.data.types import Embeddings, MappedPairs
 from calbio.errors import CalbioInputError
 from calbio.models.base import AssociationModelBase
+from calbio.models.cal import store_params
 from calbio.models.registry import register_model
 from calbio.scoring import l2_normalize
 
@@ -87,18 +88,7 @@ class SAGE(AssociationModelBase):
         threads: int | None = 1,
         random_state: int | None = None,
     ) -> None:
-        self.hidden = hidden
-        self.out = out
-        self.layers = layers
-        self.epochs = epochs
-        self.lr = lr
-        self.weight_decay = weight_decay
-        self.dropout = dropout
-        self.supervision_fraction = supervision_fraction
-        self.node_dropout = node_dropout
-        self.n_negatives = n_negatives
-        self.threads = threads
-        self.random_state = random_state
+        store_params(self, locals())
 
     def _check_params(self) -> None:
         if min(self.hidden, self.out, self.layers, self.epochs, self.n_negatives) < 1:
