@@ -111,9 +111,13 @@ def _aa_weights(a: sp.csr_matrix) -> np.ndarray:
     return w
 
 
-def _weighted_overlap(a: sp.csr_matrix, w: np.ndarray | None, p: np.ndarray) -> np.ndarray:
-    """``sum_v A[a, v] * w[v] * A[b, v]`` for each pair row of ``p``, in sparse blocks."""
-    aw = a if w is None else (a @ sp.diags(w)).tocsr()
+def _weighted(a: sp.csr_matrix, w: np.ndarray | None) -> sp.csr_matrix:
+    """``A W``: the adjacency with each neighbour column scaled by its weight (``A`` if none)."""
+    return a if w is None else (a @ sp.diags(w)).tocsr()
+
+
+def _weighted_overlap(a: sp.csr_matrix, aw: sp.csr_matrix, p: np.ndarray) -> np.ndarray:
+    """``sum_v A[a, v] * w[v] * A[b, v]`` for each pair row of ``p`` (``aw = A W``), in blocks."""
     out = np.empty(p.shape[0], dtype=np.float64)
     for start in range(0, p.shape[0], _PAIR_BLOCK):
         blk = p[start : start + _PAIR_BLOCK]
@@ -125,13 +129,13 @@ def _weighted_overlap(a: sp.csr_matrix, w: np.ndarray | None, p: np.ndarray) -> 
 def common_neighbors_score(train_idx: np.ndarray, n: int, pairs_idx: np.ndarray) -> np.ndarray:
     """Number of training neighbours shared by ``a`` and ``b`` for each pair, float64."""
     a = adjacency(train_idx, n)
-    return _weighted_overlap(a, None, _pairs(pairs_idx, n))
+    return _weighted_overlap(a, a, _pairs(pairs_idx, n))
 
 
 def adamic_adar_score(train_idx: np.ndarray, n: int, pairs_idx: np.ndarray) -> np.ndarray:
     """Adamic-Adar index of each pair in the training graph, float64."""
     a = adjacency(train_idx, n)
-    return _weighted_overlap(a, _aa_weights(a), _pairs(pairs_idx, n))
+    return _weighted_overlap(a, _weighted(a, _aa_weights(a)), _pairs(pairs_idx, n))
 
 
 def adamic_adar_rows(train_idx: np.ndarray, n: int, queries: np.ndarray) -> np.ndarray:
@@ -224,6 +228,7 @@ class _GraphHeuristic(AssociationModelBase):
     def _fit(self, emb: Embeddings, mapped: MappedPairs, progress: Progress = None) -> None:
         self._graph_cache = None
         self._cand_cache = (None, None)
+        self._degree_cache = None
 
     def _graph(self) -> tuple[sp.csr_matrix, sp.csr_matrix]:
         """(A, A W): adjacency and adjacency times neighbour weights, built once."""
@@ -231,19 +236,12 @@ class _GraphHeuristic(AssociationModelBase):
         if cache is None:
             a = adjacency(self.train_pairs_, self.n_entities_)
             w = type(self).weights
-            aw = a if w is None else (a @ sp.diags(w(a))).tocsr()
-            cache = self._graph_cache = (a, aw)
+            cache = self._graph_cache = (a, _weighted(a, None if w is None else w(a)))
         return cache
 
     def _score_idx(self, idx: np.ndarray) -> np.ndarray:
         a, aw = self._graph()
-        out = np.empty(len(idx), dtype=np.float64)
-        for s in range(0, len(idx), _PAIR_BLOCK):
-            blk = idx[s : s + _PAIR_BLOCK]
-            out[s : s + len(blk)] = np.asarray(
-                a[blk[:, 0]].multiply(aw[blk[:, 1]]).sum(axis=1)
-            ).ravel()
-        return out
+        return _weighted_overlap(a, aw, idx)
 
     def score_rows(self, queries: np.ndarray, candidates: np.ndarray | None = None) -> np.ndarray:
         """Dense rows by one sparse product per block: ``(A W)[q] @ A[:, c]``.
@@ -269,6 +267,7 @@ class _GraphHeuristic(AssociationModelBase):
     def _set_state(self, arrays: dict[str, np.ndarray], state: dict[str, Any]) -> None:
         self._graph_cache = None
         self._cand_cache = (None, None)
+        self._degree_cache = None
 
 
 @register_model("common_neighbours")
@@ -300,14 +299,22 @@ class DegreeProduct(_GraphHeuristic):
 
     cold_start: ClassVar[bool] = True
 
+    def _degree(self) -> np.ndarray:
+        """Training degree of every entity, float64 (n, 1), counted once per fit or load."""
+        cache = getattr(self, "_degree_cache", None)
+        if cache is None:
+            deg = training_degree(self.train_pairs_, self.n_entities_).astype(np.float64)
+            cache = self._degree_cache = deg[:, None]
+        return cache
+
     def score_vectors(self) -> tuple[np.ndarray, np.ndarray]:
         """``(deg, deg)`` as (n, 1) columns: the score is their outer product."""
         self._check_fitted()
-        d = training_degree(self.train_pairs_, self.n_entities_).astype(np.float64)[:, None]
+        d = self._degree()
         return d, d
 
     def _score_idx(self, idx: np.ndarray) -> np.ndarray:
-        d = training_degree(self.train_pairs_, self.n_entities_).astype(np.float64)
+        d = self._degree()[:, 0]
         return d[idx[:, 0]] * d[idx[:, 1]]
 
     score_rows = AssociationModelBase.score_rows  # the outer product of the degree factors
