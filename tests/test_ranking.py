@@ -15,6 +15,7 @@ from calbio.evaluation.ranking import (
     filtered_ranking,
     filtered_ranks,
     known_csr,
+    rank_summary,
     rows_from_vectors,
 )
 from calbio.evaluation.timing import Timer
@@ -214,7 +215,7 @@ def test_adamic_adar_candidate_rows_match_baseline(n, m, seed) -> None:
 
 def test_same_numbers_as_the_protocol_ranking() -> None:
     """evaluate()'s ranking of a model (rows or vectors) equals filtered_ranking's."""
-    from calbio.evaluation.protocol import model_ranks, ranking_entry
+    from calbio.evaluation.protocol import model_ranks
 
     scores, known = _world(50, 400, 11, rounding=2)
     test = known[::3]
@@ -228,7 +229,7 @@ def test_same_numbers_as_the_protocol_ranking() -> None:
             return scores[np.ix_(q, c)]
 
     ranks, _ = model_ranks(RowsModel(), test, cand, known_csr(known, 50))
-    ref = ranking_entry(ranks, 10, 0)
+    ref = rank_summary(ranks, n_boot=10, seed=0)
     got = filtered_ranking(test, cand, known_csr(known, 50), rows=RowsModel().score_rows, n_boot=10)
     for key in ("mrr", "hits@10", "hits@50", "mean_rank", "n_queries"):
         assert got[key] == pytest.approx(ref[key], rel=1e-12), key

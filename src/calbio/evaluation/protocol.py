@@ -24,7 +24,7 @@ from calbio.data.coerce import EmbeddingsLike, PairsLike, as_embeddings, as_mapp
 from calbio.data.types import Embeddings, MappedPairs, Pairs
 from calbio.errors import CalbioInputError
 from calbio.evaluation.metrics import average_precision, bootstrap_auc_ci, roc_auc
-from calbio.evaluation.ranking import bootstrap_mean_ci, filtered_ranks, known_csr
+from calbio.evaluation.ranking import filtered_ranks, known_csr, rank_summary
 from calbio.evaluation.splits import (
     make_split,
     pair_keys,
@@ -198,19 +198,6 @@ def model_ranks(
     return filtered_ranks(positives, candidates, known, rank_sample=rank_sample, seed=seed, **kw)
 
 
-def ranking_entry(ranks: np.ndarray, n_boot: int, seed: int, ks: Sequence[int] = (10, 50)) -> dict:
-    """MRR with its bootstrap CI, Hits@k, mean rank and query count of filtered ranks."""
-    if not len(ranks):
-        out = {"mrr": float("nan"), "mrr_ci": [float("nan")] * 2, "mean_rank": float("nan")}
-        return out | {f"hits@{k}": float("nan") for k in ks} | {"n_queries": 0}
-    out = {"mrr": float(np.mean(1.0 / ranks))}
-    out["mrr_ci"] = list(bootstrap_mean_ci(1.0 / ranks, n_boot=n_boot, seed=seed))
-    out.update({f"hits@{k}": float(np.mean(ranks <= k)) for k in ks})
-    out["mean_rank"] = float(np.mean(ranks))
-    out["n_queries"] = int(len(ranks))
-    return out
-
-
 def _auc_ci(y: np.ndarray, s: np.ndarray, n_boot: int, seed: int) -> tuple[float, list[float]]:
     lo, hi = bootstrap_auc_ci(y, s, n_boot=n_boot, seed=seed)
     return roc_auc(y, s), [lo, hi]
@@ -318,7 +305,7 @@ def score_sets(
                 ranks, qt = model_ranks(
                     model, ps.positives, ps.candidates, ps.known, rank_sample=rank_sample, seed=seed
                 )
-            entry.update(ranking_entry(ranks, n_boot, seed))
+            entry.update(rank_summary(ranks, n_boot=n_boot, seed=seed))
             q_terc = _terciles(
                 np.minimum(degree[qt[:, 0]], degree[qt[:, 1]]), pair_deg[: len(ps.positives)]
             )

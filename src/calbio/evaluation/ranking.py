@@ -34,6 +34,7 @@ __all__ = [
     "filtered_ranking",
     "filtered_ranks",
     "known_csr",
+    "rank_summary",
     "rows_from_vectors",
 ]
 
@@ -261,6 +262,20 @@ def bootstrap_mean_ci(
     return (float(lo), float(hi))
 
 
+def rank_summary(
+    ranks: np.ndarray, *, n_boot: int = 1000, seed: int = 0, ks: Sequence[int] = (10, 50)
+) -> dict[str, Any]:
+    """MRR with its bootstrap CI, Hits@k, mean rank and query count of 1-based ranks."""
+    r = np.asarray(ranks, dtype=np.float64).ravel()
+    empty = r.size == 0
+    out: dict[str, Any] = {"mrr": float("nan") if empty else float(np.mean(1.0 / r))}
+    out["mrr_ci"] = list(bootstrap_mean_ci(1.0 / r, n_boot=n_boot, seed=seed))
+    out.update({f"hits@{k}": float("nan") if empty else float(np.mean(r <= k)) for k in ks})
+    out["mean_rank"] = float("nan") if empty else float(np.mean(r))
+    out["n_queries"] = int(r.size)
+    return out
+
+
 def filtered_ranking(
     positives: np.ndarray,
     candidates: np.ndarray,
@@ -279,17 +294,7 @@ def filtered_ranking(
     seed = rank_options.get("seed", 0)
     n_total = len(np.asarray(positives).reshape(-1, 2)) * (2 if both else 1)
     ranks, _ = filtered_ranks(positives, candidates, known, **rank_options)
-    out: dict[str, Any] = {}
-    if ranks.size == 0:
-        out["mrr"] = float("nan")
-        out.update({f"hits@{k}": float("nan") for k in ks})
-        out["mean_rank"] = float("nan")
-    else:
-        out["mrr"] = float(np.mean(1.0 / ranks))
-        out.update({f"hits@{k}": float(np.mean(ranks <= k)) for k in ks})
-        out["mean_rank"] = float(np.mean(ranks))
-    out["mrr_ci"] = list(bootstrap_mean_ci(1.0 / ranks, n_boot=n_boot, seed=seed))
-    out["n_queries"] = int(ranks.size)
+    out = rank_summary(ranks, n_boot=n_boot, seed=seed, ks=ks)
     out["n_queries_total"] = int(n_total)
     out["rank_sample"] = rank_options.get("rank_sample")
     return out
