@@ -78,6 +78,10 @@ def test_entrez_keyed_pairs_give_the_same_pairs_and_aucs(real) -> None:
         r_ent = calbio.evaluate(emb, entrez, protocol="edge", min_mapped=None, **opts)
     for method in ("cal", "cosine", "degree", "adamic_adar"):
         assert r_sym.methods[method]["auc"] == r_ent.methods[method]["auc"]
+    # the API argument does the same as the session
+    r_arg = calbio.evaluate(emb, entrez, protocol="edge", id_tables=tables, **opts)
+    assert r_arg.n_test_pairs == r_ent.n_test_pairs
+    assert r_arg.methods["cal"]["auc"] == r_ent.methods["cal"]["auc"]
 
 
 def test_ensembl_keyed_embedding_against_symbol_pairs(real) -> None:

@@ -32,9 +32,16 @@ def as_embeddings(
 
 
 def as_mapped_pairs(
-    pairs: PairsLike, embeddings: Embeddings, min_mapped: float | None = None
+    pairs: PairsLike,
+    embeddings: Embeddings,
+    min_mapped: float | None = None,
+    id_tables: Any = None,
 ) -> MappedPairs:
-    """Resolve any supported pair input to row indices of ``embeddings``."""
+    """Resolve any supported pair input to row indices of ``embeddings``.
+
+    ``id_tables`` (a folder or loaded tables; default the active session / $CALBIO_ID_TABLES)
+    converts identifiers between namespaces, as in :func:`calbio.data.matching.map_pairs`.
+    """
     from calbio.data.matching import map_pairs
     from calbio.data.pairs import pairs_from_frame, pairs_from_list
 
@@ -54,4 +61,4 @@ def as_mapped_pairs(
         pairs = pairs_from_frame(pairs)
     elif not isinstance(pairs, Pairs):
         pairs = pairs_from_list(list(pairs))
-    return map_pairs(pairs, embeddings, min_fraction=min_mapped)
+    return map_pairs(pairs, embeddings, min_fraction=min_mapped, id_tables=id_tables)

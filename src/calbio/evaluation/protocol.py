@@ -513,18 +513,6 @@ def evaluate(
     folder of identifier tables (or loaded ``IdentifierTables``) to convert namespaces and
     outdated symbols (default $CALBIO_ID_TABLES).
     """
-    if id_tables is not None:
-        from calbio.data.identifiers import id_session
-
-        with id_session(id_tables):
-            return evaluate(
-                embeddings, pairs, model=model, model_kwargs=model_kwargs, protocol=protocol,
-                preset=preset, test_fraction=test_fraction, seed=seed, cb_threshold=cb_threshold,
-                negative_ratio=negative_ratio, max_negatives=max_negatives,
-                validate_with=validate_with, n_boot=n_boot, rank=rank, rank_sample=rank_sample,
-                min_mapped=min_mapped,
-                progress=progress, **train_options,
-            )  # fmt: skip
     from calbio.options import check_evaluation
 
     timer = Timer()
@@ -541,7 +529,7 @@ def evaluate(
         check_int("rank_sample", rank_sample, 1)
     with timer("split"):
         emb: Embeddings = as_embeddings(embeddings)
-        mapped: MappedPairs = as_mapped_pairs(pairs, emb, min_mapped)
+        mapped: MappedPairs = as_mapped_pairs(pairs, emb, min_mapped, id_tables)
         n = len(emb)
         split = make_split(mapped.idx, n, protocol, test_fraction, seed)
     if len(split.train_idx) < 2 or len(split.test_idx) < 1:
@@ -602,7 +590,7 @@ def evaluate(
     validation: dict[str, dict[str, Any]] = {}
     for vp in validate_with:
         stem = Path(vp.source).name.split(".")[0] if vp.source else f"validation{len(validation)}"
-        vm = as_mapped_pairs(vp, emb, min_mapped)
+        vm = as_mapped_pairs(vp, emb, min_mapped, id_tables)
         v_keys = pair_keys(vm.idx, n)
         in_main = np.isin(v_keys, all_keys)
         vpos_all = vm.idx[~in_main]
