@@ -38,6 +38,13 @@ def test_fit_query_score(files, tmp_path, cli) -> None:
         "cosine",
         "training_pair",
     ]
+    # the same partners, scores and flags as the model's own top-k query
+    from calbio.models.persistence import load_model
+
+    ref = load_model(model).query(gene, top=5)
+    assert list(q["partner"]) == list(ref["partner"])
+    np.testing.assert_allclose(q["association"], ref["association"], rtol=1e-6)
+    assert list(q["training_pair"]) == list(ref["training_pair"])
     code, out, err = cli(["score", model, files / "pairs.csv"])
     assert code == 0, err
     lines = out.strip().splitlines()

@@ -226,8 +226,16 @@ def query(
 
     with id_session(id_tables):  # outdated symbols / other namespaces resolve with tables
         known, new = query_partners(model, gene, top=top)
-        table = model.query(gene, top=top)
     if out is not None:
+        import pandas as pd
+
+        # the CSV is the best `top` of both lists (every entity ranked <= top is in one of them)
+        table = (
+            pd.concat([known.assign(training_pair=True), new.assign(training_pair=False)])
+            .sort_values("rank", kind="stable")
+            .head(top)
+            .reset_index(drop=True)
+        )
         from calbio._io import atomic_file
 
         with atomic_file(out) as tmp:
