@@ -55,7 +55,7 @@ from calbio.data.types import Embeddings, MappedPairs
 from calbio.errors import CalbioInputError
 from calbio.models.base import AssociationModelBase
 from calbio.models.cal import CAL, store_params
-from calbio.models.graph import _aa_weights, _ra_weights, adjacency
+from calbio.models.graph import _aa_weights, _ra_weights, _weighted, _weighted_overlap, adjacency
 from calbio.models.registry import register_model
 
 FEATURES: tuple[str, ...] = (
@@ -120,15 +120,15 @@ class GraphFeatures:
     ) -> None:
         a = adjacency(train_idx, n)
         self.A = a
-        self.AW = (a @ sp.diags(_aa_weights(a))).tocsr()
-        self.AR = (a @ sp.diags(_ra_weights(a))).tocsr()
+        self.AW = _weighted(a, _aa_weights(a))
+        self.AR = _weighted(a, _ra_weights(a))
         # paths of length 3, degree-normalised (L3, Kovacs et al. 2019): A D^-1/2 A D^-1/2 A
-        isq = np.zeros(n)
-        d0 = np.asarray(a.sum(axis=1)).ravel()
-        isq[d0 > 0] = 1.0 / np.sqrt(d0[d0 > 0])
-        self.AM = (a @ sp.diags(isq) @ a @ sp.diags(isq)).tocsr()
         deg = np.asarray(a.sum(axis=1)).ravel()
+        isq = np.zeros(n)
+        isq[deg > 0] = 1.0 / np.sqrt(deg[deg > 0])
+        self.AM = (a @ sp.diags(isq) @ a @ sp.diags(isq)).tocsr()
         self.deg = deg
+        self._cand: tuple[np.ndarray | None, sp.csc_matrix | None] = (None, None)
         self.logdeg = np.log1p(deg)
         inv = np.zeros(n)
         inv[deg > 0] = 1.0 / deg[deg > 0]
@@ -155,8 +155,10 @@ class GraphFeatures:
         def dot(x: np.ndarray, y: np.ndarray) -> np.ndarray:
             return np.einsum("ij,ij->i", x, y)
 
+        p = np.stack([a, b], axis=1)
+
         def overlap(w: sp.csr_matrix) -> np.ndarray:
-            return np.asarray(self.A[a].multiply(w[b]).sum(axis=1)).ravel()
+            return _weighted_overlap(self.A, w, p)
 
         la, lb = self.logdeg[a], self.logdeg[b]
         return [
@@ -171,12 +173,15 @@ class GraphFeatures:
             dot(self.ML[a], self.MR[b]),
             0.5 * (dot(self.E[a], self.ME[b]) + dot(self.ME[a], self.E[b])),
             dot(self.H[a], self.H[b]),
-            np.log1p(np.asarray(self.AM[a].multiply(self.A[b]).sum(axis=1)).ravel()),
+            np.log1p(_weighted_overlap(self.AM, self.A, p)),
         ]
 
     def rows(self, q: np.ndarray, c: np.ndarray) -> list[np.ndarray]:
         """The features of every (query, candidate) pair, one dense (len(q), len(c)) block each."""
-        at = self.A[:, c].tocsc()
+        key, at = self._cand
+        if key is None or not np.array_equal(key, c):  # ranking asks block after block
+            at = self.A[:, c].tocsc()
+            self._cand = (np.array(c, copy=True), at)
         la, lb = self.logdeg[q][:, None], self.logdeg[c][None, :]
         return [
             self.L[q] @ self.R[c].T,
