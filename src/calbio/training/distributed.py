@@ -33,7 +33,7 @@ from torch.nn import functional as F
 from calbio.errors import CalbioInputError
 from calbio.models.module import ResidualAssociationMLP
 from calbio.models.presets import TrainConfig
-from calbio.training.negatives import KnownPairs, NegativeSampler, in_batch_mask
+from calbio.training.negatives import KnownPairs, NegativeSampler, in_batch_mask, sampled_masks
 from calbio.training.trainer import (
     BatchFactory,
     BatchLoss,
@@ -175,10 +175,7 @@ def rank_batch_loss(
     neg = sampler.sample(k_neg).to(X.device)  # same draw on every rank (same generator state)
     out = model(X[torch.cat([a, neg])])  # one forward per step (what DDP expects)
     fa, f_neg = out[: len(a)], out[len(a) :]
-    mask_ab = mask_ba = None
-    if cfg.mask_false_negatives:
-        mask_ab = known.contains(a[:, None], neg[None, :]) | (b[:, None] == neg[None, :])
-        mask_ba = known.contains(b[:, None], neg[None, :]) | (a[:, None] == neg[None, :])
+    mask_ab, mask_ba = sampled_masks(a, b, neg, known) if cfg.mask_false_negatives else (None, None)
     return info_nce_sampled(fa, eb, f_neg, X[neg], cfg.tau, mask_ab, mask_ba) * share
 
 

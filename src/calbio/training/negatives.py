@@ -36,6 +36,16 @@ def in_batch_mask(a: torch.Tensor, b: torch.Tensor, known: KnownPairs) -> torch.
     return mask
 
 
+def sampled_masks(
+    a: torch.Tensor, b: torch.Tensor, neg: torch.Tensor, known: KnownPairs
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(B, K) masks of shared negatives that are known partners (or the pair's other end) of
+    ``a`` (for a -> b) and of ``b`` (for b -> a)."""
+    mask_ab = known.contains(a[:, None], neg[None, :]) | (b[:, None] == neg[None, :])
+    mask_ba = known.contains(b[:, None], neg[None, :]) | (a[:, None] == neg[None, :])
+    return mask_ab, mask_ba
+
+
 class NegativeSampler:
     """Draws K shared negatives per batch: uniformly (``random``) or by training degree."""
 

@@ -17,7 +17,7 @@ from calbio.errors import CalbioInputError
 from calbio.models.module import ResidualAssociationMLP
 from calbio.models.presets import TrainConfig
 from calbio.training.losses import info_nce_in_batch, info_nce_sampled
-from calbio.training.negatives import KnownPairs, NegativeSampler, in_batch_mask
+from calbio.training.negatives import KnownPairs, NegativeSampler, in_batch_mask, sampled_masks
 
 ProgressCallback = Callable[[int, int, float], None]  # (epoch, n_epochs, loss)
 # Hooks that let another model reuse this loop (the context model does):
@@ -255,10 +255,7 @@ def _batch_loss(
         return info_nce_in_batch(fa, eb, cfg.tau, mask)
     neg = sampler.sample(k_neg).to(X.device)
     f_neg = model(X[neg])
-    mask_ab = mask_ba = None
-    if cfg.mask_false_negatives:
-        mask_ab = known.contains(a[:, None], neg[None, :]) | (b[:, None] == neg[None, :])
-        mask_ba = known.contains(b[:, None], neg[None, :]) | (a[:, None] == neg[None, :])
+    mask_ab, mask_ba = sampled_masks(a, b, neg, known) if cfg.mask_false_negatives else (None, None)
     return info_nce_sampled(fa, eb, f_neg, X[neg], cfg.tau, mask_ab, mask_ba)
 
 
