@@ -8,11 +8,11 @@ import pytest
 from calbio.analysis.ablation import (
     TRANSDUCTIVE_LABEL,
     ablate,
-    fmt_ms,
     prepare_heldout,
     shuffled_pairs,
     top_cosine_pairs,
 )
+from calbio.analysis.tables import fmt_ms
 from calbio.data.matching import map_pairs
 from calbio.data.synthetic import make_synthetic
 from calbio.evaluation.protocol import evaluate

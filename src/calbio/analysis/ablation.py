@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from calbio.analysis.tables import fmt_ms, mean_sd, table
 from calbio.data.types import Embeddings, MappedPairs
 from calbio.evaluation.protocol import PairSets, fit_shortcuts, score_sets
 from calbio.evaluation.splits import (
@@ -165,32 +166,6 @@ def top_cosine_pairs(
     ok = ~np.isin(pair_keys(idx, n), exclude_keys)
     idx, sc = idx[ok], sc[ok]
     return idx[np.argsort(-sc, kind="stable")[:k]]
-
-
-def mean_sd(values: Sequence[float | None]) -> tuple[float, float, int]:
-    """Mean, sample SD (0 for one value) and count of the finite values."""
-    arr = np.array([np.nan if v is None else float(v) for v in values], dtype=np.float64)
-    arr = arr[np.isfinite(arr)]
-    if not len(arr):
-        return float("nan"), float("nan"), 0
-    sd = float(arr.std(ddof=1)) if len(arr) > 1 else 0.0
-    return float(arr.mean()), sd, int(len(arr))
-
-
-def fmt_ms(values: Sequence[float | None], digits: int = 3, signed: bool = False) -> str:
-    """``mean ± SD`` over seeds (just the value for one seed; '-' when nothing is finite)."""
-    m, s, k = mean_sd(values)
-    if k == 0:
-        return "-"
-    f = f"{{:{'+' if signed else ''}.{digits}f}}"
-    return f.format(m) if k == 1 else f"{f.format(m)} ± {s:.{digits}f}"
-
-
-def table(
-    title: str, columns: list[str], rows: list[list[str]], notes: Sequence[str] = ()
-) -> dict[str, Any]:
-    """A renderable table (cells are text)."""
-    return {"title": title, "columns": columns, "rows": rows, "notes": list(notes)}
 
 
 FAILURE_MODES: dict[str, str] = {

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr
 
-from calbio.analysis.ablation import fmt_ms, table
+from calbio.analysis.tables import fmt_ms, table
 from calbio.data.coerce import as_mapped_pairs
 from calbio.data.types import Pairs
 from calbio.errors import CalbioInputError

@@ -20,8 +20,8 @@ from calbio.analysis.ablation import (
     preprocessed,
     shuffled_pairs,
     similarity_baseline,
-    table,
 )
+from calbio.analysis.tables import table
 from calbio.data.coerce import as_mapped_pairs
 from calbio.data.types import Embeddings, MappedPairs, Pairs
 from calbio.evaluation.metrics import roc_auc

@@ -14,13 +14,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from calbio.analysis.ablation import (
-    fit_on,
-    fmt_ms,
-    prepare_heldout,
-    preprocessed,
-    table,
-)
+from calbio.analysis.ablation import fit_on, prepare_heldout, preprocessed
+from calbio.analysis.tables import fmt_ms, table
 from calbio.data.coerce import as_mapped_pairs
 from calbio.data.types import Embeddings, MappedPairs, Pairs
 from calbio.errors import CalbioInputError

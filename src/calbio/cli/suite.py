@@ -144,7 +144,7 @@ def ablate(
     from calbio.analysis.ablation import CONDITIONS
     from calbio.analysis.ablation import ablate as run_ablation
     from calbio.data.matching import map_pairs
-    from calbio.experiments.runner import tables_markdown
+    from calbio.report.tables import tables_markdown
 
     conds = [x.strip() for x in conditions.split(",")] if conditions else list(CONDITIONS)
     bad = [x for x in conds if x not in CONDITIONS]

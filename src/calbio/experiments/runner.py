@@ -49,6 +49,7 @@ from calbio.data.types import Embeddings, Pairs
 from calbio.errors import CalbioInputError
 from calbio.models.presets import get_preset
 from calbio.options import check_evaluation, check_training
+from calbio.report.tables import tables_markdown
 
 STEP_KINDS = ("doctor", "evaluate", "ablate", "sweep", "degree")
 SWEEPS = ("threshold", "lambda", "cb")
@@ -325,7 +326,7 @@ METHOD_COLUMNS = (
 
 def methods_tables(runs: list[dict[str, Any]], title: str) -> list[dict[str, Any]]:
     """Method × metric tables (held-out, then each validation set), mean ± SD over runs."""
-    from calbio.analysis.ablation import fmt_ms, table
+    from calbio.analysis.tables import fmt_ms, table
 
     def one(blocks: list[dict[str, dict[str, Any]]], t: str, note: str) -> dict[str, Any]:
         keys = [(k, h) for k, h in METHOD_COLUMNS if any(k in m for m in blocks[0].values())]
@@ -361,7 +362,7 @@ def methods_tables(runs: list[dict[str, Any]], title: str) -> list[dict[str, Any
 
 def mean_warnings(runs: list[dict[str, Any]]) -> list[str]:
     """Shortcut warnings computed on the seed-averaged metrics (one line per finding)."""
-    from calbio.analysis.ablation import mean_sd
+    from calbio.analysis.tables import mean_sd
     from calbio.evaluation.protocol import HEADLINE_METRICS, shortcut_warnings
 
     def avg(blocks: list[dict[str, dict[str, Any]]]) -> dict[str, dict[str, Any]]:
@@ -513,29 +514,6 @@ STEPS: dict[str, Callable[[Context, dict[str, Any]], dict[str, Any]]] = {
 
 
 # ------------------------------------------------------------------------------ reporting
-def _cell(x: Any) -> str:
-    return str(x).replace("|", "\\|").replace("\n", " ")
-
-
-def tables_markdown(tables: list[dict[str, Any]], level: int = 3) -> str:
-    """Render analysis tables as GitHub markdown (multi-line notes become code blocks)."""
-    out = []
-    for t in tables:
-        out.append(f"{'#' * level} {t['title']}\n")
-        out.append("| " + " | ".join(_cell(c) for c in t["columns"]) + " |")
-        out.append("|" + "|".join("---" for _ in t["columns"]) + "|")
-        out += ["| " + " | ".join(_cell(c) for c in r) + " |" for r in t["rows"]]
-        out.append("")
-        for note in t.get("notes", []):
-            if "\n" in note:
-                head, _, body = note.partition("\n")
-                out += [head, "", "```", body, "```", ""]
-            else:
-                out.append(f"- {note}")
-        out.append("")
-    return "\n".join(out)
-
-
 def training_statement(exp: Experiment) -> str:
     """Which training settings differ from the preset (fast settings are stated, not hidden)."""
     base = get_preset(exp.preset)
