@@ -14,6 +14,7 @@ import numpy as np
 
 from calbio.analysis.ablation import (
     FAILURE_MODES,
+    HeldOut,
     failure_modes,
     fit_on,
     prepare_heldout,
@@ -124,150 +125,23 @@ def run_doctor(
     n, idx = len(emb), mapped.idx
     E = preprocessed(emb, pca, seed)
     universe = np.unique(idx)
-    rng = np.random.default_rng(seed + 3)
-    keys = np.unique(pair_keys(idx, n))
-    negs = sample_uniform_negatives(min(5 * len(idx), 200_000), universe, keys, n, rng)
     pos_cos = pair_scores(E, E, idx, "cosine")
-    neg_cos = pair_scores(E, E, negs, "cosine")
-    y = np.r_[np.ones(len(pos_cos)), np.zeros(len(neg_cos))]
-    checks: list[dict[str, Any]] = []
-
-    sim_name, auc = similarity_baseline(emb, idx, negs)  # Tanimoto for fingerprints
-    if auc is None:
-        auc = roc_auc(y, np.r_[pos_cos, neg_cos])
-    checks.append(
-        _check(
-            "independence",
-            f"Embedding-association independence ({sim_name} AUC)",
-            "warning" if auc > 0.85 else "ok",
-            auc,
-            f"{sim_name} alone separates the {len(idx):,} pairs from random pairs with AUC "
-            f"{auc:.3f}",
-            f"{sim_name} already captures most of the signal; CAL helps only at the margin; use "
-            "random negatives (--negatives random)"
-            if auc > 0.85
-            else "the embedding leaves room for a learned association map",
-        )
-    )
-
-    frac = float(np.mean(pos_cos > 0.5))
-    checks.append(
-        _check(
-            "positive_cosine",
-            "Positive-pair cosine distribution",
-            "problem" if frac > 0.5 else ("warning" if frac > 0.3 else "ok"),
-            frac,
-            f"{100 * frac:.1f}% of positive pairs have cosine > 0.5 (median "
-            f"{np.median(pos_cos):.3f})",
-            "in-batch negatives will fail (the paper's DepMap failure): train with "
-            "--negatives random"
-            if frac > 0.5
-            else "in-batch negatives are fine",
-        )
-    )
-    histogram = text_histogram(pos_cos)
-
-    deg_all = training_degree(idx, n)
-    mean_deg = float(deg_all[universe].mean())
-    checks.append(
-        _check(
-            "ratio",
-            "Entity-to-pair ratio (mean pairs per entity)",
-            "warning" if mean_deg > 50 else "ok",
-            mean_deg,
-            f"{len(idx):,} pairs over {len(universe):,} entities: mean {mean_deg:.1f}, max "
-            f"{int(deg_all.max())} pairs per entity",
-            "degree confounding likely: compare against the degree baseline and degree-matched "
-            "negatives"
-            if mean_deg > 50
-            else "low risk of degree confounding from density alone",
-        )
-    )
-
+    checks = [
+        _independence_check(emb, E, idx, universe, pos_cos, seed),
+        _positive_cosine_check(pos_cos),
+        _ratio_check(idx, n, universe),
+    ]
     held = prepare_heldout(idx, n, "edge", 0.3, seed)
-    deg_tr = training_degree(held.split.train_idx, n).astype(np.float64)
-    s_pos = degree_product_score(deg_tr, held.positives)
-    s_neg = degree_product_score(deg_tr, held.negatives)
-    dauc = roc_auc(np.r_[np.ones(len(s_pos)), np.zeros(len(s_neg))], np.r_[s_pos, s_neg])
-    checks.append(
-        _check(
-            "degree_shortcut",
-            "Degree shortcut (degree-product AUC, held-out edges)",
-            "problem" if dauc >= 0.8 else ("warning" if dauc >= 0.65 else "ok"),
-            dauc,
-            f"training-degree product alone scores held-out pairs vs random pairs at AUC "
-            f"{dauc:.3f}",
-            "a metric against random negatives can be matched by degree alone: report AUC "
-            "against degree-matched negatives (calbio evaluate does)"
-            if dauc >= 0.65
-            else "degree alone is a weak predictor here",
-        )
-    )
-
+    checks.append(_degree_shortcut_check(held, n))
     checks.append(_evidence_check(pairs if isinstance(pairs, Pairs) else None, emb, min_mapped))
-
     quick = dict(QUICK_TRAINING if quick_training is None else quick_training)
     quick["threads"] = threads or quick.get("threads") or 1  # one thread: fastest for tiny nets
+    modes: list[dict[str, Any]] = []
     if train_check:
-        tr = held.split.train_idx
         if log:
             log("doctor: quick reference and shuffled training")
-        res, scored = {}, {}
-        for label, train in (("reference", tr), ("shuffled", shuffled_pairs(tr, seed))):
-            model = fit_on(emb, train, seed=seed, pca=pca, **quick)
-            ref = label == "reference"
-            scored[label] = held.score(
-                model,
-                seed=seed,
-                n_boot=200 if ref else 1,  # CAL's CI decides "no latent signal"
-                methods=("cal", "cosine") if ref else ("cal",),
-            )
-            res[label] = scored[label]["cal"]["auc"]
-        gap = res["reference"] - res["shuffled"]
-        sim_name, sim_auc = similarity_baseline(emb, held.positives, held.negatives)
-        if sim_auc is None:
-            sim_auc = scored["reference"]["cosine"]["auc"]
-        modes = failure_modes(
-            res["reference"],
-            scored["reference"]["cal"].get("auc_ci"),
-            sim_auc,
-            similarity=sim_name,
-            shuffled_auc=res["shuffled"],
-        )
-        latent = modes[0]
-        checks.append(
-            _check(
-                "no_latent_signal",
-                f"Failure mode: no latent signal (quick CAL vs {sim_name}, held-out edges)",
-                "problem" if latent["flagged"] else "ok",
-                {"cal_auc": res["reference"], f"{sim_name.lower()}_auc": sim_auc},
-                latent["detail"],
-                f"the embedding's {sim_name} similarity already explains the pairs: report "
-                f"{sim_name}, or use an embedding from another source than the pairs"
-                if latent["flagged"]
-                else "CAL learns something beyond similarity",
-            )
-        )
-        settings = ", ".join(f"{k} {v}" for k, v in quick.items())
-        checks.append(
-            _check(
-                "shuffled",
-                f"Failure mode: degree confounding (shuffled ablation, quick: {settings})",
-                "problem"
-                if gap <= 0 or modes[1]["flagged"]
-                else ("warning" if gap < 0.02 else "ok"),
-                {"reference_auc": res["reference"], "shuffled_auc": res["shuffled"]},
-                f"held-out AUC: reference {res['reference']:.3f}, shuffled {res['shuffled']:.3f} "
-                f"(reduced training: {settings})",
-                "the model learns degree structure, not associations"
-                if gap <= 0 or modes[1]["flagged"]
-                else (
-                    "shuffled pairs come close: much of the signal is degree structure"
-                    if gap < 0.02
-                    else "the model uses pair identity beyond degree"
-                ),
-            )
-        )
+        training_checks, modes = _failure_mode_checks(emb, held, quick, pca, seed)
+        checks.extend(training_checks)
     order = {v: i for i, v in enumerate(VERDICTS)}
     worst = max((c["verdict"] for c in checks), key=lambda v: order[v])
     report = {
@@ -277,13 +151,165 @@ def run_doctor(
         "mapping": mapped.stats,
         "overall": worst,
         "checks": checks,
-        "positive_cosine_histogram": histogram,
+        "positive_cosine_histogram": text_histogram(pos_cos),
         "quick_training": quick if train_check else None,
-        "failure_modes": modes if train_check else [],
+        "failure_modes": modes,
         "seconds": time.perf_counter() - t0,
     }
     report["tables"] = [doctor_table(report)]
     return report
+
+
+def _independence_check(
+    emb: Embeddings,
+    E: np.ndarray,
+    idx: np.ndarray,
+    universe: np.ndarray,
+    pos_cos: np.ndarray,
+    seed: int,
+) -> dict[str, Any]:
+    """How well similarity alone (cosine, Tanimoto for fingerprints) separates pairs from random."""
+    n = len(emb)
+    rng = np.random.default_rng(seed + 3)
+    keys = np.unique(pair_keys(idx, n))
+    negs = sample_uniform_negatives(min(5 * len(idx), 200_000), universe, keys, n, rng)
+    sim_name, auc = similarity_baseline(emb, idx, negs)  # Tanimoto for fingerprints
+    if auc is None:
+        neg_cos = pair_scores(E, E, negs, "cosine")
+        y = np.r_[np.ones(len(pos_cos)), np.zeros(len(neg_cos))]
+        auc = roc_auc(y, np.r_[pos_cos, neg_cos])
+    return _check(
+        "independence",
+        f"Embedding-association independence ({sim_name} AUC)",
+        "warning" if auc > 0.85 else "ok",
+        auc,
+        f"{sim_name} alone separates the {len(idx):,} pairs from random pairs with AUC {auc:.3f}",
+        f"{sim_name} already captures most of the signal; CAL helps only at the margin; use "
+        "random negatives (--negatives random)"
+        if auc > 0.85
+        else "the embedding leaves room for a learned association map",
+    )
+
+
+def _positive_cosine_check(pos_cos: np.ndarray) -> dict[str, Any]:
+    """Whether positives are so similar that in-batch negatives would be near-duplicates."""
+    frac = float(np.mean(pos_cos > 0.5))
+    return _check(
+        "positive_cosine",
+        "Positive-pair cosine distribution",
+        "problem" if frac > 0.5 else ("warning" if frac > 0.3 else "ok"),
+        frac,
+        f"{100 * frac:.1f}% of positive pairs have cosine > 0.5 (median {np.median(pos_cos):.3f})",
+        "in-batch negatives will fail (the paper's DepMap failure): train with --negatives random"
+        if frac > 0.5
+        else "in-batch negatives are fine",
+    )
+
+
+def _ratio_check(idx: np.ndarray, n: int, universe: np.ndarray) -> dict[str, Any]:
+    """Mean pairs per entity: dense graphs invite degree confounding."""
+    deg_all = training_degree(idx, n)
+    mean_deg = float(deg_all[universe].mean())
+    return _check(
+        "ratio",
+        "Entity-to-pair ratio (mean pairs per entity)",
+        "warning" if mean_deg > 50 else "ok",
+        mean_deg,
+        f"{len(idx):,} pairs over {len(universe):,} entities: mean {mean_deg:.1f}, max "
+        f"{int(deg_all.max())} pairs per entity",
+        "degree confounding likely: compare against the degree baseline and degree-matched "
+        "negatives"
+        if mean_deg > 50
+        else "low risk of degree confounding from density alone",
+    )
+
+
+def _degree_shortcut_check(held: HeldOut, n: int) -> dict[str, Any]:
+    """AUC of the training-degree product alone on held-out edges vs random pairs."""
+    deg_tr = training_degree(held.split.train_idx, n).astype(np.float64)
+    s_pos = degree_product_score(deg_tr, held.positives)
+    s_neg = degree_product_score(deg_tr, held.negatives)
+    dauc = roc_auc(np.r_[np.ones(len(s_pos)), np.zeros(len(s_neg))], np.r_[s_pos, s_neg])
+    return _check(
+        "degree_shortcut",
+        "Degree shortcut (degree-product AUC, held-out edges)",
+        "problem" if dauc >= 0.8 else ("warning" if dauc >= 0.65 else "ok"),
+        dauc,
+        f"training-degree product alone scores held-out pairs vs random pairs at AUC {dauc:.3f}",
+        "a metric against random negatives can be matched by degree alone: report AUC "
+        "against degree-matched negatives (calbio evaluate does)"
+        if dauc >= 0.65
+        else "degree alone is a weak predictor here",
+    )
+
+
+def _quick_reference_and_shuffled(
+    emb: Embeddings, held: HeldOut, quick: dict[str, Any], pca: int | None, seed: int
+) -> dict[str, dict[str, dict[str, Any]]]:
+    """Held-out scores of quick CAL trained on the real and on the shuffled training pairs."""
+    tr = held.split.train_idx
+    scored = {}
+    for label, train in (("reference", tr), ("shuffled", shuffled_pairs(tr, seed))):
+        model = fit_on(emb, train, seed=seed, pca=pca, **quick)
+        ref = label == "reference"
+        scored[label] = held.score(
+            model,
+            seed=seed,
+            n_boot=200 if ref else 1,  # CAL's CI decides "no latent signal"
+            methods=("cal", "cosine") if ref else ("cal",),
+        )
+    return scored
+
+
+def _failure_mode_checks(
+    emb: Embeddings, held: HeldOut, quick: dict[str, Any], pca: int | None, seed: int
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The paper's two failure modes (no latent signal, degree confounding) as checks."""
+    scored = _quick_reference_and_shuffled(emb, held, quick, pca, seed)
+    res = {label: s["cal"]["auc"] for label, s in scored.items()}
+    gap = res["reference"] - res["shuffled"]
+    sim_name, sim_auc = similarity_baseline(emb, held.positives, held.negatives)
+    if sim_auc is None:
+        sim_auc = scored["reference"]["cosine"]["auc"]
+    modes = failure_modes(
+        res["reference"],
+        scored["reference"]["cal"].get("auc_ci"),
+        sim_auc,
+        similarity=sim_name,
+        shuffled_auc=res["shuffled"],
+    )
+    latent = modes[0]
+    settings = ", ".join(f"{k} {v}" for k, v in quick.items())
+    confounded = gap <= 0 or modes[1]["flagged"]
+    checks = [
+        _check(
+            "no_latent_signal",
+            f"Failure mode: no latent signal (quick CAL vs {sim_name}, held-out edges)",
+            "problem" if latent["flagged"] else "ok",
+            {"cal_auc": res["reference"], f"{sim_name.lower()}_auc": sim_auc},
+            latent["detail"],
+            f"the embedding's {sim_name} similarity already explains the pairs: report "
+            f"{sim_name}, or use an embedding from another source than the pairs"
+            if latent["flagged"]
+            else "CAL learns something beyond similarity",
+        ),
+        _check(
+            "shuffled",
+            f"Failure mode: degree confounding (shuffled ablation, quick: {settings})",
+            "problem" if confounded else ("warning" if gap < 0.02 else "ok"),
+            {"reference_auc": res["reference"], "shuffled_auc": res["shuffled"]},
+            f"held-out AUC: reference {res['reference']:.3f}, shuffled {res['shuffled']:.3f} "
+            f"(reduced training: {settings})",
+            "the model learns degree structure, not associations"
+            if confounded
+            else (
+                "shuffled pairs come close: much of the signal is degree structure"
+                if gap < 0.02
+                else "the model uses pair identity beyond degree"
+            ),
+        ),
+    ]
+    return checks, modes
 
 
 def _fmt_value(v: Any) -> str:
