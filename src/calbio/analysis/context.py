@@ -31,6 +31,7 @@ Protocol (all seeded):
 
 from __future__ import annotations
 
+import functools
 import platform
 import time
 from collections.abc import Callable, Sequence
@@ -344,118 +345,44 @@ def evaluate_contexts(
     **train_options: Any,
 ) -> ContextEvaluationResult:
     """Fit context-conditioned, pooled, per-context CAL and cosine; report per context + LOCO."""
-    say = progress or (lambda _m: None)
     t0 = time.perf_counter()
     mapped = (
         pairs
         if isinstance(pairs, ContextMappedPairs)
         else map_context_pairs(pairs, cemb, min_fraction=min_mapped)
     )
-    bad = set(methods) - set(METHODS)
-    if bad:
+    if bad := set(methods) - set(METHODS):
         raise ValueError(f"unknown methods {sorted(bad)}; choose from {METHODS}")
-    train_all, test_all = split_by_pair(mapped, test_fraction, seed)
-    key_train = ~np.isin(mapped.keys(), np.unique(test_all.keys()))
-    train_mask = key_train.copy()
-    if train_contexts is not None:
-        allowed = np.array([cemb.context_of(c) for c in train_contexts], dtype=np.int64)
-        train_mask &= np.isin(mapped.context, allowed)
-    train_rows = mapped.select(train_mask)
-    sets = make_test_sets(test_all, mapped, train_rows, cemb, negative_ratio, seed)
-
-    def new_model() -> ContextCAL:
-        return ContextCAL(
-            preset,
-            random_state=seed,
-            context_dim=context_dim,
-            context_dropout=context_dropout,
-            calibration=calibration,
-            **train_options,
-        )
-
-    timings: dict[str, float] = {}
-    say("fitting the context-conditioned model")
-    t = time.perf_counter()
-    model = new_model().fit(cemb, train_rows)
-    timings["context"] = time.perf_counter() - t
-    fit_rows = model.train_rows_  # every learned method trains on exactly these rows
+    split = _ContextSplit.make(mapped, cemb, test_fraction, seed, train_contexts)
+    sets = make_test_sets(split.test, mapped, split.train_rows, cemb, negative_ratio, seed)
+    new_model = functools.partial(
+        ContextCAL,
+        preset,
+        random_state=seed,
+        context_dim=context_dim,
+        context_dropout=context_dropout,
+        calibration=calibration,
+        **train_options,
+    )
+    run = _ContextRun(cemb, mapped, split, sets, new_model, seed, progress or (lambda _m: None))
+    model, scorers = _fit_methods(run, methods)
     cfg = model.config
-    scorers: dict[str, Scorer] = {}
-    if "context" in methods:
-        scorers["context"] = model.score_idx
-    if "pooled" in methods:
-        say("fitting the pooled context-agnostic CAL")
-        t = time.perf_counter()
-        scorers["pooled"] = pooled_cal(cemb, fit_rows, cfg)[1]
-        timings["pooled"] = time.perf_counter() - t
-    if "per_context" in methods:
-        say("fitting one CAL per context")
-        t = time.perf_counter()
-        scorers["per_context"] = per_context_cal(cemb, fit_rows, cfg)[1]
-        timings["per_context"] = time.perf_counter() - t
 
     def cos(idx: np.ndarray, ctx: np.ndarray) -> np.ndarray:
         return model.score_idx(idx, ctx, kind="cosine")
 
     if "cosine" in methods:
         scorers["cosine"] = cos
-    table = score_table(sets, scorers, cos)
-    table.insert(3, "context_name", cemb.contexts[table["ctx"].to_numpy()])
-    names = list(scorers)
-    per_context = metrics_by(table, names, "context_name", cb_threshold, n_boot)
-    overall = metrics_by(table, names, None, cb_threshold, n_boot)
-    calib, curve = (
-        calibration_report(model, sets) if calibration != "none" else ({}, pd.DataFrame())
+    scored = _score_methods(run, model, scorers, cos, cb_threshold, n_boot, calibration)
+    loco_rows = (
+        _leave_one_out(run, cfg, cos, loco_by, loco_representations, k_shot, cb_threshold)
+        if loco
+        else []
     )
-
-    loco_rows: list[dict[str, Any]] = []
-    if loco:
-        groups = cemb.contexts if loco_by == "context" else np.unique(cemb.labels)
-        for g in groups:  # loop over held-out groups
-            held = (
-                [cemb.context_of(g)]
-                if loco_by == "context"
-                else list(np.flatnonzero(cemb.labels == g))
-            )
-            tr, te = loco_split(mapped, train_mask, held)
-            if len(te) == 0 or len(tr) < 4:
-                continue
-            say(f"leave-one-out: {g}")
-            held_sets = ContextTestSets(
-                te,
-                sets.negatives.select(np.isin(sets.negatives.context, held)),
-                sets.dm_negatives.select(np.isin(sets.dm_negatives.context, held)),
-            )
-            t = time.perf_counter()
-            lm = new_model().fit(cemb, tr)
-            sc: dict[str, Scorer] = {"null": lm.score_idx}
-            if "pooled" in loco_representations:
-                sc["pooled"] = pooled_cal(cemb, lm.train_rows_, cfg)[1]
-            if "few_shot" in loco_representations:
-                shots = _few_shot_pairs(mapped, key_train, held, k_shot, seed)
-                fs = lm.without_adaptation()  # shares the fitted network
-                for c in held:  # contexts with < 2 shots keep the null representation
-                    if int((shots.context == c).sum()) >= 2:
-                        fs.adapt_context(str(cemb.contexts[c]), shots.select(shots.context == c))
-                sc["few_shot"] = fs.score_idx
-            if "cosine" in loco_representations:
-                sc["cosine"] = cos
-            sc = {k: v for k, v in sc.items() if k in loco_representations or k == "null"}
-            lt = score_table(held_sets, sc, cos)
-            res = metrics_by(lt, list(sc), None, cb_threshold, 0)
-            res = res.rename(columns={"group": "held_out", "method": "representation"})
-            res["held_out"] = str(g)
-            res["k_shot"] = k_shot
-            loco_rows.extend(res.to_dict(orient="records"))
-            timings[f"loco_{g}"] = time.perf_counter() - t
-    timings["total"] = time.perf_counter() - t0
+    run.timings["total"] = time.perf_counter() - t0
     return ContextEvaluationResult(
-        per_context=per_context,
-        overall=overall,
+        **scored,
         loco=pd.DataFrame(loco_rows),
-        calibration=calib,
-        reliability=curve,
-        scores=table,
         contexts=[str(c) for c in cemb.contexts],
         config={
             "train": cfg.to_dict(),
@@ -470,19 +397,179 @@ def evaluate_contexts(
             "loco_by": loco_by,
             "k_shot": k_shot,
         },
-        data={
-            "n_entities": cemb.n_entities,
-            "n_contexts": cemb.n_contexts,
-            "n_rows": len(cemb),
-            "n_pair_rows": len(mapped),
-            "n_train_rows": len(fit_rows),
-            "n_calibration_rows": len(model.calibration_rows_),
-            "n_test_positive_rows": len(sets.positives),
-            "mapping": mapped.stats,
-        },
-        timings=timings,
+        data=_data_summary(run, model),
+        timings=run.timings,
         model=model,
     )
+
+
+@dataclass
+class _ContextSplit:
+    """The pair split of a context evaluation: which rows may train, which are test positives."""
+
+    test: ContextMappedPairs
+    key_train: np.ndarray  # rows whose entity pair is not a test pair (in any context)
+    train_mask: np.ndarray  # key_train restricted to the allowed training contexts
+    train_rows: ContextMappedPairs
+
+    @classmethod
+    def make(
+        cls,
+        mapped: ContextMappedPairs,
+        cemb: ContextEmbeddings,
+        test_fraction: float,
+        seed: int,
+        train_contexts: Sequence[str] | None,
+    ) -> _ContextSplit:
+        """Split by entity pair (same side in every context), then keep the training contexts."""
+        _, test_all = split_by_pair(mapped, test_fraction, seed)
+        key_train = ~np.isin(mapped.keys(), np.unique(test_all.keys()))
+        train_mask = key_train.copy()
+        if train_contexts is not None:
+            allowed = np.array([cemb.context_of(c) for c in train_contexts], dtype=np.int64)
+            train_mask &= np.isin(mapped.context, allowed)
+        return cls(test_all, key_train, train_mask, mapped.select(train_mask))
+
+
+@dataclass
+class _ContextRun:
+    """What the steps of one context evaluation share: data, split, test sets, model factory."""
+
+    cemb: ContextEmbeddings
+    mapped: ContextMappedPairs
+    split: _ContextSplit
+    sets: ContextTestSets
+    new_model: Callable[[], ContextCAL]
+    seed: int
+    say: Callable[[str], None]
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def _fit_methods(run: _ContextRun, methods: Sequence[str]) -> tuple[ContextCAL, dict[str, Scorer]]:
+    """Fit the context model, then the pooled and per-context CALs on exactly its rows."""
+    run.say("fitting the context-conditioned model")
+    t = time.perf_counter()
+    model = run.new_model().fit(run.cemb, run.split.train_rows)
+    run.timings["context"] = time.perf_counter() - t
+    fit_rows = model.train_rows_  # every learned method trains on exactly these rows
+    cfg = model.config
+    scorers: dict[str, Scorer] = {}
+    if "context" in methods:
+        scorers["context"] = model.score_idx
+    if "pooled" in methods:
+        run.say("fitting the pooled context-agnostic CAL")
+        t = time.perf_counter()
+        scorers["pooled"] = pooled_cal(run.cemb, fit_rows, cfg)[1]
+        run.timings["pooled"] = time.perf_counter() - t
+    if "per_context" in methods:
+        run.say("fitting one CAL per context")
+        t = time.perf_counter()
+        scorers["per_context"] = per_context_cal(run.cemb, fit_rows, cfg)[1]
+        run.timings["per_context"] = time.perf_counter() - t
+    return model, scorers
+
+
+def _score_methods(
+    run: _ContextRun,
+    model: ContextCAL,
+    scorers: dict[str, Scorer],
+    cos: Scorer,
+    cb_threshold: float,
+    n_boot: int,
+    calibration: str,
+) -> dict[str, Any]:
+    """Test scores of every method, metrics per context and overall, and calibration."""
+    table = score_table(run.sets, scorers, cos)
+    table.insert(3, "context_name", run.cemb.contexts[table["ctx"].to_numpy()])
+    names = list(scorers)
+    per_context = metrics_by(table, names, "context_name", cb_threshold, n_boot)
+    overall = metrics_by(table, names, None, cb_threshold, n_boot)
+    calib, curve = (
+        calibration_report(model, run.sets) if calibration != "none" else ({}, pd.DataFrame())
+    )
+    return {
+        "per_context": per_context,
+        "overall": overall,
+        "calibration": calib,
+        "reliability": curve,
+        "scores": table,
+    }
+
+
+def _leave_one_out(
+    run: _ContextRun,
+    cfg: Any,
+    cos: Scorer,
+    by: str,
+    representations: Sequence[str],
+    k_shot: int,
+    cb_threshold: float,
+) -> list[dict[str, Any]]:
+    """LOCO: per held-out context (or label), refit without it and score its test pairs."""
+    cemb, sets = run.cemb, run.sets
+    rows: list[dict[str, Any]] = []
+    groups = cemb.contexts if by == "context" else np.unique(cemb.labels)
+    for g in groups:  # loop over held-out groups
+        held = [cemb.context_of(g)] if by == "context" else list(np.flatnonzero(cemb.labels == g))
+        tr, te = loco_split(run.mapped, run.split.train_mask, held)
+        if len(te) == 0 or len(tr) < 4:
+            continue
+        run.say(f"leave-one-out: {g}")
+        held_sets = ContextTestSets(
+            te,
+            sets.negatives.select(np.isin(sets.negatives.context, held)),
+            sets.dm_negatives.select(np.isin(sets.dm_negatives.context, held)),
+        )
+        t = time.perf_counter()
+        lm = run.new_model().fit(cemb, tr)
+        sc = _loco_scorers(run, lm, cfg, cos, held, representations, k_shot)
+        lt = score_table(held_sets, sc, cos)
+        res = metrics_by(lt, list(sc), None, cb_threshold, 0)
+        res = res.rename(columns={"group": "held_out", "method": "representation"})
+        res["held_out"] = str(g)
+        res["k_shot"] = k_shot
+        rows.extend(res.to_dict(orient="records"))
+        run.timings[f"loco_{g}"] = time.perf_counter() - t
+    return rows
+
+
+def _loco_scorers(
+    run: _ContextRun,
+    lm: ContextCAL,
+    cfg: Any,
+    cos: Scorer,
+    held: Sequence[int],
+    representations: Sequence[str],
+    k_shot: int,
+) -> dict[str, Scorer]:
+    """Scorers for held-out contexts: null embedding, pooled CAL (``cfg``), few-shot, cosine."""
+    sc: dict[str, Scorer] = {"null": lm.score_idx}
+    if "pooled" in representations:
+        sc["pooled"] = pooled_cal(run.cemb, lm.train_rows_, cfg)[1]
+    if "few_shot" in representations:
+        shots = _few_shot_pairs(run.mapped, run.split.key_train, held, k_shot, run.seed)
+        fs = lm.without_adaptation()  # shares the fitted network
+        for c in held:  # contexts with < 2 shots keep the null representation
+            if int((shots.context == c).sum()) >= 2:
+                fs.adapt_context(str(run.cemb.contexts[c]), shots.select(shots.context == c))
+        sc["few_shot"] = fs.score_idx
+    if "cosine" in representations:
+        sc["cosine"] = cos
+    return {k: v for k, v in sc.items() if k in representations or k == "null"}
+
+
+def _data_summary(run: _ContextRun, model: ContextCAL) -> dict[str, Any]:
+    """Sizes of the table, the pairs and each split (metrics.json's ``data``)."""
+    return {
+        "n_entities": run.cemb.n_entities,
+        "n_contexts": run.cemb.n_contexts,
+        "n_rows": len(run.cemb),
+        "n_pair_rows": len(run.mapped),
+        "n_train_rows": len(model.train_rows_),
+        "n_calibration_rows": len(model.calibration_rows_),
+        "n_test_positive_rows": len(run.sets.positives),
+        "mapping": run.mapped.stats,
+    }
 
 
 def _few_shot_pairs(
