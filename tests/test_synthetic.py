@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from calbio.data.synthetic import SyntheticData, compatibility, make_synthetic
+from calbio.data.synthetic import SyntheticData, compatibility, make_synthetic, unit_vectors
 from calbio.data.types import Embeddings, Pairs
 from calbio.evaluation.metrics import roc_auc
 from calbio.models.graph import degree_product_score, training_degree
@@ -106,3 +106,10 @@ def test_invalid_arguments() -> None:
         make_synthetic(5)
     with pytest.raises(ValueError):
         make_synthetic(30, 8, 1000)  # more pairs than the rule can produce
+
+
+def test_unit_vectors_are_seeded_unit_rows() -> None:
+    v = unit_vectors(np.random.default_rng(0), 7, 3)
+    assert v.shape == (7, 3)
+    np.testing.assert_allclose(np.linalg.norm(v, axis=1), 1.0)
+    np.testing.assert_array_equal(v, unit_vectors(np.random.default_rng(0), 7, 3))

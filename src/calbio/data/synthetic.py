@@ -48,7 +48,13 @@ import numpy as np
 
 from calbio.data.types import Embeddings, Pairs
 
-__all__ = ["SyntheticData", "SyntheticWorld", "compatibility", "make_synthetic"]
+__all__ = [
+    "SyntheticData",
+    "SyntheticWorld",
+    "compatibility",
+    "make_synthetic",
+    "unit_vectors",
+]
 
 TOP_K = 10
 # Upper bound on dense anchor x entity elements per block when scoring candidates.
@@ -72,6 +78,12 @@ class SyntheticWorld(Generic[E, P]):
 
 class SyntheticData(SyntheticWorld[Embeddings, Pairs]):
     """A synthetic embedding table, its generated pairs and the hidden rule that produced them."""
+
+
+def unit_vectors(rng: np.random.Generator, n: int, dim: int) -> np.ndarray:
+    """``n`` random directions in R^dim: standard Gaussian rows divided by their norms."""
+    v = rng.standard_normal((n, dim))
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
 
 
 def _hidden_map(dim: int, rng: np.random.Generator) -> np.ndarray:
@@ -127,47 +139,13 @@ def make_synthetic(
     noise: float = 0.1,
 ) -> SyntheticData:
     """Generate the documented synthetic world (embeddings, pairs, hidden truth) for a seed."""
-    if n_entities < TOP_K + 1:
-        raise ValueError(f"n_entities must be at least {TOP_K + 1}")
-    if dim < 2:
-        raise ValueError("dim must be at least 2")
-    if n_pairs < 1:
-        raise ValueError("n_pairs must be positive")
-    if hub_exponent <= 0:
-        raise ValueError("hub_exponent must be positive")
-    if noise < 0:
-        raise ValueError("noise must be non-negative")
+    _check_settings(n_entities, dim, n_pairs, hub_exponent, noise)
     n, k = int(n_entities), TOP_K
     rng = np.random.default_rng(seed)
-
-    x = rng.standard_normal((n, dim))
-    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    x = unit_vectors(rng, n, dim)
     t = _hidden_map(dim, rng)
-    tx = x @ t
     prop = 1.0 + rng.pareto(hub_exponent, size=n)
-    anchor_prob = prop / prop.sum()
-
-    codes = np.empty(0, dtype=np.int64)
-    stalled = 0
-    for _ in range(_MAX_ROUNDS):
-        need = n_pairs - codes.shape[0]
-        if need <= 0 or stalled >= _MAX_STALLED:
-            break
-        anchors = rng.choice(n, size=2 * need + 64, p=anchor_prob)
-        partners = _draw_partners(anchors, x, tx, prop, noise, k, rng)
-        lo, hi = np.minimum(anchors, partners), np.maximum(anchors, partners)
-        new = (lo * n + hi)[lo != hi]
-        merged = np.concatenate([codes, new])
-        _, first = np.unique(merged, return_index=True)
-        stalled = stalled + 1 if first.shape[0] == codes.shape[0] else 0
-        codes = merged[np.sort(first)]  # distinct, in order of first appearance
-    if codes.shape[0] < n_pairs:
-        raise ValueError(
-            f"could only generate {codes.shape[0]} distinct pairs; lower n_pairs "
-            f"or raise n_entities"
-        )
-    codes = codes[:n_pairs]
-    idx = np.stack([codes // n, codes % n], axis=1)
+    idx = _generate_pairs(x, x @ t, prop, n_pairs, noise, k, rng)
 
     width = max(4, len(str(n)))
     names = np.array([f"SYN{i:0{width}d}" for i in range(1, n + 1)], dtype=object)
@@ -202,3 +180,54 @@ def make_synthetic(
         "cross_boundary_fraction": float(np.mean(np.abs(cos) < 0.2)),
     }
     return SyntheticData(embeddings=emb, pairs=pairs, truth=truth)
+
+
+def _check_settings(
+    n_entities: int, dim: int, n_pairs: int, hub_exponent: float, noise: float
+) -> None:
+    """ValueError naming the first generator setting out of range."""
+    if n_entities < TOP_K + 1:
+        raise ValueError(f"n_entities must be at least {TOP_K + 1}")
+    if dim < 2:
+        raise ValueError("dim must be at least 2")
+    if n_pairs < 1:
+        raise ValueError("n_pairs must be positive")
+    if hub_exponent <= 0:
+        raise ValueError("hub_exponent must be positive")
+    if noise < 0:
+        raise ValueError("noise must be non-negative")
+
+
+def _generate_pairs(
+    x: np.ndarray,
+    tx: np.ndarray,
+    prop: np.ndarray,
+    n_pairs: int,
+    noise: float,
+    k: int,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """Rounds of anchor/partner draws until ``n_pairs`` distinct pairs (a < b) exist."""
+    n = x.shape[0]
+    anchor_prob = prop / prop.sum()
+    codes = np.empty(0, dtype=np.int64)
+    stalled = 0
+    for _ in range(_MAX_ROUNDS):
+        need = n_pairs - codes.shape[0]
+        if need <= 0 or stalled >= _MAX_STALLED:
+            break
+        anchors = rng.choice(n, size=2 * need + 64, p=anchor_prob)
+        partners = _draw_partners(anchors, x, tx, prop, noise, k, rng)
+        lo, hi = np.minimum(anchors, partners), np.maximum(anchors, partners)
+        new = (lo * n + hi)[lo != hi]
+        merged = np.concatenate([codes, new])
+        _, first = np.unique(merged, return_index=True)
+        stalled = stalled + 1 if first.shape[0] == codes.shape[0] else 0
+        codes = merged[np.sort(first)]  # distinct, in order of first appearance
+    if codes.shape[0] < n_pairs:
+        raise ValueError(
+            f"could only generate {codes.shape[0]} distinct pairs; lower n_pairs "
+            f"or raise n_entities"
+        )
+    codes = codes[:n_pairs]
+    return np.stack([codes // n, codes % n], axis=1)

@@ -41,11 +41,13 @@ equivalent pairs of every context (context-specific pairs).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
 from calbio.data.context import ContextEmbeddings, ContextPairs
-from calbio.data.synthetic import SyntheticWorld
+from calbio.data.synthetic import SyntheticWorld, unit_vectors
 
 __all__ = ["DEFAULT_DOSES", "DoseWorld", "hill", "make_dose_world", "oracle_equivalent"]
 
@@ -62,9 +64,53 @@ def hill(d: np.ndarray, ec50: np.ndarray, slope: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + (np.asarray(ec50) / d) ** np.asarray(slope))
 
 
-def _unit(rng: np.random.Generator, n: int, g: int) -> np.ndarray:
-    v = rng.standard_normal((n, g))
-    return v / np.linalg.norm(v, axis=1, keepdims=True)
+@dataclass
+class _Perturbations:
+    """Per-perturbation truth: mechanism, potency, Hill slope, biphasic switch, stress mix."""
+
+    mechanism: np.ndarray
+    ec50: np.ndarray
+    slope: np.ndarray
+    biphasic: np.ndarray
+    ec50_off: np.ndarray
+    ec50_stress: np.ndarray
+    stress_amplitude: np.ndarray
+    stress_mix: np.ndarray  # (P, G) unit stress direction of each perturbation
+    off_target: np.ndarray  # (P, G) unit private off-target direction
+
+    @classmethod
+    def draw(
+        cls,
+        rng: np.random.Generator,
+        n_mechanisms: int,
+        per_mechanism: int,
+        stress: np.ndarray,
+        stress_amplitude: float,
+        biphasic_fraction: float,
+    ) -> _Perturbations:
+        """Draw ``per_mechanism`` perturbations of each mechanism (steps 2-3 of the module doc)."""
+        P = n_mechanisms * per_mechanism
+        mech = np.repeat(np.arange(n_mechanisms), per_mechanism)
+        ec50 = 10.0 ** rng.uniform(-1.5, 1.0, P)
+        slope = rng.uniform(0.8, 3.0, P)
+        biphasic = rng.random(P) < biphasic_fraction
+        ec50_off = ec50 * 10.0 ** rng.uniform(1.0, 1.5, P)
+        ec50_stress = ec50 * 10.0 ** rng.uniform(0.5, 1.5, P)
+        amp = stress_amplitude * rng.uniform(0.5, 1.5, P)
+        mix = rng.dirichlet(np.ones(len(stress)), P) @ stress
+        mix /= np.linalg.norm(mix, axis=1, keepdims=True)
+        off = unit_vectors(rng, P, stress.shape[1])
+        return cls(mech, ec50, slope, biphasic, ec50_off, ec50_stress, amp, mix, off)
+
+    def responses(self, doses: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """On-target responses r (D, P), biphasic ones switched off, and stress t (D, P)."""
+        d = doses[:, None]
+        r = hill(d, self.ec50[None], self.slope[None])
+        r = np.where(
+            self.biphasic[None], r * (1.0 - hill(d, self.ec50_off[None], self.slope[None])), r
+        )
+        t = self.stress_amplitude[None] * hill(d, self.ec50_stress[None], 2.0)
+        return r, t
 
 
 def make_dose_world(
@@ -91,51 +137,23 @@ def make_dose_world(
         raise ValueError("doses must be positive")
     rng = np.random.default_rng(seed)
     G, M, L = n_features, n_mechanisms, n_lines
-    P = M * per_mechanism
-    sig = _unit(rng, M, G)
-    stress = _unit(rng, n_stress, G)
-    mech = np.repeat(np.arange(M), per_mechanism)
-    log_ec50 = rng.uniform(-1.5, 1.0, P)
-    ec50 = 10.0**log_ec50
-    slope = rng.uniform(0.8, 3.0, P)
-    biphasic = rng.random(P) < biphasic_fraction
-    ec50_off = ec50 * 10.0 ** rng.uniform(1.0, 1.5, P)
-    ec50_stress = ec50 * 10.0 ** rng.uniform(0.5, 1.5, P)
-    amp = stress_amplitude * rng.uniform(0.5, 1.5, P)
-    mix = rng.dirichlet(np.ones(n_stress), P) @ stress
-    mix /= np.linalg.norm(mix, axis=1, keepdims=True)
-    off = _unit(rng, P, G)
+    sig = unit_vectors(rng, M, G)
+    stress = unit_vectors(rng, n_stress, G)
+    pert = _Perturbations.draw(rng, M, per_mechanism, stress, stress_amplitude, biphasic_fraction)
     expressed = rng.random((M, L)) < expressed_prob
     T = np.eye(G)[None] + transform_strength * rng.standard_normal((L, G, G)) / np.sqrt(G)
-
     dose_arr = np.asarray(doses, dtype=np.float64)
-    D = len(dose_arr)
-    # responses (D, P)
-    r = hill(dose_arr[:, None], ec50[None], slope[None])
-    r = np.where(
-        biphasic[None], r * (1.0 - hill(dose_arr[:, None], ec50_off[None], slope[None])), r
+    mech, P = pert.mechanism, len(pert.mechanism)
+    X, ctx_names, labels, ldose, active = _measure(
+        rng, pert, sig, expressed, T, dose_arr, off_target, noise, active_threshold
     )
-    t = amp[None] * hill(dose_arr[:, None], ec50_stress[None], 2.0)
-
-    blocks, ctx_names, labels, ldose, active_rows = [], [], [], [], []
-    for li in range(L):  # loop over lines x doses (contexts), vectorised over perturbations
-        e = expressed[mech, li].astype(np.float64)  # (P,)
-        for di in range(D):
-            clean = r[di][:, None] * (e[:, None] * sig[mech] + off_target * off)
-            clean += t[di][:, None] * mix
-            y = clean @ T[li].T + noise / np.sqrt(G) * rng.standard_normal((P, G))
-            blocks.append(y.astype(np.float32))
-            ctx_names.append(f"L{li + 1}@{dose_arr[di]:g}")
-            labels.append(f"L{li + 1}")
-            ldose.append(np.log10(dose_arr[di]))
-            active_rows.append((e > 0) & (r[di] >= active_threshold))
     k = len(ctx_names)
     names = np.array([f"P{i + 1:03d}_M{mech[i] + 1:02d}" for i in range(P)], dtype=object)
     cov = pd.DataFrame({"log10_dose": ldose}, index=pd.Index(ctx_names, name="context"))
     emb = ContextEmbeddings(
         names,
         np.array(ctx_names, dtype=object),
-        np.concatenate(blocks),
+        X,
         np.tile(np.arange(P), k),
         np.repeat(np.arange(k), P),
         np.array(labels, dtype=object),
@@ -143,24 +161,15 @@ def make_dose_world(
         source="synthetic-dose",
         meta={"format": "synthetic-dose", "seed": seed},
     )
-    active = np.stack(active_rows)  # (k, P)
-    # equivalent pairs of every context: same mechanism, both active
-    iu, ju = np.triu_indices(P, 1)
-    same = mech[iu] == mech[ju]
-    iu, ju = iu[same], ju[same]
-    both = active[:, iu] & active[:, ju]  # (k, n_same)
-    cc, pp = np.nonzero(both)
-    pairs = ContextPairs(
-        names[iu[pp]], names[ju[pp]], np.array(ctx_names, dtype=object)[cc], "synthetic-dose"
-    )
+    pairs = _equivalent_pairs(mech, active, names, np.array(ctx_names, dtype=object))
     truth = {
         "mechanism": mech,
-        "ec50": ec50,
-        "hill_slope": slope,
-        "biphasic": biphasic,
-        "ec50_off": ec50_off,
-        "ec50_stress": ec50_stress,
-        "stress_amplitude": amp,
+        "ec50": pert.ec50,
+        "hill_slope": pert.slope,
+        "biphasic": pert.biphasic,
+        "ec50_off": pert.ec50_off,
+        "ec50_stress": pert.ec50_stress,
+        "stress_amplitude": pert.stress_amplitude,
         "expressed": expressed,
         "active": active,
         "doses": dose_arr,
@@ -175,6 +184,52 @@ def make_dose_world(
         ),
     }
     return DoseWorld(emb, pairs, truth)
+
+
+def _measure(
+    rng: np.random.Generator,
+    pert: _Perturbations,
+    sig: np.ndarray,
+    expressed: np.ndarray,
+    T: np.ndarray,
+    doses: np.ndarray,
+    off_target: float,
+    noise: float,
+    active_threshold: float,
+) -> tuple[np.ndarray, list[str], list[str], list[float], np.ndarray]:
+    """Noisy phenotypes of every perturbation in every (line, dose) context (step 5).
+
+    Returns the stacked rows (context-major), context names, line labels, log10 doses and the
+    (n_contexts, P) activity matrix.
+    """
+    r, t = pert.responses(doses)
+    mech = pert.mechanism
+    P, G = pert.off_target.shape
+    blocks, ctx_names, labels, ldose, active_rows = [], [], [], [], []
+    for li in range(T.shape[0]):  # loop over lines x doses (contexts), vectorised over P
+        e = expressed[mech, li].astype(np.float64)  # (P,)
+        on_target = e[:, None] * sig[mech] + off_target * pert.off_target
+        for di in range(len(doses)):
+            clean = r[di][:, None] * on_target + t[di][:, None] * pert.stress_mix
+            y = clean @ T[li].T + noise / np.sqrt(G) * rng.standard_normal((P, G))
+            blocks.append(y.astype(np.float32))
+            ctx_names.append(f"L{li + 1}@{doses[di]:g}")
+            labels.append(f"L{li + 1}")
+            ldose.append(np.log10(doses[di]))
+            active_rows.append((e > 0) & (r[di] >= active_threshold))
+    return np.concatenate(blocks), ctx_names, labels, ldose, np.stack(active_rows)
+
+
+def _equivalent_pairs(
+    mech: np.ndarray, active: np.ndarray, names: np.ndarray, contexts: np.ndarray
+) -> ContextPairs:
+    """The equivalent pairs of every context: same mechanism, both active there."""
+    iu, ju = np.triu_indices(len(mech), 1)
+    same = mech[iu] == mech[ju]
+    iu, ju = iu[same], ju[same]
+    both = active[:, iu] & active[:, ju]  # (k, n_same)
+    cc, pp = np.nonzero(both)
+    return ContextPairs(names[iu[pp]], names[ju[pp]], contexts[cc], "synthetic-dose")
 
 
 def oracle_equivalent(world: DoseWorld, idx: np.ndarray, context: np.ndarray) -> np.ndarray:
