@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from calbio.analysis.ablation import fit_on, prepare_heldout, preprocessed
+from calbio.analysis.ablation import HeldOut, fit_on, prepare_heldout, preprocessed
 from calbio.analysis.tables import fmt_ms, table
 from calbio.data.coerce import as_mapped_pairs
 from calbio.data.types import Embeddings, MappedPairs, Pairs
@@ -263,46 +263,17 @@ def lambda_sweep(
     if not 0 < validation_fraction < 1:
         raise CalbioInputError("validation fraction must be in (0, 1)")
     mapped = as_mapped_pairs(pairs, embeddings, min_mapped)
-    n = len(embeddings)
     curves, chosen = [], []
     for seed in seeds:
         if log:
             log(f"lambda sweep: seed {seed}")
-        held = prepare_heldout(mapped.idx, n, "edge", test_fraction, seed)
+        held = prepare_heldout(mapped.idx, len(embeddings), "edge", test_fraction, seed)
         fit_idx, val_idx = split_validation(held.split.train_idx, validation_fraction, seed)
         model = fit_on(embeddings, fit_idx, preset=preset, seed=seed, **train_options)
-        E = model.embedding_
-        split = Split("edge", fit_idx, held.positives, held.split.universe, None, n)
-        rng = np.random.default_rng(seed + 11)
-        val_neg = sample_uniform_negatives(
-            5 * len(val_idx), held.split.universe, held.all_keys, n, rng
+        val, test = _blend_validation_and_test(
+            model, held, fit_idx, val_idx, lambdas, cb_threshold, seed
         )
-        methods: dict[str, Any] = dict(_blend_methods(model, lambdas))
-        base = fit_shortcuts(E, split.train_idx)
-        methods.update({k: base[k] for k in ("degree", "adamic_adar")})
-        empty = np.zeros((0, 2), np.int64)
-        deg = training_degree(split.train_idx, n)
-        common = dict(cosine=E, degree=deg, cb_threshold=cb_threshold, n_boot=1, seed=seed)
-        univ = held.split.universe
-        val, _ = score_sets(
-            methods, PairSets("val", val_idx, val_neg, empty, univ, None), rank=False, **common
-        )
-        test, _ = score_sets(
-            methods,
-            PairSets("test", held.positives, held.negatives, held.dm_negatives, univ, None),
-            rank=False,
-            **common,
-        )
-        curve = {
-            f"{lam:.2f}": {
-                "val_auc": val[f"{lam:.2f}"]["auc"],
-                "val_cb_auc": val[f"{lam:.2f}"]["cb_auc"],
-                "test_auc": test[f"{lam:.2f}"]["auc"],
-                "test_cb_auc": test[f"{lam:.2f}"]["cb_auc"],
-                "test_auc_degree_matched": test[f"{lam:.2f}"]["auc_degree_matched"],
-            }
-            for lam in lambdas
-        }
+        curve = _lambda_curve(val, test, lambdas)
         keys = list(curve)
         best_val = keys[int(np.nanargmax([curve[k][f"val_{select}"] for k in keys]))]
         best_test = keys[int(np.nanargmax([curve[k][f"test_{select}"] for k in keys]))]
@@ -333,6 +304,56 @@ def lambda_sweep(
     }
     out["tables"] = lambda_tables(out)
     return out
+
+
+def _blend_validation_and_test(
+    model: Any,
+    held: HeldOut,
+    fit_idx: np.ndarray,
+    val_idx: np.ndarray,
+    lambdas: Sequence[float],
+    cb_threshold: float,
+    seed: int,
+) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
+    """Metrics of every blend λ and the graph shortcuts on validation, then on test pairs."""
+    n = held.split.n_entities
+    E = model.embedding_
+    split = Split("edge", fit_idx, held.positives, held.split.universe, None, n)
+    rng = np.random.default_rng(seed + 11)
+    val_neg = sample_uniform_negatives(5 * len(val_idx), held.split.universe, held.all_keys, n, rng)
+    methods: dict[str, Any] = dict(_blend_methods(model, lambdas))
+    base = fit_shortcuts(E, split.train_idx)
+    methods.update({k: base[k] for k in ("degree", "adamic_adar")})
+    empty = np.zeros((0, 2), np.int64)
+    deg = training_degree(split.train_idx, n)
+    common = dict(cosine=E, degree=deg, cb_threshold=cb_threshold, n_boot=1, seed=seed)
+    univ = held.split.universe
+    val, _ = score_sets(
+        methods, PairSets("val", val_idx, val_neg, empty, univ, None), rank=False, **common
+    )
+    test, _ = score_sets(
+        methods,
+        PairSets("test", held.positives, held.negatives, held.dm_negatives, univ, None),
+        rank=False,
+        **common,
+    )
+    return val, test
+
+
+def _lambda_curve(
+    val: dict[str, dict[str, Any]], test: dict[str, dict[str, Any]], lambdas: Sequence[float]
+) -> dict[str, dict[str, float]]:
+    """Validation and test AUC / CB AUC (and test degree-matched AUC) of each λ."""
+    return {
+        f"{lam:.2f}": {
+            "val_auc": val[f"{lam:.2f}"]["auc"],
+            "val_cb_auc": val[f"{lam:.2f}"]["cb_auc"],
+            "test_auc": test[f"{lam:.2f}"]["auc"],
+            "test_cb_auc": test[f"{lam:.2f}"]["cb_auc"],
+            "test_auc_degree_matched": test[f"{lam:.2f}"]["auc_degree_matched"],
+        }
+        for lam in lambdas
+    }
 
 
 def lambda_tables(result: dict[str, Any]) -> list[dict[str, Any]]:
