@@ -279,55 +279,27 @@ def ablate(
     per_seed: dict[str, list[dict[str, Any]]] = {c: [] for c in conditions}
     baselines: dict[str, list[dict[str, Any]]] = {}
     n_test = []
+    score_opts = {"cb_threshold": cb_threshold, "n_boot": n_boot}
     for seed in seeds:
         held = prepare_heldout(mapped.idx, n, "edge", test_fraction, seed, negative_ratio)
-        tr = held.split.train_idx
         n_test.append(len(held.positives))
-        empty = np.zeros((0, 2), np.int64)
         seed_baselines: dict[str, dict[str, Any]] | None = None
         for cond in conditions:
             if log:
                 log(f"ablation seed {seed}: {CONDITIONS[cond]}")
-            opts = dict(train_options)
             if cond == "node":
                 node = prepare_heldout(mapped.idx, n, "node", test_fraction, seed, negative_ratio)
-                model = fit_on(emb, node.split.train_idx, preset=preset, seed=seed, **opts)
-                res = node.score(model, cb_threshold=cb_threshold, n_boot=n_boot, seed=seed)
+                model = fit_on(emb, node.split.train_idx, preset=preset, seed=seed, **train_options)
+                res = node.score(model, seed=seed, **score_opts)
                 per_seed[cond].append(_condition_metrics(res, None))
                 continue
-            if cond == "shuffled":
-                train = shuffled_pairs(tr, seed)
-            elif cond == "similar":
-                E = preprocessed(emb, opts.get("pca"), seed)
-                train = top_cosine_pairs(
-                    E, held.split.universe, len(tr), pair_keys(held.positives, n)
-                )
-            else:
-                train = tr
-                if cond == "random_negatives":
-                    opts["negatives"] = "random"
+            train, opts = _condition_training(cond, emb, held, seed, train_options)
             model = fit_on(emb, train, preset=preset, seed=seed, **opts)
-            res = held.score(model, cb_threshold=cb_threshold, n_boot=n_boot, seed=seed)
-            trans = score_model(
-                model,
-                held.split,
-                tr,
-                held.negatives,
-                empty,
-                cb_threshold=cb_threshold,
-                n_boot=1,
-                seed=seed,
-                methods=("cal",),
-            )
+            res = held.score(model, seed=seed, **score_opts)
+            trans = _transductive(model, held, cb_threshold, seed)
             per_seed[cond].append(_condition_metrics(res, trans))
             if seed_baselines is None:  # baselines see the real training graph in every row
-                seed_baselines = {
-                    m: {k: res[m].get(k) for k in METRICS}
-                    for m in ("cosine", "degree", "adamic_adar")
-                }
-                _, sim_auc = similarity_baseline(emb, held.positives, held.negatives)
-                if sim_auc is not None:  # binary fingerprints: Tanimoto is the similarity
-                    seed_baselines["tanimoto"] = {k: None for k in METRICS} | {"auc": sim_auc}
+                seed_baselines = _shortcut_baselines(res, emb, held)
         for name, rec in (seed_baselines or {}).items():
             baselines.setdefault(name, []).append(rec)
     modes = _ablation_failure_modes(per_seed, baselines)
@@ -346,6 +318,51 @@ def ablate(
             ablation_table(per_seed, baselines, seeds, cb_threshold, n_test, modes),
         ],
     }
+
+
+def _condition_training(
+    cond: str, emb: Embeddings, held: HeldOut, seed: int, train_options: dict[str, Any]
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """Training pairs and options of an edge-split condition (shared test set)."""
+    tr = held.split.train_idx
+    opts = dict(train_options)
+    if cond == "shuffled":
+        return shuffled_pairs(tr, seed), opts
+    if cond == "similar":
+        n = held.split.n_entities
+        E = preprocessed(emb, opts.get("pca"), seed)
+        return top_cosine_pairs(E, held.split.universe, len(tr), pair_keys(held.positives, n)), opts
+    if cond == "random_negatives":
+        opts["negatives"] = "random"
+    return tr, opts
+
+
+def _transductive(
+    model: CAL, held: HeldOut, cb_threshold: float, seed: int
+) -> dict[str, dict[str, Any]]:
+    """The paper's transductive AUC: the model's own training pairs vs the random negatives."""
+    return score_model(
+        model,
+        held.split,
+        held.split.train_idx,
+        held.negatives,
+        np.zeros((0, 2), np.int64),
+        cb_threshold=cb_threshold,
+        n_boot=1,
+        seed=seed,
+        methods=("cal",),
+    )
+
+
+def _shortcut_baselines(
+    res: dict[str, dict[str, Any]], emb: Embeddings, held: HeldOut
+) -> dict[str, dict[str, Any]]:
+    """One seed's shortcut rows (cosine, degree, Adamic-Adar; Tanimoto for fingerprints)."""
+    out = {m: {k: res[m].get(k) for k in METRICS} for m in ("cosine", "degree", "adamic_adar")}
+    _, sim_auc = similarity_baseline(emb, held.positives, held.negatives)
+    if sim_auc is not None:  # binary fingerprints: Tanimoto is the similarity
+        out["tanimoto"] = {k: None for k in METRICS} | {"auc": sim_auc}
+    return out
 
 
 def _ablation_failure_modes(
