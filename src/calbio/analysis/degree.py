@@ -150,6 +150,21 @@ def degree_report(
     per = [degree_analysis(df, cb_threshold, n_top=n_top) for df in runs]
     k = len(per)
     sd = " (mean ± SD over seeds)" if k > 1 else ""
+    return {
+        "kind": "degree",
+        "n_seeds": k,
+        "cb_threshold": cb_threshold,
+        "per_seed": per,
+        "tables": [
+            _spearman_table(per, sd),
+            _quintile_table(per, cb_threshold, sd),
+            _top_lift_table(per),
+        ],
+    }
+
+
+def _spearman_table(per: Sequence[dict[str, Any]], sd: str) -> dict[str, Any]:
+    """Spearman ρ of pair degree vs each score, mean ± SD over seeds."""
     rows = []
     for label in per[0]["spearman"]:
         for m in ("cal", "cosine"):
@@ -165,12 +180,16 @@ def degree_report(
                     f"{pmax:.2g}",
                 ]
             )
-    t_rho = table(
+    return table(
         "Degree dependence: Spearman ρ between pair degree and score (paper section 6.3)",
         ["pairs", "score", "n", "Spearman ρ", "p (largest over seeds)"],
         rows,
         [f"Pair degree = sum of the two endpoints' training degrees{sd}."],
     )
+
+
+def _quintile_table(per: Sequence[dict[str, Any]], cb_threshold: float, sd: str) -> dict[str, Any]:
+    """Cross-boundary improvement per pair-degree quintile, mean ± SD over seeds."""
     nq = max(len(p["quantiles"]) for p in per)
     qrows = []
     for q in range(1, nq + 1):
@@ -189,7 +208,7 @@ def degree_report(
                 fmt_ms([r["cb_auc_cosine"] for r in recs]),
             ]
         )
-    t_q = table(
+    return table(
         "Cross-boundary improvement by degree quintile (paper Tables 8/17)",
         [
             "quintile",
@@ -208,8 +227,12 @@ def degree_report(
             "degree bin (so degree cannot explain them).",
         ],
     )
+
+
+def _top_lift_table(per: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The first seed's held-out pairs with the largest association − cosine."""
     tops = per[0]["top_lift"]
-    t_top = table(
+    return table(
         "Top-lift held-out pairs (association − cosine largest; first seed)",
         ["a", "b", "degree a", "degree b", "cosine", "association", "lift"],
         [
@@ -226,10 +249,3 @@ def degree_report(
         ],
         ["The paper's 'illustrative examples', drawn from held-out pairs only."],
     )
-    return {
-        "kind": "degree",
-        "n_seeds": k,
-        "cb_threshold": cb_threshold,
-        "per_seed": per,
-        "tables": [t_rho, t_q, t_top],
-    }
