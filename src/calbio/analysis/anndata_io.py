@@ -105,34 +105,11 @@ def add_association_space(
         mode = "transform" if X is not None and X.shape[1] == model.n_features_in_ else "lookup"
     n = adata.n_obs
     if mode == "transform":
-        if X is None or X.shape[1] != model.n_features_in_:
-            raise CalbioInputError(
-                f"transform mode needs {model.n_features_in_} features per row, "
-                f"the matrix has {None if X is None else X.shape[1]}"
-            )
-        dense = X.toarray() if sp.issparse(X) else np.asarray(X)
-        if not np.isfinite(dense).all():
-            raise CalbioInputError("the h5ad matrix contains NaN or infinite values")
-        Z = model.transform(dense).astype(np.float32)
-        mapped = np.ones(n, dtype=bool)
-        warning = compare_with_training_rows(model, _row_ids(adata, id_column), dense)
-        if warning:
-            warnings.append(warning)
-            logger.warning(warning)
+        Z, mapped = _transformed_rows(adata, model, X, id_column, warnings)
     elif mode == "lookup":
-        ids = _row_ids(adata, id_column)
-        pos = pd.Index(np.asarray(model.names_, dtype=str)).get_indexer(ids)
-        mapped = pos >= 0
-        if not mapped.any():
-            raise CalbioInputError(
-                "no observation name matches a model entity and the feature dimension differs "
-                f"({0 if X is None else X.shape[1]} vs the model's {model.n_features_in_})"
-            )
-        Z = np.full((n, model.association_.shape[1]), np.nan, dtype=np.float32)
-        Z[mapped] = model.association_[pos[mapped]]
+        Z, mapped = _looked_up_rows(adata, model, X, id_column)
     else:
         raise CalbioInputError(f"mode must be auto, transform or lookup, got {mode!r}")
-
     labels = np.full(n, -1, dtype=np.int64)
     clustered = np.zeros(n, dtype=bool)
     if cluster and mapped.sum() >= 2:
@@ -170,6 +147,43 @@ def add_association_space(
         "n_noise": int((labels[clustered] == -1).sum()),
         "warnings": warnings,
     }
+
+
+def _transformed_rows(
+    adata: Any, model: Any, X: Any, id_column: str | None, warnings: list[str]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Transform mode: every observation's features through the model (all rows mapped)."""
+    if X is None or X.shape[1] != model.n_features_in_:
+        raise CalbioInputError(
+            f"transform mode needs {model.n_features_in_} features per row, "
+            f"the matrix has {None if X is None else X.shape[1]}"
+        )
+    dense = X.toarray() if sp.issparse(X) else np.asarray(X)
+    if not np.isfinite(dense).all():
+        raise CalbioInputError("the h5ad matrix contains NaN or infinite values")
+    Z = model.transform(dense).astype(np.float32)
+    warning = compare_with_training_rows(model, _row_ids(adata, id_column), dense)
+    if warning:
+        warnings.append(warning)
+        logger.warning(warning)
+    return Z, np.ones(adata.n_obs, dtype=bool)
+
+
+def _looked_up_rows(
+    adata: Any, model: Any, X: Any, id_column: str | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Lookup mode: the model's association row of each observation named like an entity."""
+    ids = _row_ids(adata, id_column)
+    pos = pd.Index(np.asarray(model.names_, dtype=str)).get_indexer(ids)
+    mapped = pos >= 0
+    if not mapped.any():
+        raise CalbioInputError(
+            "no observation name matches a model entity and the feature dimension differs "
+            f"({0 if X is None else X.shape[1]} vs the model's {model.n_features_in_})"
+        )
+    Z = np.full((adata.n_obs, model.association_.shape[1]), np.nan, dtype=np.float32)
+    Z[mapped] = model.association_[pos[mapped]]
+    return Z, mapped
 
 
 def transform_h5ad(
