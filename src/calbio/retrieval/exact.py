@@ -12,6 +12,7 @@ matrix never exists.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -92,40 +93,59 @@ def topk_inner_product(
     out_i = torch.full((nq, k), -1, dtype=torch.long, device=L.device)
 
     def one_block(qs: int) -> None:
-        with torch.inference_mode():
-            qi = q_rows[qs : qs + bq]
-            Lq = L[qi]
-            part_s, part_i = [], []
-            for cs in range(0, n, bc):
-                ce = min(cs + bc, n)
-                scores = Lq @ R[cs:ce].T
-                if exclude_self:
-                    local = qi - cs
-                    hit = (local >= 0) & (local < ce - cs)
-                    scores[torch.nonzero(hit).squeeze(1), local[hit]] = -torch.inf
-                ts, ti = torch.topk(scores, min(k, ce - cs), dim=1, sorted=False)
-                part_s.append(ts)
-                part_i.append(ti + cs)
-            cat_s, cat_i = torch.cat(part_s, dim=1), torch.cat(part_i, dim=1)
-            kk = min(k, cat_s.shape[1])
-            best_s, pos = torch.topk(cat_s, kk, dim=1, sorted=True)
-            out_s[qs : qs + len(qi), :kk] = best_s
-            out_i[qs : qs + len(qi), :kk] = torch.gather(cat_i, 1, pos)
+        qi = q_rows[qs : qs + bq]
+        best_s, best_i = _block_topk(L[qi], qi, R, k, bc, exclude_self)
+        out_s[qs : qs + len(qi), : best_s.shape[1]] = best_s
+        out_i[qs : qs + len(qi), : best_s.shape[1]] = best_i
 
-    starts = range(0, nq, bq)
+    _run_blocks(one_block, range(0, nq, bq), workers)
+    out_i[torch.isneginf(out_s)] = -1
+    return Neighbors(out_i.cpu().numpy(), out_s.cpu().numpy())
+
+
+def _block_topk(
+    Lq: torch.Tensor, qi: torch.Tensor, R: torch.Tensor, k: int, bc: int, exclude_self: bool
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sorted top-k (scores, candidate rows) of one query block, candidate block by block.
+
+    Each (query block x candidate block) tile is reduced to its row-wise top k; the tiles'
+    winners are merged with one more ``topk``. Fewer than k columns when there are < k candidates.
+    """
+    n = R.shape[0]
+    with torch.inference_mode():
+        part_s, part_i = [], []
+        for cs in range(0, n, bc):
+            ce = min(cs + bc, n)
+            scores = Lq @ R[cs:ce].T
+            if exclude_self:
+                local = qi - cs
+                hit = (local >= 0) & (local < ce - cs)
+                scores[torch.nonzero(hit).squeeze(1), local[hit]] = -torch.inf
+            ts, ti = torch.topk(scores, min(k, ce - cs), dim=1, sorted=False)
+            part_s.append(ts)
+            part_i.append(ti + cs)
+        cat_s, cat_i = torch.cat(part_s, dim=1), torch.cat(part_i, dim=1)
+        best_s, pos = torch.topk(cat_s, min(k, cat_s.shape[1]), dim=1, sorted=True)
+        return best_s, torch.gather(cat_i, 1, pos)
+
+
+def _run_blocks(one_block: Callable[[int], None], starts: range, workers: int) -> None:
+    """Run ``one_block`` on every query-block start: in turn, or on ``workers`` threads.
+
+    Threads run single-threaded inside torch (no per-operation barriers); torch's thread count
+    is restored afterwards.
+    """
     if workers == 1 or len(starts) == 1:
         for qs in starts:
             one_block(qs)
-    else:
-        threads_before = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            with ThreadPoolExecutor(max_workers=workers) as pool:
-                list(pool.map(one_block, starts))
-        finally:
-            torch.set_num_threads(threads_before)
-    out_i[torch.isneginf(out_s)] = -1
-    return Neighbors(out_i.cpu().numpy(), out_s.cpu().numpy())
+        return
+    threads_before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            list(pool.map(one_block, starts))
+    finally:
+        torch.set_num_threads(threads_before)
 
 
 def exact_neighbors(
