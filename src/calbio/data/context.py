@@ -225,22 +225,10 @@ def _factorize(values: Any) -> tuple[np.ndarray, np.ndarray]:
     return codes.astype(np.int64), np.asarray(uniques, dtype=object)
 
 
-def context_embeddings_from_frame(
-    df: pd.DataFrame,
-    entity_column: str = "entity",
-    context_column: str = "context",
-    *,
-    label_column: str | None = None,
-    covariate_columns: Sequence[str] = (),
-    feature_columns: Sequence[str] | None = None,
-    source: str = "dataframe",
-) -> ContextEmbeddings:
-    """Build ContextEmbeddings from a long table (one row per entity x context)."""
-    if not isinstance(df, pd.DataFrame):
-        raise CalbioInputError(f"expected a pandas DataFrame, got {type(df).__name__}", source)
-    named = _require_columns(
-        df.columns, (entity_column, context_column, label_column, *covariate_columns), source
-    )
+def _feature_matrix(
+    df: pd.DataFrame, named: list[str], feature_columns: Sequence[str] | None, source: str
+) -> tuple[np.ndarray, Sequence[str]]:
+    """The finite float32 feature matrix and its columns (default: every other numeric column)."""
     if feature_columns is None:
         rest = [c for c in df.columns if c not in named]
         feature_columns = [c for c in rest if pd.api.types.is_numeric_dtype(df[c])]
@@ -258,6 +246,61 @@ def context_embeddings_from_frame(
     if not np.isfinite(X).all():
         bad = int((~np.isfinite(X).all(axis=1)).sum())
         raise CalbioInputError(f"{bad:,} rows have missing or infinite feature values", source)
+    return X, feature_columns
+
+
+def _per_context_labels(
+    df: pd.DataFrame, label_column: str | None, ctx: np.ndarray, first: np.ndarray, source: str
+) -> np.ndarray | None:
+    """Each context's label (None without a label column); it must not vary within a context."""
+    if not label_column:
+        return None
+    lab = df[label_column].astype(str).to_numpy(dtype=object)
+    per_ctx = pd.Series(lab).groupby(ctx).nunique()
+    if (per_ctx > 1).any():
+        raise CalbioInputError(f"label column {label_column!r} varies within a context", source)
+    return lab[first]
+
+
+def _per_context_covariates(
+    df: pd.DataFrame,
+    covariate_columns: Sequence[str],
+    ctx: np.ndarray,
+    first: np.ndarray,
+    contexts: np.ndarray,
+    source: str,
+) -> pd.DataFrame | None:
+    """Numeric covariates, one row per context (None without covariate columns)."""
+    if not covariate_columns:
+        return None
+    cov_df = df[list(covariate_columns)].apply(pd.to_numeric, errors="coerce")
+    if cov_df.isna().any().any():
+        raise CalbioInputError(
+            f"covariate columns {list(covariate_columns)} must be numeric and complete", source
+        )
+    spread = cov_df.groupby(ctx).nunique()
+    if (spread > 1).any().any():
+        raise CalbioInputError("a covariate varies within a context", source)
+    return cov_df.iloc[first].set_axis(pd.Index(contexts, name="context"))
+
+
+def context_embeddings_from_frame(
+    df: pd.DataFrame,
+    entity_column: str = "entity",
+    context_column: str = "context",
+    *,
+    label_column: str | None = None,
+    covariate_columns: Sequence[str] = (),
+    feature_columns: Sequence[str] | None = None,
+    source: str = "dataframe",
+) -> ContextEmbeddings:
+    """Build ContextEmbeddings from a long table (one row per entity x context)."""
+    if not isinstance(df, pd.DataFrame):
+        raise CalbioInputError(f"expected a pandas DataFrame, got {type(df).__name__}", source)
+    named = _require_columns(
+        df.columns, (entity_column, context_column, label_column, *covariate_columns), source
+    )
+    X, feature_columns = _feature_matrix(df, named, feature_columns, source)
     if df[entity_column].isna().any() or df[context_column].isna().any():
         raise CalbioInputError("empty entity or context identifiers", source)
     ent, entities = _factorize(df[entity_column])
@@ -270,24 +313,8 @@ def context_embeddings_from_frame(
             source,
         )
     first = np.unique(ctx, return_index=True)[1]
-    labels = None
-    if label_column:
-        lab = df[label_column].astype(str).to_numpy(dtype=object)
-        per_ctx = pd.Series(lab).groupby(ctx).nunique()
-        if (per_ctx > 1).any():
-            raise CalbioInputError(f"label column {label_column!r} varies within a context", source)
-        labels = lab[first]
-    cov = None
-    if covariate_columns:
-        cov_df = df[list(covariate_columns)].apply(pd.to_numeric, errors="coerce")
-        if cov_df.isna().any().any():
-            raise CalbioInputError(
-                f"covariate columns {list(covariate_columns)} must be numeric and complete", source
-            )
-        spread = cov_df.groupby(ctx).nunique()
-        if (spread > 1).any().any():
-            raise CalbioInputError("a covariate varies within a context", source)
-        cov = cov_df.iloc[first].set_axis(pd.Index(contexts, name="context"))
+    labels = _per_context_labels(df, label_column, ctx, first, source)
+    cov = _per_context_covariates(df, covariate_columns, ctx, first, contexts, source)
     return ContextEmbeddings(
         entities,
         contexts,
@@ -652,6 +679,41 @@ def within_context_negatives(
 
 
 # ---------------------------------------------------------------------------- DepMap lineages
+def _lineage_cell_lines(root: Path, lineage: str, scored: pd.Index) -> list[str]:
+    """The cell lines (``ACH-...`` header columns) of a lineage file; all must have scores."""
+    f = root / "contexts" / f"depmap_{lineage}_500_genes.csv"
+    if not f.is_file():
+        raise CalbioInputError("lineage file not found", f)
+    ach = [c for c in pd.read_csv(f, nrows=0).columns if str(c).startswith("ACH-")]
+    missing = [a for a in ach if a not in scored]
+    if missing:
+        raise CalbioInputError(f"cell lines missing from the score table: {missing[:3]}", f)
+    return ach
+
+
+def _lineage_gene_embedding(
+    W: np.ndarray, S: np.ndarray, lineage: str, representation: str, n_components: int
+) -> np.ndarray:
+    """Gene rows of one lineage (float32): shared-axes isometry or per-lineage PCA (see above)."""
+    Sc = S - S.mean(axis=0)
+    if representation == "shared":
+        _, sig, vt = np.linalg.svd(Sc, full_matrices=False)
+        X = W @ (vt.T * sig) @ vt  # rows: V Sigma V^T w_g
+    else:
+        n_lines = len(S)
+        k = min(n_components, n_lines - 1)
+        if k < n_components:
+            raise CalbioInputError(
+                f"lineage {lineage!r} has {n_lines} lines: n_components must be <= {n_lines - 1}"
+            )
+        prof = W @ Sc.T  # genes x n_L centred profiles
+        from sklearn.decomposition import PCA
+
+        Z = PCA(n_components=k, random_state=0).fit_transform(prof)
+        X = Z / Z.std(axis=0, keepdims=True)
+    return X.astype(np.float32)
+
+
 def depmap_lineage_embeddings(
     data_dir: str | Path,
     lineages: Sequence[str] = DEPMAP_LINEAGES,
@@ -695,30 +757,9 @@ def depmap_lineage_embeddings(
     genes = loadings.index.astype(str).to_numpy(dtype=object)
     blocks, lines_used = [], {}
     for lin in lineages:
-        f = root / "contexts" / f"depmap_{lin}_500_genes.csv"
-        if not f.is_file():
-            raise CalbioInputError("lineage file not found", f)
-        ach = [c for c in pd.read_csv(f, nrows=0).columns if str(c).startswith("ACH-")]
-        missing = [a for a in ach if a not in scores.index]
-        if missing:
-            raise CalbioInputError(f"cell lines missing from the score table: {missing[:3]}", f)
+        ach = _lineage_cell_lines(root, lin, scores.index)
         S = scores.loc[ach].to_numpy(np.float64)
-        Sc = S - S.mean(axis=0)
-        if representation == "shared":
-            _, sig, vt = np.linalg.svd(Sc, full_matrices=False)
-            X = W @ (vt.T * sig) @ vt  # rows: V Sigma V^T w_g
-        else:
-            k = min(n_components, len(ach) - 1)
-            if k < n_components:
-                raise CalbioInputError(
-                    f"lineage {lin!r} has {len(ach)} lines: n_components must be <= {len(ach) - 1}"
-                )
-            prof = W @ Sc.T  # genes x n_L centred profiles
-            from sklearn.decomposition import PCA
-
-            Z = PCA(n_components=k, random_state=0).fit_transform(prof)
-            X = Z / Z.std(axis=0, keepdims=True)
-        blocks.append(X.astype(np.float32))
+        blocks.append(_lineage_gene_embedding(W, S, lin, representation, n_components))
         lines_used[lin] = list(ach)
     n, k = len(genes), len(lineages)
     return ContextEmbeddings(
