@@ -368,9 +368,7 @@ def evaluate_contexts(
     model, scorers = _fit_methods(run, methods)
     cfg = model.config
 
-    def cos(idx: np.ndarray, ctx: np.ndarray) -> np.ndarray:
-        return model.score_idx(idx, ctx, kind="cosine")
-
+    cos: Scorer = functools.partial(model.score_idx, kind="cosine")
     if "cosine" in methods:
         scorers["cosine"] = cos
     scored = _score_methods(run, model, scorers, cos, cb_threshold, n_boot, calibration)
