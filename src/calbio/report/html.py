@@ -161,9 +161,11 @@ def verdict_table(metrics: dict[str, Any]) -> tuple[Table | None, str]:
     rows = []
     for v in vs:
         kind = v.get("against_kind") or "shortcut"
-        diff = fmt(number(v.get("diff")))
-        if v.get("diff_ci"):
-            diff += f" ({fmt(v['diff_ci'])})"
+        d = number(v.get("diff"))
+        diff = "-" if d is None else f"{d:+.3f}"
+        ci = [number(x) for x in v.get("diff_ci") or []]
+        if len(ci) == 2 and None not in ci:
+            diff += f" [{ci[0]:+.3f}, {ci[1]:+.3f}]"
         rows.append(
             [
                 Cell(v["verdict"], cls=f"v-{v['verdict']}"),
