@@ -96,6 +96,10 @@ def test_every_figure_legend_names_every_model_and_shortcut(run3, built):
                 name,
                 legends[fig_id],
             )
+    # by-degree: the left panel draws every method, the right one every model against cosine
+    deg = next(f for f in built.figures if f.id == "quintiles-0")
+    assert deg.axes_legends[0] == names
+    assert deg.axes_legends[1] == [label(m) for m in metrics["models"]]
     # the degree table shows counts, not dashes, and a column per method
     section = built.sections[0]
     table = section["degree_table"]

@@ -29,6 +29,7 @@ class RenderedFigure:
     caption: str
     png_base64: str
     legend: list[str] = field(default_factory=list)
+    axes_legends: list[list[str]] = field(default_factory=list)  # per axes, in axes order
 
 
 def legend_labels(fig: Any) -> list[str]:
@@ -40,7 +41,11 @@ def legend_labels(fig: Any) -> list[str]:
 def render(fig: Any, fig_id: str, caption: str) -> RenderedFigure:
     """Encode ``fig`` as a base64 PNG (closing it) and keep its legend labels for checks."""
     labels = legend_labels(fig)
-    return RenderedFigure(fig_id, caption, to_base64_png(fig), labels)
+    per_axes = [
+        [t.get_text() for t in ax.get_legend().get_texts()] if ax.get_legend() else []
+        for ax in fig.axes
+    ]
+    return RenderedFigure(fig_id, caption, to_base64_png(fig), labels, per_axes)
 
 
 def to_base64_png(fig: Any, dpi: int = 110) -> str:
