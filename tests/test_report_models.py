@@ -211,7 +211,7 @@ def test_new_verdict_schema_and_by_degree_counts(tmp_path):
     assert "+0.200 [-0.010, +0.300]" in built.html  # difference with its CI
     t = built.sections[0]["degree_table"]
     assert t.columns[:4] == ["bin", "degrees", "n_pos", "n_neg"]
-    assert [c.text for c in t.rows[0][:5]] == ["low", "0-3", "11", "55", "nan"]
+    assert [c.text for c in t.rows[0][:5]] == ["low", "0-3", "11", "55", "undefined"]
     assert "<td>-</td><td>-</td>" not in built.html
 
 

@@ -74,6 +74,10 @@ def fmt(v: Any, digits: int = 3) -> str:
     return str(v)
 
 
+def _is_nan(v: Any) -> bool:
+    return isinstance(v, float | np.floating) and np.isnan(v)
+
+
 def _fmt_p(v: Any) -> str:
     try:
         f = float(v)
@@ -82,13 +86,17 @@ def _fmt_p(v: Any) -> str:
     return "nan" if not np.isfinite(f) else f"{f:.1e}"
 
 
-def frame_table(df: pd.DataFrame | None, digits: int = 3) -> Table | None:
-    """A DataFrame as a :class:`Table` (p-value columns in scientific notation)."""
+def frame_table(df: pd.DataFrame | None, digits: int = 3, nan: str = "nan") -> Table | None:
+    """A DataFrame as a :class:`Table` (p-value columns in scientific notation, NaN as
+    ``nan``)."""
     if df is None or not len(df):
         return None
     is_p = [str(c) in P_COLUMNS for c in df.columns]
     rows = [
-        [Cell(_fmt_p(v) if p else fmt(v, digits)) for v, p in zip(r, is_p, strict=True)]
+        [
+            Cell(nan if _is_nan(v) else _fmt_p(v) if p else fmt(v, digits))
+            for v, p in zip(r, is_p, strict=True)
+        ]
         for r in df.itertuples(index=False)
     ]
     return Table([str(c) for c in df.columns], rows)
@@ -304,7 +312,7 @@ def _degree_part(i: int, sec: RunSection) -> tuple[RenderedFigure | None, Table 
         "model's AUC minus cosine's.",
     )
     show = table.rename(columns={m: label(m) for m in plots.table_methods(table)})
-    return fig, frame_table(show)
+    return fig, frame_table(show, nan="undefined")  # one class only in the bin
 
 
 def section_context(i: int, sec: RunSection) -> dict[str, Any]:
