@@ -187,11 +187,22 @@ def report(
     """One self-contained HTML report (figures embedded) for a run or model directory."""
     from calbio._io import check_output_file
     from calbio.analysis.enrichment import save_cluster_report
-    from calbio.report.html import write_report
+    from calbio.report.html import load_run, write_report
 
     check_output_file(out, force)
+    if validate_with and not genesets:
+        raise CalbioInputError(
+            "--validate-with measures edge density inside the clusters the report computes "
+            "with --genesets; add --genesets, or run `calbio clusters --validate-with` and pass "
+            "its output with --clusters"
+        )
+    if genesets and clusters_dir is not None:
+        raise CalbioInputError(
+            "--genesets computes clusters and --clusters reads computed ones: give one of them"
+        )
+    load_run(run)  # a bad run directory fails here, before any clustering
     with tempfile.TemporaryDirectory(prefix="calbio-report-") as tmp:
-        if genesets and clusters_dir is None:
+        if genesets:
             err_console.print("clustering and enrichment for the report...")
             rep = _cluster_report(  # the clusters command's defaults
                 run, genesets, validate_with, min_cluster_size, min_samples, reps,
