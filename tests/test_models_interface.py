@@ -12,7 +12,7 @@ import calbio
 from calbio.data.pairs import pairs_from_list
 from calbio.errors import CalbioInputError
 from calbio.evaluation.metrics import roc_auc
-from calbio.evaluation.protocol import model_ranks, tie_safe
+from calbio.evaluation.scoring import model_ranks, tie_safe
 from calbio.models import AssociationModel, AssociationModelBase, available_models, resolve_model
 from calbio.models.graph import SHORTCUTS, AdamicAdar, Cosine, ResourceAllocation
 
