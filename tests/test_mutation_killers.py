@@ -56,9 +56,7 @@ def test_cross_boundary_selects_pairs_with_small_cosine() -> None:
     cos_of = np.cos(theta)
     pos = np.array([[0, 1], [0, 3], [0, 4], [0, 6]])  # |cos| .98 .17 .09 .09
     neg = np.array([[0, 2], [0, 5], [0, 7], [0, 8], [0, 9], [0, 11]])  # .94 .03 .17 .98 .87 .02
-    ps = PairSets(
-        "test", pos, neg, np.zeros((0, 2), np.int64), np.arange(12), known_csr(pos, 12)
-    )
+    ps = PairSets("test", pos, neg, np.zeros((0, 2), np.int64), np.arange(12), known_csr(pos, 12))
     rng = np.random.default_rng(0)
     scores = rng.standard_normal(len(pos) + len(neg))
     res, table = score_sets(
