@@ -33,10 +33,10 @@ from calbio.evaluation.pairsets import (
     stable_seed,
 )
 from calbio.evaluation.result import EvaluationResult
-from calbio.evaluation.scoring import score_sets
+from calbio.evaluation.scoring import score_pairset
 from calbio.evaluation.splits import Split, make_split
 from calbio.evaluation.timing import Timer
-from calbio.evaluation.verdicts import shortcut_verdicts, verdict_warnings
+from calbio.evaluation.verdicts import losing_warnings, paired_verdicts
 from calbio.models.graph import shortcuts_for, training_degree
 from calbio.models.persistence import versions
 from calbio.models.registry import model_name, resolve_model
@@ -138,21 +138,26 @@ class _Run:
             self._deg = training_degree(self.split.train_idx, len(self.emb))
         return self._deg
 
-    def score(self, ps: Any) -> tuple[dict[str, dict[str, Any]], pd.DataFrame]:
-        """Every metric of every method on ``ps``; the table tagged with the set's name."""
-        res, table = score_sets(
+    def score(
+        self, ps: PairSets, verdicts: list[dict[str, Any]]
+    ) -> tuple[dict[str, dict[str, Any]], pd.DataFrame]:
+        """Every metric of every method on ``ps`` (table tagged with its name); adds verdicts."""
+        n_boot, seed = self.config["n_boot"], self.seed
+        res, table, sc = score_pairset(
             self.methods,
             ps,
             self.methods["cosine"].embedding_,
             self.deg,
             self.cb_threshold,
-            self.config["n_boot"],
+            n_boot,
             self.seed,
             self.rank,
             self.timer,
             self.config["rank_sample"],
         )
         table.insert(0, "dataset", ps.name)
+        with self.timer("verdicts"):
+            verdicts += paired_verdicts(sc, res, self.chosen, ps.name, n_boot=n_boot, seed=seed)
         return res, table
 
     def validate(
@@ -172,7 +177,7 @@ class _Run:
         rng = np.random.default_rng(stable_seed(self.seed, stem))
         ratio, cap = self.config["negative_ratio"], self.config["max_negatives"]
         for ps in novel_pairsets(novel, self.deg, rng, ratio, cap, self.timer, cold_split=node):
-            res, table = self.score(ps)
+            res, table = self.score(ps, verdicts)
             tables.append(table)
             validation[ps.name] = {
                 "n_pairs": int(len(ps.positives)),
@@ -183,7 +188,6 @@ class _Run:
                 "n_negatives_degree_matched": int(len(ps.dm_negatives)),
                 "methods": res,
             }
-            verdicts += shortcut_verdicts(res, self.chosen, f" {ps.name}")
 
 
 def _check_inputs(
@@ -276,8 +280,8 @@ def evaluate(
     )
     run = _Run(emb, mapped, split, methods, list(chosen), cb_threshold, seed, rank, cfg, timer)
     test = heldout_pairsets(mapped.idx, split, run.deg, seed, negative_ratio, max_negatives, timer)
-    results, table = run.score(test)
-    verdicts = shortcut_verdicts(results, list(chosen))
+    verdicts: list[dict[str, Any]] = []
+    results, table = run.score(test, verdicts)
     validation, tables = {}, [table]
     for vp in validate_with:
         run.validate(vp, validation, tables, verdicts, min_mapped, id_tables)
@@ -310,7 +314,7 @@ def _result(
         cb_threshold=run.cb_threshold,
         methods=results,
         validation=validation,
-        warnings=verdict_warnings(verdicts),
+        warnings=losing_warnings(verdicts),
         verdicts=verdicts,
         config=_config(chosen, run.config),
         data=_data(emb, pairs, run.mapped, split),

@@ -1,4 +1,4 @@
-"""Readable console tables of evaluation metrics, with shortcut warnings impossible to miss."""
+"""Readable console tables of evaluation metrics and of the verdicts against rivals."""
 
 from __future__ import annotations
 
@@ -96,14 +96,39 @@ def print_evaluation(result: dict[str, Any], console: Console | None = None) -> 
         "(AP and Hits@50 are in metrics.json)",
         style="dim",
     )
-    for w in result.get("warnings", []):
-        console.print(f"[bold red]{w}[/bold red]")
-    if not result.get("warnings") and chosen:
-        console.print(
-            f"[green]{', '.join(chosen)} {'beats' if len(chosen) == 1 else 'beat'} every shortcut "
-            "baseline on the headline metrics "
-            "(95% CIs apart where available).[/green]"
-        )
+    verdicts = result.get("verdicts") or []
+    if verdicts and "against" in verdicts[0]:
+        console.print(verdicts_table(verdicts))
+    else:  # an older metrics.json: its warning lines
+        for w in result.get("warnings", []):
+            console.print(f"[bold red]{w}[/bold red]")
+
+
+_VERDICT_STYLE = {"wins": "green", "ties": "yellow", "loses": "bold red"}
+
+
+def verdicts_table(verdicts: list[dict[str, Any]], title: str = "Verdicts") -> Table:
+    """Paired verdicts grouped as wins, ties, losses: one sentence each with the difference CI."""
+    from calbio.evaluation.verdicts import verdict_sentence
+
+    table = Table(
+        title=f"{title} (95% paired-bootstrap CI of each difference; against the best shortcut "
+        "and the best other model)",
+        title_justify="left",
+        header_style="bold",
+        padding=(0, 1),
+    )
+    table.add_column("outcome")
+    table.add_column("against")
+    table.add_column("verdict")
+    for outcome in ("wins", "ties", "loses"):
+        for v in (v for v in verdicts if v["verdict"] == outcome):
+            table.add_row(
+                Text(outcome, style=_VERDICT_STYLE[outcome]),
+                v["against_kind"],
+                verdict_sentence(v),
+            )
+    return table
 
 
 def evaluation_repr(result: Any) -> str:
