@@ -155,3 +155,60 @@ def evaluation_repr(result: Any) -> str:
             f"    scores: {len(scores):,} rows ({', '.join(map(str, scores.columns[:6]))}, ...)"
         )
     return "\n".join(lines)
+
+
+def transfer_table(result: dict[str, Any], metric: str) -> Table:
+    """Train (rows, per method) x test (columns) values of one metric; diagonal = held-out."""
+    files, methods = result["files"], [*result["models"], *result["shortcuts"]]
+    label = result.get("metrics", {}).get(metric, metric)
+    table = Table(
+        title=f"Transfer: {label} (rows: trained on; columns: scored on; * held-out split)",
+        title_justify="left",
+        header_style="bold",
+        padding=(0, 1),
+    )
+    table.add_column("trained on")
+    table.add_column("method")
+    for f in files:
+        table.add_column(f, justify="right")
+    grid = {m: result["matrix"][m][metric] for m in methods}
+    for tr in files:
+        best = {}
+        for te in files:
+            vals = [grid[m][tr][te]["value"] for m in methods]
+            nums = [v for v in vals if isinstance(v, int | float) and v == v]
+            best[te] = max(nums) if nums else None
+        for j, m in enumerate(methods):
+            cells = []
+            for te in files:
+                v = grid[m][tr][te]["value"]
+                s = _fmt(v) + ("*" if tr == te and v is not None else "")
+                cells.append(Text(s, style="bold") if v is not None and v == best[te] else s)
+            name = Text(m, style="bold cyan") if m in result["models"] else m
+            table.add_row(tr if j == 0 else "", name, *cells, end_section=j == len(methods) - 1)
+    return table
+
+
+def print_transfer(result: dict[str, Any], console: Console | None = None) -> None:
+    """Print a transfer (``TransferResult.to_dict()``): one matrix per metric, then verdicts."""
+    console = console or Console()
+    files = result["files"]
+    for tr in files:
+        for te, cell in result["cells"].get(tr, {}).items():
+            if cell.get("note"):
+                console.print(f"[yellow]{tr} -> {te}: {cell['note']}[/yellow]")
+    for metric in result.get("metrics", {}):
+        console.print(transfer_table(result, metric))
+    counts: dict[str, dict[str, int]] = {}
+    for v in result.get("verdicts", []):
+        c = counts.setdefault(v["model"], {"wins": 0, "ties": 0, "loses": 0})
+        c[v["verdict"]] += 1
+    for m, c in counts.items():
+        console.print(
+            f"{m}: wins {c['wins']}, ties {c['ties']}, loses {c['loses']} of "
+            f"{sum(c.values())} paired verdicts (every cell and metric, against the best "
+            "shortcut and the best other model)"
+        )
+    losses = [v for v in result.get("verdicts", []) if v["verdict"] == "loses"]
+    if losses:
+        console.print(verdicts_table(losses, "Losses (trained on -> scored on)"))
