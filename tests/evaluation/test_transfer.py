@@ -93,6 +93,7 @@ def test_matrix_labels_diagonal_and_empty_cells(synthetic, three_files, tiny) ->
     assert {v["metric"] for v in cell_verdicts} == {"auc", "cb_auc", "auc_degree_matched", "mrr"}
     with pytest.raises(calbio.errors.CalbioInputError, match="metric"):
         r.matrix("cal", "accuracy")
+    assert r.plot("cal", "mrr").axes[0].get_title() == "cal"
 
 
 def test_inputs_are_checked_before_any_training(synthetic, three_files, monkeypatch) -> None:
