@@ -17,6 +17,7 @@ from calbio.evaluation.timing import Timer
 # Relative precision below which two scores count as tied (float noise of sparse products).
 TIE_DIGITS = 9
 TERCILES = ("low", "mid", "high")
+UNDEFINED = "undefined"  # a per-degree metric of a bin without positives or negatives
 
 
 def tie_safe(s: np.ndarray) -> np.ndarray:
@@ -54,12 +55,37 @@ def _auc_ci(y: np.ndarray, s: np.ndarray, n_boot: int, seed: int) -> tuple[float
     return roc_auc(y, s), [lo, hi]
 
 
-def _terciles(values: np.ndarray, ref: np.ndarray) -> np.ndarray:
-    """Tercile label (0, 1, 2) of each value, by the tercile edges of ``ref``."""
-    if not len(ref):
-        return np.zeros(len(values), np.int64)
-    edges = np.quantile(ref, [1 / 3, 2 / 3])
-    return np.searchsorted(edges, values, side="right").astype(np.int64)
+@dataclass(frozen=True)
+class DegreeBins:
+    """Three training-degree bins fixed before any test pair is seen.
+
+    Edges: the terciles of the training degree over every entity of the training graph
+    (degree >= 1), taken at observed degrees and kept strictly increasing; ``low`` = [0, e1]
+    (entities without training pairs included), ``mid`` = [e1 + 1, e2], ``high`` = [e2 + 1, max].
+    """
+
+    e1: int
+    e2: int
+    top: int
+
+    @classmethod
+    def from_degrees(cls, degree: np.ndarray) -> DegreeBins:
+        """Bins from the training degree of every table row."""
+        d = np.asarray(degree)
+        d = d[d > 0]
+        if not len(d):
+            return cls(0, 1, 1)
+        e1 = int(np.quantile(d, 1 / 3, method="lower"))
+        e2 = max(int(np.quantile(d, 2 / 3, method="lower")), e1 + 1)
+        return cls(e1, e2, max(int(d.max()), e2 + 1))
+
+    def of(self, values: np.ndarray) -> np.ndarray:
+        """Bin (0, 1, 2) of each degree."""
+        return np.searchsorted([self.e1, self.e2], np.asarray(values), side="left").astype(np.int64)
+
+    def ranges(self) -> list[list[int]]:
+        """Inclusive [lo, hi] degree range of each bin."""
+        return [[0, self.e1], [self.e1 + 1, self.e2], [self.e2 + 1, self.top]]
 
 
 @dataclass
@@ -115,33 +141,39 @@ def _auc_entry(sc: ScoredSet, s: np.ndarray, n_boot: int, seed: int) -> dict[str
     return entry
 
 
+def _pair_degree(degree: np.ndarray, pairs: np.ndarray, cold: bool) -> np.ndarray:
+    """Degree a pair is binned by: the smaller end's, or in a cold set the known (warm) end's."""
+    da, db = degree[pairs[:, 0]], degree[pairs[:, 1]]
+    return np.maximum(da, db) if cold else np.minimum(da, db)
+
+
 def _by_degree(
     sc: ScoredSet,
     s: np.ndarray,
     ranks: np.ndarray | None,
-    pair_deg: np.ndarray,
-    q_deg: np.ndarray | None,
+    bins: DegreeBins,
+    pair_bin: np.ndarray,
+    query_bin: np.ndarray | None,
 ) -> dict[str, dict[str, Any]]:
+    """AUC (uniform negatives) and MRR per training-degree bin; "undefined" where empty."""
     label, uni = sc.label, sc.uniform
-    m = len(sc.pairsets.positives)
-    terc = _terciles(pair_deg, pair_deg[:m])
-    q_terc = None if q_deg is None else _terciles(q_deg, pair_deg[:m])
-    by_degree: dict[str, dict[str, Any]] = {}
-    for t, tname in enumerate(TERCILES):
-        sel = uni & (terc == t)
+    out: dict[str, dict[str, Any]] = {}
+    for t, (tname, rng) in enumerate(zip(TERCILES, bins.ranges(), strict=True)):
+        sel = uni & (pair_bin == t)
+        n_pos = int(label[sel].sum())
+        n_neg = int(sel.sum()) - n_pos
         part: dict[str, Any] = {
-            "n_pos": int(label[sel].sum()),
-            "min_degree_range": [
-                int(pair_deg[:m][terc[:m] == t].min()) if (terc[:m] == t).any() else None,
-                int(pair_deg[:m][terc[:m] == t].max()) if (terc[:m] == t).any() else None,
-            ],
-            "auc": roc_auc(label[sel], s[sel]),
+            "n_pos": n_pos,
+            "n_neg": n_neg,
+            "degree_range": rng,
+            "auc": roc_auc(label[sel], s[sel]) if n_pos and n_neg else UNDEFINED,
         }
-        if ranks is not None:
-            r = ranks[q_terc == t]
-            part["mrr"] = float(np.mean(1.0 / r)) if len(r) else float("nan")
-        by_degree[tname] = part
-    return by_degree
+        if ranks is not None and query_bin is not None:
+            r = ranks[query_bin == t]
+            part["n_queries"] = int(len(r))
+            part["mrr"] = float(np.mean(1.0 / r)) if len(r) else UNDEFINED
+        out[tname] = part
+    return out
 
 
 def score_pairset(
@@ -169,7 +201,8 @@ def score_pairset(
     cos = table["cosine"].to_numpy()
     cb = uni & (np.abs(cos) < cb_threshold)
     sc = ScoredSet(ps, label, uni, kind != "negative", cb)
-    pair_deg = np.minimum(degree[sets[:, 0]], degree[sets[:, 1]])
+    bins = DegreeBins.from_degrees(degree)  # from training degrees only, never test pairs
+    pair_bin = bins.of(_pair_degree(degree, sets, ps.cold))
     results: dict[str, dict[str, Any]] = {}
     for name, model in models.items():
         if ps.cold and not getattr(model, "cold_start", True):
@@ -179,7 +212,7 @@ def score_pairset(
         table[name] = sc.scores[name] = s
         with timer("bootstrap"):
             entry = _auc_entry(sc, s, n_boot, seed)
-        ranks = q_deg = None
+        ranks = query_bin = None
         if rank:
             with timer(f"rank:{name}"):
                 ranks, qt = model_ranks(
@@ -187,8 +220,10 @@ def score_pairset(
                 )
             entry.update(rank_summary(ranks, n_boot=n_boot, seed=seed))
             sc.ranks[name], sc.queries = ranks, qt
-            q_deg = np.minimum(degree[qt[:, 0]], degree[qt[:, 1]])
-        entry["by_degree"] = _by_degree(sc, s, ranks, pair_deg, q_deg)
+            # ranking: the query entity's degree (a cold set: the known end's)
+            q_deg = _pair_degree(degree, qt, True) if ps.cold else degree[qt[:, 0]]
+            query_bin = bins.of(q_deg)
+        entry["by_degree"] = _by_degree(sc, s, ranks, bins, pair_bin, query_bin)
         results[name] = entry
     return results, table, sc
 
