@@ -43,6 +43,8 @@ from calbio.models.registry import model_name, resolve_model
 
 ModelLike = str | type | Any
 
+NO_NOVEL_PAIRS = "0 novel pairs: every pair is in the main file"
+
 # Options every model takes when it has such a parameter, and silently skips otherwise.
 _ALWAYS = ("preset", "random_state")
 
@@ -174,6 +176,15 @@ class _Run:
         vm = as_mapped_pairs(vp, self.emb, min_mapped, id_tables)
         novel = novel_pairs(stem, self.mapped.idx, vm.idx, len(self.emb))
         node = self.split.protocol == "node"
+        if not len(novel.positives):
+            validation[stem] = {
+                "n_pairs": 0,
+                "n_mapped": novel.n_mapped,
+                "n_removed_in_main_pairs": novel.n_removed,
+                "note": NO_NOVEL_PAIRS,
+                "methods": {},  # nothing scored (readers that loop over methods see none)
+            }
+            return
         rng = np.random.default_rng(stable_seed(self.seed, stem))
         ratio, cap = self.config["negative_ratio"], self.config["max_negatives"]
         for ps in novel_pairsets(novel, self.deg, rng, ratio, cap, self.timer, cold_split=node):

@@ -81,6 +81,12 @@ def print_evaluation(result: dict[str, Any], console: Console | None = None) -> 
     chosen = tuple(result.get("models", ["cal"]))
     console.print(methods_table(result["methods"], f"Held-out metrics ({proto})", chosen))
     for stem, v in result.get("validation", {}).items():
+        if v.get("note") or not v.get("methods"):  # nothing scored: say why
+            console.print(
+                f"[bold yellow]Validation: {stem}: {v.get('note', 'not scored')} "
+                f"({v.get('n_removed_in_main_pairs', 0):,} removed)[/bold yellow]"
+            )
+            continue
         cold = v.get("cold_start")
         kind = "" if cold is None else (" cold start" if cold else " warm")
         console.print(
