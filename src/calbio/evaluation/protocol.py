@@ -37,11 +37,13 @@ from calbio.evaluation.scoring import score_pairset
 from calbio.evaluation.splits import Split, make_split
 from calbio.evaluation.timing import Timer
 from calbio.evaluation.verdicts import losing_warnings, paired_verdicts
+from calbio.logs import get_logger
 from calbio.models.graph import shortcuts_for, training_degree
 from calbio.models.persistence import versions
 from calbio.models.registry import model_name, resolve_model
 
 ModelLike = str | type | Any
+log = get_logger("evaluation")
 
 NO_NOVEL_PAIRS = "0 novel pairs: every pair is in the main file"
 
@@ -61,33 +63,57 @@ def instantiate_models(
     specs: Sequence[ModelLike],
     model_kwargs: dict[str, Any] | None = None,
     train_options: dict[str, Any] | None = None,
+    *,
+    notify: bool = True,
 ) -> dict[str, Any]:
     """Fresh models by name; each training option goes to every model with such a parameter.
 
     An option that no chosen model takes (say ``lr`` for ``hybrid`` alone) is an error, never
-    silently dropped. ``model_kwargs`` are constructor parameters of a single model.
+    silently dropped; one that only some take is logged once (a warning naming the models that
+    ignore it; ``notify=False`` skips it). ``model_kwargs``: parameters of a single model.
     """
     options = dict(train_options or {})
     chosen: dict[str, Any] = {}
-    used: set[str] = set()
+    takes: dict[str, set[str]] = {}
     for spec in specs:
         inst = resolve_model(spec, **(dict(model_kwargs or {}) if len(specs) == 1 else {}))
-        if options and hasattr(inst, "get_params"):
-            params = inst.get_params(deep=False)
-            take = {k: v for k, v in options.items() if k in params}
+        params = inst.get_params(deep=False) if hasattr(inst, "get_params") else {}
+        take = {k: v for k, v in options.items() if k in params}
+        if take:
             inst.set_params(**take)
-            used |= set(take)
         name = model_name(inst)
         if name in chosen:
             name = f"{name}_{len(chosen)}"
         chosen[name] = inst
+        takes[name] = set(take)
+    used = set().union(*takes.values()) if takes else set()
     unused = sorted(set(options) - used - set(_ALWAYS))
     if unused and specs:
-        flags = ", ".join("--" + k.replace("_", "-") for k in unused)
         raise CalbioInputError(
-            f"{flags} does not apply to {', '.join(chosen)} (not a parameter of the model)"
+            f"{_flags(unused)} does not apply to {', '.join(chosen)} (not a parameter of the model)"
         )
+    if notify:
+        _notice_ignored(sorted(set(options) - set(_ALWAYS)), takes)
     return chosen
+
+
+def _flags(options: Sequence[str]) -> str:
+    return ", ".join("--" + k.replace("_", "-") for k in options)
+
+
+def _notice_ignored(options: Sequence[str], takes: dict[str, set[str]]) -> None:
+    """One warning line: which chosen models ignore which options (that others take)."""
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for opt in options:
+        ignoring = tuple(m for m, t in takes.items() if opt not in t)
+        if ignoring:
+            groups.setdefault(ignoring, []).append(opt)
+    if groups:
+        parts = [
+            f"{_flags(opts)} {'is' if len(opts) == 1 else 'are'} not used by {', '.join(models)}"
+            for models, opts in groups.items()
+        ]
+        log.warning("%s (no such parameter)", "; ".join(parts))
 
 
 def fit_shortcuts(X: np.ndarray, train_idx: np.ndarray) -> dict[str, Any]:

@@ -327,11 +327,12 @@ def transfer(
             len(files),
             len(mapped[i]),
         )
-        acc.train_on(i, instantiate_models(specs, None, options), progress)
+        acc.train_on(i, instantiate_models(specs, None, options, notify=False), progress)
         if heldout:
             log.info("transfer: held-out edge split of %s", train)
             with timer("heldout"):
-                r = evaluate(emb, mapped[i], model=specs, progress=progress, **cfg, **options)
+                fresh = instantiate_models(specs, None, options, notify=False)
+                r = evaluate(emb, mapped[i], model=list(fresh.values()), progress=progress, **cfg)
             acc.add_heldout(train, r)
     return acc.result(loaded, list(probe), heldout, preset, train_options, t0)
 
