@@ -303,6 +303,11 @@ def transfer(
     model gets a paired verdict per cell against the best shortcut and the best other model.
     ``heldout``: also run ``evaluate`` (edge split) on each file, shown on the diagonal. Every
     input is read and mapped, and every model resolved, before any training starts.
+
+    Returns a :class:`TransferResult`: ``.matrix(method, metric)`` (train x test DataFrame;
+    metrics ``auc``, ``auc_degree_matched``, ``mrr``, ``hits@10``; ``ci=True`` for the CIs; the
+    diagonal is held-out, whose Hits@10 has no CI), ``.cells``, ``.heldout``, ``.verdicts``,
+    ``.scores`` (every scored pair with its train/test file) and ``.save(out, force=)``.
     """
     timer, t0 = Timer(), time.perf_counter()
     cfg = dict(
