@@ -17,7 +17,9 @@ import scipy.sparse as sp
 
 from calbio.analysis.tables import fmt_ms, mean_sd, table
 from calbio.data.types import Embeddings, MappedPairs
-from calbio.evaluation.protocol import PairSets, fit_shortcuts, score_sets
+from calbio.evaluation.pairsets import PairSets
+from calbio.evaluation.protocol import fit_shortcuts
+from calbio.evaluation.scoring import score_sets
 from calbio.evaluation.splits import (
     Split,
     make_split,
