@@ -149,3 +149,19 @@ def test_cli_transfer_bad_input_is_one_line_exit_2(files, tmp_path, cli, which) 
     assert len(lines) == 1 and lines[0].startswith("calbio: error:"), err
     assert ("at least 2" in err) if which == "one_file" else ("nope.csv" in err)
     assert not out.exists()
+
+
+def test_report_of_a_transfer_run_draws_auc_and_mrr_heatmaps(files, tmp_path, cli) -> None:
+    out = tmp_path / "run"
+    code, _, err = cli(
+        ["transfer", files / "emb.csv", files / "A.csv", files / "B.csv", "--model", "cal",
+         "--epochs", "2", "--hidden", "32", "--n-boot", "20", "--no-heldout", "--out", out]
+    )  # fmt: skip
+    assert code == 0, err
+    page_path = tmp_path / "r.html"
+    code, _, err = cli(["report", out, "--out", page_path])
+    assert code == 0, err
+    page = page_path.read_text()
+    assert "<h2>Transfer</h2>" in page
+    assert "Transfer: AUC of each method" in page
+    assert "Transfer: MRR of each method" in page

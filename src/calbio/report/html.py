@@ -398,18 +398,22 @@ def model_context(run: RunData) -> dict[str, Any]:
 
 
 def transfer_context(run: RunData) -> dict[str, Any] | None:
-    """HOOK for transfer runs: the heatmap comes from ``calbio.report.transfer.plot_transfer``.
-
-    That module is written with the transfer evaluation; until it exists the section says so.
-    """
+    """Transfer runs: one heatmap grid (every method, one colour scale) for AUC and for MRR."""
     if run.transfer is None:
         return None
-    try:
-        from calbio.report.transfer import plot_transfer  # type: ignore[import-not-found]
-    except ImportError:
-        return {"figure": None, "message": "transfer.json found; its heatmap is not drawn yet."}
-    fig = plot_transfer(run.transfer)
-    return {"figure": render(fig, "transfer", "Transfer: AUC of each model per target set.")}
+    from calbio.report.transfer import plot_transfer_grid
+
+    metrics = [m for m in ("auc", "mrr") if m in run.transfer.get("metrics", {})]
+    figures = [
+        render(
+            plot_transfer_grid(run.transfer, metric),
+            f"transfer_{metric}",
+            f"Transfer: {run.transfer['metrics'][metric]} of each method, trained on the row's "
+            "file and scored on the column's pairs absent from it (framed diagonal: held out).",
+        )
+        for metric in metrics
+    ]
+    return {"figures": figures, "message": "" if figures else "transfer.json has no AUC or MRR."}
 
 
 CLUSTER_HEADERS = {
@@ -616,7 +620,7 @@ def build_report(run: RunData, title: str | None = None) -> BuiltReport:
     """Render the page from the template; returns it with the figures it embeds."""
     ctx = page_context(run, title)
     figs = [f for s in ctx["sections"] for f in s["figures"]]
-    figs += [ctx["transfer"]["figure"]] if ctx["transfer"] and ctx["transfer"]["figure"] else []
+    figs += ctx["transfer"]["figures"] if ctx["transfer"] else []
     figs += [ctx["loss_figure"]] if ctx["loss_figure"] else []
     figs += ctx["sweeps"]
     figs += [ctx["clusters"]["figure"]] if ctx["clusters"] and ctx["clusters"]["figure"] else []
