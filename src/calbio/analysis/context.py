@@ -43,6 +43,7 @@ import pandas as pd
 
 import calbio
 from calbio._io import atomic_dir, write_json_atomic
+from calbio.core.graph import degrees, known_keys, pair_keys, pairs_from_keys
 from calbio.data.context import (
     ContextEmbeddings,
     ContextMappedPairs,
@@ -52,7 +53,7 @@ from calbio.data.context import (
     within_context_negatives,
 )
 from calbio.evaluation.metrics import average_precision, bootstrap_auc_ci, roc_auc
-from calbio.evaluation.splits import pair_keys, sample_degree_matched_negatives
+from calbio.evaluation.splits import sample_degree_matched_negatives
 from calbio.models.cal import CAL
 from calbio.models.context import ContextCAL
 from calbio.scoring import pair_scores
@@ -111,8 +112,7 @@ def make_test_sets(
     rng = np.random.default_rng(seed)
     neg = within_context_negatives(test, negative_ratio, cemb, known, rng)
     n = cemb.n_entities
-    deg = np.bincount(np.unique(pair_keys(train.idx, n)) // n, minlength=n)
-    deg = deg + np.bincount(np.unique(pair_keys(train.idx, n)) % n, minlength=n)
+    deg = degrees(pairs_from_keys(known_keys(train.idx, n), n), n)
     dm_idx, dm_ctx = [], []
     for c in np.unique(test.context):  # loop over contexts
         pos = test.idx[test.context == c]

@@ -22,10 +22,10 @@ from calbio.analysis.ablation import (
     similarity_baseline,
     table,
 )
+from calbio.core.graph import pair_keys, sample_uniform_negatives
 from calbio.data.coerce import as_mapped_pairs
 from calbio.data.types import Embeddings, MappedPairs, Pairs
 from calbio.evaluation.metrics import roc_auc
-from calbio.evaluation.splits import pair_keys, sample_uniform_negatives
 from calbio.models.graph import degree_product_score, training_degree
 from calbio.scoring import pair_scores
 

@@ -35,10 +35,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from calbio.core.graph import pair_key, pair_keys, sample_uniform_negatives
 from calbio.data.matching import resolve_identifiers
 from calbio.data.types import Embeddings
 from calbio.errors import CalbioInputError
-from calbio.evaluation.splits import pair_keys, sample_uniform_negatives
 
 __all__ = [
     "ContextEmbeddings",
@@ -473,8 +473,7 @@ class ContextMappedPairs:
 
     def keys(self) -> np.ndarray:
         """Orientation-free entity-pair key of each row (ignores the context)."""
-        lo = np.minimum(self.idx[:, 0], self.idx[:, 1])
-        return lo * self.n_entities + np.maximum(self.idx[:, 0], self.idx[:, 1])
+        return pair_keys(self.idx, self.n_entities)
 
     def context_keys(self) -> np.ndarray:
         """Key of each (pair, context) triple."""
@@ -588,7 +587,7 @@ def map_context_pairs(
     present = (cemb.row_of[c, a] >= 0) & (cemb.row_of[c, b] >= 0)
     a, b, c = a[present], b[present], c[present]
     n = cemb.n_entities
-    key = c * (n * n) + np.minimum(a, b) * n + np.maximum(a, b)
+    key = c * (n * n) + pair_key(a, b, n)
     _, first = np.unique(key, return_index=True)
     first = np.sort(first)
     out = ContextMappedPairs(

@@ -46,6 +46,7 @@ from typing import Generic, TypeVar
 
 import numpy as np
 
+from calbio.core.graph import pair_key, pairs_from_keys
 from calbio.data.types import Embeddings, Pairs
 
 __all__ = ["SyntheticData", "SyntheticWorld", "compatibility", "make_synthetic"]
@@ -155,8 +156,7 @@ def make_synthetic(
             break
         anchors = rng.choice(n, size=2 * need + 64, p=anchor_prob)
         partners = _draw_partners(anchors, x, tx, prop, noise, k, rng)
-        lo, hi = np.minimum(anchors, partners), np.maximum(anchors, partners)
-        new = (lo * n + hi)[lo != hi]
+        new = pair_key(anchors, partners, n)[anchors != partners]
         merged = np.concatenate([codes, new])
         _, first = np.unique(merged, return_index=True)
         stalled = stalled + 1 if first.shape[0] == codes.shape[0] else 0
@@ -167,7 +167,7 @@ def make_synthetic(
             f"or raise n_entities"
         )
     codes = codes[:n_pairs]
-    idx = np.stack([codes // n, codes % n], axis=1)
+    idx = pairs_from_keys(codes, n)
 
     width = max(4, len(str(n)))
     names = np.array([f"SYN{i:0{width}d}" for i in range(1, n + 1)], dtype=object)
