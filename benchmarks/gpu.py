@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 import calbio
-from calbio.training.trainer import resolve_device
+from calbio.core.devices import resolve_device
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _results import SHARED, git_revision, update_section  # noqa: E402
@@ -134,6 +134,7 @@ def real_data(devs: list[str], quick: bool) -> list[dict]:
 
 def epoch_1m(devs: list[str], quick: bool) -> list[dict]:
     """Section 2: one epoch over 1M synthetic pairs at batch 4096."""
+    from calbio.models.module import cal_module
     from calbio.models.presets import get_preset
     from calbio.training.trainer import train_module
 
@@ -144,10 +145,10 @@ def epoch_1m(devs: list[str], quick: bool) -> list[dict]:
     rows = []
     for dev in devs:
         cfg = get_preset("fast").replace(epochs=1, batch_size=4096, device=dev, threads=None)
-        train_module(X, idx[:20_000], cfg)  # warm-up
+        train_module(X, idx[:20_000], cfg, module=cal_module(cfg))  # warm-up
         sync(dev)
         t0 = time.perf_counter()
-        train_module(X, idx, cfg)
+        train_module(X, idx, cfg, module=cal_module(cfg))
         sync(dev)
         sec = time.perf_counter() - t0
         rows.append({"device": dev, "pairs": m, "seconds": sec, "pairs_per_s": m / sec})

@@ -118,8 +118,8 @@ MUTATIONS: tuple[Mutation, ...] = (
     # ------------------------------------------------------------ evaluation: splits, negatives
     M(
         "negatives_include_known",
-        "evaluation/splits.py",
-        "ok &= ~_member(pair_keys(cand, n), known_keys)",
+        "core/graph.py",
+        "ok &= ~in_sorted(pair_keys(cand, n), known)",
         "ok &= np.ones(len(cand), dtype=bool)",
         "test negatives may be known positive pairs",
         "tests/test_splits.py",
@@ -134,7 +134,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     M(
         "node_negatives_warm",
-        "evaluation/splits.py",
+        "core/graph.py",
         "ok &= held[cand[:, 0]] | held[cand[:, 1]]",
         "ok &= held[cand[:, 0]] | ~held[cand[:, 1]]",
         "node protocol negatives need not touch a held-out entity",
@@ -183,7 +183,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     M(
         "known_matrix_one_orientation",
-        "evaluation/ranking.py",
+        "core/graph.py",
         "cols = np.concatenate([k[:, 1], k[:, 0]])",
         "cols = np.concatenate([k[:, 1], k[:, 1]])",
         "filtered ranks remove known pairs in one orientation only",

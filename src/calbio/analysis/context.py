@@ -41,9 +41,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-import calbio
 from calbio._io import atomic_dir, write_json_atomic
 from calbio.core.graph import degrees, known_keys, pair_keys, pairs_from_keys
+from calbio.core.version import __version__
 from calbio.data.context import (
     ContextEmbeddings,
     ContextMappedPairs,
@@ -304,7 +304,7 @@ class ContextEvaluationResult:
             "config": self.config,
             "data": self.data,
             "timings": self.timings,
-            "versions": {"calbio": calbio.__version__, "python": platform.python_version()},
+            "versions": {"calbio": __version__, "python": platform.python_version()},
         }
 
     def save(self, out: str | Path, *, force: bool = False, save_model: bool = True) -> Path:

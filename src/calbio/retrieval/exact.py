@@ -69,7 +69,7 @@ def topk_inner_product(
     """
     dev = None
     if device is not None:
-        from calbio.training.trainer import resolve_device
+        from calbio.core.devices import resolve_device
 
         dev = resolve_device(device)
     L = torch.from_numpy(np.ascontiguousarray(left, dtype=np.float32))
