@@ -65,7 +65,7 @@ def sync(device: str) -> None:
 
 def heldout_auc(model, test_idx: np.ndarray, neg_idx: np.ndarray) -> float:
     """AUC of test positives vs negatives under the model's score."""
-    from calbio.evaluation.metrics import roc_auc
+    from calbio.core.metrics import roc_auc
     from calbio.scoring import pair_scores
 
     idx = np.concatenate([test_idx, neg_idx])

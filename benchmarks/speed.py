@@ -555,8 +555,8 @@ def genome_stages(X: np.ndarray, pairs: np.ndarray, protocol: str, n_boot: int) 
 
     import pandas as pd
 
+    from calbio.core.metrics import bootstrap_auc_ci
     from calbio.data.types import Embeddings, MappedPairs
-    from calbio.evaluation.metrics import bootstrap_auc_ci
     from calbio.evaluation.ranking import filtered_ranking, known_csr
     from calbio.evaluation.splits import (
         make_split,

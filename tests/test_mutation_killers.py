@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from calbio import _io
+from calbio.core.metrics import roc_auc
 from calbio.evaluation import protocol as P
-from calbio.evaluation.metrics import roc_auc
 from calbio.models.cal import CAL
 from calbio.models.module import cal_module
 from calbio.models.presets import TrainConfig

@@ -82,7 +82,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     M(
         "bootstrap_negatives_fixed",
-        "evaluation/metrics.py",
+        "core/metrics.py",
         "neg_draws = rng.integers(0, n_n, size=(b, n_n), dtype=np.uint32)",
         "neg_draws = np.broadcast_to(np.arange(n_n, dtype=np.uint32), (b, n_n))",
         "bootstrap AUC CI resamples positives but never negatives (CI too narrow)",
@@ -91,7 +91,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     M(
         "bootstrap_positives_fixed",
-        "evaluation/metrics.py",
+        "core/metrics.py",
         "pos_draws = rng.integers(0, n_p, size=(b, n_p), dtype=np.uint32)",
         "pos_draws = np.broadcast_to(np.arange(n_p, dtype=np.uint32), (b, n_p))",
         "bootstrap AUC CI resamples negatives but never positives (CI too narrow)",

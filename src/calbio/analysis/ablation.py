@@ -255,8 +255,8 @@ def similarity_baseline(
     emb: Embeddings, positives: np.ndarray, negatives: np.ndarray
 ) -> tuple[str, float | None]:
     """Tanimoto AUC for binary (fingerprint) tables; (``"cosine"``, None) otherwise."""
+    from calbio.core.metrics import roc_auc
     from calbio.data.molecules import is_binary, tanimoto_pairs
-    from calbio.evaluation.metrics import roc_auc
 
     if not is_binary(emb.X):
         return "cosine", None

@@ -43,6 +43,7 @@ import pandas as pd
 
 from calbio._io import atomic_dir, write_json_atomic
 from calbio.core.graph import degrees, known_keys, pair_keys, pairs_from_keys
+from calbio.core.metrics import average_precision, bootstrap_auc_ci, roc_auc
 from calbio.core.version import __version__
 from calbio.data.context import (
     ContextEmbeddings,
@@ -52,7 +53,6 @@ from calbio.data.context import (
     split_by_pair,
     within_context_negatives,
 )
-from calbio.evaluation.metrics import average_precision, bootstrap_auc_ci, roc_auc
 from calbio.evaluation.splits import sample_degree_matched_negatives
 from calbio.models.cal import CAL
 from calbio.models.context import ContextCAL

@@ -23,9 +23,9 @@ from calbio.analysis.ablation import (
     table,
 )
 from calbio.core.graph import pair_keys, sample_uniform_negatives
+from calbio.core.metrics import roc_auc
 from calbio.data.coerce import as_mapped_pairs
 from calbio.data.types import Embeddings, MappedPairs, Pairs
-from calbio.evaluation.metrics import roc_auc
 from calbio.models.graph import degree_product_score, training_degree
 from calbio.scoring import pair_scores
 

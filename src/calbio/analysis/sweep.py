@@ -21,10 +21,10 @@ from calbio.analysis.ablation import (
     preprocessed,
     table,
 )
+from calbio.core.metrics import roc_auc
 from calbio.data.coerce import as_mapped_pairs
 from calbio.data.types import Embeddings, MappedPairs, Pairs
 from calbio.errors import CalbioInputError
-from calbio.evaluation.metrics import roc_auc
 from calbio.evaluation.protocol import PairSets, evaluate, fit_shortcuts, score_sets
 from calbio.evaluation.splits import Split, sample_uniform_negatives
 from calbio.models.graph import training_degree

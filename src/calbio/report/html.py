@@ -24,8 +24,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from calbio.core.metrics import bootstrap_auc_ci, roc_auc
 from calbio.errors import CalbioInputError
-from calbio.evaluation.metrics import bootstrap_auc_ci, roc_auc
 from calbio.report import figures
 
 METHOD_ORDER = ("cal", "cosine", "degree", "adamic_adar")

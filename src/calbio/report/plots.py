@@ -152,7 +152,7 @@ def degree_table(result: Any) -> pd.DataFrame:
 
 
 def _degree_quintiles(scores: pd.DataFrame) -> pd.DataFrame:
-    from calbio.evaluation.metrics import roc_auc
+    from calbio.core.metrics import roc_auc
 
     df = uniform_sets(scores)
     if not {"degree_a", "degree_b"} <= set(df.columns):
