@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from calbio.core.seeds import DEFAULT_SEED
 from calbio.data.types import Embeddings, MappedPairs
 from calbio.evaluation.protocol import PairSets, fit_shortcuts, score_sets
 from calbio.evaluation.splits import (
@@ -64,7 +65,7 @@ def prepare_heldout(
     n: int,
     protocol: str = "edge",
     test_fraction: float = 0.3,
-    seed: int = 42,
+    seed: int = DEFAULT_SEED,
     negative_ratio: int = 5,
     max_negatives: int = 50_000,
 ) -> HeldOut:
@@ -89,7 +90,7 @@ def fit_on(
     train_idx: np.ndarray,
     *,
     preset: str = "paper",
-    seed: int = 42,
+    seed: int = DEFAULT_SEED,
     progress: Callable[[int, int, float], None] | None = None,
     **train_options: Any,
 ) -> CAL:
@@ -107,7 +108,7 @@ def score_model(
     *,
     cb_threshold: float = 0.2,
     n_boot: int = 200,
-    seed: int = 42,
+    seed: int = DEFAULT_SEED,
     methods: Sequence[str] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """AUC / CB AUC / degree-matched AUC of CAL and the baselines (training graph = ``split``)."""
@@ -126,7 +127,7 @@ def score_model(
     return res
 
 
-def preprocessed(emb: Embeddings, pca: int | None = None, seed: int = 42) -> np.ndarray:
+def preprocessed(emb: Embeddings, pca: int | None = None, seed: int = DEFAULT_SEED) -> np.ndarray:
     """The table exactly as CAL sees it (optional PCA, then L2 normalisation)."""
     model = CAL("paper", random_state=seed, pca=pca)
     return model.fit_preprocessing(emb.X).preprocess(emb.X)  # the estimator's own steps
@@ -284,7 +285,7 @@ def ablate(
     embeddings: Embeddings,
     mapped: MappedPairs,
     *,
-    seeds: Sequence[int] = (42,),
+    seeds: Sequence[int] = (DEFAULT_SEED,),
     conditions: Sequence[str] = tuple(CONDITIONS),
     preset: str = "paper",
     test_fraction: float = 0.3,

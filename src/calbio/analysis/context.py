@@ -44,6 +44,7 @@ import pandas as pd
 from calbio._io import atomic_dir, write_json_atomic
 from calbio.core.graph import degrees, known_keys, pair_keys, pairs_from_keys
 from calbio.core.metrics import average_precision, bootstrap_auc_ci, roc_auc
+from calbio.core.seeds import DEFAULT_SEED
 from calbio.core.version import __version__
 from calbio.data.context import (
     ContextEmbeddings,
@@ -326,7 +327,7 @@ def evaluate_contexts(
     *,
     preset: Any = "paper",
     test_fraction: float = 0.3,
-    seed: int = 42,
+    seed: int = DEFAULT_SEED,
     train_contexts: Sequence[str] | None = None,
     methods: Sequence[str] = METHODS,
     negative_ratio: int = 5,

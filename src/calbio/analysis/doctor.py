@@ -24,6 +24,7 @@ from calbio.analysis.ablation import (
 )
 from calbio.core.graph import pair_keys, sample_uniform_negatives
 from calbio.core.metrics import roc_auc
+from calbio.core.seeds import DEFAULT_SEED
 from calbio.data.coerce import as_mapped_pairs
 from calbio.data.types import Embeddings, MappedPairs, Pairs
 from calbio.models.graph import degree_product_score, training_degree
@@ -110,7 +111,7 @@ def run_doctor(
     pairs: Pairs | MappedPairs,
     *,
     pca: int | None = None,
-    seed: int = 42,
+    seed: int = DEFAULT_SEED,
     min_mapped: float | None = None,
     train_check: bool = True,
     quick_training: dict[str, Any] | None = None,

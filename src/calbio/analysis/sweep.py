@@ -22,6 +22,7 @@ from calbio.analysis.ablation import (
     table,
 )
 from calbio.core.metrics import roc_auc
+from calbio.core.seeds import DEFAULT_SEED
 from calbio.data.coerce import as_mapped_pairs
 from calbio.data.types import Embeddings, MappedPairs, Pairs
 from calbio.errors import CalbioInputError
@@ -80,7 +81,7 @@ def threshold_sweep(
     column: str | None = "combined_score",
     values: Sequence[float] = (400, 700, 900),
     channels: Sequence[dict[str, float]] = (),
-    seeds: Sequence[int] = (42,),
+    seeds: Sequence[int] = (DEFAULT_SEED,),
     protocol: str = "edge",
     min_mapped: float = 0.1,
     cb_threshold: float = 0.2,
@@ -252,7 +253,7 @@ def lambda_sweep(
     pairs: Pairs | MappedPairs,
     *,
     lambdas: Sequence[float] = LAMBDAS,
-    seeds: Sequence[int] = (42,),
+    seeds: Sequence[int] = (DEFAULT_SEED,),
     validation_fraction: float = 0.2,
     select: str = "auc",
     test_fraction: float = 0.3,

@@ -21,6 +21,7 @@ from calbio.core.graph import (
     sample_uniform_negatives,
     valid_negatives,
 )
+from calbio.core.seeds import DEFAULT_SEED
 
 __all__ = [
     "PROTOCOLS",
@@ -64,7 +65,7 @@ def make_split(
     n_entities: int,
     protocol: str = "edge",
     test_fraction: float = 0.3,
-    seed: int = 42,
+    seed: int = DEFAULT_SEED,
 ) -> Split:
     """Split known pairs by protocol; seeded and deterministic."""
     pairs_idx = np.asarray(pairs_idx, dtype=np.int64).reshape(-1, 2)

@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from calbio.core.graph import degrees, known_keys, pair_keys
+from calbio.core.seeds import seed_or_default
 from calbio.data.types import Embeddings, MappedPairs
 from calbio.errors import CalbioInputError
 from calbio.models.base import AssociationModelBase
@@ -110,7 +111,7 @@ class SAGE(AssociationModelBase):
     ) -> None:
         self._check_params()
         t0 = time.perf_counter()
-        seed = 42 if self.random_state is None else int(self.random_state)
+        seed = seed_or_default(self.random_state)
         threads_before = torch.get_num_threads()
         if self.threads:
             torch.set_num_threads(self.threads)
