@@ -88,9 +88,10 @@ IdTables = Annotated[
     Path | None,
     typer.Option(
         "--id-tables",
-        envvar="CALBIO_ID_TABLES",
+        # no typer envvar: $CALBIO_ID_TABLES is read in one place, data.identifiers
         help="Folder with NCBI Homo_sapiens.gene_info.gz (+ GeneID -> UniProt table) to convert "
-        "identifier namespaces and outdated symbols (`calbio fetch gene-info`)",
+        "identifier namespaces and outdated symbols (`calbio fetch gene-info`); default "
+        "$CALBIO_ID_TABLES",
     ),
 ]
 Force = Annotated[bool, typer.Option("--force", help="Overwrite existing outputs")]
