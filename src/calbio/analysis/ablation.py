@@ -15,16 +15,11 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from calbio.core.graph import known_keys, pair_keys, sample_uniform_negatives
 from calbio.core.seeds import DEFAULT_SEED
 from calbio.data.types import Embeddings, MappedPairs
 from calbio.evaluation.protocol import PairSets, fit_shortcuts, score_sets
-from calbio.evaluation.splits import (
-    Split,
-    make_split,
-    pair_keys,
-    sample_degree_matched_negatives,
-    sample_uniform_negatives,
-)
+from calbio.evaluation.splits import Split, make_split, sample_degree_matched_negatives
 from calbio.models.cal import CAL
 from calbio.models.graph import training_degree
 
@@ -74,7 +69,7 @@ def prepare_heldout(
     if len(split.train_idx) < 2 or len(split.test_idx) < 1:
         raise ValueError(f"{protocol} split left too few pairs (train {len(split.train_idx)})")
     rng = np.random.default_rng(seed + 7)
-    all_keys = np.unique(pair_keys(pairs_idx, n))
+    all_keys = known_keys(pairs_idx, n)
     held = split.heldout_mask() if protocol == "node" else None
     n_neg = min(negative_ratio * len(split.test_idx), max_negatives)
     negatives = sample_uniform_negatives(n_neg, split.universe, all_keys, n, rng, held)

@@ -42,7 +42,7 @@ import numpy as np
 import pandas as pd
 
 from calbio._io import atomic_dir, write_json_atomic
-from calbio.core.graph import degrees, known_keys, pair_keys, pairs_from_keys
+from calbio.core.graph import degrees, known_keys, pairs_from_keys
 from calbio.core.metrics import average_precision, bootstrap_auc_ci, roc_auc
 from calbio.core.seeds import DEFAULT_SEED
 from calbio.core.version import __version__
@@ -118,7 +118,7 @@ def make_test_sets(
     for c in np.unique(test.context):  # loop over contexts
         pos = test.idx[test.context == c]
         universe = np.flatnonzero(cemb.row_of[c] >= 0)
-        kk = np.unique(pair_keys(known.idx[known.context == c], n))
+        kk = known_keys(known.idx[known.context == c], n)
         dm = sample_degree_matched_negatives(pos, 1, universe, deg, kk, n, rng)
         dm_idx.append(dm)
         dm_ctx.append(np.full(len(dm), c, dtype=np.int64))

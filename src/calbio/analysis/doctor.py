@@ -22,7 +22,7 @@ from calbio.analysis.ablation import (
     similarity_baseline,
     table,
 )
-from calbio.core.graph import pair_keys, sample_uniform_negatives
+from calbio.core.graph import known_keys, sample_uniform_negatives
 from calbio.core.metrics import roc_auc
 from calbio.core.seeds import DEFAULT_SEED
 from calbio.data.coerce import as_mapped_pairs
@@ -126,7 +126,7 @@ def run_doctor(
     E = preprocessed(emb, pca, seed)
     universe = np.unique(idx)
     rng = np.random.default_rng(seed + 3)
-    keys = np.unique(pair_keys(idx, n))
+    keys = known_keys(idx, n)
     negs = sample_uniform_negatives(min(5 * len(idx), 200_000), universe, keys, n, rng)
     pos_cos = pair_scores(E, E, idx, "cosine")
     neg_cos = pair_scores(E, E, negs, "cosine")

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from calbio.core.graph import pair_key, pair_keys, sample_uniform_negatives
+from calbio.core.graph import known_keys, pair_key, pair_keys, sample_uniform_negatives
 from calbio.data.matching import resolve_identifiers
 from calbio.data.types import Embeddings
 from calbio.errors import CalbioInputError
@@ -641,7 +641,7 @@ def within_context_negatives(
     for c in np.unique(positives.context):  # loop over contexts only
         m = int((positives.context == c).sum()) * per_positive
         universe = np.flatnonzero(cemb.row_of[c] >= 0)
-        kk = np.unique(pair_keys(known.idx[known.context == c], n))
+        kk = known_keys(known.idx[known.context == c], n)
         neg = sample_uniform_negatives(m, universe, kk, n, rng)
         out_idx.append(neg)
         out_ctx.append(np.full(len(neg), c, dtype=np.int64))
