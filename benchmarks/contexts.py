@@ -241,7 +241,7 @@ def lineage_embedding(W: np.ndarray, S: np.ndarray) -> np.ndarray:
 
 def cosine_auc(X: np.ndarray, a: np.ndarray, b: np.ndarray, seed: int) -> float:
     """AUC of cosine for pairs (a, b) against as many random pairs (5 per positive)."""
-    from calbio.evaluation.metrics import roc_auc
+    from calbio.core.metrics import roc_auc
 
     E = X / np.linalg.norm(X, axis=1, keepdims=True)
     rng = np.random.default_rng(seed)

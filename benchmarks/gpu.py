@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 import calbio
-from calbio.training.trainer import resolve_device
+from calbio.core.devices import resolve_device
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _results import SHARED, git_revision, update_section  # noqa: E402
@@ -65,7 +65,7 @@ def sync(device: str) -> None:
 
 def heldout_auc(model, test_idx: np.ndarray, neg_idx: np.ndarray) -> float:
     """AUC of test positives vs negatives under the model's score."""
-    from calbio.evaluation.metrics import roc_auc
+    from calbio.core.metrics import roc_auc
     from calbio.scoring import pair_scores
 
     idx = np.concatenate([test_idx, neg_idx])
@@ -75,10 +75,11 @@ def heldout_auc(model, test_idx: np.ndarray, neg_idx: np.ndarray) -> float:
 
 def real_data(devs: list[str], quick: bool) -> list[dict]:
     """Section 1: presets x devices x precision on DepMap x STRING (or small synthetic data)."""
+    from calbio.core.graph import pair_keys, sample_uniform_negatives
     from calbio.data.matching import map_pairs
     from calbio.data.synthetic import make_synthetic
     from calbio.data.types import MappedPairs
-    from calbio.evaluation.splits import make_split, pair_keys, sample_uniform_negatives
+    from calbio.evaluation.splits import make_split
     from calbio.models.cal import CAL
 
     if not quick and (SHARED / EMB).is_file():
@@ -134,6 +135,7 @@ def real_data(devs: list[str], quick: bool) -> list[dict]:
 
 def epoch_1m(devs: list[str], quick: bool) -> list[dict]:
     """Section 2: one epoch over 1M synthetic pairs at batch 4096."""
+    from calbio.models.module import cal_module
     from calbio.models.presets import get_preset
     from calbio.training.trainer import train_module
 
@@ -144,10 +146,10 @@ def epoch_1m(devs: list[str], quick: bool) -> list[dict]:
     rows = []
     for dev in devs:
         cfg = get_preset("fast").replace(epochs=1, batch_size=4096, device=dev, threads=None)
-        train_module(X, idx[:20_000], cfg)  # warm-up
+        train_module(X, idx[:20_000], cfg, module=cal_module(cfg))  # warm-up
         sync(dev)
         t0 = time.perf_counter()
-        train_module(X, idx, cfg)
+        train_module(X, idx, cfg, module=cal_module(cfg))
         sync(dev)
         sec = time.perf_counter() - t0
         rows.append({"device": dev, "pairs": m, "seconds": sec, "pairs_per_s": m / sec})
@@ -157,7 +159,8 @@ def epoch_1m(devs: list[str], quick: bool) -> list[dict]:
 
 def scoring(devs: list[str], quick: bool) -> list[dict]:
     """Section 3: filtered ranking and exact top-50 with the factors on each device."""
-    from calbio.evaluation.ranking import filtered_ranking, known_csr
+    from calbio.core.graph import known_csr
+    from calbio.evaluation.ranking import filtered_ranking
     from calbio.retrieval.exact import topk_inner_product
 
     n, m = (5_000, 50_000) if quick else (20_000, 400_000)

@@ -92,6 +92,7 @@ def time_to_quality(protocols: list[str], n_boot: int, threads: int) -> dict:
     from calbio.data.embeddings import load_embeddings
     from calbio.data.pairs import load_pairs
     from calbio.evaluation.protocol import evaluate
+    from calbio.models.module import cal_module
     from calbio.scoring import l2_normalize
     from calbio.training.trainer import train_module
 
@@ -140,7 +141,7 @@ def time_to_quality(protocols: list[str], n_boot: int, threads: int) -> dict:
     idx = map_pairs(prs, e, min_fraction=0.1).idx
     for threads in (1, 2):
         cfg = get_preset("paper").replace(epochs=3, threads=threads)
-        _, h = train_module(X, idx[: int(0.7 * len(idx))], cfg)
+        _, h = train_module(X, idx[: int(0.7 * len(idx))], cfg, module=cal_module(cfg))
         probe[threads] = float(np.median(h.epoch_seconds))
     res["paper_epoch_probe"] = probe
     return res
@@ -149,6 +150,7 @@ def time_to_quality(protocols: list[str], n_boot: int, threads: int) -> dict:
 # --------------------------------------------------------------------------- 2. training cost
 def training_cost(sizes: list[int], paper_sizes: list[int], threads: int) -> list[dict]:
     """Seconds per epoch and pairs/s vs number of training pairs (synthetic, d = 50)."""
+    from calbio.models.module import cal_module
     from calbio.training.trainer import train_module
 
     rng = np.random.default_rng(0)
@@ -160,7 +162,7 @@ def training_cost(sizes: list[int], paper_sizes: list[int], threads: int) -> lis
             idx = rng.integers(0, n_ent, size=(m, 2))
             idx = idx[idx[:, 0] != idx[:, 1]]
             cfg = _no_early_stop(get_preset(preset).replace(epochs=epochs, threads=threads))
-            _, h = train_module(X, idx, cfg)
+            _, h = train_module(X, idx, cfg, module=cal_module(cfg))
             sec = float(np.median(h.epoch_seconds))
             rows.append(
                 {
@@ -553,9 +555,10 @@ def genome_stages(X: np.ndarray, pairs: np.ndarray, protocol: str, n_boot: int) 
 
     import pandas as pd
 
+    from calbio.core.graph import known_csr
+    from calbio.core.metrics import bootstrap_auc_ci
     from calbio.data.types import Embeddings, MappedPairs
-    from calbio.evaluation.metrics import bootstrap_auc_ci
-    from calbio.evaluation.ranking import filtered_ranking, known_csr
+    from calbio.evaluation.ranking import filtered_ranking
     from calbio.evaluation.splits import (
         make_split,
         pair_keys,

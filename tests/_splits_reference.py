@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from calbio.evaluation.splits import pair_keys
+from calbio.core.graph import pair_keys
 
 
 def _valid(cand: np.ndarray, known_keys: np.ndarray, n: int, held: np.ndarray | None) -> np.ndarray:

@@ -13,10 +13,10 @@ from calbio.analysis.ablation import (
     top_cosine_pairs,
 )
 from calbio.analysis.tables import fmt_ms
+from calbio.core.graph import pair_keys
 from calbio.data.matching import map_pairs
 from calbio.data.synthetic import make_synthetic
 from calbio.evaluation.protocol import evaluate
-from calbio.evaluation.splits import pair_keys
 from calbio.models.graph import training_degree
 
 TINY = {"hidden": 32, "epochs": 3, "batch_size": 128, "threads": 1}

@@ -1,22 +1,26 @@
-"""The layout holds: no import cycles; evaluation and retrieval see models only via the protocol.
+"""The layout holds, between modules and between packages.
 
-Imports inside functions count too: a lazy import is still a dependency.
+* No import cycle between modules.
+* The package graph (each subpackage of ``calbio`` and each top-level module is a node; the
+  package ``calbio`` itself, the facade, is the node ``calbio``) has no loop, and no package
+  imports one of a higher layer. The layer order is read from docs/ARCHITECTURE.md (the line
+  ``layers: a < b, c < ...``), so the document and the test cannot disagree.
+
+Every import counts: inside functions (lazy), under ``TYPE_CHECKING``, relative, and imports of
+a parent package (``import calbio`` or ``from calbio import x``). There is no whitelist.
 """
 
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
-SRC = Path(__file__).resolve().parents[1] / "src" / "calbio"
-# What evaluation/ and retrieval/ may import from models/: the interface, not any model.
-PROTOCOL_ONLY = {
-    "calbio.models",
-    "calbio.models.base",
-    "calbio.models.registry",
-    "calbio.models.persistence",
-    "calbio.models.graph",  # the shortcut baselines every evaluation scores
-}
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SRC = ROOT / "src" / "calbio"
+DOC = ROOT / "docs" / "ARCHITECTURE.md"
 
 
 def _module_name(path: Path) -> str:
@@ -27,20 +31,34 @@ def _module_name(path: Path) -> str:
     return ".".join(parts)
 
 
+def _targets(node: ast.AST, pkg: str) -> list[str]:
+    """Dotted names an import statement may load (a package, or a module inside it)."""
+    if isinstance(node, ast.Import):
+        return [a.name for a in node.names]
+    if isinstance(node, ast.ImportFrom):
+        base = node.module or ""
+        if node.level:
+            parts = pkg.split(".")[: len(pkg.split(".")) - node.level + 1]
+            base = ".".join([*parts, base] if base else parts)
+        return [base] + [f"{base}.{a.name}" for a in node.names]
+    return []
+
+
 def _imports(path: Path, modules: set[str]) -> set[str]:
-    tree = ast.parse(path.read_text())
-    me = _module_name(path)
-    pkg = me if path.name == "__init__.py" else me.rsplit(".", 1)[0]
+    """calbio modules imported by ``path``."""
+    return _imports_of(path.read_text(), _module_name(path), path.name == "__init__.py", modules)
+
+
+def _imports_of(source: str, me: str, is_init: bool, modules: set[str]) -> set[str]:
+    """calbio modules imported by the source of module ``me`` (longest existing prefix)."""
+    pkg = me if is_init else me.rsplit(".", 1)[0]
     found: set[str] = set()
-    for node in ast.walk(tree):
-        names: list[str] = []
-        if isinstance(node, ast.Import):
-            names = [a.name for a in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                base = ".".join(pkg.split(".")[: len(pkg.split(".")) - node.level + 1] + [base])
-            names = [base] + [f"{base}.{a.name}" for a in node.names]
+    for node in ast.walk(ast.parse(source)):
+        names = _targets(node, pkg)
+        if isinstance(node, ast.ImportFrom) and len(names) > 1:
+            # `from calbio import errors` loads calbio.errors; `from calbio import CAL` loads calbio
+            subs = [n for n in names[1:] if n in modules]
+            names = subs if len(subs) == len(names) - 1 else [names[0], *subs]
         for n in names:
             while n and n not in modules:
                 n = n.rsplit(".", 1)[0] if "." in n else ""
@@ -50,15 +68,41 @@ def _imports(path: Path, modules: set[str]) -> set[str]:
 
 
 def _graph() -> dict[str, set[str]]:
-    files = [p for p in SRC.rglob("*.py")]
+    files = list(SRC.rglob("*.py"))
     modules = {_module_name(p) for p in files}
     return {_module_name(p): _imports(p, modules) for p in files}
 
 
-def test_no_import_cycles_between_modules() -> None:
-    graph = _graph()
-    # packages' __init__ re-export their children; an edge child -> package is not a cycle
-    edges = {m: {d for d in deps if not m.startswith(d + ".")} for m, deps in graph.items()}
+def _package(module: str) -> str:
+    """Package node of a module: ``calbio.models.cal`` -> ``models``, ``calbio`` -> ``calbio``."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else "calbio"
+
+
+def _package_graph() -> dict[str, dict[str, list[str]]]:
+    """package -> imported package -> the module-level imports behind that edge."""
+    out: dict[str, dict[str, list[str]]] = {}
+    for m, deps in _graph().items():
+        for d in deps:
+            a, b = _package(m), _package(d)
+            out.setdefault(a, {})
+            if a != b:
+                out[a].setdefault(b, []).append(f"{m} -> {d}")
+    return out
+
+
+def _layers() -> dict[str, int]:
+    found = re.search(r"^layers: (.+)$", DOC.read_text(), re.MULTILINE)
+    assert found, "docs/ARCHITECTURE.md must state the layer order on a line 'layers: a < b < ...'"
+    return {
+        name.strip().strip("`"): i
+        for i, level in enumerate(found.group(1).split("<"))
+        for name in level.split(",")
+    }
+
+
+def _cycles(edges: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components of more than one node (Tarjan)."""
     index: dict[str, int] = {}
     low: dict[str, int] = {}
     stack: list[str] = []
@@ -66,12 +110,12 @@ def test_no_import_cycles_between_modules() -> None:
     cycles: list[list[str]] = []
     counter = [0]
 
-    def visit(v: str) -> None:  # Tarjan's strongly connected components
+    def visit(v: str) -> None:
         index[v] = low[v] = counter[0]
         counter[0] += 1
         stack.append(v)
         on.add(v)
-        for w in edges.get(v, ()):
+        for w in sorted(edges.get(v, ())):
             if w not in index:
                 visit(w)
                 low[v] = min(low[v], low[w])
@@ -91,14 +135,50 @@ def test_no_import_cycles_between_modules() -> None:
     for v in sorted(edges):
         if v not in index:
             visit(v)
-    assert not cycles, f"import cycles: {cycles}"
+    return cycles
 
 
-def test_evaluation_and_retrieval_depend_only_on_the_protocol() -> None:
+def test_no_import_cycles_between_modules() -> None:
     graph = _graph()
-    bad = {
-        m: sorted(d for d in deps if d.startswith("calbio.models") and d not in PROTOCOL_ONLY)
-        for m, deps in graph.items()
-        if m.startswith(("calbio.evaluation", "calbio.retrieval"))
+    # a package's __init__ re-exports its children; an edge child -> its own package is no cycle
+    edges = {m: {d for d in deps if not m.startswith(d + ".")} for m, deps in graph.items()}
+    assert not _cycles(edges), f"import cycles: {_cycles(edges)}"
+
+
+def test_no_loop_between_packages() -> None:
+    pg = _package_graph()
+    loops = _cycles({a: set(bs) for a, bs in pg.items()})
+    detail = {f"{a} -> {b}": pg[a][b] for loop in loops for a in loop for b in pg[a] if b in loop}
+    assert not loops, f"package loops {loops}: {detail}"
+
+
+def test_every_package_has_a_layer() -> None:
+    missing = sorted(set(_package_graph()) - set(_layers()))
+    assert not missing, f"place these packages in the layer order of ARCHITECTURE.md: {missing}"
+
+
+def test_no_import_from_a_higher_layer() -> None:
+    layer = _layers()
+    up = {
+        f"{a} -> {b}": imports
+        for a, deps in _package_graph().items()
+        for b, imports in deps.items()
+        if a in layer and b in layer and layer[b] > layer[a]
     }
-    assert not {m: d for m, d in bad.items() if d}, bad
+    assert not up, f"imports from a higher layer: {up}"
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("def f():\n    import calbio\n", {"calbio"}),  # lazy, parent package
+        ("from calbio import errors\n", {"calbio.errors"}),
+        ("from calbio import CAL\n", {"calbio"}),
+        ("from .. import errors\n", {"calbio.errors"}),
+        ("from ..evaluation.splits import make_split\n", {"calbio.evaluation.splits"}),
+    ],
+)
+def test_the_walk_sees_every_kind_of_import(source: str, expected: set) -> None:
+    """Lazy, relative and parent-package imports are edges (the old walk dropped the last)."""
+    modules = {"calbio", "calbio.errors", "calbio.evaluation.splits", "calbio.data.x"}
+    assert _imports_of(source, "calbio.data.x", False, modules) == expected

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from calbio.analysis.context import evaluate_contexts, loco_split, make_test_sets
+from calbio.core.graph import pair_keys
 from calbio.data.context import map_context_pairs, split_by_pair, within_context_negatives
 from calbio.data.synthetic_dose import make_dose_world
-from calbio.evaluation.splits import pair_keys
 
 TINY = dict(hidden=32, depth=2, epochs=3, batch_size=64, lr=1e-3, threads=1)
 

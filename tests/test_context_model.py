@@ -10,6 +10,8 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
 import calbio.models.context as mctx
+from calbio.core.graph import pair_keys
+from calbio.core.metrics import roc_auc
 from calbio.data.context import (
     ContextEmbeddings,
     ContextPairs,
@@ -19,8 +21,6 @@ from calbio.data.context import (
 from calbio.data.synthetic_dose import make_dose_world
 from calbio.data.types import Embeddings
 from calbio.errors import CalbioInputError
-from calbio.evaluation.metrics import roc_auc
-from calbio.evaluation.splits import pair_keys
 from calbio.models.context import ContextCAL, context_batches
 from calbio.models.context_module import ContextFiLMMLP
 from calbio.models.presets import TrainConfig

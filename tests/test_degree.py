@@ -12,10 +12,10 @@ from calbio.analysis.degree import (
     load_run_scores,
     scores_from_model,
 )
+from calbio.core.graph import pair_keys
 from calbio.data.synthetic import make_synthetic
 from calbio.errors import CalbioInputError
 from calbio.evaluation.protocol import evaluate
-from calbio.evaluation.splits import pair_keys
 
 TINY = {"hidden": 32, "epochs": 3, "batch_size": 128, "threads": 1}
 

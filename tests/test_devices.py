@@ -7,9 +7,11 @@ import pandas as pd
 import pytest
 import torch
 
+from calbio.core.devices import resolve_device
 from calbio.errors import CalbioInputError
+from calbio.models.module import cal_module
 from calbio.models.presets import TrainConfig
-from calbio.training.trainer import resolve_device, train_module
+from calbio.training.trainer import train_module
 
 SMALL = dict(hidden=16, depth=1, epochs=2, batch_size=64, seed=3)
 
@@ -64,13 +66,13 @@ def test_cpu_fits_are_bit_for_bit_reproducible(synthetic, device, monkeypatch) -
     monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
     X, idx = _data(synthetic)
     cfg = TrainConfig(**SMALL, device=device)
-    m1, h1 = train_module(X, idx, cfg)
-    m2, h2 = train_module(X, idx, cfg)
+    m1, h1 = train_module(X, idx, cfg, module=cal_module(cfg))
+    m2, h2 = train_module(X, idx, cfg, module=cal_module(cfg))
     assert h1.loss == h2.loss
     for (k, v1), v2 in zip(m1.state_dict().items(), m2.state_dict().values(), strict=True):
         assert torch.equal(v1, v2), k
     # bf16 is autocast on accelerators only: on the CPU it is the same fp32 computation
-    m3, h3 = train_module(X, idx, cfg.replace(precision="bf16"))
+    m3, h3 = train_module(X, idx, cfg.replace(precision="bf16"), module=cal_module(cfg))
     assert h3.loss == h1.loss
     assert all(
         torch.equal(a, b) for a, b in zip(m1.state_dict().values(), m3.state_dict().values())
@@ -83,7 +85,8 @@ def test_divergence_stops_with_a_clear_error(synthetic) -> None:
     with pytest.raises(
         CalbioInputError, match=r"training diverged at epoch \d+ \(loss nan\); lower"
     ):
-        train_module(X, idx, TrainConfig(**{**SMALL, "epochs": 5}, lr=1e6))
+        cfg = TrainConfig(**{**SMALL, "epochs": 5}, lr=1e6)
+        train_module(X, idx, cfg, module=cal_module(cfg))
 
 
 def test_cli_divergence_exits_2_and_writes_nothing(synthetic, tmp_path, cli) -> None:
@@ -108,7 +111,7 @@ def test_cli_divergence_exits_2_and_writes_nothing(synthetic, tmp_path, cli) -> 
 def test_cuda_fit_matches_cpu_closely(synthetic) -> None:  # pragma: no cover - GPU only
     X, idx = _data(synthetic)
     cfg = TrainConfig(**SMALL)
-    _, h_cpu = train_module(X, idx, cfg)
-    m, h_gpu = train_module(X, idx, cfg.replace(device="cuda"))
+    _, h_cpu = train_module(X, idx, cfg, module=cal_module(cfg))
+    m, h_gpu = train_module(X, idx, cfg.replace(device="cuda"), module=cal_module(cfg))
     assert next(m.parameters()).device.type == "cpu"
     np.testing.assert_allclose(h_gpu.loss, h_cpu.loss, rtol=1e-3)

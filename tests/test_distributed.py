@@ -8,7 +8,7 @@ import torch
 
 pytest.importorskip("lightning_fabric")  # the `distributed` extra
 
-from calbio.models.module import ResidualAssociationMLP
+from calbio.models.module import ResidualAssociationMLP, cal_module
 from calbio.models.presets import TrainConfig
 from calbio.training.distributed import (
     DistContext,
@@ -108,9 +108,16 @@ def test_ddp_training_matches_single_process_at_the_global_batch() -> None:
     X, idx = _world()
     # hidden=128: the weights (~19k floats, 76 KB) exceed a pipe buffer, as real models do
     base = dict(hidden=128, depth=2, epochs=2, tau=0.1, seed=1, threads=1)
-    single, h1 = train_module(X, idx, TrainConfig(**base, batch_size=32))
+    single, h1 = train_module(
+        X, idx, TrainConfig(**base, batch_size=32), module=cal_module(TrainConfig(**base))
+    )
     # per-rank batch 16 on 2 ranks = global batch 32
-    ddp, h2 = fit_module(X, idx, TrainConfig(**base, batch_size=16, devices=2, strategy="ddp"))
+    ddp, h2 = fit_module(
+        X,
+        idx,
+        TrainConfig(**base, batch_size=16, devices=2, strategy="ddp"),
+        module=cal_module(TrainConfig(**base)),
+    )
     np.testing.assert_allclose(h2.loss, h1.loss, rtol=1e-5)
     for a, b in zip(single.state_dict().values(), ddp.state_dict().values(), strict=True):
         torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
@@ -122,4 +129,4 @@ def test_ddp_divergence_is_a_one_line_error() -> None:
     X, idx = _world()
     cfg = TrainConfig(hidden=16, depth=1, epochs=5, batch_size=16, lr=1e6, threads=1)
     with pytest.raises(CalbioInputError, match="training diverged at epoch"):
-        fit_module(X, idx, cfg.replace(devices=2, strategy="ddp"))
+        fit_module(X, idx, cfg.replace(devices=2, strategy="ddp"), module=cal_module(cfg))

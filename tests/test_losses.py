@@ -77,3 +77,17 @@ def test_sampled_loss_formula_and_masks() -> None:
         total += 0.5 * (_ce_row(ab, 0, drop_ab) + _ce_row(ba, 0, drop_ba)) / 3
     assert float(got) == pytest.approx(total, rel=1e-5)
     assert not torch.isclose(got, info_nce_sampled(fa, eb, f_neg, e_neg, 0.2))
+
+
+def test_in_batch_loss_of_anchor_slices_adds_up_to_the_batch_loss() -> None:
+    """Data parallel ranks wrap the same loss: size-weighted slice losses average to the whole."""
+    torch.manual_seed(0)
+    fa = torch.nn.functional.normalize(torch.randn(15, 6), dim=1)
+    eb = torch.nn.functional.normalize(torch.randn(15, 6), dim=1)
+    mask = torch.rand(15, 15) < 0.2
+    mask.fill_diagonal_(False)
+    for m in (None, mask):
+        whole = info_nce_in_batch(fa, eb, 0.1, m)
+        parts = [slice(0, 8), slice(8, 15)]
+        mean = sum(info_nce_in_batch(fa, eb, 0.1, m, anchors=s) * (s.stop - s.start) for s in parts)
+        torch.testing.assert_close(mean / 15, whole)

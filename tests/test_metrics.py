@@ -1,4 +1,4 @@
-"""Tests for calbio.evaluation.metrics."""
+"""Tests for calbio.core.metrics."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from calbio.evaluation import metrics as M
+from calbio.core import metrics as M
 
 # ---------------------------------------------------------------- binary metrics
 

@@ -9,9 +9,9 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
 import calbio
+from calbio.core.metrics import roc_auc
 from calbio.data.pairs import pairs_from_list
 from calbio.errors import CalbioInputError
-from calbio.evaluation.metrics import roc_auc
 from calbio.evaluation.scoring import model_ranks, tie_safe
 from calbio.models import AssociationModel, AssociationModelBase, available_models, resolve_model
 from calbio.models.graph import SHORTCUTS, AdamicAdar, Cosine, ResourceAllocation

@@ -11,11 +11,12 @@ import pytest
 import torch
 
 from calbio import _io
-from calbio.evaluation.metrics import roc_auc
+from calbio.core.graph import known_csr
+from calbio.core.metrics import roc_auc
 from calbio.evaluation.pairsets import PairSets
-from calbio.evaluation.ranking import known_csr
 from calbio.evaluation.scoring import score_sets, tie_safe
 from calbio.models.cal import CAL
+from calbio.models.module import cal_module
 from calbio.models.presets import TrainConfig
 from calbio.training.trainer import split_validation, train_module, validation_loss
 
@@ -101,7 +102,7 @@ def test_early_stopping_restores_the_best_validation_epoch(synthetic) -> None:
     cfg = TrainConfig(
         hidden=16, epochs=50, batch_size=64, lr=3e-2, validation_fraction=0.2, patience=2
     )
-    model, hist = train_module(X, pairs, cfg)
+    model, hist = train_module(X, pairs, cfg, module=cal_module(cfg))
     assert hist.stopped_early and hist.best_epoch < len(hist.val_loss) - 1
     _, val_idx = split_validation(pairs, cfg.validation_fraction, cfg.seed)
     final = validation_loss(model, X, val_idx, cfg)

@@ -15,6 +15,7 @@ import torch
 
 from calbio.data.matching import map_pairs
 from calbio.data.synthetic import make_synthetic
+from calbio.models.module import cal_module
 from calbio.models.presets import TrainConfig, get_preset
 from calbio.scoring import l2_normalize
 from calbio.training.trainer import train_module
@@ -83,7 +84,7 @@ def test_paper_loss_curve_unchanged_on_synthetic(one_thread) -> None:
     if digest != SYNTHETIC_DIGEST:
         pytest.skip("make_synthetic's output changed; the self-contained checks below still run")
     cfg = get_preset("paper").replace(hidden=64, epochs=3)
-    _, hist = train_module(torch.from_numpy(E), mp.idx, cfg)
+    _, hist = train_module(torch.from_numpy(E), mp.idx, cfg, module=cal_module(cfg))
     np.testing.assert_allclose(hist.loss, SYNTHETIC_REF, rtol=0, atol=ATOL)
 
 
@@ -95,7 +96,7 @@ def test_trainer_paths_unchanged(name: str, one_thread) -> None:
     idx = rng.integers(0, 300, size=(1500, 2))
     idx = idx[idx[:, 0] != idx[:, 1]]
     cfg = get_preset("paper").replace(hidden=32, epochs=3, batch_size=128, **SELF_OPTIONS[name])
-    _, hist = train_module(torch.from_numpy(X), idx, cfg)
+    _, hist = train_module(torch.from_numpy(X), idx, cfg, module=cal_module(cfg))
     loss, val = SELF_REF[name]
     np.testing.assert_allclose(hist.loss, loss, rtol=0, atol=ATOL)
     np.testing.assert_allclose(hist.val_loss, val, rtol=0, atol=ATOL)

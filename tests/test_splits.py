@@ -4,7 +4,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from calbio.evaluation.metrics import roc_auc
+from calbio.core.metrics import roc_auc
 from calbio.evaluation.splits import (
     make_split,
     pair_keys,

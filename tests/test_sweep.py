@@ -12,10 +12,10 @@ from calbio.analysis.sweep import (
     lambda_sweep,
     threshold_sweep,
 )
+from calbio.core.metrics import roc_auc
 from calbio.data.pairs import pairs_from_frame
 from calbio.data.synthetic import make_synthetic
 from calbio.errors import CalbioInputError
-from calbio.evaluation.metrics import roc_auc
 from calbio.evaluation.protocol import evaluate
 
 TINY = {"hidden": 32, "epochs": 3, "batch_size": 128, "threads": 1}

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from calbio.core.metrics import roc_auc
 from calbio.data.synthetic import SyntheticData, compatibility, make_synthetic, unit_vectors
 from calbio.data.types import Embeddings, Pairs
-from calbio.evaluation.metrics import roc_auc
 from calbio.models.graph import degree_product_score, training_degree
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from calbio.core.metrics import roc_auc
 from calbio.data.context import map_context_pairs, within_context_negatives
 from calbio.data.synthetic_dose import hill, make_dose_world, oracle_equivalent
-from calbio.evaluation.metrics import roc_auc
 
 
 def test_hill_curve():

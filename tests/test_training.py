@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+from calbio.models.module import cal_module
 from calbio.models.presets import TrainConfig
 from calbio.training.negatives import KnownPairs, NegativeSampler, in_batch_mask
 from calbio.training.trainer import train_module
@@ -32,7 +33,7 @@ def _data(synthetic):
 def test_loss_decreases(synthetic, opts) -> None:
     X, pairs = _data(synthetic)
     cfg = TrainConfig(hidden=32, epochs=6, batch_size=128, lr=3e-3, **opts)
-    _, hist = train_module(X, pairs, cfg)
+    _, hist = train_module(X, pairs, cfg, module=cal_module(cfg))
     assert len(hist.loss) == 6
     assert hist.loss[-1] < hist.loss[0]
 
@@ -40,8 +41,8 @@ def test_loss_decreases(synthetic, opts) -> None:
 def test_seeded_training_is_deterministic(synthetic) -> None:
     X, pairs = _data(synthetic)
     cfg = TrainConfig(hidden=16, epochs=2, batch_size=64)
-    m1, h1 = train_module(X, pairs, cfg)
-    m2, h2 = train_module(X, pairs, cfg)
+    m1, h1 = train_module(X, pairs, cfg, module=cal_module(cfg))
+    m2, h2 = train_module(X, pairs, cfg, module=cal_module(cfg))
     assert h1.loss == h2.loss
     for p1, p2 in zip(m1.parameters(), m2.parameters()):
         assert torch.equal(p1, p2)
@@ -52,7 +53,7 @@ def test_early_stopping_uses_validation_split(synthetic) -> None:
     cfg = TrainConfig(
         hidden=16, epochs=50, batch_size=64, lr=1e-2, validation_fraction=0.2, patience=2
     )
-    _, hist = train_module(X, pairs, cfg)
+    _, hist = train_module(X, pairs, cfg, module=cal_module(cfg))
     assert hist.n_val_pairs == round(0.2 * len(pairs))
     assert len(hist.val_loss) == len(hist.loss)
     assert hist.stopped_early and len(hist.loss) < 50

@@ -1,7 +1,6 @@
 """calbio: learn associations between biological entities and evaluate them honestly."""
 
-__version__ = "0.1.0"
-
+from calbio.core.version import __version__
 from calbio.data.embeddings import load_embeddings  # noqa: E402
 from calbio.data.matching import map_pairs  # noqa: E402
 from calbio.data.pairs import load_pairs  # noqa: E402

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from calbio._io import atomic_dir, write_json_atomic
+from calbio.core.graph import pair_keys
 from calbio.data.matching import map_pairs
 from calbio.data.types import Embeddings, Pairs
 from calbio.errors import CalbioInputError
@@ -111,9 +112,7 @@ def score_pairs_table(
         score, rows_of = model.score_pairs, model.score_rows
     assoc = score(idx)
     n = len(model.names_)
-    tp = np.sort(np.asarray(model.train_pairs_, dtype=np.int64).reshape(-1, 2), axis=1)
-    key = np.sort(idx, axis=1)
-    train_pair = np.isin(key[:, 0] * n + key[:, 1], tp[:, 0] * n + tp[:, 1])
+    train_pair = np.isin(pair_keys(idx, n), pair_keys(model.train_pairs_, n))
     rank_a = _ranks_among_partners(rows_of, idx[:, 0], idx[:, 1])
     rank_b = _ranks_among_partners(rows_of, idx[:, 1], idx[:, 0])
     rng = np.random.default_rng(seed)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 import calbio
+from calbio.core.graph import known_csr
 from calbio.evaluation.pairsets import PairSets
-from calbio.evaluation.ranking import known_csr
 from calbio.evaluation.scoring import DegreeBins, score_sets
 
 

@@ -8,7 +8,8 @@ from scipy.stats import norm
 
 import calbio
 from calbio.evaluation.scoring import ScoredSet
-from calbio.evaluation.verdicts import paired_difference_ci, paired_verdicts, verdict_sentence
+from calbio.evaluation.verdicts import paired_difference_ci, paired_verdicts
+from calbio.report.text import verdict_sentence
 
 VERDICT_KEYS = {
     "model", "metric", "label", "where", "against", "against_kind", "model_value",
@@ -62,7 +63,7 @@ def test_paired_verdicts_schema_and_outcomes() -> None:
     }
     # "short" is "good" shifted by a constant: identical AUC, a tie with a zero-width CI
     scores = {"good": s1, "bad": s2, "short": s1 + 3.0, "short2": -s1}
-    from calbio.evaluation.metrics import roc_auc
+    from calbio.core.metrics import roc_auc
 
     methods = {
         m: {"auc": roc_auc(y, s), "mrr": float(np.mean(1 / ranks[m]))} for m, s in scores.items()

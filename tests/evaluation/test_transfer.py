@@ -10,8 +10,8 @@ import pytest
 
 import calbio
 import calbio.evaluation.transfer as T
+from calbio.core.graph import pair_keys
 from calbio.data.pairs import pairs_from_list
-from calbio.evaluation.splits import pair_keys
 
 
 @pytest.fixture(scope="module")

@@ -82,7 +82,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     M(
         "bootstrap_negatives_fixed",
-        "evaluation/metrics.py",
+        "core/metrics.py",
         "neg_draws = rng.integers(0, n_n, size=(b, n_n), dtype=np.uint32)",
         "neg_draws = np.broadcast_to(np.arange(n_n, dtype=np.uint32), (b, n_n))",
         "bootstrap AUC CI resamples positives but never negatives (CI too narrow)",
@@ -91,7 +91,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     M(
         "bootstrap_positives_fixed",
-        "evaluation/metrics.py",
+        "core/metrics.py",
         "pos_draws = rng.integers(0, n_p, size=(b, n_p), dtype=np.uint32)",
         "pos_draws = np.broadcast_to(np.arange(n_p, dtype=np.uint32), (b, n_p))",
         "bootstrap AUC CI resamples negatives but never positives (CI too narrow)",
@@ -118,8 +118,8 @@ MUTATIONS: tuple[Mutation, ...] = (
     # ------------------------------------------------------------ evaluation: splits, negatives
     M(
         "negatives_include_known",
-        "evaluation/splits.py",
-        "ok &= ~_member(pair_keys(cand, n), known_keys)",
+        "core/graph.py",
+        "ok &= ~in_sorted(pair_keys(cand, n), known)",
         "ok &= np.ones(len(cand), dtype=bool)",
         "test negatives may be known positive pairs",
         "tests/test_splits.py",
@@ -134,7 +134,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     M(
         "node_negatives_warm",
-        "evaluation/splits.py",
+        "core/graph.py",
         "ok &= held[cand[:, 0]] | held[cand[:, 1]]",
         "ok &= held[cand[:, 0]] | ~held[cand[:, 1]]",
         "node protocol negatives need not touch a held-out entity",
@@ -183,7 +183,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     M(
         "known_matrix_one_orientation",
-        "evaluation/ranking.py",
+        "core/graph.py",
         "cols = np.concatenate([k[:, 1], k[:, 0]])",
         "cols = np.concatenate([k[:, 1], k[:, 1]])",
         "filtered ranks remove known pairs in one orientation only",

@@ -16,17 +16,13 @@ import numpy as np
 import scipy.sparse as sp
 
 from calbio.analysis.tables import fmt_ms, mean_sd, table
+from calbio.core.graph import known_keys, pair_keys, sample_uniform_negatives
+from calbio.core.seeds import DEFAULT_SEED
 from calbio.data.types import Embeddings, MappedPairs
 from calbio.evaluation.pairsets import PairSets
 from calbio.evaluation.protocol import fit_shortcuts
 from calbio.evaluation.scoring import score_sets
-from calbio.evaluation.splits import (
-    Split,
-    make_split,
-    pair_keys,
-    sample_degree_matched_negatives,
-    sample_uniform_negatives,
-)
+from calbio.evaluation.splits import Split, make_split, sample_degree_matched_negatives
 from calbio.models.cal import CAL
 from calbio.models.graph import training_degree
 
@@ -67,7 +63,7 @@ def prepare_heldout(
     n: int,
     protocol: str = "edge",
     test_fraction: float = 0.3,
-    seed: int = 42,
+    seed: int = DEFAULT_SEED,
     negative_ratio: int = 5,
     max_negatives: int = 50_000,
 ) -> HeldOut:
@@ -76,7 +72,7 @@ def prepare_heldout(
     if len(split.train_idx) < 2 or len(split.test_idx) < 1:
         raise ValueError(f"{protocol} split left too few pairs (train {len(split.train_idx)})")
     rng = np.random.default_rng(seed + 7)
-    all_keys = np.unique(pair_keys(pairs_idx, n))
+    all_keys = known_keys(pairs_idx, n)
     held = split.heldout_mask() if protocol == "node" else None
     n_neg = min(negative_ratio * len(split.test_idx), max_negatives)
     negatives = sample_uniform_negatives(n_neg, split.universe, all_keys, n, rng, held)
@@ -92,7 +88,7 @@ def fit_on(
     train_idx: np.ndarray,
     *,
     preset: str = "paper",
-    seed: int = 42,
+    seed: int = DEFAULT_SEED,
     progress: Callable[[int, int, float], None] | None = None,
     **train_options: Any,
 ) -> CAL:
@@ -110,7 +106,7 @@ def score_model(
     *,
     cb_threshold: float = 0.2,
     n_boot: int = 200,
-    seed: int = 42,
+    seed: int = DEFAULT_SEED,
     methods: Sequence[str] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """AUC / CB AUC / degree-matched AUC of CAL and the baselines (training graph = ``split``)."""
@@ -129,7 +125,7 @@ def score_model(
     return res
 
 
-def preprocessed(emb: Embeddings, pca: int | None = None, seed: int = 42) -> np.ndarray:
+def preprocessed(emb: Embeddings, pca: int | None = None, seed: int = DEFAULT_SEED) -> np.ndarray:
     """The table exactly as CAL sees it (optional PCA, then L2 normalisation)."""
     model = CAL("paper", random_state=seed, pca=pca)
     return model.fit_preprocessing(emb.X).preprocess(emb.X)  # the estimator's own steps
@@ -232,8 +228,8 @@ def similarity_baseline(
     emb: Embeddings, positives: np.ndarray, negatives: np.ndarray
 ) -> tuple[str, float | None]:
     """Tanimoto AUC for binary (fingerprint) tables; (``"cosine"``, None) otherwise."""
+    from calbio.core.metrics import roc_auc
     from calbio.data.molecules import is_binary, tanimoto_pairs
-    from calbio.evaluation.metrics import roc_auc
 
     if not is_binary(emb.X):
         return "cosine", None
@@ -261,7 +257,7 @@ def ablate(
     embeddings: Embeddings,
     mapped: MappedPairs,
     *,
-    seeds: Sequence[int] = (42,),
+    seeds: Sequence[int] = (DEFAULT_SEED,),
     conditions: Sequence[str] = tuple(CONDITIONS),
     preset: str = "paper",
     test_fraction: float = 0.3,

@@ -18,6 +18,7 @@ import pandas as pd
 import scipy.sparse as sp
 from sklearn.cluster import HDBSCAN
 
+from calbio.core.graph import degrees
 from calbio.errors import CalbioInputError
 
 HUB_DEGREE = 50  # training degree above which a member counts as a hub (the paper's rule)
@@ -184,7 +185,7 @@ def analyze_clusters(
     embed = hdbscan_cosine(E, min_cluster_size, min_samples)
     degree = None
     if train_pairs is not None:
-        degree = np.bincount(np.asarray(train_pairs, np.int64).ravel(), minlength=len(names))
+        degree = degrees(train_pairs, len(names))
     table = _cluster_table(assoc, embed, E, Z, degree, names, hub_degree)
     table["association_specific"] = (table["other_space_noise_fraction"] > NOISE_MAJORITY) | (
         table["other_space_clusters_spanned"] >= MIN_SPAN

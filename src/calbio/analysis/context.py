@@ -42,8 +42,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-import calbio
 from calbio._io import atomic_dir, write_json_atomic
+from calbio.core.graph import degrees, known_keys, pairs_from_keys
+from calbio.core.metrics import average_precision, bootstrap_auc_ci, roc_auc
+from calbio.core.seeds import DEFAULT_SEED
+from calbio.core.version import __version__
 from calbio.data.context import (
     ContextEmbeddings,
     ContextMappedPairs,
@@ -52,8 +55,7 @@ from calbio.data.context import (
     split_by_pair,
     within_context_negatives,
 )
-from calbio.evaluation.metrics import average_precision, bootstrap_auc_ci, roc_auc
-from calbio.evaluation.splits import pair_keys, sample_degree_matched_negatives
+from calbio.evaluation.splits import sample_degree_matched_negatives
 from calbio.models.cal import CAL
 from calbio.models.context import ContextCAL
 from calbio.scoring import pair_scores
@@ -112,13 +114,12 @@ def make_test_sets(
     rng = np.random.default_rng(seed)
     neg = within_context_negatives(test, negative_ratio, cemb, known, rng)
     n = cemb.n_entities
-    deg = np.bincount(np.unique(pair_keys(train.idx, n)) // n, minlength=n)
-    deg = deg + np.bincount(np.unique(pair_keys(train.idx, n)) % n, minlength=n)
+    deg = degrees(pairs_from_keys(known_keys(train.idx, n), n), n)
     dm_idx, dm_ctx = [], []
     for c in np.unique(test.context):  # loop over contexts
         pos = test.idx[test.context == c]
         universe = np.flatnonzero(cemb.row_of[c] >= 0)
-        kk = np.unique(pair_keys(known.idx[known.context == c], n))
+        kk = known_keys(known.idx[known.context == c], n)
         dm = sample_degree_matched_negatives(pos, 1, universe, deg, kk, n, rng)
         dm_idx.append(dm)
         dm_ctx.append(np.full(len(dm), c, dtype=np.int64))
@@ -305,7 +306,7 @@ class ContextEvaluationResult:
             "config": self.config,
             "data": self.data,
             "timings": self.timings,
-            "versions": {"calbio": calbio.__version__, "python": platform.python_version()},
+            "versions": {"calbio": __version__, "python": platform.python_version()},
         }
 
     def save(self, out: str | Path, *, force: bool = False, save_model: bool = True) -> Path:
@@ -327,7 +328,7 @@ def evaluate_contexts(
     *,
     preset: Any = "paper",
     test_fraction: float = 0.3,
-    seed: int = 42,
+    seed: int = DEFAULT_SEED,
     train_contexts: Sequence[str] | None = None,
     methods: Sequence[str] = METHODS,
     negative_ratio: int = 5,

@@ -343,7 +343,7 @@ def within_cluster_edges(labels: np.ndarray, pairs_idx: np.ndarray) -> np.ndarra
 
 def drop_known_pairs(pairs_idx: np.ndarray, known_idx: np.ndarray, n: int) -> np.ndarray:
     """Validation pairs that are not among ``known_idx`` (e.g. training pairs), undirected."""
-    from calbio.evaluation.splits import pair_keys
+    from calbio.core.graph import pair_keys
 
     pairs_idx = np.asarray(pairs_idx, np.int64).reshape(-1, 2)
     if len(known_idx) == 0 or len(pairs_idx) == 0:

@@ -16,14 +16,16 @@ import pandas as pd
 
 from calbio.analysis.ablation import HeldOut, fit_on, prepare_heldout, preprocessed
 from calbio.analysis.tables import fmt_ms, table
+from calbio.core.graph import sample_uniform_negatives
+from calbio.core.metrics import roc_auc
+from calbio.core.seeds import DEFAULT_SEED
 from calbio.data.coerce import as_mapped_pairs
 from calbio.data.types import Embeddings, MappedPairs, Pairs
 from calbio.errors import CalbioInputError
-from calbio.evaluation.metrics import roc_auc
 from calbio.evaluation.pairsets import PairSets
 from calbio.evaluation.protocol import evaluate, fit_shortcuts
 from calbio.evaluation.scoring import score_sets
-from calbio.evaluation.splits import Split, sample_uniform_negatives
+from calbio.evaluation.splits import Split
 from calbio.models.graph import training_degree
 from calbio.scoring import pair_scores, score_vectors
 from calbio.training.trainer import split_validation
@@ -77,7 +79,7 @@ def threshold_sweep(
     column: str | None = "combined_score",
     values: Sequence[float] = (400, 700, 900),
     channels: Sequence[dict[str, float]] = (),
-    seeds: Sequence[int] = (42,),
+    seeds: Sequence[int] = (DEFAULT_SEED,),
     protocol: str = "edge",
     min_mapped: float = 0.1,
     cb_threshold: float = 0.2,
@@ -249,7 +251,7 @@ def lambda_sweep(
     pairs: Pairs | MappedPairs,
     *,
     lambdas: Sequence[float] = LAMBDAS,
-    seeds: Sequence[int] = (42,),
+    seeds: Sequence[int] = (DEFAULT_SEED,),
     validation_fraction: float = 0.2,
     select: str = "auc",
     test_fraction: float = 0.3,

@@ -62,9 +62,9 @@ err_console = CalbioConsole(stderr=True)
 
 def _version(value: bool) -> None:
     if value:
-        import calbio
+        from calbio.core.version import __version__
 
-        console.print(f"calbio {calbio.__version__}")
+        console.print(f"calbio {__version__}")
         raise typer.Exit()
 
 

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
+from calbio.core.seeds import DEFAULT_SEED
 from calbio.data.embeddings import load_embeddings
 from calbio.data.pairs import load_pairs, parse_min_score
 from calbio.data.types import Embeddings, Pairs
@@ -87,9 +88,10 @@ IdTables = Annotated[
     Path | None,
     typer.Option(
         "--id-tables",
-        envvar="CALBIO_ID_TABLES",
+        # no typer envvar: $CALBIO_ID_TABLES is read in one place, data.identifiers
         help="Folder with NCBI Homo_sapiens.gene_info.gz (+ GeneID -> UniProt table) to convert "
-        "identifier namespaces and outdated symbols (`calbio fetch gene-info`)",
+        "identifier namespaces and outdated symbols (`calbio fetch gene-info`); default "
+        "$CALBIO_ID_TABLES",
     ),
 ]
 Force = Annotated[bool, typer.Option("--force", help="Overwrite existing outputs")]
@@ -183,7 +185,7 @@ INPUT_OPTIONS: dict[str, tuple[Any, Any]] = {
 }
 TRAIN_OPTIONS: dict[str, tuple[Any, Any]] = {
     "preset": (Preset, DEFAULT_PRESET),
-    "seed": (Seed, 42),
+    "seed": (Seed, DEFAULT_SEED),
     "epochs": (Epochs, None),
     "negatives": (Negatives, None),
     "pca": (Pca, None),
@@ -256,7 +258,7 @@ class TrainingOptions:
     """Preset, seed and the preset fields overridden on the command line."""
 
     preset: str = DEFAULT_PRESET
-    seed: int = 42
+    seed: int = DEFAULT_SEED
     overrides: dict[str, Any] = field(default_factory=dict)
 
 

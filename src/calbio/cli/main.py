@@ -15,11 +15,19 @@ from calbio.errors import CalbioInputError
 training_progress = c.training_progress
 
 
-def build_models(names: list[str], training: c.TrainingOptions) -> dict[str, object]:
-    """Fresh registered models; each command-line training option goes where it applies."""
+def build_models(
+    names: list[str], training: c.TrainingOptions, *, seeded: bool = True
+) -> dict[str, object]:
+    """Fresh registered models; each command-line training option goes where it applies.
+
+    ``seeded=False`` leaves ``random_state`` unset for ``evaluate``, which sets it from its own
+    ``seed`` (the seed reaches a model by one route).
+    """
     from calbio.evaluation.protocol import instantiate_models
 
-    options = {"preset": training.preset, "random_state": training.seed, **training.overrides}
+    options = {"preset": training.preset, **training.overrides}
+    if seeded:
+        options["random_state"] = training.seed
     return instantiate_models(names, None, options)
 
 
@@ -112,7 +120,7 @@ def evaluate(
     if protocol not in PROTOCOLS:
         raise CalbioInputError(f"--protocol must be one of {', '.join(PROTOCOLS)}")
     names = model or [c.DEFAULT_MODEL]
-    chosen = [] if names == ["none"] else list(build_models(names, training).values())
+    chosen = [] if names == ["none"] else list(build_models(names, training, seeded=False).values())
     check_evaluation(test_fraction=test_fraction, n_boot=n_boot, cb_threshold=cb_threshold)
     sources = [*inputs.paths(embeddings, pairs), *(validate_with or [])]
     check_output(out, force, inputs=sources, kind="dir")

@@ -35,10 +35,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from calbio.core.graph import known_keys, pair_key, pair_keys, sample_uniform_negatives
 from calbio.data.matching import resolve_identifiers
 from calbio.data.types import Embeddings
 from calbio.errors import CalbioInputError
-from calbio.evaluation.splits import pair_keys, sample_uniform_negatives
 
 __all__ = [
     "ContextEmbeddings",
@@ -500,8 +500,7 @@ class ContextMappedPairs:
 
     def keys(self) -> np.ndarray:
         """Orientation-free entity-pair key of each row (ignores the context)."""
-        lo = np.minimum(self.idx[:, 0], self.idx[:, 1])
-        return lo * self.n_entities + np.maximum(self.idx[:, 0], self.idx[:, 1])
+        return pair_keys(self.idx, self.n_entities)
 
     def context_keys(self) -> np.ndarray:
         """Key of each (pair, context) triple."""
@@ -615,7 +614,7 @@ def map_context_pairs(
     present = (cemb.row_of[c, a] >= 0) & (cemb.row_of[c, b] >= 0)
     a, b, c = a[present], b[present], c[present]
     n = cemb.n_entities
-    key = c * (n * n) + np.minimum(a, b) * n + np.maximum(a, b)
+    key = c * (n * n) + pair_key(a, b, n)
     _, first = np.unique(key, return_index=True)
     first = np.sort(first)
     out = ContextMappedPairs(
@@ -669,7 +668,7 @@ def within_context_negatives(
     for c in np.unique(positives.context):  # loop over contexts only
         m = int((positives.context == c).sum()) * per_positive
         universe = np.flatnonzero(cemb.row_of[c] >= 0)
-        kk = np.unique(pair_keys(known.idx[known.context == c], n))
+        kk = known_keys(known.idx[known.context == c], n)
         neg = sample_uniform_negatives(m, universe, kk, n, rng)
         out_idx.append(neg)
         out_ctx.append(np.full(len(neg), c, dtype=np.int64))

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from calbio.core.graph import pair_key
 from calbio.data.identifiers import (
     AMBIGUOUS,
     LABELS,
@@ -146,8 +147,7 @@ def map_pairs(
     conv_pair = (how[codes[:m]] == "converted") | (how[codes[m:]] == "converted")
     ra, rb, alias_pair, conv_pair = ra[ok], rb[ok], alias_pair[ok], conv_pair[ok]
     selfp = ra == rb
-    lo, hi = np.minimum(ra, rb), np.maximum(ra, rb)
-    key = lo * np.int64(max(len(embeddings), 1)) + hi
+    key = pair_key(ra, rb, max(len(embeddings), 1))
     dup = pd.Series(key).duplicated(keep="first").to_numpy(bool) & ~selfp
     keep = ~(selfp | dup)
     idx = np.stack([ra[keep], rb[keep]], axis=1) if keep.any() else np.empty((0, 2), np.int64)

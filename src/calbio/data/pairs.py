@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from calbio._io import sha256_file
+from calbio.core.graph import pair_key
 from calbio.data.embeddings import NA_STRINGS, _examples, _one_line
 from calbio.data.types import Pairs
 from calbio.errors import CalbioInputError
@@ -130,8 +131,7 @@ def _clean(
     if n:
         codes, uniques = pd.factorize(pd.concat([a, b], ignore_index=True), sort=False)
         ca, cb = codes[:n].astype(np.int64), codes[n:].astype(np.int64)
-        lo, hi = np.minimum(ca, cb), np.maximum(ca, cb)
-        key = lo * np.int64(len(uniques)) + hi
+        key = pair_key(ca, cb, len(uniques))
         dup = pd.Series(key).duplicated(keep="first").to_numpy(bool)
     else:
         dup = np.zeros(0, dtype=bool)

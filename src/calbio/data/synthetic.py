@@ -46,6 +46,7 @@ from typing import Generic, TypeVar
 
 import numpy as np
 
+from calbio.core.graph import pair_key, pairs_from_keys
 from calbio.data.types import Embeddings, Pairs
 
 __all__ = [
@@ -218,8 +219,7 @@ def _generate_pairs(
             break
         anchors = rng.choice(n, size=2 * need + 64, p=anchor_prob)
         partners = _draw_partners(anchors, x, tx, prop, noise, k, rng)
-        lo, hi = np.minimum(anchors, partners), np.maximum(anchors, partners)
-        new = (lo * n + hi)[lo != hi]
+        new = pair_key(anchors, partners, n)[anchors != partners]
         merged = np.concatenate([codes, new])
         _, first = np.unique(merged, return_index=True)
         stalled = stalled + 1 if first.shape[0] == codes.shape[0] else 0
@@ -229,5 +229,4 @@ def _generate_pairs(
             f"could only generate {codes.shape[0]} distinct pairs; lower n_pairs "
             f"or raise n_entities"
         )
-    codes = codes[:n_pairs]
-    return np.stack([codes // n, codes % n], axis=1)
+    return pairs_from_keys(codes[:n_pairs], n)

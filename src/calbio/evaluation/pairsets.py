@@ -14,13 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from calbio.evaluation.ranking import known_csr
-from calbio.evaluation.splits import (
-    Split,
-    pair_keys,
-    sample_degree_matched_negatives,
-    sample_uniform_negatives,
-)
+from calbio.core.graph import known_csr, known_keys, pair_keys, sample_uniform_negatives
+from calbio.evaluation.splits import Split, sample_degree_matched_negatives
 from calbio.evaluation.timing import Timer
 
 # Offset of the test-negative stream from the split seed (kept: every metric depends on it).
@@ -113,7 +108,7 @@ def heldout_pairsets(
     """
     n = split.n_entities
     rng = np.random.default_rng(seed + TEST_NEGATIVES_OFFSET)
-    all_keys = np.unique(pair_keys(pairs_idx, n))
+    all_keys = known_keys(pairs_idx, n)
     held = split.heldout_mask() if split.protocol == "node" else None
     neg, dm = sample_negatives(
         split.test_idx,
@@ -134,7 +129,7 @@ def heldout_pairsets(
 
 def novel_pairs(stem: str, reference_idx: np.ndarray, other_idx: np.ndarray, n: int) -> NovelPairs:
     """The pairs of ``other_idx`` absent from ``reference_idx`` (in either orientation)."""
-    ref_keys = np.unique(pair_keys(reference_idx, n))
+    ref_keys = known_keys(reference_idx, n)
     o_keys = pair_keys(other_idx, n)
     in_ref = np.isin(o_keys, ref_keys)
     return NovelPairs(

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from calbio.core.seeds import DEFAULT_SEED
 from calbio.data.coerce import EmbeddingsLike, PairsLike, as_embeddings, as_mapped_pairs
 from calbio.data.types import Embeddings, MappedPairs, Pairs
 from calbio.errors import CalbioInputError
@@ -273,7 +274,7 @@ def evaluate(
     protocol: str = "edge",
     preset: str | None = None,
     test_fraction: float = 0.3,
-    seed: int = 42,
+    seed: int = DEFAULT_SEED,
     cb_threshold: float = 0.2,
     negative_ratio: int = 5,
     max_negatives: int = 50_000,

@@ -33,7 +33,6 @@ __all__ = [
     "bootstrap_mean_ci",
     "filtered_ranking",
     "filtered_ranks",
-    "known_csr",
     "rank_summary",
     "rows_from_vectors",
 ]
@@ -44,16 +43,6 @@ DEFAULT_BLOCK_ELEMS = 4_000_000  # scores per block (32 MB of float64)
 # Row offset in a flattened block of int64 keys: snapped keys lie in [-1/rtol, 1/rtol] with
 # rtol >= 1e-12 (< 2**40) and float32 bit keys in int32 range, so rows never overlap.
 _OFFSET = 2**41
-
-
-def known_csr(known_idx: np.ndarray, n: int) -> sp.csr_matrix:
-    """Symmetric boolean (n, n) CSR of known pairs (both orientations), for filtering."""
-    k = np.asarray(known_idx, dtype=np.int64).reshape(-1, 2)
-    rows = np.concatenate([k[:, 0], k[:, 1]])
-    cols = np.concatenate([k[:, 1], k[:, 0]])
-    m = sp.csr_matrix((np.ones(len(rows), dtype=bool), (rows, cols)), shape=(n, n))
-    m.sum_duplicates()
-    return m
 
 
 def rows_from_vectors(

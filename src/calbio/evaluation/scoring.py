@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from calbio.evaluation.metrics import average_precision, bootstrap_auc_ci, roc_auc
+from calbio.core.metrics import average_precision, bootstrap_auc_ci, roc_auc
 from calbio.evaluation.pairsets import PairSets
 from calbio.evaluation.ranking import filtered_ranks, rank_summary
 from calbio.evaluation.timing import Timer

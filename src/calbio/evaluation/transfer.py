@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from calbio._io import atomic_dir, write_json_atomic
+from calbio.core.seeds import DEFAULT_SEED
 from calbio.data.coerce import EmbeddingsLike, PairsLike, as_embeddings, as_mapped_pairs
 from calbio.data.types import Embeddings, MappedPairs, Pairs
 from calbio.errors import CalbioInputError
@@ -66,7 +67,7 @@ class TransferResult:
     cells: dict[str, dict[str, dict[str, Any]]]
     heldout: dict[str, dict[str, Any]] = field(default_factory=dict)
     verdicts: list[dict[str, Any]] = field(default_factory=list)
-    seed: int = 42
+    seed: int = DEFAULT_SEED
     config: dict[str, Any] = field(default_factory=dict)
     data: dict[str, Any] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=dict)
@@ -278,7 +279,7 @@ def transfer(
     *,
     model: ModelLike | Sequence[ModelLike] | None = "cal",
     names: Sequence[str] | None = None,
-    seed: int = 42,
+    seed: int = DEFAULT_SEED,
     preset: str | None = None,
     n_boot: int = 1000,
     rank_sample: int | None = None,

@@ -7,9 +7,10 @@ from typing import Any
 
 import numpy as np
 
-from calbio.evaluation.metrics import _resample_auc_batch, roc_auc
+from calbio.core.metrics import _resample_auc_batch, roc_auc
 from calbio.evaluation.pairsets import stable_seed
 from calbio.models.graph import SHORTCUTS
+from calbio.report.text import verdict_sentence
 
 HEADLINE_METRICS = {
     "auc": "AUC",
@@ -241,20 +242,6 @@ def paired_verdicts(
                 }
             )
     return out
-
-
-def verdict_sentence(v: dict[str, Any]) -> str:
-    """ "hybrid loses to cal on AUC by 0.064 [0.050, 0.080]": margins as the winner's."""
-    lo, hi = v["diff_ci"]
-    where = "" if v["where"] == "test" else f" ({v['where']})"
-    if "train" in v:  # a transfer cell
-        where = f" ({v['train']} -> {v['test'] if v['train'] != v['test'] else v['where']})"
-    head = f"{v['model']} {{}} {v['against']} on {v['label']}{where}"
-    if v["verdict"] == "wins":
-        return head.format("beats") + f" by {v['diff']:.3f} [{lo:.3f}, {hi:.3f}]"
-    if v["verdict"] == "loses":
-        return head.format("loses to") + f" by {-v['diff']:.3f} [{-hi:.3f}, {-lo:.3f}]"
-    return head.format("ties with") + f" (difference {v['diff']:+.3f} [{lo:+.3f}, {hi:+.3f}])"
 
 
 def losing_warnings(verdicts: list[dict[str, Any]]) -> list[str]:

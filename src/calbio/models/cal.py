@@ -13,7 +13,7 @@ from calbio.data.coerce import EmbeddingsLike
 from calbio.data.types import Embeddings, MappedPairs
 from calbio.errors import CalbioInputError
 from calbio.models.base import AssociationModelBase, Progress
-from calbio.models.module import ResidualAssociationMLP
+from calbio.models.module import ResidualAssociationMLP, cal_module
 from calbio.models.presets import TrainConfig, get_preset
 from calbio.models.registry import register_model
 from calbio.scoring import l2_normalize, pair_scores, score_vectors
@@ -122,7 +122,13 @@ class CAL(AssociationModelBase):
         cfg = self.config  # validates every option before any work
         self.fit_preprocessing(emb.X)
         E = self.preprocess(emb.X)
-        module, history = fit_module(torch.from_numpy(E), mapped.idx, cfg, progress)
+        module, history = fit_module(
+            torch.from_numpy(E),
+            mapped.idx,
+            cfg,
+            progress,
+            module=cal_module(cfg),
+        )
         self.embedding_ = E
         self.module_ = module
         self.history_ = history

@@ -26,6 +26,7 @@ from typing import Any, ClassVar
 import numpy as np
 import scipy.sparse as sp
 
+from calbio.core.graph import degrees, known_csr
 from calbio.data.types import Embeddings, MappedPairs
 from calbio.models.base import AssociationModelBase, Progress
 from calbio.models.registry import register_model
@@ -71,8 +72,7 @@ def _pairs(pairs_idx: np.ndarray, n: int | None = None) -> np.ndarray:
 
 def training_degree(train_idx: np.ndarray, n: int) -> np.ndarray:
     """Degree of each of the ``n`` entities in the training graph, shape (n,) int64."""
-    e = _edges(train_idx, n)
-    return np.bincount(e.ravel(), minlength=n).astype(np.int64)
+    return degrees(_edges(train_idx, n), n)
 
 
 def degree_product_score(deg: np.ndarray, pairs_idx: np.ndarray) -> np.ndarray:
@@ -84,13 +84,7 @@ def degree_product_score(deg: np.ndarray, pairs_idx: np.ndarray) -> np.ndarray:
 
 def adjacency(train_idx: np.ndarray, n: int) -> sp.csr_matrix:
     """Symmetric 0/1 adjacency matrix (n, n) of the training graph, CSR float64."""
-    e = _edges(train_idx, n)
-    rows = np.concatenate([e[:, 0], e[:, 1]])
-    cols = np.concatenate([e[:, 1], e[:, 0]])
-    a = sp.csr_matrix((np.ones(rows.shape[0], dtype=np.float64), (rows, cols)), shape=(n, n))
-    a.sum_duplicates()
-    a.data[:] = 1.0
-    return a
+    return known_csr(_edges(train_idx, n), n).astype(np.float64)
 
 
 def _ra_weights(a: sp.csr_matrix) -> np.ndarray:

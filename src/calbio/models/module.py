@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from functools import partial
+from typing import Any
+
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -40,3 +43,9 @@ class ResidualAssociationMLP(nn.Module):
 def count_parameters(module: nn.Module) -> int:
     """Number of trainable parameters."""
     return sum(p.numel() for p in module.parameters() if p.requires_grad)
+
+
+def cal_module(cfg: Any) -> partial[ResidualAssociationMLP]:
+    """CAL's module factory for the training loop: ``factory(d)`` builds the residual MLP of
+    ``cfg.hidden`` / ``cfg.depth`` (picklable, so data-parallel ranks can build it too)."""
+    return partial(ResidualAssociationMLP, hidden=cfg.hidden, depth=cfg.depth)

@@ -64,10 +64,10 @@ def versions() -> dict[str, str]:
     import sklearn
     import torch
 
-    import calbio
+    from calbio.core.version import __version__
 
     return {
-        "calbio": calbio.__version__,
+        "calbio": __version__,
         "torch": torch.__version__,
         "numpy": np.__version__,
         "scikit-learn": sklearn.__version__,

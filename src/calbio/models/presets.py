@@ -6,6 +6,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from calbio.core.seeds import DEFAULT_SEED
+
 # the valid choices live with their checks in calbio.options
 from calbio.options import DEVICES, NEGATIVE_MODES, PRECISIONS, SCORE_KINDS, STRATEGIES
 
@@ -37,7 +39,7 @@ class TrainConfig:
     score: str = "half"  # how pairs are scored after training
     blend_lambda: float = 0.5  # weight of the learned score in "blend"
     pca: int | None = None  # PCA to k dimensions before L2 normalisation (fitted on the table)
-    seed: int = 42
+    seed: int = DEFAULT_SEED
     threads: int | None = None  # torch intra-op threads; None leaves torch's default
     device: str = "cpu"  # auto | cpu | cuda | cuda:N | mps (auto: CUDA, then MPS, else CPU)
     precision: str = "fp32"  # fp32 | bf16 (bf16 autocast on accelerators only)

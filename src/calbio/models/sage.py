@@ -24,6 +24,8 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
+from calbio.core.graph import degrees, known_keys, pair_keys
+from calbio.core.seeds import seed_or_default
 from calbio.data.types import Embeddings, MappedPairs
 from calbio.errors import CalbioInputError
 from calbio.models.base import AssociationModelBase
@@ -109,7 +111,7 @@ class SAGE(AssociationModelBase):
     ) -> None:
         self._check_params()
         t0 = time.perf_counter()
-        seed = 42 if self.random_state is None else int(self.random_state)
+        seed = seed_or_default(self.random_state)
         threads_before = torch.get_num_threads()
         if self.threads:
             torch.set_num_threads(self.threads)
@@ -132,10 +134,10 @@ class SAGE(AssociationModelBase):
         E = l2_normalize(emb.X)
         x = torch.from_numpy(E)
         e = np.asarray(mapped.idx, dtype=np.int64).reshape(-1, 2)
-        deg = np.bincount(e.ravel(), minlength=n).astype(np.float64)
+        deg = degrees(e, n).astype(np.float64)
         universe = np.flatnonzero(deg > 0)
         p_deg = deg[universe] / deg[universe].sum()
-        known = np.unique(np.minimum(e[:, 0], e[:, 1]) * n + np.maximum(e[:, 0], e[:, 1]))
+        known = known_keys(e, n)
         enc = self._build(E.shape[1])
         opt = torch.optim.Adam(enc.parameters(), lr=self.lr, weight_decay=self.weight_decay)
         n_sup = max(1, int(round(self.supervision_fraction * len(e))))
@@ -157,7 +159,7 @@ class SAGE(AssociationModelBase):
                 rng.choice(universe, size=k, p=p_deg),
             )
             neg = np.stack([anchors, partner], axis=1)
-            nk = np.minimum(neg[:, 0], neg[:, 1]) * n + np.maximum(neg[:, 0], neg[:, 1])
+            nk = pair_keys(neg, n)
             neg = neg[(neg[:, 0] != neg[:, 1]) & ~np.isin(nk, known)]
             h = enc(x, _undirected(msg))
             pairs = torch.from_numpy(np.concatenate([sup, neg]))

@@ -115,7 +115,7 @@ _VERDICT_STYLE = {"wins": "green", "ties": "yellow", "loses": "bold red"}
 
 def verdicts_table(verdicts: list[dict[str, Any]], title: str = "Verdicts") -> Table:
     """Paired verdicts grouped as wins, ties, losses: one sentence each with the difference CI."""
-    from calbio.evaluation.verdicts import verdict_sentence
+    from calbio.report.text import verdict_sentence
 
     table = Table(
         title=f"{title} (95% paired-bootstrap CI of each difference; against the best shortcut "

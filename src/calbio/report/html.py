@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from calbio.evaluation.metrics import bootstrap_auc_ci, roc_auc
+from calbio.core.metrics import bootstrap_auc_ci, roc_auc
 from calbio.report import figures, plots
 from calbio.report.figures import RenderedFigure, render
 from calbio.report.load import (  # noqa: F401  (re-exported: the report's reading API)

@@ -249,7 +249,7 @@ def degree_table(result: Any, metric: str = "auc") -> pd.DataFrame:
 
 
 def _degree_quintiles(scores: pd.DataFrame, order: list[str] | None = None) -> pd.DataFrame:
-    from calbio.evaluation.metrics import roc_auc
+    from calbio.core.metrics import roc_auc
 
     df = uniform_sets(scores)
     if not {"degree_a", "degree_b"} <= set(df.columns):

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from calbio.core.graph import pair_key, pair_keys
 from calbio.scoring import score_vectors
 
 DEFAULT_TILE = 1 << 24  # scores held at once (64 MiB of float32)
@@ -69,7 +70,7 @@ def topk_inner_product(
     """
     dev = None
     if device is not None:
-        from calbio.training.trainer import resolve_device
+        from calbio.core.devices import resolve_device
 
         dev = resolve_device(device)
     L = torch.from_numpy(np.ascontiguousarray(left, dtype=np.float32))
@@ -167,13 +168,6 @@ def exact_neighbors(
     )
 
 
-def pair_keys_undirected(a: np.ndarray, b: np.ndarray, n: int) -> np.ndarray:
-    """Order-free int64 key of each pair (a, b) for membership tests."""
-    a = np.asarray(a, dtype=np.int64)
-    b = np.asarray(b, dtype=np.int64)
-    return np.minimum(a, b) * np.int64(n) + np.maximum(a, b)
-
-
 def neighbors_table(
     nb: Neighbors,
     names: np.ndarray,
@@ -192,8 +186,7 @@ def neighbors_table(
     cos = np.einsum("ij,ij->i", E[qq], E[pp], dtype=np.float64)
     if known_pairs is not None and len(known_pairs):
         kp = np.asarray(known_pairs, dtype=np.int64).reshape(-1, 2)
-        train_keys = pair_keys_undirected(kp[:, 0], kp[:, 1], n)
-        known = np.isin(pair_keys_undirected(qq, pp, n), train_keys)
+        known = np.isin(pair_key(qq, pp, n), pair_keys(kp, n))
     else:
         known = np.zeros(len(qq), dtype=bool)
     names = np.asarray(names, dtype=object)

@@ -22,25 +22,28 @@ Several machines: see docs/performance.md (torchrun / Fabric's launcher).
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 import torch
-from torch.nn import functional as F
 
+from calbio.core.devices import resolve_device
 from calbio.errors import CalbioInputError
-from calbio.models.module import ResidualAssociationMLP
-from calbio.models.presets import TrainConfig
+from calbio.training.losses import info_nce_in_batch, info_nce_sampled
 from calbio.training.negatives import KnownPairs, NegativeSampler, in_batch_mask, sampled_masks
 from calbio.training.trainer import (
     BatchFactory,
     BatchLoss,
+    LoopConfig,
+    ModuleOrFactory,
     ProgressCallback,
     TrainHistory,
     _train,
-    resolve_device,
     train_module,
 )
 
@@ -68,7 +71,7 @@ class DistContext:
         model: torch.nn.Module,
         X: torch.Tensor,
         batch: torch.Tensor,
-        cfg: TrainConfig,
+        cfg: LoopConfig,
         known: KnownPairs,
         sampler: NegativeSampler | None,
         k_neg: int,
@@ -80,18 +83,20 @@ class DistContext:
 def fit_module(
     X: torch.Tensor,
     train_idx: np.ndarray,
-    cfg: TrainConfig,
+    cfg: LoopConfig,
     progress: ProgressCallback | None = None,
     *,
-    module: torch.nn.Module | None = None,
+    module: ModuleOrFactory,
     batches: BatchFactory | None = None,
     batch_loss: BatchLoss | None = None,
 ) -> tuple[torch.nn.Module, TrainHistory]:
     """Train in one process, or data-parallel when ``cfg`` asks for ``ddp`` on several devices."""
     if cfg.strategy == "ddp" and cfg.devices > 1:
-        if module is not None or batches is not None or batch_loss is not None:
-            raise CalbioInputError("data-parallel training supports CAL's own loop only")
-        return train_ddp(X, train_idx, cfg, progress)
+        if isinstance(module, torch.nn.Module) or batches is not None or batch_loss is not None:
+            raise CalbioInputError(
+                "data-parallel training takes a module factory and the default InfoNCE loss only"
+            )
+        return train_ddp(X, train_idx, cfg, progress, module=module)
     return train_module(
         X, train_idx, cfg, progress, module=module, batches=batches, batch_loss=batch_loss
     )
@@ -144,7 +149,7 @@ def rank_batch_loss(
     model: torch.nn.Module,
     X: torch.Tensor,
     batch: torch.Tensor,
-    cfg: TrainConfig,
+    cfg: LoopConfig,
     known: KnownPairs,
     sampler: NegativeSampler | None,
     k_neg: int,
@@ -158,19 +163,10 @@ def rank_batch_loss(
     eb = X[b]
     share = (sl.stop - sl.start) * dist.world_size / n_total  # unequal slices weigh their rows
     if sampler is None:
-        fa = model(X[a])
-        fa_all = gather_with_grad(fa, n_total, dist.world_size)
+        fa_all = gather_with_grad(model(X[a]), n_total, dist.world_size)
         eb_all = X[b_all]  # the table is replicated: index it instead of communicating
         mask = in_batch_mask(a_all, b_all, known) if cfg.mask_false_negatives else None
-        l_ab = fa @ eb_all.T / cfg.tau
-        l_ba = eb @ fa_all.T / cfg.tau
-        if mask is not None:
-            l_ab = l_ab.masked_fill(mask[sl], float("-inf"))
-            l_ba = l_ba.masked_fill(mask.T[sl], float("-inf"))
-        target = torch.arange(sl.start, sl.stop, device=fa.device)
-        loss = 0.5 * (F.cross_entropy(l_ab, target) + F.cross_entropy(l_ba, target))
-        return loss * share
-    from calbio.training.losses import info_nce_sampled
+        return info_nce_in_batch(fa_all, eb_all, cfg.tau, mask, anchors=sl) * share
 
     neg = sampler.sample(k_neg).to(X.device)  # same draw on every rank (same generator state)
     out = model(X[torch.cat([a, neg])])  # one forward per step (what DDP expects)
@@ -179,7 +175,7 @@ def rank_batch_loss(
     return info_nce_sampled(fa, eb, f_neg, X[neg], cfg.tau, mask_ab, mask_ba) * share
 
 
-def make_fabric(cfg: TrainConfig, start_method: str = "spawn") -> Any:
+def make_fabric(cfg: LoopConfig, start_method: str = "spawn") -> Any:
     """A Lightning Fabric for ``cfg.devices`` local processes (gloo on CPU, nccl on CUDA)."""
     from lightning_fabric import Fabric
     from lightning_fabric.strategies import DDPStrategy
@@ -200,13 +196,14 @@ def _rank_main(
     train_idx: np.ndarray,
     cfg_dict: dict[str, Any],
     weights_file: str,
+    module: ModuleOrFactory,
 ) -> dict[str, Any] | None:
-    cfg = TrainConfig(**cfg_dict)  # Fabric refuses frozen dataclasses as launch arguments
+    cfg = SimpleNamespace(**cfg_dict)  # Fabric refuses frozen dataclasses as launch arguments
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     dist = DistContext(fabric.global_rank, fabric.world_size, fabric, fabric.device)
     try:
-        model, hist = _train(X, train_idx, cfg, None, dist=dist)
+        model, hist = _train(X, train_idx, cfg, None, module=module, dist=dist)
     except CalbioInputError as exc:  # e.g. divergence: every rank sees the same reduced loss
         return {"error": str(exc)} if fabric.global_rank == 0 else None
     finally:
@@ -226,11 +223,14 @@ def _rank_main(
 def train_ddp(
     X: torch.Tensor,
     train_idx: np.ndarray,
-    cfg: TrainConfig,
+    cfg: LoopConfig,
     progress: ProgressCallback | None = None,
-) -> tuple[ResidualAssociationMLP, TrainHistory]:
+    *,
+    module: Callable[[int], torch.nn.Module],
+) -> tuple[torch.nn.Module, TrainHistory]:
     """Train with ``cfg.devices`` data-parallel processes on this machine; returns rank 0's model.
 
+    ``module`` is a picklable factory (each rank builds its module after seeding).
     ``progress`` is called once at the end (the epochs run in the worker processes).
     """
     import tempfile
@@ -239,13 +239,13 @@ def train_ddp(
     with tempfile.TemporaryDirectory(prefix="calbio-ddp-") as tmp:
         weights = str(Path(tmp) / "weights.npz")
         hist_dict = fabric.launch(
-            _rank_main, X.cpu(), np.asarray(train_idx), cfg.to_dict(), weights
+            _rank_main, X.cpu(), np.asarray(train_idx), dataclasses.asdict(cfg), weights, module
         )
         if "error" in hist_dict:
             raise CalbioInputError(hist_dict["error"])
         with np.load(weights, allow_pickle=False) as z:
             state = {k: torch.from_numpy(z[k].copy()) for k in z.files}
-    model = ResidualAssociationMLP(X.shape[1], cfg.hidden, cfg.depth)
+    model = module(X.shape[1])
     model.load_state_dict(state)
     model.eval()
     hist = TrainHistory(**hist_dict)

@@ -7,13 +7,28 @@ from torch.nn import functional as F
 
 
 def info_nce_in_batch(
-    fa: torch.Tensor, eb: torch.Tensor, tau: float, mask: torch.Tensor | None = None
+    fa: torch.Tensor,
+    eb: torch.Tensor,
+    tau: float,
+    mask: torch.Tensor | None = None,
+    *,
+    anchors: slice | None = None,
 ) -> torch.Tensor:
     """0.5 * (CE(S, diag) + CE(S^T, diag)) with S_ij = f(a_i) . e_b_j / tau.
 
     ``mask`` (B, B) bool marks off-diagonal entries that are known positives; they are removed
-    from the softmax rather than pushed apart.
+    from the softmax rather than pushed apart. ``anchors`` (data parallel) restricts the loss to
+    the rows of one slice of the batch, both directions, still contrasted with the whole batch:
+    the slices' means weighted by their sizes add up to the whole-batch loss.
     """
+    if anchors is not None:
+        l_ab = fa[anchors] @ eb.T / tau
+        l_ba = eb[anchors] @ fa.T / tau
+        if mask is not None:
+            l_ab = l_ab.masked_fill(mask[anchors], float("-inf"))
+            l_ba = l_ba.masked_fill(mask.T[anchors], float("-inf"))
+        target = torch.arange(anchors.start, anchors.stop, device=fa.device)
+        return 0.5 * (F.cross_entropy(l_ab, target) + F.cross_entropy(l_ba, target))
     logits = fa @ eb.T / tau
     if mask is not None:
         logits = logits.masked_fill(mask, float("-inf"))

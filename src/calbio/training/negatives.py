@@ -5,15 +5,15 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from calbio.core.graph import degrees, known_keys, pair_key
+
 
 class KnownPairs:
     """Fast membership test for undirected known pairs, vectorised with ``torch.isin``."""
 
     def __init__(self, idx: np.ndarray, n: int) -> None:
-        idx = np.asarray(idx, dtype=np.int64).reshape(-1, 2)
-        lo, hi = np.minimum(idx[:, 0], idx[:, 1]), np.maximum(idx[:, 0], idx[:, 1])
         self.n = int(n)
-        self.keys = torch.from_numpy(np.unique(lo * self.n + hi))
+        self.keys = torch.from_numpy(known_keys(idx, self.n))
 
     def to(self, device: torch.device | str) -> KnownPairs:
         """Move the key table to ``device`` (in place; returns self)."""
@@ -23,7 +23,7 @@ class KnownPairs:
     def contains(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         """Elementwise: is (a, b) a known pair (either orientation)? Broadcasts a and b."""
         a, b = torch.broadcast_tensors(a, b)
-        keys = torch.minimum(a, b) * self.n + torch.maximum(a, b)
+        keys = pair_key(a, b, self.n)
         return torch.isin(keys, self.keys)
 
 
@@ -65,7 +65,7 @@ class NegativeSampler:
             self.pool = torch.from_numpy(np.unique(train_idx))
             self.weights = None
         elif mode == "degree":
-            deg = np.bincount(train_idx.ravel(), minlength=self.n).astype(np.float64)
+            deg = degrees(train_idx, self.n).astype(np.float64)
             self.pool = torch.from_numpy(np.flatnonzero(deg))
             self.weights = torch.from_numpy(deg[deg > 0] ** degree_power)
         else:

@@ -1,4 +1,9 @@
-"""The optimisation loop: AdamW, a learning-rate schedule, shuffled pair batches, InfoNCE."""
+"""The optimisation loop: AdamW, a learning-rate schedule, shuffled pair batches, InfoNCE.
+
+Generic over (module, batches, loss): the caller (a model in ``calbio.models``) brings the
+module (or a factory called after seeding), optionally its epoch batches and batch loss, and a
+config object with the fields of :class:`LoopConfig`. The loop imports nothing from models.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +12,14 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
 from torch import nn
 
+from calbio.core.devices import resolve_device
 from calbio.errors import CalbioInputError
-from calbio.models.module import ResidualAssociationMLP
-from calbio.models.presets import TrainConfig
 from calbio.training.losses import info_nce_in_batch, info_nce_sampled
 from calbio.training.negatives import KnownPairs, NegativeSampler, in_batch_mask, sampled_masks
 
@@ -25,6 +29,39 @@ ProgressCallback = Callable[[int, int, float], None]  # (epoch, n_epochs, loss)
 BatchFactory = Callable[[torch.Tensor], list[torch.Tensor]]
 # ... and the loss of one batch of pairs (b, 2) of rows of X.
 BatchLoss = Callable[[nn.Module, torch.Tensor], torch.Tensor]
+# The module to train, or a factory of the input dimension, called once the seed is set (so the
+# initialisation is seeded).
+ModuleOrFactory = nn.Module | Callable[[int], nn.Module]
+
+
+class LoopConfig(Protocol):
+    """The options the loop reads (``calbio.models.presets.TrainConfig`` has them all)."""
+
+    seed: int
+    device: str
+    precision: str
+    threads: int | None
+    devices: int
+    strategy: str
+    epochs: int
+    batch_size: int
+    drop_last: bool
+    lr: float
+    weight_decay: float
+    schedule: str
+    tau: float
+    negatives: str
+    n_negatives: int | None
+    degree_power: float
+    mask_false_negatives: bool
+    both_orientations: bool
+    validation_fraction: float
+    patience: int | None
+
+
+def build_module(module: ModuleOrFactory, dim: int) -> nn.Module:
+    """The module itself, or what the factory makes for inputs of width ``dim`` (seed first)."""
+    return module if isinstance(module, nn.Module) else module(dim)
 
 
 @dataclass
@@ -44,7 +81,7 @@ class TrainHistory:
         return dict(self.__dict__)
 
 
-def _scheduler(opt: torch.optim.Optimizer, cfg: TrainConfig, steps_per_epoch: int):
+def _scheduler(opt: torch.optim.Optimizer, cfg: LoopConfig, steps_per_epoch: int):
     if cfg.schedule == "cosine":
         return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs), "epoch"
     if cfg.schedule == "onecycle":
@@ -67,40 +104,22 @@ def split_validation(
     return train_idx[perm[n_val:]], train_idx[perm[:n_val]]
 
 
-def resolve_device(name: str | torch.device = "cpu") -> torch.device:
-    """``auto`` -> CUDA when present, else MPS when present, else CPU; others must be present."""
-    name = str(name)
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    dev = torch.device(name)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise CalbioInputError(f"--device {name}: CUDA is not available on this machine")
-    if dev.type == "mps" and not (
-        getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
-    ):
-        raise CalbioInputError(f"--device {name}: MPS is not available on this machine")
-    return dev
-
-
 def train_module(
     X: torch.Tensor,
     train_idx: np.ndarray,
-    cfg: TrainConfig,
+    cfg: LoopConfig,
     progress: ProgressCallback | None = None,
     *,
-    module: nn.Module | None = None,
+    module: ModuleOrFactory,
     batches: BatchFactory | None = None,
     batch_loss: BatchLoss | None = None,
 ) -> tuple[nn.Module, TrainHistory]:
-    """Train a residual MLP on L2-normalised embeddings ``X`` (n, d) and pair indices (m, 2).
+    """Train ``module`` on L2-normalised embeddings ``X`` (n, d) and pair indices (m, 2).
 
-    The hooks let another model train through this same loop: ``module`` (trained instead of a
-    fresh residual MLP), ``batches`` (an epoch's batches as positions into the training pairs,
-    default: shuffled consecutive cuts) and ``batch_loss`` (default: CAL's InfoNCE).
+    ``module`` is trained as given, or built as ``module(d)`` after ``torch.manual_seed(cfg.seed)``.
+    ``batches`` gives an epoch's batches as positions into the training pairs (default: shuffled
+    consecutive cuts) and ``batch_loss`` the loss of one batch (default: symmetric InfoNCE of
+    ``module(X[a])`` against ``X[b]``, with in-batch or sampled negatives).
     ``cfg.device`` places the table, the pair indices and the module on a device for the whole
     fit (batches are index gathers there). The returned module is on the CPU. One process:
     data-parallel runs go through :func:`calbio.training.distributed.fit_module`.
@@ -132,9 +151,9 @@ def _autocast(dev: torch.device, precision: str) -> Any:
 def _train(
     X: torch.Tensor,
     train_idx: np.ndarray,
-    cfg: TrainConfig,
+    cfg: LoopConfig,
     progress: ProgressCallback | None,
-    module: nn.Module | None = None,
+    module: ModuleOrFactory,
     batches: BatchFactory | None = None,
     batch_loss: BatchLoss | None = None,
     dist: Any = None,  # calbio.training.distributed.DistContext when run as one rank
@@ -153,9 +172,7 @@ def _train(
     if cfg.both_orientations:
         pairs = torch.cat([pairs, pairs.flip(1)])
     pairs = pairs.to(dev)  # so are the pair indices: a batch is an index gather on the device
-    model = (
-        module if module is not None else ResidualAssociationMLP(X.shape[1], cfg.hidden, cfg.depth)
-    ).to(dev)
+    model = build_module(module, X.shape[1]).to(dev)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     # data parallel: batch_size is per rank, a step consumes the global batch of k ranks
     bs = min(cfg.batch_size * (dist.world_size if dist is not None else 1), len(pairs))
@@ -240,10 +257,10 @@ def _train(
 
 
 def _batch_loss(
-    model: ResidualAssociationMLP,
+    model: nn.Module,
     X: torch.Tensor,
     batch: torch.Tensor,
-    cfg: TrainConfig,
+    cfg: LoopConfig,
     known: KnownPairs,
     sampler: NegativeSampler | None,
     k_neg: int,
@@ -261,7 +278,7 @@ def _batch_loss(
 
 @torch.no_grad()
 def validation_loss(
-    model: ResidualAssociationMLP, X: torch.Tensor, val_idx: np.ndarray, cfg: TrainConfig
+    model: nn.Module, X: torch.Tensor, val_idx: np.ndarray, cfg: LoopConfig
 ) -> float:
     """Mean in-batch InfoNCE on held-aside validation pairs (fixed batches, no shuffling)."""
     model.eval()
