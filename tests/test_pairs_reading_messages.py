@@ -200,3 +200,38 @@ def test_cli_fit_says_which_columns_it_used(tmp_path, cli):
     )
     assert code == 0, err
     assert "identifier columns 'x' and 'y'" in err and "ignored text column 'z'" in err
+
+
+@pytest.mark.parametrize(
+    ("values", "what"),
+    [
+        (np.arange(1, 7, dtype=float).reshape(6, 1), "single feature column"),
+        (np.tile([[1.0, 2.0, 3.0]], (6, 1)) * np.arange(1, 7)[:, None], "point the same way"),
+    ],
+)
+def test_flat_embeddings_warn_no_usable_geometry(tmp_path, caplog, values, what):
+    path = tmp_path / "emb.csv"
+    pd.DataFrame(values, index=[f"G{i}" for i in range(6)]).to_csv(path)
+    with caplog.at_level(logging.WARNING, logger="calbio"):
+        load_embeddings(path)
+    assert what in caplog.text and "no usable geometry" in caplog.text
+    caplog.clear()
+    good = np.random.default_rng(0).normal(size=(6, 3))
+    pd.DataFrame(good, index=[f"G{i}" for i in range(6)]).to_csv(path)
+    with caplog.at_level(logging.WARNING, logger="calbio"):
+        load_embeddings(path)
+    assert "no usable geometry" not in caplog.text
+
+
+def test_cli_doctor_warns_on_a_flat_embedding(tmp_path, cli):
+    from calbio.data.synthetic import make_synthetic
+
+    syn = make_synthetic(n_entities=60, dim=8, n_pairs=200, seed=2)
+    frame = syn.embeddings.to_frame().iloc[:, :1].abs() + 1.0
+    frame.to_csv(tmp_path / "emb.csv")
+    pd.DataFrame({"gene1": syn.pairs.a, "gene2": syn.pairs.b}).to_csv(
+        tmp_path / "p.csv", index=False
+    )
+    code, _, err = cli(["doctor", str(tmp_path / "emb.csv"), str(tmp_path / "p.csv"), "--no-train"])
+    assert code == 0, err
+    assert "no usable geometry" in err

@@ -241,6 +241,21 @@ def _check_norms(X32: np.ndarray, names: np.ndarray, path: str | Path) -> None:
         )
 
 
+def geometry_problem(X: np.ndarray) -> str | None:
+    """Why a table has no usable geometry (one column, or every row the same direction)."""
+    if X.shape[1] == 1:
+        return (
+            "the table has a single feature column (after L2 normalisation every row is +1 or -1)"
+        )
+    if X.shape[0] < 2:
+        return None
+    norms = np.linalg.norm(X, axis=1).astype(np.float64)
+    cos = (X @ X[0]).astype(np.float64) / (norms * norms[0])  # O(n d), no copy of the table
+    if float(np.min(cos)) > 1 - 1e-6:
+        return f"all {X.shape[0]:,} rows point the same way (identical after L2 normalisation)"
+    return None
+
+
 def _finish(
     names_raw: Any,
     X: Any,
@@ -340,6 +355,16 @@ def _finish(
             path,
         )
     _check_norms(X32, names, path)
+    flat = geometry_problem(X32)
+    if flat:
+        import logging
+
+        logging.getLogger("calbio").warning(
+            "%s: %s: no usable geometry (cosine cannot tell entities apart; learned scores "
+            "only reflect the pairs)",
+            path,
+            flat,
+        )
 
     info = dict(meta or {})
     info.update(
