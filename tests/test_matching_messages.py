@@ -91,3 +91,30 @@ def test_symbols_are_confirmed_by_gene_info(shared_data):
         pairs_from_list([(syn[i], syn[i + 1]) for i in range(40)]), emb, id_tables=tables
     )
     assert mp.stats["namespaces"].startswith(f"pairs: {NOT_SYMBOLS} (40 rows)")
+
+
+def test_evaluate_lists_every_output_it_wrote(tmp_path, cli):
+    import pandas as pd
+
+    from calbio.data.synthetic import make_synthetic
+
+    syn = make_synthetic(n_entities=80, dim=8, n_pairs=300, seed=4)
+    syn.embeddings.to_frame().to_csv(tmp_path / "emb.csv")
+    pd.DataFrame({"gene1": syn.pairs.a, "gene2": syn.pairs.b}).to_csv(
+        tmp_path / "p.csv", index=False
+    )
+    out = tmp_path / "res"
+    argv = ["evaluate", tmp_path / "emb.csv", tmp_path / "p.csv", "--out", out]
+    argv += ["--model", "cosine", "--model", "adamic_adar", "--n-boot", "5"]
+    code, stdout, err = cli(argv)
+    assert code == 0, err
+    line = next(x for x in stdout.splitlines() if x.startswith("wrote "))
+    written = [p.name + ("/" if p.is_dir() else "") for p in out.iterdir() if p.name != "models"]
+    written += (
+        [f"models/{p.name}/" for p in (out / "models").iterdir()]
+        if (out / "models").is_dir()
+        else []
+    )
+    assert len(written) >= 3  # metrics.json, test_scores.csv.gz, model/ at least
+    for name in written:
+        assert name in line, (name, line)
