@@ -51,6 +51,7 @@ class Case:
     setup: Callable[[Path], None] | None = None
     env: dict[str, str] = field(default_factory=dict)
     before: Callable[[Path], str] | None = None  # runs after setup, before the snapshot
+    show: str = ""  # stderr must hold a line with this text; the table shows that line
 
 
 # ----------------------------------------------------------------------------- inputs
@@ -451,6 +452,245 @@ def cases(unwritable: Path) -> list[Case]:
             "exit 0",
             before=legacy_debris,
         ),
+        *messages_cases(),  # issue 19: messages
+    ]
+
+
+# issue 19: messages ------------------------------------------------------------------------
+def _pairs_frame(d: Path) -> pd.DataFrame:
+    return pd.read_csv(d / "pairs.csv")
+
+
+def msg_three_columns(d: Path) -> None:
+    """x, y, z: three id-like text columns without known names."""
+    p = _pairs_frame(d)
+    pd.DataFrame({"x": p.gene1, "y": p.gene2, "z": p.gene1[::-1].to_numpy()}).to_csv(
+        d / "three.csv", index=False
+    )
+
+
+def msg_float_ids(d: Path) -> None:
+    """Integer ids in the embedding, the same ids written as floats in the pairs."""
+    emb = pd.read_csv(d / "emb.csv", index_col=0)
+    code = {n: i + 1 for i, n in enumerate(emb.index)}
+    emb.index = [str(code[n]) for n in emb.index]
+    emb.to_csv(d / "emb_int.csv")
+    p = _pairs_frame(d)
+    pd.DataFrame({"gene1": p.gene1.map(code) * 1.0, "gene2": p.gene2.map(code) * 1.0}).to_csv(
+        d / "float_pairs.csv", index=False
+    )
+
+
+def msg_comment(d: Path) -> None:
+    """A '# comment' line at the top of the pairs file."""
+    (d / "commented.csv").write_text("# exported from our lab\n" + (d / "pairs.csv").read_text())
+
+
+def msg_single_pair(d: Path) -> None:
+    """One valid pair."""
+    _pairs_frame(d).iloc[:1].to_csv(d / "one.csv", index=False)
+
+
+def msg_compressed(kind: str) -> Callable[[Path], None]:
+    """The pairs (or embedding) file compressed but named .csv."""
+
+    def setup(d: Path) -> None:
+        import gzip
+        import zipfile
+
+        for name in ("pairs.csv", "emb.csv"):
+            data = (d / name).read_bytes()
+            target = d / f"{kind}_{name}"
+            if kind == "zip":
+                with zipfile.ZipFile(target, "w") as zf:
+                    zf.writestr(name, data)
+            else:
+                target.write_bytes(gzip.compress(data))
+
+    return setup
+
+
+def msg_case_model(d: Path) -> None:
+    """A cosine model over a table holding both 'ABC' and 'abc'."""
+    sys.path.insert(0, str(ROOT / "src"))
+    from calbio.data.embeddings import embeddings_from_frame
+    from calbio.data.pairs import pairs_from_frame
+    from calbio.models.registry import resolve_model
+
+    emb = pd.read_csv(d / "emb.csv", index_col=0)
+    names = list(emb.index.astype(str))
+    rename = {names[0]: "ABC", names[1]: "abc"}
+    emb.index = [rename.get(n, n) for n in names]
+    p = _pairs_frame(d).replace(rename)
+    model = resolve_model("cosine").fit(embeddings_from_frame(emb), pairs_from_frame(p))
+    model.save(d / "mc")
+
+
+def msg_flat(kind: str) -> Callable[[Path], None]:
+    """An embedding with one column, or whose rows are all the same."""
+
+    def setup(d: Path) -> None:
+        emb = pd.read_csv(d / "emb.csv", index_col=0)
+        if kind == "one column":
+            emb = emb.iloc[:, :1].abs() + 1.0
+        else:
+            emb.loc[:, :] = np.tile(np.arange(1.0, emb.shape[1] + 1), (len(emb), 1))
+        emb.to_csv(d / "flat.csv")
+
+    return setup
+
+
+def msg_counter_ids(d: Path) -> None:
+    """SYN0001-style ids in both files."""
+    emb = pd.read_csv(d / "emb.csv", index_col=0)
+    code = {n: f"SYN{i + 1:04d}" for i, n in enumerate(emb.index)}
+    emb.index = [code[n] for n in emb.index]
+    emb.to_csv(d / "emb_syn.csv")
+    _pairs_frame(d).replace(code).to_csv(d / "pairs_syn.csv", index=False)
+
+
+def msg_half_mapping(d: Path) -> None:
+    """An experiment whose pairs map < 50% but cover the table (fit / evaluate accept them)."""
+    p = _pairs_frame(d)
+    extra = pd.DataFrame(
+        {"gene1": [f"OTHER{i}" for i in range(600)], "gene2": [f"ELSE{i}" for i in range(600)]}
+    )
+    pd.concat([p, extra]).to_csv(d / "pairs.csv", index=False)
+    experiment(d, "[[steps]]\nkind = 'doctor'\ntrain_check = false\n")
+    text = (d / "exp.toml").read_text().replace("min_mapped = 0.0\n", "")
+    (d / "exp.toml").write_text(text)
+
+
+def messages_cases() -> list[Case]:
+    """The cases of issue 19's messages (sections 2-4); ``-k msg:`` runs only these."""
+
+    def run_exp(name: str, steps: str, head: str = "") -> Case:
+        return Case(
+            "3",
+            f"msg: {name}",
+            ["run", "exp.toml"],
+            "exit 2",
+            lambda d: experiment(d, steps, head),
+            show="unknown key",
+        )
+
+    return [
+        Case(
+            "2",
+            "msg: pairs with three id-like columns",
+            ["fit", "emb.csv", "three.csv", "--out", "m", *TINY],
+            "exit 0",
+            msg_three_columns,
+            show="ignored text column",
+        ),
+        run_exp(
+            "experiment step key misspelled (protocl)",
+            "[[steps]]\nkind = 'evaluate'\nprotocl = 'node'\n",
+        ),
+        run_exp(
+            "experiment seed = [1, 2] (for seeds)",
+            "[[steps]]\nkind = 'doctor'\n",
+            "seed = [1, 2]\n",
+        ),
+        run_exp("experiment unknown top-level key", "[[steps]]\nkind = 'doctor'\n", "nmae = 'x'\n"),
+        Case(
+            "3",
+            "msg: run accepts pairs that fit/evaluate accept (< 50% map)",
+            ["run", "exp.toml", "--out", "run"],
+            "exit 0",
+            msg_half_mapping,
+        ),
+        Case(
+            "4",
+            "msg: embedding ids 1, pair ids 1.0",
+            ["fit", "emb_int.csv", "float_pairs.csv", "--out", "m", *TINY],
+            "exit 2",
+            msg_float_ids,
+            show="floats of the embedding's integer",
+        ),
+        Case(
+            "4",
+            "msg: '# comment' line at the top of the pairs",
+            ["fit", "emb.csv", "commented.csv", "--out", "m", *TINY],
+            "exit 0",
+            msg_comment,
+            show="comment line",
+        ),
+        Case(
+            "4",
+            "msg: a single valid pair",
+            ["fit", "emb.csv", "one.csv", "--out", "m", *TINY],
+            "exit 2",
+            msg_single_pair,
+            show="too few pairs",
+        ),
+        *[
+            Case(
+                "4",
+                f"msg: {kind} pairs file named .csv",
+                ["fit", "emb.csv", f"{kind}_pairs.csv", "--out", "m", *TINY],
+                "exit 0",
+                msg_compressed(kind),
+                show=f"{kind}-compressed",
+            )
+            for kind in ("gzip", "zip")
+        ],
+        Case(
+            "4",
+            "msg: gzip embedding named .csv",
+            ["fit", "gzip_emb.csv", "pairs.csv", "--out", "m", *TINY],
+            "exit 0",
+            msg_compressed("gzip"),
+            show="gzip-compressed",
+        ),
+        Case(
+            "4",
+            "msg: query Abc when the model has ABC and abc",
+            ["query", "mc", "Abc"],
+            "exit 2",
+            msg_case_model,
+            show="ambiguous by case",
+        ),
+        *[
+            Case(
+                "4",
+                f"msg: {cmd} on a flat embedding ({kind})",
+                [cmd, "flat.csv", "pairs.csv", *args],
+                "exit 0",
+                msg_flat(kind),
+                show="no usable geometry",
+            )
+            for kind in ("one column", "identical rows")
+            for cmd, args in (
+                ("fit", ["--out", "m", *TINY]),
+                ("evaluate", ["--out", "r", "--model", "cosine", "--n-boot", "5"]),
+                ("doctor", ["--no-train"]),
+            )
+        ],
+        Case(
+            "4",
+            "msg: SYN0001-style ids are not called HGNC symbols",
+            ["fit", "emb_syn.csv", "pairs_syn.csv", "--out", "m", *TINY],
+            "exit 0",
+            msg_counter_ids,
+            show="pairs: ",
+        ),
+        Case(
+            "4",
+            "msg: evaluate lists every output it wrote",
+            [
+                "evaluate",
+                "emb.csv",
+                "pairs.csv",
+                "--out",
+                "r",
+                "--model",
+                "cosine",
+                "--n-boot",
+                "5",
+            ],
+            "exit 0",
+        ),
     ]
 
 
@@ -556,6 +796,11 @@ def run_case(case: Case, root: Path, idx: int) -> dict:
     if case.section == "5" and proc.returncode == 0:
         cleaned = [ln for ln in proc.stderr.splitlines() if "crashed calbio run" in ln]
         err_line = first_line("\n".join(cleaned)) or err_line
+    if case.show:
+        shown = [ln for ln in proc.stderr.splitlines() if case.show in ln]
+        err_line = first_line("\n".join(shown)) or err_line
+        if not shown:
+            problems.append(f"no line with {case.show!r}")
     err_line = err_line.replace(str(d) + "/", "").replace(str(d), ".")
     return {
         "section": case.section,

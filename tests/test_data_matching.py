@@ -86,7 +86,7 @@ def test_default_rule_refuses_low_embedding_coverage() -> None:
         map_pairs(pairs, emb)
     msg = str(info.value)
     assert "touch 19 of 100 embedding entities (need >= 20)" in msg
-    assert "HGNC symbol ('X0', 'X1', 'X2')" in msg  # three unmapped examples per side
+    assert "symbol-like names ('X0', 'X1', 'X2')" in msg  # three unmapped examples per side
     assert "('G19', 'G20', 'G21')" in msg
     more = pairs_from_list(
         ok + [("G20", "G21"), ("G22", "G23")] + [(f"X{i}", "Y") for i in range(500)]
@@ -104,7 +104,8 @@ def test_namespace_mismatch_without_tables_names_both(monkeypatch) -> None:
         map_pairs(pairs, emb)
     msg = str(info.value)
     assert "pairs look like Entrez GeneID ('7157', '1956', '4609')" in msg
-    assert "the embedding like HGNC symbol ('TP53', 'MYC', 'EGFR')" in msg
+    # without gene_info tables symbols cannot be confirmed: they only look like symbols
+    assert "the embedding like symbol-like names ('TP53', 'MYC', 'EGFR')" in msg
     assert "--id-tables" in msg and "calbio fetch gene-info" in msg
 
 
@@ -142,7 +143,7 @@ def test_summary_format() -> None:
     line = summarize_mapping(map_pairs(pairs, emb))
     assert line == (
         "1,500 of 1,500 pairs mapped (100.0%) onto 1,501 entities; 0 ids matched case-insensitively"
-        "\npairs: HGNC symbol (1,500 rows) -> embedding: HGNC symbol; same namespace"
+        "\npairs: symbol-like names (1,500 rows) -> embedding: symbol-like names; same namespace"
     )
 
 
@@ -160,7 +161,7 @@ def test_real_string_onto_depmap() -> None:
     mp = map_pairs(pairs, emb)
     assert len(mp) == 11_532
     assert mp.stats["namespaces"] == (
-        "pairs: HGNC symbol (58,059 rows) -> embedding: HGNC symbol; same namespace"
+        "pairs: symbol-like names (58,059 rows) -> embedding: symbol-like names; same namespace"
     )
     with pytest.raises(CalbioInputError, match="only 11,532 of 58,059 pairs"):
         map_pairs(pairs, emb, min_fraction=0.5)

@@ -201,8 +201,9 @@ def resolve_entity(model: Any, name: str) -> int:
     """Row of ``name`` in a fitted model, or an error that says why not and what is close."""
     try:
         return model.index_of(name)
-    except CalbioInputError:
-        pass
+    except CalbioInputError as exc:
+        if "ambiguous by case" in str(exc):
+            raise
     parts = [f"{name!r} is not among the model's {len(model.names_):,} entities"]
     in_pairs = _training_pairs_mention(model, name)
     if in_pairs:

@@ -140,6 +140,20 @@ def read_pairs(
     )
 
 
+def written_listing(out: Path) -> str:
+    """'wrote DIR/: a, b, model/, models/sage/': every output a command left in ``out``.
+
+    Read from the folder itself after the (atomic) save, so the line cannot miss a file.
+    """
+    items: list[str] = []
+    for entry in sorted(out.iterdir(), key=lambda p: (p.is_dir(), p.name)):
+        if entry.is_dir() and entry.name == "models":
+            items += [f"models/{sub.name}/" for sub in sorted(entry.iterdir()) if sub.is_dir()]
+        else:
+            items.append(entry.name + ("/" if entry.is_dir() else ""))
+    return f"wrote {out}/: {', '.join(items) or 'nothing'}"
+
+
 def report_pair_drops(pairs: Pairs) -> None:
     """Print what reading the pairs file dropped, step by step, and its warnings, on stderr."""
     from calbio.cli.app import err_console

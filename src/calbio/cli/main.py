@@ -151,7 +151,7 @@ def evaluate(
         for line in session.lines:
             err_console.print(line, markup=False, highlight=False, soft_wrap=True)
     print_evaluation(result.to_dict(), console)
-    console.print(f"wrote {out}/metrics.json")
+    console.print(c.written_listing(out), markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command()

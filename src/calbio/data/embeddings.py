@@ -55,6 +55,91 @@ def _plural(n: int, word: str) -> str:
     return f"{n:,} {word}" if n == 1 else f"{n:,} {word}s"
 
 
+# Magic bytes of the compressions pandas reads (zstd needs the optional `zstandard` package).
+COMPRESSION_MAGIC: tuple[tuple[bytes, str], ...] = (
+    (b"\x1f\x8b", "gzip"),
+    (b"PK\x03\x04", "zip"),
+    (b"BZh", "bz2"),
+    (b"\xfd7zXZ\x00", "xz"),
+    (b"\x28\xb5\x2f\xfd", "zstd"),
+)
+_COMPRESSION_SUFFIX = {".gz": "gzip", ".zip": "zip", ".bz2": "bz2", ".xz": "xz", ".zst": "zstd"}
+
+
+def sniff_compression(path: str | Path) -> str | None:
+    """The compression of a file from its first bytes (gzip, zip, bz2, xz, zstd), else None."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(8)
+    except OSError as exc:
+        raise CalbioInputError(f"cannot read file: {_one_line(exc)}", path) from exc
+    return next((name for magic, name in COMPRESSION_MAGIC if head.startswith(magic)), None)
+
+
+def text_compression(path: Path) -> str | None:
+    """Compression of a delimited text file, from its content (a name may lie).
+
+    A compressed file whose name does not say so is read transparently, with an info line on
+    the ``calbio`` logger; a compression pandas cannot read here is refused in one line.
+    """
+    import logging
+
+    found = sniff_compression(path)
+    named = _COMPRESSION_SUFFIX.get(path.suffix.lower())
+    if found == "zstd":
+        try:
+            import zstandard  # noqa: F401
+        except ImportError:
+            raise CalbioInputError(
+                "the file is zstd-compressed; decompress it first (zstd -d) or install the "
+                "'zstandard' package",
+                path,
+            ) from None
+    if named is not None and found is None:
+        raise CalbioInputError(
+            f"cannot read: the name says {named} but the file is not {named}-compressed "
+            "(rename it, or compress it)",
+            path,
+        )
+    if found is not None and found != named:
+        logging.getLogger("calbio").info(
+            "%s: the file is %s-compressed although its name does not say so; read as %s",
+            path,
+            found,
+            found,
+        )
+    return found
+
+
+def open_text(path: Path, compression: str | None) -> Any:
+    """Open a (possibly compressed) text file for reading, as UTF-8 with replacement."""
+    import bz2
+    import io
+    import lzma
+    import zipfile
+
+    kw: dict[str, Any] = {"encoding": "utf-8", "errors": "replace", "newline": ""}
+    if compression == "gzip":
+        return gzip.open(path, "rt", **kw)
+    if compression == "bz2":
+        return bz2.open(path, "rt", **kw)
+    if compression == "xz":
+        return lzma.open(path, "rt", **kw)
+    if compression == "zip":
+        zf = zipfile.ZipFile(path)
+        names = [n for n in zf.namelist() if not n.endswith("/")]
+        if len(names) != 1:
+            raise CalbioInputError(
+                f"a zip archive must hold exactly one file (it holds {len(names)})", path
+            )
+        return io.TextIOWrapper(zf.open(names[0]), **kw)
+    if compression == "zstd":
+        import zstandard
+
+        return io.TextIOWrapper(zstandard.open(path, "rb"), **kw)
+    return open(path, **kw)
+
+
 def _detect_format(path: Path) -> tuple[str, bool]:
     """Return (format, gzipped) from the file name."""
     name = path.name.lower()
@@ -80,15 +165,14 @@ def _detect_format(path: Path) -> tuple[str, bool]:
     )
 
 
-def _sniff_separator(path: Path, gz: bool) -> str:
+def _sniff_separator(path: Path, compression: str | None) -> str:
     """Tab if the first non-blank line holds a tab, else comma; empty files are an error."""
     try:
-        opener = gzip.open if gz else open
-        with opener(path, "rt", encoding="utf-8", errors="replace", newline="") as fh:
+        with open_text(path, compression) as fh:
             for line in fh:
                 if line.strip():
                     return "\t" if "\t" in line else ","
-    except (OSError, EOFError, UnicodeError) as exc:
+    except (OSError, EOFError, UnicodeError, ValueError) as exc:
         raise CalbioInputError(f"cannot read file: {_one_line(exc)}", path) from exc
     raise CalbioInputError("file is empty", path)
 
@@ -155,6 +239,21 @@ def _check_norms(X32: np.ndarray, names: np.ndarray, path: str | Path) -> None:
             "rescale the table or drop these rows",
             path,
         )
+
+
+def geometry_problem(X: np.ndarray) -> str | None:
+    """Why a table has no usable geometry (one column, or every row the same direction)."""
+    if X.shape[1] == 1:
+        return (
+            "the table has a single feature column (after L2 normalisation every row is +1 or -1)"
+        )
+    if X.shape[0] < 2:
+        return None
+    norms = np.linalg.norm(X, axis=1).astype(np.float64)
+    cos = (X @ X[0]).astype(np.float64) / (norms * norms[0])  # O(n d), no copy of the table
+    if float(np.min(cos)) > 1 - 1e-6:
+        return f"all {X.shape[0]:,} rows point the same way (identical after L2 normalisation)"
+    return None
 
 
 def _finish(
@@ -256,6 +355,16 @@ def _finish(
             path,
         )
     _check_norms(X32, names, path)
+    flat = geometry_problem(X32)
+    if flat:
+        import logging
+
+        logging.getLogger("calbio").warning(
+            "%s: %s: no usable geometry (cosine cannot tell entities apart; learned scores "
+            "only reflect the pairs)",
+            path,
+            flat,
+        )
 
     info = dict(meta or {})
     info.update(
@@ -269,12 +378,12 @@ def _finish(
 
 
 def _read_text(
-    path: Path, gz: bool, id_column: str | None
+    path: Path, compression: str | None, id_column: str | None
 ) -> tuple[np.ndarray, pd.DataFrame, str, str]:
     """Read a delimited table: returns (identifiers, feature frame, id column, separator)."""
-    sep = _sniff_separator(path, gz)
+    sep = _sniff_separator(path, compression)
     try:
-        header = pd.read_csv(path, sep=sep, nrows=0, encoding="utf-8-sig")
+        header = pd.read_csv(path, sep=sep, nrows=0, encoding="utf-8-sig", compression=compression)
     except Exception as exc:  # pandas raises many types for malformed text
         raise CalbioInputError(f"cannot parse table: {_one_line(exc)}", path) from exc
     cols = list(header.columns)
@@ -298,6 +407,7 @@ def _read_text(
             keep_default_na=False,
             na_values={c: NA_STRINGS for c in features},
             low_memory=False,
+            compression=compression,
         )
     except Exception as exc:
         raise CalbioInputError(f"cannot parse table: {_one_line(exc)}", path) from exc
@@ -486,7 +596,7 @@ def load_embeddings(
         raise CalbioInputError("file not found", p)
     if not p.is_file():
         raise CalbioInputError("not a file", p)
-    fmt, gz = _detect_format(p)
+    fmt, _ = _detect_format(p)
     if p.stat().st_size == 0:
         raise CalbioInputError("file is empty", p)
     if layer is not None and fmt != "h5ad":
@@ -496,9 +606,20 @@ def load_embeddings(
     if id_column is not None and fmt == "npy":
         raise CalbioInputError("id_column does not apply to .npy (names come from the file)", p)
 
-    meta: dict[str, Any] = {"format": fmt + (".gz" if gz else "")}
     if fmt in ("csv", "tsv"):
-        ids, feats, id_col, sep = _read_text(p, gz, id_column)
+        compression = text_compression(p)
+    else:
+        compression = sniff_compression(p)
+        if compression is not None:
+            raise CalbioInputError(
+                f"the file is {compression}-compressed; a .{fmt} file is read uncompressed "
+                f"(decompress it first)",
+                p,
+            )
+    suffix = {None: "", "gzip": ".gz"}.get(compression, f".{compression}")
+    meta: dict[str, Any] = {"format": fmt + suffix}
+    if fmt in ("csv", "tsv"):
+        ids, feats, id_col, sep = _read_text(p, compression, id_column)
         meta.update(id_column=id_col, separator="tab" if sep == "\t" else "comma")
         X: Any = _numeric_matrix(feats)
     elif fmt == "parquet":

@@ -123,6 +123,40 @@ def detect_namespace(
     )
 
 
+# A stricter look for symbols when no gene_info table can confirm them: starts upper-case, no
+# lower case but an 'orf' (C1orf112), and not a zero-padded counter (SYN0001, GENE_0042).
+_STRICT_SYMBOL = r"[A-Z][A-Z\d]*(?:orf\d+)?(?:[-.@/][A-Z\d]+)*"
+_COUNTER = r"[A-Za-z_]+0\d+"
+SYMBOL_LIKE = "symbol-like names"
+NOT_SYMBOLS = "names that are not HGNC symbols"
+
+
+def namespace_label(
+    ids: Iterable[object] | pd.Series | np.ndarray,
+    namespace: str,
+    tables: IdentifierTables | None = None,
+    sample: int = 2000,
+) -> str:
+    """How to call ``ids`` in a message: the namespace's label, but 'HGNC symbol' only when
+    most of them are real symbols.
+
+    With identifier tables, most (of an evenly spaced sample) must name a gene (current or
+    previous symbol); without, most must pass a stricter pattern and the label says they only
+    look like symbols. Anything else keeps its namespace label.
+    """
+    if namespace != "symbol":
+        return LABELS.get(namespace, namespace)
+    s = _as_str_series(ids)
+    s = s.iloc[:: max(1, len(s) // sample)]
+    if s.empty:
+        return LABELS["empty"]
+    if tables is not None:
+        gid, _ = tables.to_geneid(s)
+        return LABELS["symbol"] if float(np.mean(gid != UNKNOWN)) > 0.5 else NOT_SYMBOLS
+    strict = s.str.fullmatch(_STRICT_SYMBOL) & ~s.str.fullmatch(_COUNTER)
+    return SYMBOL_LIKE if float(strict.mean()) > 0.5 else LABELS["unknown"]
+
+
 # --------------------------------------------------------------------------- Excel-mangled
 
 

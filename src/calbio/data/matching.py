@@ -29,6 +29,7 @@ from calbio.data.identifiers import (
     describe_excel_mangled,
     detect_namespace,
     find_excel_mangled,
+    namespace_label,
     resolve_id_tables,
 )
 from calbio.data.types import Embeddings, MappedPairs, Pairs
@@ -60,6 +61,33 @@ def _resolve(uniques: np.ndarray, embeddings: Embeddings) -> tuple[np.ndarray, n
         rows[where[hit]] = found[hit].to_numpy().astype(np.int64)
         ci[where[hit]] = True
     return rows, ci
+
+
+def case_candidates(ids: np.ndarray, embeddings: Embeddings) -> dict[str, list[str]]:
+    """Identifiers absent as written that match several rows case-insensitively (ambiguous
+    by case: ``Abc`` when the table has ``ABC`` and ``abc``), with those rows' names."""
+    ids = pd.Series(np.asarray(ids, dtype=object), dtype=object).astype(str)
+    missing = ids[~ids.isin(embeddings.index.keys())]
+    if missing.empty:
+        return {}
+    names = pd.Series(embeddings.names, dtype=object).astype(str)
+    folded = names.str.casefold()
+    dup = folded.duplicated(keep=False).to_numpy(bool)
+    if not dup.any():
+        return {}
+    groups = names[dup].groupby(folded[dup].to_numpy(), sort=False).agg(list)
+    hits = missing.str.casefold().map(groups)
+    return {i: list(c) for i, c in zip(missing, hits, strict=True) if isinstance(c, list)}
+
+
+def describe_case_ambiguous(name: str, candidates: list[str]) -> str:
+    """One line: ``name`` matches several identifiers that differ only by case."""
+    shown = " and ".join(repr(c) for c in candidates[:2])
+    more = f" (and {len(candidates) - 2} more)" if len(candidates) > 2 else ""
+    return (
+        f"{name!r} is ambiguous by case: it matches {shown}{more}, which differ only by case; "
+        "give one of them exactly"
+    )
 
 
 def _examples(values: np.ndarray, k: int = 3) -> str:
@@ -181,6 +209,8 @@ def map_pairs(
         "examples_unmapped": failed_first,
         "namespace_pairs": ns_pairs.namespace,
         "namespace_embedding": ns_emb.namespace,
+        "label_pairs": namespace_label(uniques, ns_pairs.namespace, tables),
+        "label_embedding": namespace_label(embeddings.names, ns_emb.namespace, tables),
         "id_tables": tables.source if tables is not None else None,
         "n_alias_ids": int(is_alias.sum()),
         "n_converted_ids": int((how == "converted").sum()),
@@ -198,6 +228,16 @@ def map_pairs(
         )
         if found:
             stats[f"excel_mangled_{what}"] = found
+    amb_case = case_candidates(failed, embeddings)
+    if amb_case:
+        stats["n_case_ambiguous_ids"] = len(amb_case)
+        first, cands = next(iter(amb_case.items()))
+        log.warning(
+            "%s: %d identifier(s) are ambiguous by case and left unmapped, e.g. %s",
+            src,
+            len(amb_case),
+            describe_case_ambiguous(first, cands),
+        )
     stats["namespaces"] = namespace_line(stats)
 
     id_mapping = pd.DataFrame(
@@ -235,8 +275,7 @@ def _check_coverage(
 ) -> None:
     """Raise CalbioInputError when the mapping fails the strict or the default rule."""
     m, n_mapped, n = st["n_input"], st["n_mapped"], len(embeddings)
-    lp = LABELS.get(st["namespace_pairs"], st["namespace_pairs"])
-    le = LABELS.get(st["namespace_embedding"], st["namespace_embedding"])
+    lp, le = _labels(st)
 
     def sides() -> str:
         uncovered = np.flatnonzero(~covered)[:3]
@@ -260,6 +299,24 @@ def _check_coverage(
     need = max(math.ceil(min_entity_fraction * n), min(min_entities, math.ceil(n / 2)))
     if n_cov >= need:
         return
+    n_ids = int(st["n_ids"])
+    if n_ids and int(st["n_ids_unmapped"]) <= n_ids / 2:
+        # the identifiers match; there are just too few pairs to cover the table
+        raise CalbioInputError(
+            f"too few pairs: {n_mapped:,} pair{' maps' if n_mapped == 1 else 's map'} onto the "
+            f"embedding, touching {n_cov:,} of its {n:,} entities; need pairs touching >= "
+            f"{need:,} entities (at least {math.ceil(need / 2):,} pairs). Give more pairs "
+            "(--min-mapped FRACTION sets a rule on the share of pairs instead)",
+            pairs.source or None,
+        )
+    floats = _float_of_integer_ids(failed, embeddings)
+    if floats:
+        raise CalbioInputError(
+            f"the pair identifiers look like floats of the embedding's integer identifiers "
+            f"({floats}); write them as integers (e.g. read the column as text, or convert "
+            "with astype(int) before saving)",
+            pairs.source or None,
+        )
     if (
         st["namespace_pairs"] == "ensembl_protein"
         and st["namespace_embedding"] != "ensembl_protein"
@@ -280,10 +337,35 @@ def _check_coverage(
     )
 
 
+def _labels(st: dict) -> tuple[str, str]:
+    """How the pairs' and the embedding's identifiers are called in messages."""
+    out = []
+    for side in ("pairs", "embedding"):
+        ns = st.get(f"namespace_{side}", "?")
+        out.append(st.get(f"label_{side}") or LABELS.get(ns, ns))
+    return out[0], out[1]
+
+
+def _float_of_integer_ids(failed: np.ndarray, embeddings: Embeddings) -> str:
+    """'1.0' for '1' examples when most unmatched ids are floats of the table's integer ids."""
+    if not len(failed):
+        return ""
+    s = pd.Series(failed[:5000], dtype=object).astype(str)
+    whole = s.str.fullmatch(r"-?\d+\.0+")
+    if float(whole.mean()) <= 0.5:
+        return ""
+    as_int = s[whole].str.replace(r"\.0+$", "", regex=True)
+    hit = as_int.map(embeddings.index).notna().to_numpy(bool)
+    if float(hit.mean()) <= 0.5:
+        return ""
+    return ", ".join(
+        f"{a!r} for {b!r}" for a, b in zip(s[whole][hit][:3], as_int[hit][:3], strict=True)
+    )
+
+
 def namespace_line(st: dict) -> str:
     """The 'pairs: X (n rows) -> embedding: Y; how' line for mapping statistics."""
-    lp = LABELS.get(st.get("namespace_pairs", ""), st.get("namespace_pairs", "?"))
-    le = LABELS.get(st.get("namespace_embedding", ""), st.get("namespace_embedding", "?"))
+    lp, le = _labels(st)
     line = f"pairs: {lp} ({int(st.get('n_input', 0)):,} rows) -> embedding: {le}"
     if st.get("n_converted_ids"):
         line += "; converted through NCBI gene_info"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import csv
-import gzip
+import logging
 import math
 import re
 from collections.abc import Iterable, Sequence
@@ -15,7 +15,14 @@ import pandas as pd
 
 from calbio._io import sha256_file
 from calbio.core.graph import pair_key
-from calbio.data.embeddings import NA_STRINGS, _examples, _one_line
+from calbio.data.embeddings import (
+    _COMPRESSION_SUFFIX,
+    NA_STRINGS,
+    _examples,
+    _one_line,
+    open_text,
+    text_compression,
+)
 from calbio.data.types import Pairs
 from calbio.errors import CalbioInputError
 
@@ -29,6 +36,8 @@ KNOWN_COLUMN_PAIRS: tuple[tuple[str, str], ...] = (
     ("gene_a", "gene_b"),
     ("symbol1", "symbol2"),
 )
+
+log = logging.getLogger("calbio")
 
 _STRING_ID = re.compile(r"^\d+\.ENS[A-Z]*P\d+")
 _SAMPLE_ROWS = 2000
@@ -65,9 +74,42 @@ def _norm_col(c: Any) -> str:
 
 
 def _detect_columns(
-    df: pd.DataFrame, columns: Sequence[str] | None, path: str | Path | None
+    df: pd.DataFrame,
+    columns: Sequence[str] | None,
+    path: str | Path | None,
+    notes: list[str] | None = None,
 ) -> tuple[Any, Any]:
-    """Pick the two identifier columns (given, known names, or first two non-numeric)."""
+    """Pick the two identifier columns (given, known names, or first two non-numeric).
+
+    When other text columns are left out, say which two are used and which were ignored (an
+    info line when the two have known names, a warning when they are only the first two).
+    """
+    ca, cb, known = _pick_columns(df, columns, path)
+    if columns is None:
+        others = [
+            c
+            for c in df.columns
+            if c not in (ca, cb)
+            and not pd.api.types.is_numeric_dtype(df[c])
+            and df[c].notna().any()
+        ]
+        if others:
+            msg = (
+                f"identifier columns {str(ca)!r} and {str(cb)!r} "
+                f"({'known names' if known else 'the first two text columns'}); ignored text "
+                f"column{'' if len(others) == 1 else 's'} {_examples(others, 5)}; choose others "
+                "with --columns A,B (API: columns=)"
+            )
+            if notes is not None:
+                notes.append(msg)
+            log.log(logging.INFO if known else logging.WARNING, "%s: %s", path, msg)
+    return ca, cb
+
+
+def _pick_columns(
+    df: pd.DataFrame, columns: Sequence[str] | None, path: str | Path | None
+) -> tuple[Any, Any, bool]:
+    """The two identifier columns and whether they were chosen by name (given or known)."""
     cols = list(df.columns)
     if len(cols) < 2:
         raise CalbioInputError(
@@ -87,18 +129,18 @@ def _detect_columns(
             raise CalbioInputError(
                 f"the two identifier columns are the same ({columns[0]!r})", path
             )
-        return columns[0], columns[1]
+        return columns[0], columns[1], True
     normed: dict[str, Any] = {}
     for c in cols:
         normed.setdefault(_norm_col(c), c)
     for x, y in KNOWN_COLUMN_PAIRS:
         if x in normed and y in normed:
-            return normed[x], normed[y]
+            return normed[x], normed[y], True
     text_cols = [c for c in cols if not pd.api.types.is_numeric_dtype(df[c])]
     if len(text_cols) >= 2:
-        return text_cols[0], text_cols[1]
+        return text_cols[0], text_cols[1], False
     if len(cols) == 2:
-        return cols[0], cols[1]
+        return cols[0], cols[1], False
     raise CalbioInputError(
         f"cannot tell which two columns hold the identifiers (columns: "
         f"{', '.join(repr(str(c)) for c in cols)}); pass columns (--columns A B)",
@@ -226,21 +268,54 @@ def _read_protein_info(info: Path) -> pd.Series:
     return s[~s.index.duplicated(keep="first")]
 
 
-def _sniff_separator(path: Path, gz: bool) -> str | None:
-    """Tab, comma or whitespace from the first non-blank line; None for an empty file."""
+def _split(line: str, sep: str) -> list[str]:
+    return line.split() if sep == r"\s+" else line.rstrip("\r\n").split(sep)
+
+
+def _sep_of(line: str) -> str:
+    if "\t" in line:
+        return "\t"
+    if "," in line:
+        return ","
+    return r"\s+"
+
+
+def _sniff_separator(path: Path, compression: str | None) -> tuple[str | None, int]:
+    """Separator from the first line that is not blank or a ``#`` comment, and how many lines
+    to skip before the header (blank and ``#`` lines); (None, 0) for a file without such a line.
+
+    A last ``#`` line split into as many fields (>= 2) as the line after it is a header that
+    starts with ``#`` (BioGRID, STRING protein.info), unless that next line is itself a header
+    of known column names (then the ``#`` line is a comment).
+    """
+    leading: list[str] = []
     try:
-        opener = gzip.open if gz else open
-        with opener(path, "rt", encoding="utf-8", errors="replace", newline="") as fh:
+        with open_text(path, compression) as fh:
             for line in fh:
-                if line.strip():
-                    if "\t" in line:
-                        return "\t"
-                    if "," in line:
-                        return ","
-                    return r"\s+"
-    except (OSError, EOFError, UnicodeError) as exc:
+                text = line.strip()
+                if not text or text.startswith("#"):
+                    leading.append(text)
+                    if len(leading) > 10_000:
+                        break
+                    continue
+                sep = _sep_of(line)
+                comments = [x for x in leading if x]
+                if comments and len(comments[-1]) > 1:
+                    last = comments[-1]
+                    fields = _split(last, _sep_of(last))
+                    nxt = {_norm_col(c) for c in _split(line, sep)}
+                    known = any(x in nxt and y in nxt for x, y in KNOWN_COLUMN_PAIRS)
+                    if len(fields) >= 2 and len(fields) == len(_split(line, sep)) and not known:
+                        return _sep_of(last), _skip_before(leading, last)
+                return sep, len(leading)
+    except (OSError, EOFError, UnicodeError, ValueError) as exc:
         raise CalbioInputError(f"cannot read file: {_one_line(exc)}", path) from exc
-    return None
+    return None, len(leading)
+
+
+def _skip_before(leading: list[str], header: str) -> int:
+    """Lines before the last occurrence of ``header`` among the leading lines."""
+    return len(leading) - 1 - leading[::-1].index(header)
 
 
 def _header_looks_like_data(
@@ -258,35 +333,63 @@ def _header_looks_like_data(
     return all(str(c).strip().casefold() in body for c in (ca, cb))
 
 
+def _count_comments(path: Path, compression: str | None, skip: int) -> int:
+    """How many of the first ``skip`` lines are ``#`` comments (the rest are blank)."""
+    if not skip:
+        return 0
+    with open_text(path, compression) as fh:
+        head = [next(fh, "") for _ in range(skip)]
+    return sum(line.strip().startswith("#") for line in head)
+
+
 def _read_pairs_table(
     path: Path,
     columns: Sequence[str] | None,
     warnings: list[str] | None = None,
     known_ids: Iterable[Any] | None = None,
+    notes: list[str] | None = None,
 ) -> tuple[pd.DataFrame, Any, Any, str]:
     """Read a pairs table with the identifier columns as text; returns (df, col_a, col_b, sep).
 
     A first line whose two identifier cells also occur as identifiers further down is data, not
     a header (a headerless file): it is read as a pair, with a warning appended to ``warnings``.
+    Blank and ``#`` comment lines above the header are skipped; a compressed file is read
+    whatever its name. What was done is appended to ``notes`` (and logged).
     """
+    notes = [] if notes is None else notes
     name = path.name.lower()
     if name.endswith((".parquet", ".pq")):
         try:
             df = pd.read_parquet(path)
         except Exception as exc:
             raise CalbioInputError(f"cannot read parquet: {_one_line(exc)}", path) from exc
-        ca, cb = _detect_columns(df, columns, path)
+        ca, cb = _detect_columns(df, columns, path, notes)
         return df, ca, cb, "parquet"
-    sep = _sniff_separator(path, name.endswith(".gz"))
+    compression = text_compression(path)
+    if compression is not None and compression != _COMPRESSION_SUFFIX.get(path.suffix.lower()):
+        notes.append(f"read as {compression}-compressed text (found by content, not by name)")
+    sep, skip = _sniff_separator(path, compression)
     if sep is None:
-        raise CalbioInputError("file is empty", path)
+        n_comments = _count_comments(path, compression, skip)
+        raise CalbioInputError(
+            "file holds only '#' comment lines" if n_comments else "file is empty", path
+        )
+    n_comments = _count_comments(path, compression, skip)
+    if n_comments:
+        msg = (
+            f"skipped {n_comments:,} comment line{'' if n_comments == 1 else 's'} starting with "
+            "'#' at the top of the file"
+        )
+        notes.append(msg)
+        log.info("%s: %s", path, msg)
+    read = {"sep": sep, "encoding": "utf-8-sig", "compression": compression, "skiprows": skip}
     try:
-        sample = pd.read_csv(path, sep=sep, nrows=_SAMPLE_ROWS, encoding="utf-8-sig")
+        sample = pd.read_csv(path, nrows=_SAMPLE_ROWS, **read)
     except pd.errors.EmptyDataError:
         raise CalbioInputError("file is empty", path) from None
     except Exception as exc:
         raise CalbioInputError(f"cannot parse table: {_one_line(exc)}", path) from exc
-    ca, cb = _detect_columns(sample, columns, path)
+    ca, cb = _detect_columns(sample, columns, path, notes)
     if columns is None and _header_looks_like_data(sample, ca, cb, known_ids):
         if warnings is not None:
             warnings.append(
@@ -299,8 +402,7 @@ def _read_pairs_table(
         try:
             df = pd.read_csv(
                 path,
-                encoding="utf-8-sig",
-                sep=sep,
+                **read,
                 header=None,
                 dtype={ia: str, ib: str},
                 keep_default_na=False,
@@ -314,8 +416,7 @@ def _read_pairs_table(
     try:
         df = pd.read_csv(
             path,
-            encoding="utf-8-sig",
-            sep=sep,
+            **read,
             dtype={ca: str, cb: str},
             keep_default_na=False,
             na_values={c: NA_STRINGS for c in others},
@@ -409,10 +510,19 @@ def load_pairs(
         raise CalbioInputError("not a file", p)
     if p.stat().st_size == 0:
         raise CalbioInputError("file is empty", p)
-    stats: dict[str, Any] = {"warnings": []}
-    df, ca, cb, sep = _read_pairs_table(p, columns, stats["warnings"], known_ids)
+    stats: dict[str, Any] = {"warnings": [], "notes": []}
+    df, ca, cb, sep = _read_pairs_table(p, columns, stats["warnings"], known_ids, stats["notes"])
     if len(df) == 0:
         raise CalbioInputError("no data rows (only a header)", p)
+    if sep != "parquet":
+        comment = _as_id_series(df[ca]).str.startswith("#").to_numpy(bool)
+        if comment.any():
+            msg = f"skipped {int(comment.sum()):,} line(s) starting with '#' below the header"
+            stats["notes"].append(msg)
+            log.info("%s: %s", p, msg)
+            df = df.loc[~comment]
+            if len(df) == 0:
+                raise CalbioInputError("no data rows (only a header and '#' lines)", p)
 
     is_string = sep == r"\s+" and _norm_col(ca) == "protein1" and _norm_col(cb) == "protein2"
     stats["format"] = "string-links" if is_string else ("parquet" if sep == "parquet" else "text")

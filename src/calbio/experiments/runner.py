@@ -68,6 +68,33 @@ DATA_KEYS = {
     "validate_with",
     "pca",
 }
+# Every key the experiment file accepts, per table: anything else is refused with the closest
+# valid key named (a misspelled key would otherwise fall back to its default without a word).
+TOP_KEYS = {"name", "seeds", "data", "training", "steps"}
+STEP_COMMON_KEYS = {"kind", "name", "seeds", "training"}
+STEP_KEYS = {
+    "doctor": {"train_check", "quick_training"},
+    "evaluate": {"protocol", "test_fraction", "cb_threshold", "n_boot", "rank"},
+    "ablate": {"conditions", "test_fraction", "cb_threshold", "n_boot"},
+    "degree": {"from", "cb_threshold", "top"},
+}
+SWEEP_STEP_KEYS = {
+    "threshold": {
+        "sweep",
+        "pairs",
+        "column",
+        "values",
+        "channels",
+        "protocol",
+        "min_mapped",
+        "cb_threshold",
+        "validate",
+        "n_boot",
+    },
+    "lambda": {"sweep", "lambdas", "validation_fraction", "select", "cb_threshold"},
+    "cb": {"sweep", "from", "thresholds"},
+}
+PROTOCOLS = ("edge", "node", "transductive")
 Log = Callable[[str], None]
 # Step and experiment names become file and folder names in the run directory: plain names only
 # (no separators, no leading dot, so never '..' or an absolute path).
@@ -118,6 +145,72 @@ def _resolve(base: Path, value: Any) -> Path:
     return resolve(base, value)
 
 
+def check_keys(
+    table: Any, allowed: set[str], where: str, path: Path | None = None
+) -> dict[str, Any]:
+    """Refuse a table that is not a table or holds a key not in ``allowed`` (closest one named)."""
+    import difflib
+
+    if not isinstance(table, dict):
+        raise CalbioInputError(f"{where} must be a table, got {table!r}", path)
+    for key in table:
+        if key == "seed" and "seeds" not in allowed:
+            raise CalbioInputError(
+                f"unknown key 'seed' in {where}; seeds are set with seeds = [...] at the top "
+                "level or in a [[steps]] table",
+                path,
+            )
+        if key not in allowed:
+            close = difflib.get_close_matches(str(key), sorted(allowed), n=1, cutoff=0.6)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise CalbioInputError(
+                f"unknown key {key!r} in {where}; {hint}valid keys: {', '.join(sorted(allowed))}",
+                path,
+            )
+    return dict(table)
+
+
+def check_seeds(value: Any, where: str, path: Path | None = None) -> list[int]:
+    """``seeds``: a list of integers >= 0 (a single integer is read as a list of one)."""
+    items = [value] if isinstance(value, int) and not isinstance(value, bool) else value
+    ok = isinstance(items, list) and bool(items)
+    ok = ok and all(isinstance(x, int) and not isinstance(x, bool) and x >= 0 for x in items)
+    if not ok:
+        raise CalbioInputError(
+            f"{where}seeds must be a list of integers >= 0 (e.g. seeds = [42, 123]), got {value!r}",
+            path,
+        )
+    return [int(x) for x in items]
+
+
+def _step_keys(step: dict[str, Any]) -> set[str]:
+    if step["kind"] == "sweep":
+        return STEP_COMMON_KEYS | SWEEP_STEP_KEYS[step["sweep"]]
+    return STEP_COMMON_KEYS | STEP_KEYS[step["kind"]]
+
+
+def _check_training_table(table: Any, where: str, path: Path) -> dict[str, Any]:
+    """A [training] table: preset + TrainConfig fields, each checked (closest key named)."""
+    training = check_keys(table, _train_fields() | {"preset"}, where, path)
+    try:
+        check_training(training)
+        get_preset(training.get("preset", "paper")).replace(
+            **{k: v for k, v in training.items() if k != "preset"}
+        )
+    except (ValueError, TypeError) as exc:
+        raise CalbioInputError(f"{where}: {exc}", path) from None
+    return training
+
+
+def _train_fields() -> set[str]:
+    import dataclasses
+
+    from calbio.models.presets import TrainConfig
+
+    # seeds are set by `seeds` (top level or per step), never by a training table
+    return {f.name for f in dataclasses.fields(TrainConfig)} - {"seed"}
+
+
 def _step_name(step: dict[str, Any]) -> str:
     if "name" in step:
         return str(step["name"])
@@ -139,13 +232,11 @@ def load_experiment(path: str | Path) -> Experiment:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise CalbioInputError(f"invalid TOML: {exc}", path) from None
-    data = dict(raw.get("data", {}))
+    check_keys(raw, TOP_KEYS, "the experiment file (top level)", path)
+    data = check_keys(raw.get("data", {}), DATA_KEYS, "[data]", path)
     for key in ("embeddings", "pairs"):
         if key not in data:
             raise CalbioInputError(f"[data] needs '{key}'", path)
-    unknown = set(data) - DATA_KEYS
-    if unknown:
-        raise CalbioInputError(f"unknown [data] keys {sorted(unknown)}", path)
     base = path.resolve().parent
     for key in ("embeddings", "pairs", "names_file", "protein_info"):
         if data.get(key) is not None:
@@ -156,22 +247,35 @@ def load_experiment(path: str | Path) -> Experiment:
             check_evaluation(min_mapped=data["min_mapped"])
         except CalbioInputError as exc:
             raise CalbioInputError(f"[data]: {exc}", path) from None
-    training = dict(raw.get("training", {}))
-    try:
-        get_preset(training.get("preset", "paper")).replace(
-            **{k: v for k, v in training.items() if k != "preset"}
-        )
-    except (ValueError, TypeError) as exc:
-        raise CalbioInputError(f"[training]: {exc}", path) from None
-    steps = [dict(s) for s in raw.get("steps", [])]
+    training = _check_training_table(raw.get("training", {}), "[training]", path)
+    raw_steps = raw.get("steps", [])
+    if not isinstance(raw_steps, list) or not all(isinstance(s, dict) for s in raw_steps):
+        raise CalbioInputError("steps must be a list of [[steps]] tables", path)
+    steps = [dict(s) for s in raw_steps]
     if not steps:
         raise CalbioInputError("no [[steps]] in the experiment", path)
     names = set()
-    for s in steps:
+    for i, s in enumerate(steps, 1):
         if s.get("kind") not in STEP_KINDS:
-            raise CalbioInputError(f"step kind must be one of {STEP_KINDS}, got {s.get('kind')!r}")
+            raise CalbioInputError(
+                f"step {i}: step kind must be one of {STEP_KINDS}, got {s.get('kind')!r}", path
+            )
         if s["kind"] == "sweep" and s.get("sweep") not in SWEEPS:
-            raise CalbioInputError(f"sweep step needs sweep = one of {SWEEPS}", path)
+            raise CalbioInputError(
+                f"step {i}: a sweep step needs sweep = one of {SWEEPS}, got {s.get('sweep')!r}",
+                path,
+            )
+        where = f"step {i} ({s['kind']}{' ' + s['sweep'] if s['kind'] == 'sweep' else ''})"
+        check_keys(s, _step_keys(s), where, path)
+        if "seeds" in s:
+            s["seeds"] = check_seeds(s["seeds"], f"{where}: ", path)
+        if "training" in s:
+            s["training"] = check_keys(s["training"], _train_fields(), f"{where}: training", path)
+        if s.get("protocol") is not None and s["protocol"] not in PROTOCOLS:
+            raise CalbioInputError(
+                f"{where}: protocol must be one of {', '.join(PROTOCOLS)}, got {s['protocol']!r}",
+                path,
+            )
         if s.get("pairs") is not None:
             s["pairs"] = _resolve(base, s["pairs"])
         try:
@@ -182,6 +286,9 @@ def load_experiment(path: str | Path) -> Experiment:
                 min_mapped=s.get("min_mapped"),
             )
             check_training(s.get("training", {}))
+            if s.get("quick_training") is not None:
+                check_keys(s["quick_training"], _train_fields(), f"{where}: quick_training", path)
+                check_training(s["quick_training"])
         except CalbioInputError as exc:
             raise CalbioInputError(f"step {_step_name(s)!r}: {exc}", path) from None
         s["name"] = check_name(_step_name(s), "step name", path)
@@ -195,7 +302,7 @@ def load_experiment(path: str | Path) -> Experiment:
             raise CalbioInputError(
                 f"step {s['name']!r}: from = {s['from']!r} names no step of the experiment", path
             )
-    seeds = [int(x) for x in raw.get("seeds", [42])]
+    seeds = check_seeds(raw.get("seeds", [42]), "", path)
     name = check_name(raw.get("name", path.stem), "experiment name", path)
     return Experiment(path, text, data, training, seeds, steps, name)
 
@@ -251,9 +358,14 @@ class Context:
         return [load_pairs(p) for p in self.exp.data.get("validate_with", [])]
 
     @property
-    def min_mapped(self) -> float:
-        """Smallest mapped fraction accepted."""
-        return float(self.exp.data.get("min_mapped", 0.5))
+    def min_mapped(self) -> float | None:
+        """[data] min_mapped; unset (None) is the embedding-coverage rule of fit and evaluate.
+
+        Every step maps its pairs with :func:`calbio.data.coerce.as_mapped_pairs` (the function
+        the CLI's fit / evaluate / doctor use), so a run accepts exactly what the CLI accepts.
+        """
+        value = self.exp.data.get("min_mapped")
+        return None if value is None else float(value)
 
     def options(self, step: dict[str, Any]) -> dict[str, Any]:
         """Training overrides for a step: [training] updated by the step's own [training]."""
@@ -482,7 +594,7 @@ def step_sweep(ctx: Context, step: dict[str, Any]) -> dict[str, Any]:
         channels=channels,
         seeds=ctx.seeds(step),
         protocol=step.get("protocol", "edge"),
-        min_mapped=float(step.get("min_mapped", ctx.min_mapped)),
+        min_mapped=step.get("min_mapped", ctx.min_mapped),
         cb_threshold=float(step.get("cb_threshold", 0.2)),
         validate_with=ctx.validation if step.get("validate", True) else (),
         n_boot=int(step.get("n_boot", 200)),

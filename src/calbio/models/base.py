@@ -183,12 +183,20 @@ class AssociationModelBase(BaseEstimator):
 
     def index_of(self, name: str) -> int:
         """Row of an entity: exact, case-insensitive, then (with identifier tables) converted."""
-        from calbio.data.matching import resolve_identifiers
+        from calbio.data.matching import (
+            case_candidates,
+            describe_case_ambiguous,
+            resolve_identifiers,
+        )
 
         self._check_fitted()
-        rows, _ = resolve_identifiers(np.array([name], dtype=object), self.entity_table())
+        table = self.entity_table()
+        rows, _ = resolve_identifiers(np.array([name], dtype=object), table)
         if rows[0] >= 0:
             return int(rows[0])
+        amb = case_candidates(np.array([name], dtype=object), table)
+        if amb:
+            raise CalbioInputError(describe_case_ambiguous(str(name), amb[str(name)]))
         raise CalbioInputError(f"entity {name!r} is not in the model's entity index")
 
     def training_partners(self, i: int) -> np.ndarray:
