@@ -4,7 +4,10 @@ score's row handling, constant profiles in co-essential pairs, and model-directo
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pandas as pd
@@ -103,3 +106,75 @@ def test_clusters_with_genesets_and_validation_real_data(shared_data, tmp_path, 
     assert code == 0, err
     val = json.loads((out / "validation.json").read_text())
     assert val["reactome_pairs"]["association"]["n_mapped"] > 1000
+
+
+# ------------------------------------------------------------------ full disk / file-size limit
+def run_limited(argv: list, limit: int, cwd: Path) -> subprocess.CompletedProcess:
+    """Run the CLI in a child whose files may not exceed ``limit`` bytes (RLIMIT_FSIZE).
+
+    SIGXFSZ is ignored in the child, so an oversize write fails with EFBIG as on a full disk
+    instead of killing the process.
+    """
+    code = textwrap.dedent(
+        f"""
+        import resource, signal, sys
+        import numpy, pandas, torch, safetensors.numpy  # imported before the limit
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, ({limit}, {limit}))
+        sys.argv = ["calbio", *{[str(a) for a in argv]!r}]
+        from calbio.cli.main import main
+        main()
+        """
+    )
+    env = {**os.environ, "PYTHONPATH": SRC, "PYTHONDONTWRITEBYTECODE": "1", "COLUMNS": "400"}
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True, text=True, timeout=600
+    )
+
+
+def leftovers(folder: Path) -> list[str]:
+    """Names in ``folder`` other than the inputs: temporary siblings or partial outputs."""
+    return sorted(p.name for p in folder.iterdir())
+
+
+def test_fit_under_a_file_size_limit_is_one_line_exit_2(files, tmp_path) -> None:
+    out = tmp_path / "model"
+    argv = ["fit", files / "emb.csv", files / "pairs.csv", "--out", out, *TRAIN[:2]]
+    res = run_limited([*argv, "--hidden", "256", "--batch-size", "64"], 20_000, tmp_path)
+    assert res.returncode == 2, res.stderr
+    assert "Traceback" not in res.stderr
+    err = [line for line in res.stderr.splitlines() if line.startswith("calbio: error")]
+    assert len(err) == 1, res.stderr
+    assert str(out) in err[0] and "file too large" in err[0]
+    assert leftovers(tmp_path) == []  # no model directory, no temporary sibling
+
+
+def test_score_under_a_file_size_limit_is_one_line_exit_2(files, model_dir, tmp_path) -> None:
+    out = tmp_path / "scores.csv"
+    res = run_limited(["score", model_dir, files / "validation.csv", "--out", out], 1, tmp_path)
+    assert res.returncode == 2, res.stderr
+    assert "Traceback" not in res.stderr
+    err = [line for line in res.stderr.splitlines() if line.startswith("calbio: error")]
+    assert len(err) == 1 and str(out) in err[0] and "file too large" in err[0], res.stderr
+    assert leftovers(tmp_path) == []
+
+
+def test_full_disk_reason_reads_errno_and_safetensors() -> None:
+    import errno
+
+    from calbio._io import full_disk_reason, output_name
+
+    assert "no space left" in full_disk_reason(OSError(errno.ENOSPC, "No space left on device"))
+    assert "quota" in full_disk_reason(OSError(errno.EDQUOT, "Disk quota exceeded"))
+    assert full_disk_reason(OSError(errno.EACCES, "Permission denied")) is None
+    SafetensorError = type("SafetensorError", (Exception,), {})
+    exc = SafetensorError('IoError(Os { code: 27, kind: FileTooLarge, message: "File too large" })')
+    assert "file too large" in full_disk_reason(exc)
+    try:
+        try:
+            raise OSError(errno.ENOSPC, "full")
+        except OSError as inner:
+            raise RuntimeError("wrapped") from inner
+    except RuntimeError as outer:
+        assert "no space left" in full_disk_reason(outer)
+    assert output_name("/x/.run.calbio-12-ab.tmp/model/config.json") == "/x/run/model/config.json"

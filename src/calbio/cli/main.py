@@ -333,6 +333,18 @@ def main() -> None:
     except KeyboardInterrupt:
         err_console.print("calbio: interrupted")
         sys.exit(130)
+    except Exception as exc:  # a full disk outside calbio._io's writers (e.g. stdout): one line
+        from calbio._io import full_disk_reason, output_name
+
+        reason = full_disk_reason(exc)
+        if reason is None:
+            raise
+        where = getattr(exc, "filename", None)
+        where = output_name(where) if where else "an output"
+        err_console.print(
+            f"calbio: error: {where}: cannot write: {reason}", markup=False, highlight=False
+        )
+        sys.exit(2)
 
 
 if __name__ == "__main__":
