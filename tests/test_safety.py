@@ -178,3 +178,69 @@ def test_full_disk_reason_reads_errno_and_safetensors() -> None:
     except RuntimeError as outer:
         assert "no space left" in full_disk_reason(outer)
     assert output_name("/x/.run.calbio-12-ab.tmp/model/config.json") == "/x/run/model/config.json"
+
+
+# ------------------------------------------------------------------ --force and foreign files
+def _foreign_dir(tmp_path: Path, name: str) -> Path:
+    d = tmp_path / name
+    d.mkdir()
+    (d / "notes.txt").write_text("my notes\n")
+    return d
+
+
+def test_force_refuses_a_directory_with_a_foreign_file_fit(files, tmp_path, cli) -> None:
+    out = _foreign_dir(tmp_path, "results")
+    argv = ["fit", files / "emb.csv", files / "pairs.csv", "--out", out, *TRAIN, "--force"]
+    code, _, err = cli(argv)
+    assert code == 2
+    assert "notes.txt" in err and "calbio did not write" in err and "Traceback" not in err
+    assert (out / "notes.txt").read_text() == "my notes\n"
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
+    # calbio's own output is replaced with --force
+    (out / "notes.txt").unlink()
+    code, _, err = cli(argv)
+    assert code == 0, err
+    assert (out / ".calbio-output").is_file()
+    assert "model.safetensors" in json.loads((out / ".calbio-output").read_text())["files"]
+    (out / "extra.txt").write_text("x")  # added after calbio wrote it: not calbio's
+    code, _, err = cli(argv)
+    assert code == 2 and "extra.txt" in err
+    assert (out / "extra.txt").is_file()
+
+
+def test_force_refuses_a_directory_with_a_foreign_file_evaluate(files, tmp_path, cli) -> None:
+    out = tmp_path / "run"
+    argv = ["evaluate", files / "emb.csv", files / "pairs.csv", "--out", out, *TRAIN]
+    argv += ["--n-boot", "10", "--force"]
+    assert cli(argv)[0] == 0
+    (out / ".calbio-output").unlink()  # a run written by an older calbio: known names only
+    assert cli(argv)[0] == 0
+    (out / ".calbio-output").unlink()
+    (out / "model" / "my_plot.png").write_bytes(b"png")
+    code, _, err = cli(argv)
+    assert code == 2 and "model/my_plot.png" in err and "Traceback" not in err
+    assert (out / "model" / "my_plot.png").read_bytes() == b"png"
+
+
+def test_force_refuses_a_directory_with_a_foreign_file_clusters(files, model_dir, tmp_path, cli):
+    out = _foreign_dir(tmp_path, "clusters")
+    code, _, err = cli(["clusters", model_dir, "--out", out, "--force"])
+    assert code == 2 and "notes.txt" in err
+    assert (out / "notes.txt").is_file()
+
+
+def test_force_check_is_in_atomic_dir_too(tmp_path) -> None:
+    """The API path (atomic_dir without the CLI's early check) refuses the same way."""
+    from calbio._io import atomic_dir
+    from calbio.errors import CalbioInputError
+
+    out = _foreign_dir(tmp_path, "out")
+    with pytest.raises(CalbioInputError, match="notes.txt"):
+        with atomic_dir(out, force=True) as tmp:
+            (tmp / "metrics.json").write_text("{}")
+    assert (out / "notes.txt").is_file()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with atomic_dir(empty, force=True) as tmp:
+        (tmp / "metrics.json").write_text("{}")
+    assert (empty / "metrics.json").is_file()

@@ -258,12 +258,13 @@ def check_output_file(path: str | Path, force: bool) -> Path:
 
 
 # ----------------------------------------------------------------------------- --force
-# Every directory calbio writes atomically carries this marker; ``--force`` replaces a directory
-# only when every file in it is calbio's (marked, or one of the names calbio has written).
+# Every directory calbio writes atomically carries this marker: a JSON manifest of the files and
+# folders it wrote. ``--force`` replaces a directory only when every entry in it is calbio's
+# (listed in the manifest, or for older unmarked directories one of the names calbio writes).
 MARKER = ".calbio-output"
-_MARKER_TEXT = (
-    "This directory was written by calbio. --force may replace it as a whole; calbio refuses\n"
-    "to replace a directory that holds files it did not write.\n"
+_MARKER_NOTE = (
+    "written by calbio; --force may replace this directory only while it holds nothing but "
+    "these files"
 )
 # The files of every calbio output directory, for directories written before the marker existed:
 # model (fit), run (evaluate, context evaluate, demo), clusters, ablation, index, context worlds.
@@ -283,15 +284,39 @@ OWN_NAMES = frozenset(
 )  # fmt: skip
 
 
-def foreign_file(path: str | Path) -> Path | None:
-    """The first file in directory ``path`` that calbio did not write, or None.
+def _entries(path: Path) -> list[str]:
+    """Every file and folder below ``path``, as sorted POSIX paths relative to it."""
+    return sorted(p.relative_to(path).as_posix() for p in path.rglob("*"))
 
-    A directory with :data:`MARKER` was written whole by calbio; an unmarked one (older calbio
-    versions) counts as calbio's when every entry is a name in :data:`OWN_NAMES` (subdirectories
-    checked the same way) or the debris of a crashed calbio run.
+
+def write_marker(path: str | Path) -> None:
+    """Mark directory ``path`` as calbio's: a manifest of everything in it now."""
+    path = Path(path)
+    files = [e for e in _entries(path) if e != MARKER]
+    (path / MARKER).write_text(to_json({"note": _MARKER_NOTE, "files": files}), encoding="utf-8")
+
+
+def _manifest(path: Path) -> set[str] | None:
+    try:
+        files = json.loads((path / MARKER).read_text(encoding="utf-8"))["files"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return {str(f) for f in files} if isinstance(files, list) else None
+
+
+def foreign_file(path: str | Path) -> Path | None:
+    """The first entry in directory ``path`` that calbio did not write, or None.
+
+    A marked directory (:data:`MARKER`) may hold only what its manifest lists; an unmarked one
+    (older calbio versions) only names in :data:`OWN_NAMES` (subdirectories checked the same way).
+    The debris of crashed calbio runs counts as calbio's.
     """
     path = Path(path)
-    if (path / MARKER).is_file():
+    manifest = _manifest(path)
+    if manifest is not None:
+        for rel in _entries(path):
+            if rel != MARKER and rel not in manifest and not _DEBRIS.match(Path(rel).name):
+                return path / rel
         return None
     for entry in sorted(path.iterdir()):
         if _DEBRIS.match(entry.name) or entry.name == MARKER:
@@ -448,7 +473,7 @@ def atomic_dir(path: str | Path, force: bool = False) -> Iterator[Path]:
         with full_disk_guard(path):
             _test_delay()
             yield tmp
-            (tmp / MARKER).write_text(_MARKER_TEXT, encoding="utf-8")
+            write_marker(tmp)
         os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp creates 0700
         _test_delay()
         replace_dir(tmp, path)
