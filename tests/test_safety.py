@@ -244,3 +244,40 @@ def test_force_check_is_in_atomic_dir_too(tmp_path) -> None:
     with atomic_dir(empty, force=True) as tmp:
         (tmp / "metrics.json").write_text("{}")
     assert (empty / "metrics.json").is_file()
+
+
+# ------------------------------------------------------------------ score keeps every row
+def test_score_keeps_one_row_per_input_row_in_order(model_dir, tmp_path, cli) -> None:
+    pairs = tmp_path / "p.csv"
+    pairs.write_text(
+        "gene1,gene2\nsyn0001,syn0002\nSYN0001,SYN0002\nSYN0002,SYN0001\nsyn0003,SYN0004\n"
+        "SYN0005,NOPE\nSYN0006,syn0006\n"
+    )
+    out = tmp_path / "scores.csv"
+    code, _, err = cli(["score", model_dir, pairs, "--out", out])
+    assert code == 0, err
+    t = pd.read_csv(out, keep_default_na=False)
+    assert len(t) == 6
+    assert list(t["input_a"]) == ["syn0001", "SYN0001", "SYN0002", "syn0003", "SYN0005", "SYN0006"]
+    assert list(t["input_b"]) == ["syn0002", "SYN0002", "SYN0001", "SYN0004", "NOPE", "syn0006"]
+    assert list(t["a"]) == ["SYN0001", "SYN0001", "SYN0002", "SYN0003", "SYN0005", "SYN0006"]
+    assert list(t["b"]) == ["SYN0002", "SYN0002", "SYN0001", "SYN0004", "", "SYN0006"]
+    assert list(t["status"]) == [
+        "scored", "duplicate", "duplicate", "scored", "unknown id", "self pair"
+    ]  # fmt: skip
+    assert list(t["duplicate_of_row"]) == ["", "1", "1", "", "", ""]
+    assoc = pd.to_numeric(t["association"], errors="coerce")
+    assert assoc[0] == assoc[1] == pytest.approx(assoc[2])
+    assert assoc[4:].isna().all()
+    assert "2 duplicate(s) of an earlier row" in err
+    assert (tmp_path / "scores.csv.unknown.txt").read_text() == "NOPE\n"
+
+
+def test_score_writes_no_unknown_file_when_every_id_is_known(model_dir, tmp_path, cli) -> None:
+    pairs = tmp_path / "p.csv"
+    pairs.write_text("gene1,gene2\nSYN0001,SYN0002\nSYN0003,SYN0004\n")
+    out = tmp_path / "scores.csv"
+    code, _, err = cli(["score", model_dir, pairs, "--out", out])
+    assert code == 0, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p.csv", "scores.csv"]
+    assert "duplicate" not in err
