@@ -303,3 +303,49 @@ def test_coessential_reports_constant_rows(tmp_path, cli) -> None:
     assert meta["warnings"] == [warn[0].removeprefix("warning: ")]
     t = pd.read_csv(out)
     assert not {"G4", "G17"} & (set(t["a"]) | set(t["b"]))
+
+
+# ------------------------------------------------------------------ model hashes
+def _copy_model(model_dir: Path, tmp_path: Path) -> Path:
+    import shutil
+
+    m = tmp_path / "m"
+    shutil.copytree(model_dir, m)
+    return m
+
+
+def test_rotated_entities_are_refused(model_dir, tmp_path, cli) -> None:
+    m = _copy_model(model_dir, tmp_path)
+    lines = (m / "entities.csv").read_text().splitlines()
+    rotated = [lines[0], *lines[2:], lines[1]]  # header kept, rows rotated by one
+    (m / "entities.csv").write_text("\n".join(rotated) + "\n")
+    code, _, err = cli(["query", m, "SYN0001"])
+    assert code == 2 and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+    assert "entities.csv" in err and "does not match the hash" in err
+
+
+def test_changed_array_is_refused(model_dir, tmp_path, cli) -> None:
+    from safetensors.numpy import load_file, save_file
+
+    m = _copy_model(model_dir, tmp_path)
+    arrays = load_file(str(m / "model.safetensors"))
+    k = sorted(arrays)[0]
+    arrays[k] = arrays[k] * 1.01
+    save_file(arrays, str(m / "model.safetensors"))
+    code, _, err = cli(["query", m, "SYN0001"])
+    assert code == 2 and "model.safetensors" in err and repr(k) in err
+
+
+def test_model_without_hashes_loads_with_a_warning(model_dir, tmp_path, caplog) -> None:
+    from calbio.models.persistence import load_model
+
+    m = _copy_model(model_dir, tmp_path)
+    cfg = json.loads((m / "config.json").read_text())
+    assert set(cfg["hashes"]) == {"entities", "train_pairs", "arrays"}
+    del cfg["hashes"]
+    (m / "config.json").write_text(json.dumps(cfg))
+    with caplog.at_level("WARNING", logger="calbio"):
+        model = load_model(m)
+    assert "records no hashes" in caplog.text
+    assert list(model.names_) == list(load_model(model_dir).names_)
