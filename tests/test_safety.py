@@ -201,8 +201,8 @@ def test_force_refuses_a_directory_with_a_foreign_file_fit(files, tmp_path, cli)
     (out / "notes.txt").unlink()
     code, _, err = cli(argv)
     assert code == 0, err
-    assert (out / ".calbio-output").is_file()
-    assert "model.safetensors" in json.loads((out / ".calbio-output").read_text())["files"]
+    assert (out / ".calbio_output.json").is_file()
+    assert "model.safetensors" in json.loads((out / ".calbio_output.json").read_text())["files"]
     (out / "extra.txt").write_text("x")  # added after calbio wrote it: not calbio's
     code, _, err = cli(argv)
     assert code == 2 and "extra.txt" in err
@@ -214,9 +214,9 @@ def test_force_refuses_a_directory_with_a_foreign_file_evaluate(files, tmp_path,
     argv = ["evaluate", files / "emb.csv", files / "pairs.csv", "--out", out, *TRAIN]
     argv += ["--n-boot", "10", "--force"]
     assert cli(argv)[0] == 0
-    (out / ".calbio-output").unlink()  # a run written by an older calbio: known names only
+    (out / ".calbio_output.json").unlink()  # a run written by an older calbio: known names only
     assert cli(argv)[0] == 0
-    (out / ".calbio-output").unlink()
+    (out / ".calbio_output.json").unlink()
     (out / "model" / "my_plot.png").write_bytes(b"png")
     code, _, err = cli(argv)
     assert code == 2 and "model/my_plot.png" in err and "Traceback" not in err

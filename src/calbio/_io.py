@@ -261,7 +261,7 @@ def check_output_file(path: str | Path, force: bool) -> Path:
 # Every directory calbio writes atomically carries this marker: a JSON manifest of the files and
 # folders it wrote. ``--force`` replaces a directory only when every entry in it is calbio's
 # (listed in the manifest, or for older unmarked directories one of the names calbio writes).
-MARKER = ".calbio-output"
+MARKER = ".calbio_output.json"
 _MARKER_NOTE = (
     "written by calbio; --force may replace this directory only while it holds nothing but "
     "these files"
