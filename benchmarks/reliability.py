@@ -691,6 +691,9 @@ def run_case(case: Case, root: Path, idx: int) -> dict:
     if case.want != f"exit {proc.returncode}":
         problems.append(f"wanted {case.want}")
     err_line = first_line(proc.stderr)
+    if proc.returncode == 2:  # the refusal itself, not a progress line or a library's warning
+        refusal = [ln for ln in proc.stderr.splitlines() if ln.startswith("calbio: error")]
+        err_line = first_line("\n".join(refusal)) or err_line
     if case.section == "5" and proc.returncode == 0:
         cleaned = [ln for ln in proc.stderr.splitlines() if "crashed calbio run" in ln]
         err_line = first_line("\n".join(cleaned)) or err_line
