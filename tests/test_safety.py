@@ -349,3 +349,22 @@ def test_model_without_hashes_loads_with_a_warning(model_dir, tmp_path, caplog) 
         model = load_model(m)
     assert "records no hashes" in caplog.text
     assert list(model.names_) == list(load_model(model_dir).names_)
+
+
+def test_force_accepts_a_calbio_output_written_into_a_run(tmp_path) -> None:
+    """`calbio clusters RUN --out RUN/clusters` then evaluate --force RUN: both are calbio's."""
+    from calbio._io import atomic_dir, foreign_file
+
+    run = tmp_path / "run"
+    with atomic_dir(run) as tmp:
+        (tmp / "metrics.json").write_text("{}")
+        (tmp / "model").mkdir()
+        (tmp / "model" / "config.json").write_text("{}")
+    with atomic_dir(run / "clusters") as tmp:
+        (tmp / "clusters.csv").write_text("x\\n")
+    assert foreign_file(run) is None
+    (run / "clusters" / "mine.txt").write_text("x")
+    assert foreign_file(run) == run / "clusters" / "mine.txt"
+    (run / "clusters" / "mine.txt").unlink()
+    (run / "model" / "mine.txt").write_text("x")
+    assert foreign_file(run) == run / "model" / "mine.txt"

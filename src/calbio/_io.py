@@ -307,27 +307,37 @@ def _manifest(path: Path) -> set[str] | None:
 def foreign_file(path: str | Path) -> Path | None:
     """The first entry in directory ``path`` that calbio did not write, or None.
 
-    A marked directory (:data:`MARKER`) may hold only what its manifest lists; an unmarked one
-    (older calbio versions) only names in :data:`OWN_NAMES` (subdirectories checked the same way).
-    The debris of crashed calbio runs counts as calbio's.
+    A marked directory (:data:`MARKER`) may hold what its manifest lists, plus calbio outputs
+    written into it later (subdirectories with their own marker, checked the same way); an
+    unmarked one (older calbio versions) only names in :data:`OWN_NAMES`, folders checked the
+    same way. The debris of crashed calbio runs counts as calbio's.
     """
     path = Path(path)
-    manifest = _manifest(path)
-    if manifest is not None:
-        for rel in _entries(path):
-            if rel != MARKER and rel not in manifest and not _DEBRIS.match(Path(rel).name):
-                return path / rel
+    listed = _manifest(path)
+
+    def walk(folder: Path) -> Path | None:
+        for entry in sorted(folder.iterdir()):
+            if entry.name == MARKER or _DEBRIS.match(entry.name):
+                continue
+            is_dir = entry.is_dir() and not entry.is_symlink()
+            if listed is not None and entry.relative_to(path).as_posix() in listed:
+                ok = True
+            elif is_dir and (entry / MARKER).is_file():  # a calbio output of its own
+                inner = foreign_file(entry)
+                if inner is not None:
+                    return inner
+                continue
+            else:
+                ok = listed is None and entry.name in OWN_NAMES and not entry.is_symlink()
+            if not ok:
+                return entry
+            if is_dir:
+                inner = walk(entry)
+                if inner is not None:
+                    return inner
         return None
-    for entry in sorted(path.iterdir()):
-        if _DEBRIS.match(entry.name) or entry.name == MARKER:
-            continue
-        if entry.name not in OWN_NAMES or entry.is_symlink():
-            return entry
-        if entry.is_dir():
-            inner = foreign_file(entry)
-            if inner is not None:
-                return inner
-    return None
+
+    return walk(path)
 
 
 def check_replaceable(path: str | Path) -> None:
