@@ -259,8 +259,8 @@ def _check_hashes(
     for key, file in (("entities", "entities.csv"), ("train_pairs", "train_pairs.csv")):
         if key in recorded and recorded[key] != now[key]:
             raise CalbioInputError(
-                f"{file} does not match the hash in config.json (edited, reordered or from "
-                "another model); refusing to load a model whose rows may be other entities",
+                "does not match the hash in config.json (edited, reordered or from another "
+                "model); refusing to load a model whose rows may be other entities",
                 path / file,
             )
     for k, h in (recorded.get("arrays") or {}).items():
