@@ -52,6 +52,7 @@ class Case:
     env: dict[str, str] = field(default_factory=dict)
     before: Callable[[Path], str] | None = None  # runs after setup, before the snapshot
     show: str = ""  # stderr must hold a line with this text; the table shows that line
+    fsize: int | None = None  # RLIMIT_FSIZE in bytes for the command (SIGXFSZ ignored: EFBIG)
 
 
 # ----------------------------------------------------------------------------- inputs
@@ -694,6 +695,123 @@ def messages_cases() -> list[Case]:
     ]
 
 
+# issue 19: safety ------------------------------------------------------------------------------
+def safety_inputs(d: Path) -> None:
+    """A model ``m``, a GMT of 10-gene sets and validation pairs absent from pairs.csv."""
+    with_model(d)
+    names = pd.read_csv(d / "emb.csv", index_col=0).index.astype(str).tolist()
+    (d / "sets.gmt").write_text(
+        "".join(f"SET{k}\tset {k}\t" + "\t".join(names[k * 10 : k * 10 + 10]) + "\n"
+                for k in range(len(names) // 10))
+    )  # fmt: skip
+    known = {frozenset(p) for p in pd.read_csv(d / "pairs.csv").itertuples(index=False)}
+    rng = np.random.default_rng(19)
+    val = []
+    while len(val) < 60:
+        a, b = rng.choice(len(names), 2, replace=False)
+        if frozenset((names[a], names[b])) not in known:
+            val.append((names[a], names[b]))
+    pd.DataFrame(val, columns=["gene1", "gene2"]).drop_duplicates().to_csv(
+        d / "validation.csv", index=False
+    )
+
+
+def foreign_file_in(folder: str, command: list[str] | None = None) -> Callable[[Path], None]:
+    """``folder`` holding notes.txt (after ``command`` wrote calbio's output there)."""
+
+    def setup(d: Path) -> None:
+        if command is not None:
+            run_cli(command, d)
+        (d / folder).mkdir(exist_ok=True)
+        (d / folder / "notes.txt").write_text("my notes\n")
+
+    return setup
+
+
+def score_case_duplicates(d: Path) -> None:
+    """The issue's four rows: three are one pair after case matching."""
+    with_model(d)
+    n = pd.read_csv(d / "emb.csv", index_col=0).index.astype(str).tolist()
+    lo = [x.lower() for x in n]
+    rows = [(lo[0], lo[1]), (n[0], n[1]), (n[1], n[0]), (lo[2], n[3])]
+    pd.DataFrame(rows, columns=["gene1", "gene2"]).to_csv(d / "rows.csv", index=False)
+
+
+def constant_profiles(d: Path) -> None:
+    """30 genes x 12 screens; G4 and G17 have the same value in every screen."""
+    X = np.random.default_rng(0).normal(size=(30, 12))
+    X[[4, 17]] = 0.5
+    pd.DataFrame(X, index=pd.Index([f"G{i}" for i in range(30)], name="gene")).to_csv(
+        d / "profiles.csv"
+    )
+
+
+def model_edit(kind: str) -> Callable[[Path], None]:
+    """The model ``m`` with rotated entities.csv rows, a changed array, or no hashes."""
+
+    def setup(d: Path) -> None:
+        from safetensors.numpy import load_file, save_file
+
+        with_model(d)
+        m = d / "m"
+        if kind == "rotated":
+            lines = (m / "entities.csv").read_text().splitlines()
+            (m / "entities.csv").write_text("\n".join([lines[0], *lines[2:], lines[1]]) + "\n")
+        elif kind == "array":
+            t = load_file(str(m / "model.safetensors"))
+            t["embedding"] = t["embedding"] * 1.01
+            save_file(t, str(m / "model.safetensors"))
+        else:
+            cfg = json.loads((m / "config.json").read_text())
+            cfg.pop("hashes", None)
+            (m / "config.json").write_text(json.dumps(cfg))
+
+    return setup
+
+
+def safety_cases() -> list[Case]:
+    """Issue 19, safety: crashes, full disks, --force, score rows, constant rows, hashes."""
+    fit = ["fit", "emb.csv", "pairs.csv", "--out"]
+    val = ["--genesets", "sets.gmt", "--validate-with", "validation.csv", "--reps", "2"]
+    return [
+        Case("19.1", "clusters --genesets --validate-with (documented example)",
+             ["clusters", "m", "--out", "cl", *val], "exit 0", safety_inputs),
+        Case("19.1", "report --genesets --validate-with (documented example)",
+             ["report", "m", "--out", "r.html", *val], "exit 0", safety_inputs),
+        Case("19.1", "fit under a 100 kB file-size limit (full disk)",
+             [*fit, "m", "--epochs", "1", "--hidden", "256", "--batch-size", "64"], "exit 2",
+             fsize=100_000),
+        Case("19.1", "score --out under a 1-byte file-size limit (full disk)",
+             ["score", "m", "pairs.csv", "--out", "s.csv"], "exit 2", with_model, fsize=1),
+        Case("19.2", "fit --force over results/ holding notes.txt",
+             [*fit, "results", "--force", *TINY], "exit 2", foreign_file_in("results")),
+        Case("19.2", "evaluate --force over a run whose model/ holds notes.txt",
+             ["evaluate", "emb.csv", "pairs.csv", "--out", "run", "--force", *TINY,
+              "--n-boot", "10"], "exit 2",
+             foreign_file_in("run/model", ["evaluate", "emb.csv", "pairs.csv", "--out", "run",
+                                           *TINY, "--n-boot", "10"])),
+        Case("19.2", "clusters --force over a folder holding notes.txt",
+             ["clusters", "m", "--out", "cl", "--force"], "exit 2",
+             lambda d: (with_model(d), foreign_file_in("cl")(d))),
+        Case("19.2", "score rows that are duplicates after case matching (4 rows in, 4 out)",
+             ["score", "m", "rows.csv", "--out", "s.csv"], "exit 0", score_case_duplicates),
+        Case("19.2", "pairs coessential with two constant profiles",
+             ["pairs", "coessential", "profiles.csv", "--out", "co.csv", "--top-k", "3"],
+             "exit 0", constant_profiles),
+        Case("19.3", "model whose entities.csv rows were rotated",
+             ["query", "m", "{entity}"], "exit 2", model_edit("rotated")),
+        Case("19.3", "model whose array was changed after saving",
+             ["query", "m", "{entity}"], "exit 2", model_edit("array")),
+        Case("19.3", "model written before hashes (config.json without them)",
+             ["query", "m", "{entity}"], "exit 0", model_edit("nohashes")),
+        Case("19.4", "score --out with every id known (no empty .unknown.txt)",
+             ["score", "m", "pairs.csv", "--out", "s.csv"], "exit 0", with_model),
+    ]  # fmt: skip
+
+
+# end of issue 19: safety -----------------------------------------------------------------------
+
+
 # ----------------------------------------------------------------------------- running
 def cli_cmd() -> list[str]:
     """The installed console script (falls back to the module when it is not on PATH)."""
@@ -712,11 +830,31 @@ def cli_env() -> dict[str, str]:
     }
 
 
-def run_cli(argv: list[str], cwd: Path, env: dict[str, str] | None = None):
-    """Run the CLI; returns the CompletedProcess."""
-    full = {**os.environ, **cli_env(), **(env or {})}
+def _file_size_limit(fsize: int) -> Callable[[], None]:
+    """preexec_fn: files may not grow past ``fsize`` bytes; a write past it fails with EFBIG."""
+
+    def limit() -> None:
+        import resource
+
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # ignored signals stay ignored across exec
+        resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
+
+    return limit
+
+
+def run_cli(
+    argv: list[str], cwd: Path, env: dict[str, str] | None = None, fsize: int | None = None
+):
+    """Run the CLI (``fsize``: a file-size limit, as on a full disk); returns the process."""
+    full = {**os.environ, **cli_env(), **(env or {}), "PYTHONDONTWRITEBYTECODE": "1"}
     return subprocess.run(
-        cli_cmd() + argv, cwd=cwd, env=full, capture_output=True, text=True, timeout=600
+        cli_cmd() + argv,
+        cwd=cwd,
+        env=full,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        preexec_fn=None if fsize is None else _file_size_limit(fsize),
     )
 
 
@@ -777,7 +915,7 @@ def run_case(case: Case, root: Path, idx: int) -> dict:
     argv = [a.replace("{entity}", first_entity(d)) for a in case.argv]
     snap = snapshot(d)
     t0 = time.perf_counter()
-    proc = run_cli(argv, d, case.env)
+    proc = run_cli(argv, d, case.env, case.fsize)
     seconds = time.perf_counter() - t0
     written, wrote, debris = describe_changes(snap, snapshot(d))
     traceback = "Traceback (most recent call last)" in proc.stderr
@@ -793,6 +931,9 @@ def run_case(case: Case, root: Path, idx: int) -> dict:
     if case.want != f"exit {proc.returncode}":
         problems.append(f"wanted {case.want}")
     err_line = first_line(proc.stderr)
+    if proc.returncode == 2:  # the refusal itself, not a progress line or a library's warning
+        refusal = [ln for ln in proc.stderr.splitlines() if ln.startswith("calbio: error")]
+        err_line = first_line("\n".join(refusal)) or err_line
     if case.section == "5" and proc.returncode == 0:
         cleaned = [ln for ln in proc.stderr.splitlines() if "crashed calbio run" in ln]
         err_line = first_line("\n".join(cleaned)) or err_line
@@ -894,7 +1035,8 @@ def main() -> int:
         if model.returncode != 0:
             print(model.stderr, file=sys.stderr)
             return 1
-        todo = [c for c in cases(unwritable_folder(root)) if args.k in c.name]
+        every = [*cases(unwritable_folder(root)), *safety_cases()]
+        todo = [c for c in every if args.k in c.name]
         for i, case in enumerate(todo):
             row = run_case(case, root, i)
             rows.append(row)

@@ -48,7 +48,8 @@ def test_fit_query_score(files, tmp_path, cli) -> None:
     code, out, err = cli(["score", model, files / "pairs.csv"])
     assert code == 0, err
     lines = out.strip().splitlines()
-    assert lines[0].startswith("a,b,association,cosine,training_pair,") and len(lines) == 1501
+    assert lines[0].startswith("input_a,input_b,a,b,status,duplicate_of_row,association,cosine,")
+    assert len(lines) == 1501
     # refusing to overwrite without --force, then overwriting with it
     code, _, err = cli(["fit", files / "emb.csv", files / "pairs.csv", "--out", model, *TRAIN])
     assert code == 2 and "--force" in err

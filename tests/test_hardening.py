@@ -223,16 +223,17 @@ def test_score_reports_unknown_ids_and_takes_min_mapped(model_dir, tmp_path, cli
     code, stdout, err = cli(
         ["score", model_dir, pairs]
     )  # default: score what maps, report the rest
-    assert code == 0 and "6 identifier(s) unknown" in err and len(stdout.splitlines()) == 5
+    assert code == 0 and "6 identifier(s) unknown" in err and len(stdout.splitlines()) == 11
+    assert stdout.count(",unknown id,") == 6  # every input row answered, unknown ones marked
     out = tmp_path / "s.csv"
     code, _, err = cli(["score", model_dir, pairs, "--min-mapped", "0.2", "--out", out])
     assert code == 0, err
     assert "6 identifier(s) unknown" in err and "NOPE0" in err
-    assert len(pd.read_csv(out)) == 4
+    assert (pd.read_csv(out)["status"] == "scored").sum() == 4
     side = tmp_path / "s.csv.unknown.txt"
     assert side.read_text().split() == [f"NOPE{i}" for i in range(6)]
     code, stdout, err = cli(["score", model_dir, pairs, "--min-mapped", "0.2"])
-    assert code == 0 and "6 identifier(s) unknown" in err and "NOPE" not in stdout
+    assert code == 0 and "6 identifier(s) unknown" in err and "listed in" not in err
 
 
 def test_run_recomputes_a_step_whose_input_changed(tmp_path, files) -> None:

@@ -34,6 +34,7 @@ MODEL_FILES = {
     "model.safetensors",
     "train_pairs.csv",
     "id_mapping.tsv",
+    ".calbio_output.json",  # the marker that lets --force replace it
 }
 SRC = Path(__file__).resolve().parents[1] / "src"
 

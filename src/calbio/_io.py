@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from calbio.errors import CalbioInputError, OutputExistsError
+from calbio.errors import CalbioInputError, OutputExistsError, OutputWriteError
 
 log = logging.getLogger("calbio")
 
@@ -65,21 +65,77 @@ def _tmp_prefix(path: Path) -> str:
     return f".{path.name}.calbio-{os.getpid()}-"
 
 
+# ----------------------------------------------------------------------------- full disk
+# errno -> the words of the one-line error (a full disk, a file-size limit, a quota)
+_FULL = {
+    errno.ENOSPC: "no space left on device",
+    errno.EFBIG: "file too large (a file-size limit, e.g. ulimit -f)",
+    errno.EDQUOT: "disk quota exceeded",
+}
+# safetensors reports the same OS errors inside its own exception's text
+_FULL_TEXT = {
+    "no space left": _FULL[errno.ENOSPC],
+    "file too large": _FULL[errno.EFBIG],
+    "filetoolarge": _FULL[errno.EFBIG],
+    "storagefull": _FULL[errno.ENOSPC],
+    "quota exceeded": _FULL[errno.EDQUOT],
+}
+
+
+def full_disk_reason(exc: BaseException | None) -> str | None:
+    """Why a write failed when ``exc`` (or an exception it chains) is a full disk, else None.
+
+    Recognises ``OSError`` with ENOSPC / EFBIG / EDQUOT and safetensors' ``SafetensorError``
+    wrapping them.
+    """
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, OSError) and exc.errno in _FULL:
+            return _FULL[exc.errno]
+        if type(exc).__name__ == "SafetensorError":
+            text = str(exc).lower()
+            for key, reason in _FULL_TEXT.items():
+                if key in text:
+                    return reason
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+def output_name(path: str | Path) -> str:
+    """The output a temporary sibling stands for (``.NAME.calbio-PID-X.tmp`` -> ``NAME``)."""
+    p = Path(path)
+    for part in (p, *p.parents):
+        m = _DEBRIS.match(part.name)
+        if m is not None:
+            return str(part.with_name(m["name"]) / p.relative_to(part))
+    return str(p)
+
+
+@contextlib.contextmanager
+def full_disk_guard(path: str | Path) -> Iterator[None]:
+    """Turn a full disk / file-size limit inside the block into one OutputWriteError on ``path``."""
+    try:
+        yield
+    except OutputWriteError:
+        raise
+    except Exception as exc:
+        reason = full_disk_reason(exc)
+        if reason is None:
+            raise
+        failed = getattr(exc, "filename", None)
+        raise OutputWriteError(
+            f"cannot write the output: {reason}; nothing was written there (free space or "
+            "raise the limit, then run again)",
+            output_name(failed if isinstance(failed, str | Path) else path),
+        ) from exc
+
+
 def write_text_atomic(path: str | Path, text: str) -> Path:
     """Write text to ``path`` atomically (temporary file in the same folder, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=_tmp_prefix(path), suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.chmod(tmp, _umask_mode())  # mkstemp creates 0600; outputs get normal permissions
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    return path
+    with atomic_file(path) as tmp, open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    return Path(path)
 
 
 def write_json_atomic(path: str | Path, obj: Any) -> Path:
@@ -88,19 +144,36 @@ def write_json_atomic(path: str | Path, obj: Any) -> Path:
 
 
 @contextlib.contextmanager
+def atomic_files(*paths: str | Path) -> Iterator[list[Path]]:
+    """Yield one temporary path per output; all are renamed into place only if the block succeeds.
+
+    A full disk (or a file-size limit) becomes one :class:`OutputWriteError` naming the output,
+    and no output is left half-written.
+    """
+    targets = [Path(p) for p in paths]
+    tmps: list[Path] = []
+    try:
+        with full_disk_guard(targets[0] if targets else "."):
+            for path in targets:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                fd, tmp = tempfile.mkstemp(prefix=_tmp_prefix(path), suffix=".tmp", dir=path.parent)
+                os.close(fd)
+                tmps.append(Path(tmp))
+            yield list(tmps)
+        for tmp, path in zip(tmps, targets, strict=True):
+            os.chmod(tmp, _umask_mode())  # mkstemp creates 0600; outputs get normal permissions
+            os.replace(tmp, path)
+    finally:
+        for tmp in tmps:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+
+
+@contextlib.contextmanager
 def atomic_file(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path to write; it is renamed to ``path`` only if the block succeeds."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=_tmp_prefix(path), suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        os.chmod(tmp, _umask_mode())
-        os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+    with atomic_files(path) as (tmp,):
+        yield tmp
 
 
 # ----------------------------------------------------------------------------- output checks
@@ -169,6 +242,7 @@ def check_output(
         if not force:
             what = "output directory" if path.is_dir() else "output file"
             raise OutputExistsError(f"{what} already exists; pass --force to overwrite", path)
+        check_replaceable(path)
     folder = _resolved(path).parent
     while not folder.exists():
         folder = folder.parent
@@ -181,6 +255,103 @@ def check_output(
 def check_output_file(path: str | Path, force: bool) -> Path:
     """Refuse to overwrite an existing output unless ``force``; refuse unwritable locations."""
     return check_output(path, force)
+
+
+# ----------------------------------------------------------------------------- --force
+# Every directory calbio writes atomically carries this marker: a JSON manifest of the files and
+# folders it wrote. ``--force`` replaces a directory only when every entry in it is calbio's
+# (listed in the manifest, or for older unmarked directories one of the names calbio writes).
+MARKER = ".calbio_output.json"
+_MARKER_NOTE = (
+    "written by calbio; --force may replace this directory only while it holds nothing but "
+    "these files"
+)
+# The files of every calbio output directory, for directories written before the marker existed:
+# model (fit), run (evaluate, context evaluate, demo), clusters, ablation, index, context worlds.
+OWN_NAMES = frozenset(
+    {
+        "model.safetensors", "config.json", "entities.csv", "train_pairs.csv", "metadata.json",
+        "loss_curve.csv", "id_mapping.tsv",
+        "metrics.json", "test_scores.csv.gz", "model", "models", "query.csv",
+        "per_context.csv", "loco.csv", "reliability.csv",
+        "table.csv.gz", "pairs.csv", "truth.json",
+        "ablation.json", "ablation.md", "index.faiss", "index.json",
+        "clusters.csv", "clusters.parquet", "embedding_clusters.csv",
+        "embedding_clusters.parquet", "members.csv", "members.parquet", "enrichment.csv",
+        "enrichment.parquet", "embedding_enrichment.csv", "embedding_enrichment.parquet",
+        "table9.csv", "validation.json", "params.json",
+    }
+)  # fmt: skip
+
+
+def _entries(path: Path) -> list[str]:
+    """Every file and folder below ``path``, as sorted POSIX paths relative to it."""
+    return sorted(p.relative_to(path).as_posix() for p in path.rglob("*"))
+
+
+def write_marker(path: str | Path) -> None:
+    """Mark directory ``path`` as calbio's: a manifest of everything in it now."""
+    path = Path(path)
+    files = [e for e in _entries(path) if e != MARKER]
+    (path / MARKER).write_text(to_json({"note": _MARKER_NOTE, "files": files}), encoding="utf-8")
+
+
+def _manifest(path: Path) -> set[str] | None:
+    try:
+        files = json.loads((path / MARKER).read_text(encoding="utf-8"))["files"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return {str(f) for f in files} if isinstance(files, list) else None
+
+
+def foreign_file(path: str | Path) -> Path | None:
+    """The first entry in directory ``path`` that calbio did not write, or None.
+
+    A marked directory (:data:`MARKER`) may hold what its manifest lists, plus calbio outputs
+    written into it later (subdirectories with their own marker, checked the same way); an
+    unmarked one (older calbio versions) only names in :data:`OWN_NAMES`, folders checked the
+    same way. The debris of crashed calbio runs counts as calbio's.
+    """
+    path = Path(path)
+    listed = _manifest(path)
+
+    def walk(folder: Path) -> Path | None:
+        for entry in sorted(folder.iterdir()):
+            if entry.name == MARKER or _DEBRIS.match(entry.name):
+                continue
+            is_dir = entry.is_dir() and not entry.is_symlink()
+            if listed is not None and entry.relative_to(path).as_posix() in listed:
+                ok = True
+            elif is_dir and (entry / MARKER).is_file():  # a calbio output of its own
+                inner = foreign_file(entry)
+                if inner is not None:
+                    return inner
+                continue
+            else:
+                ok = listed is None and entry.name in OWN_NAMES and not entry.is_symlink()
+            if not ok:
+                return entry
+            if is_dir:
+                inner = walk(entry)
+                if inner is not None:
+                    return inner
+        return None
+
+    return walk(path)
+
+
+def check_replaceable(path: str | Path) -> None:
+    """Refuse to ``--force`` over a directory holding a file that calbio did not write."""
+    path = Path(path)
+    if not path.is_dir() or path.is_symlink():
+        return
+    foreign = foreign_file(path)
+    if foreign is not None:
+        raise CalbioInputError(
+            f"holds {foreign.relative_to(path)}, which calbio did not write; --force replaces "
+            "only calbio's own outputs. Move that file away or choose another output directory",
+            path,
+        )
 
 
 # ----------------------------------------------------------------------------- crash debris
@@ -290,9 +461,11 @@ def replace_dir(new: Path, target: Path) -> None:
 def atomic_dir(path: str | Path, force: bool = False) -> Iterator[Path]:
     """Yield a temporary directory that replaces ``path`` only when the block succeeds.
 
-    An existing ``path`` is refused unless ``force``; nothing partial is left behind on error,
-    and a kill at any moment leaves either the old or the new complete directory at ``path``
-    (plus debris that the next run removes).
+    An existing ``path`` is refused unless ``force``, and even then when it holds a file calbio
+    did not write (:func:`check_replaceable`); the new directory carries the marker
+    :data:`MARKER`. Nothing partial is left behind on error (a full disk is one
+    :class:`OutputWriteError`), and a kill at any moment leaves either the old or the new
+    complete directory at ``path`` (plus debris that the next run removes).
     """
     path = Path(path)
     if path.exists() or path.is_symlink():
@@ -302,12 +475,15 @@ def atomic_dir(path: str | Path, force: bool = False) -> Iterator[Path]:
             )
         if not path.is_dir():
             raise CalbioInputError("exists and is not a directory", path)
+        check_replaceable(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     clean_debris(path.parent, path.name)
     tmp = Path(tempfile.mkdtemp(prefix=_tmp_prefix(path), suffix=".tmp", dir=path.parent))
     try:
-        _test_delay()
-        yield tmp
+        with full_disk_guard(path):
+            _test_delay()
+            yield tmp
+            write_marker(tmp)
         os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp creates 0700
         _test_delay()
         replace_dir(tmp, path)

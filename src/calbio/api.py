@@ -89,16 +89,43 @@ def score_pairs_table(
     n_random: int = N_RANDOM_PAIRS,
     seed: int = 0,
 ) -> pd.DataFrame:
-    """Score pairs that map onto the model's entities.
+    """Score every pair of ``pairs`` with a fitted model: one row per input pair, in order.
 
-    Columns: ``a, b, association, cosine``; ``training_pair`` (the pair was a training pair);
-    ``rank_in_a`` / ``rank_in_b`` (rank of b among all partners of a, and of a among those of
-    b; 1 = best); ``percentile`` (share of ``n_random`` random entity pairs scoring below it).
+    Columns: ``input_a, input_b`` (the ids as given) and ``a, b`` (the model's entities they
+    matched; empty when unknown); ``status``: ``scored``, ``duplicate`` (the same matched pair as
+    the earlier row ``duplicate_of_row``, 1-based; scored again), ``unknown id`` or ``self pair``
+    (not scored: NaN); ``association, cosine``; ``training_pair``; ``rank_in_a`` /
+    ``rank_in_b`` (rank of b among all partners of a, and of a among those of b; 1 = best);
+    ``percentile`` (share of ``n_random`` random entity pairs scoring below it). Load a file with
+    ``load_pairs(..., keep_rows=True)`` to keep its duplicate and self-pair rows.
     """
     mapped = map_onto_model(model, pairs, min_mapped)
-    idx = mapped.idx
     if kind is not None and not isinstance(model, CAL):
         raise CalbioInputError(f"--score applies to CAL models, not {type(model).__name__}")
+    names = np.asarray(model.names_, dtype=object)
+    n = len(names)
+    # each input id -> the entity it matched (exact, case, or converted through id tables)
+    idm = mapped.id_mapping
+    to_name = dict(zip(idm["id"], idm["mapped_to"], strict=True)) if idm is not None else {}
+    row_of = pd.Series(np.arange(n), index=pd.Index(names))
+    row_of = row_of[~row_of.index.duplicated()]
+
+    def rows(ids: np.ndarray) -> np.ndarray:
+        matched = pd.Series(ids, dtype=object).astype(str).map(to_name).fillna("")
+        return matched.map(row_of).fillna(-1).to_numpy(np.int64)
+
+    ra, rb = rows(np.asarray(pairs.a)), rows(np.asarray(pairs.b))
+    known = (ra >= 0) & (rb >= 0)
+    selfp = known & (ra == rb)
+    ok = known & ~selfp
+    key = np.where(
+        ok, np.minimum(ra, rb) * np.int64(n) + np.maximum(ra, rb), -1 - np.arange(len(ra))
+    )
+    first = pd.Series(np.arange(len(ra))).groupby(key).transform("min").to_numpy()
+    dup = ok & (first != np.arange(len(ra)))
+    status = np.where(~known, "unknown id", np.where(selfp, "self pair", "scored")).astype(object)
+    status[dup] = "duplicate"
+    idx = np.stack([ra[ok], rb[ok]], axis=1)
     if isinstance(model, CAL):
         kind = kind or model.config.score
         left, right = model.score_vectors(kind)
@@ -116,18 +143,54 @@ def score_pairs_table(
     rank_a = _ranks_among_partners(rows_of, idx[:, 0], idx[:, 1])
     rank_b = _ranks_among_partners(rows_of, idx[:, 1], idx[:, 0])
     rng = np.random.default_rng(seed)
-    ra = rng.integers(0, n, size=n_random)
-    rb = (ra + rng.integers(1, max(n, 2), size=n_random)) % n  # never a self-pair
-    ref = np.sort(score(np.stack([ra, rb], 1)))
+    r1 = rng.integers(0, n, size=n_random)
+    r2 = (r1 + rng.integers(1, max(n, 2), size=n_random)) % n  # never a self-pair
+    ref = np.sort(score(np.stack([r1, r2], 1)))
     pct = 100.0 * np.searchsorted(ref, assoc, side="left") / len(ref)
-    out = {"a": model.names_[idx[:, 0]], "b": model.names_[idx[:, 1]], "association": assoc}
+
+    def full(values: np.ndarray, dtype: str) -> pd.Series:
+        col = pd.Series(index=range(len(ra)), dtype=dtype)  # NaN / <NA> where not scored
+        col[ok] = values
+        return col
+
+    out: dict[str, Any] = {
+        "input_a": np.asarray(pairs.a, dtype=object),
+        "input_b": np.asarray(pairs.b, dtype=object),
+        "a": np.where(ra >= 0, names[np.maximum(ra, 0)], ""),
+        "b": np.where(rb >= 0, names[np.maximum(rb, 0)], ""),
+        "status": status,
+        "duplicate_of_row": pd.Series(first + 1).astype("Int64").where(dup),
+        "association": full(assoc, "float64"),
+    }
     E = getattr(model, "embedding_", None)
     if E is not None:
-        out["cosine"] = pair_scores(E, E, idx, "cosine")
+        out["cosine"] = full(pair_scores(E, E, idx, "cosine"), "float64")
     out.update(
-        {"training_pair": train_pair, "rank_in_a": rank_a, "rank_in_b": rank_b, "percentile": pct}
+        {
+            "training_pair": full(train_pair, "boolean"),
+            "rank_in_a": full(rank_a, "Int64"),
+            "rank_in_b": full(rank_b, "Int64"),
+            "percentile": full(pct, "float64"),
+        }
     )
     return pd.DataFrame(out)
+
+
+def describe_score_rows(table: pd.DataFrame) -> str:
+    """One line: how many input rows were scored, duplicates, unknown and self pairs."""
+    counts = table["status"].value_counts()
+    n = len(table)
+    parts = [f"{int(counts.get('scored', 0)):,} scored"]
+    if counts.get("duplicate", 0):
+        parts.append(
+            f"{int(counts['duplicate']):,} duplicate(s) of an earlier row after matching ids "
+            "(same pair; scored again, see duplicate_of_row)"
+        )
+    if counts.get("unknown id", 0):
+        parts.append(f"{int(counts['unknown id']):,} with an unknown id (not scored)")
+    if counts.get("self pair", 0):
+        parts.append(f"{int(counts['self pair']):,} self pair(s) (not scored)")
+    return f"{n:,} input row(s): " + ", ".join(parts)
 
 
 # Excel turns some gene symbols into dates (SEPT2 -> 2-Sep, MARCH1 -> 1-Mar) and back.

@@ -16,3 +16,7 @@ class CalbioInputError(ValueError):
 
 class OutputExistsError(CalbioInputError):
     """An output would overwrite existing results and --force was not given."""
+
+
+class OutputWriteError(CalbioInputError):
+    """An output could not be written: the disk is full, or a file-size limit or quota was hit."""

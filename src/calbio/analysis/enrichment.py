@@ -516,7 +516,7 @@ def cluster_report(
         )
     validation: dict[str, dict[str, Any]] = {}
     for vp in validate_with:
-        mapped = map_pairs(vp, model._as_embeddings(), min_fraction=0.0).idx
+        mapped = map_pairs(vp, model.entity_table(), min_fraction=0.0).idx
         # pairs that are also training pairs would be in clusters by construction: drop them
         vidx = drop_known_pairs(mapped, model.train_pairs_, len(model.names_))
         stem = Path(vp.source).name.split(".")[0] or f"validation{len(validation)}"

@@ -128,8 +128,9 @@ def read_pairs(
     protein_info: Path | None,
     min_mapped: float | None = 0.5,
     known_ids: Any = None,
+    keep_rows: bool = False,
 ) -> Pairs:
-    """Load pairs with the CLI's options."""
+    """Load pairs with the CLI's options (``keep_rows``: see ``calbio.data.pairs.load_pairs``)."""
     return load_pairs(
         path,
         columns=parse_columns(columns),
@@ -137,6 +138,7 @@ def read_pairs(
         protein_info=protein_info,
         min_mapped=min_mapped,
         known_ids=known_ids,
+        keep_rows=keep_rows,
     )
 
 

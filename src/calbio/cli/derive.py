@@ -52,9 +52,10 @@ def _derive(
     shrinkage: float | None,
     force: bool,
 ) -> None:
-    from calbio._io import atomic_file, check_output_file
+    from calbio._io import atomic_files, check_output_file, to_json
     from calbio.data.derive import (
         METHODS,
+        constant_warnings,
         derive_pairs,
         derive_pairs_by_context,
         load_contexts,
@@ -67,7 +68,9 @@ def _derive(
         raise CalbioInputError("give exactly one of --top-k K or --fdr Q")
     if not 0 < min_observed <= 1:
         raise CalbioInputError(f"--min-observed must be in (0, 1], got {min_observed}")
+    meta = out.with_name(out.name + ".json")  # what was derived and what got no pairs
     check_output_file(out, force)
+    check_output_file(meta, force)
     contexts = load_contexts(by_context) if by_context is not None else None  # fail fast
     table, counts = load_profiles(profiles, id_column=id_column, min_observed=min_observed)
     err_console.print(
@@ -100,11 +103,16 @@ def _derive(
         raise CalbioInputError(
             "no pair passes the selection (try a larger --fdr, or --top-k)", profiles
         )
-    with atomic_file(out) as tmp:
+    warnings = constant_warnings(res.stats)
+    for line in warnings:
+        err_console.print(f"warning: {line}", markup=False, highlight=False, soft_wrap=True)
+    info = {"kind": kind, "profiles": str(profiles), **counts, **res.stats, "warnings": warnings}
+    with atomic_files(out, meta) as (tmp, tmp_meta):
         res.table.to_csv(tmp, index=False, compression="gzip" if out.suffix == ".gz" else None)
+        tmp_meta.write_text(to_json(info), encoding="utf-8")
     sel = f"top {top_k} per entity" if top_k is not None else f"BH q <= {fdr}"
     console.print(
-        f"wrote {len(res):,} {kind} pairs ({method}, {sel}) to {out}",
+        f"wrote {len(res):,} {kind} pairs ({method}, {sel}) to {out} (+ {meta.name})",
         highlight=False,
         soft_wrap=True,
     )

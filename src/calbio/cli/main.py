@@ -169,11 +169,13 @@ def score(
 ) -> None:
     """Score pairs with a fitted model: association, cosine, training flag, ranks, percentile.
 
+    One output row per input row, in input order: the ids as given (input_a, input_b), the
+    entities they matched (a, b) and a status (scored, duplicate, unknown id, self pair).
     Identifiers the model does not know are counted on stderr and, with --out, listed in
-    OUT.unknown.txt beside the CSV.
+    OUT.unknown.txt beside the CSV (written only when there are some).
     """
     from calbio._io import check_output
-    from calbio.api import score_pairs_table
+    from calbio.api import describe_score_rows, score_pairs_table
     from calbio.data.identifiers import id_session
     from calbio.data.pairs import unknown_identifiers
     from calbio.models.persistence import load_model
@@ -186,10 +188,14 @@ def score(
         check_output(out, force, inputs=[model_dir, pairs], kind="file")
         check_output(side, force, inputs=[model_dir, pairs], kind="file")
     model = load_model(model_dir)
-    prs = c.read_pairs(pairs, columns, None, None, min_mapped=None, known_ids=model.names_)
+    prs = c.read_pairs(
+        pairs, columns, None, None, min_mapped=None, known_ids=model.names_, keep_rows=True
+    )
     with id_session(id_tables):
         table = score_pairs_table(model, prs, kind=kind, min_mapped=min_mapped)
+    err_console.print(describe_score_rows(table), markup=False, highlight=False)
     unknown = unknown_identifiers(prs, model.entity_table())
+    unknown = unknown[unknown != ""]
     if len(unknown):
         where = f"; listed in {side}" if side is not None else ""
         err_console.print(
@@ -201,12 +207,16 @@ def score(
     if out is None:
         table.to_csv(sys.stdout, index=False)
     else:
-        from calbio._io import atomic_file, write_text_atomic
+        from calbio._io import atomic_files
 
-        with atomic_file(out) as tmp:
-            table.to_csv(tmp, index=False)
-        write_text_atomic(side, "".join(f"{x}\n" for x in unknown))
-        err_console.print(f"wrote {len(table):,} scored pairs to {out}")
+        # both files or neither; no side file when every id is known
+        with atomic_files(out, *([side] if len(unknown) else [])) as tmps:
+            table.to_csv(tmps[0], index=False)
+            if len(unknown):
+                tmps[1].write_text("".join(f"{x}\n" for x in unknown), encoding="utf-8")
+        err_console.print(
+            f"wrote {len(table):,} rows to {out}" + (f" and {side}" if len(unknown) else "")
+        )
 
 
 @app.command()
@@ -342,6 +352,18 @@ def main() -> None:
     except KeyboardInterrupt:
         err_console.print("calbio: interrupted")
         sys.exit(130)
+    except Exception as exc:  # a full disk outside calbio._io's writers (e.g. stdout): one line
+        from calbio._io import full_disk_reason, output_name
+
+        reason = full_disk_reason(exc)
+        if reason is None:
+            raise
+        where = getattr(exc, "filename", None)
+        where = output_name(where) if where else "an output"
+        err_console.print(
+            f"calbio: error: {where}: cannot write: {reason}", markup=False, highlight=False
+        )
+        sys.exit(2)
 
 
 if __name__ == "__main__":

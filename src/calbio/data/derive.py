@@ -285,6 +285,26 @@ def _above(
     return np.concatenate(ai), np.concatenate(bi), np.concatenate(rs)
 
 
+MAX_LISTED = 20  # constant entities named in the statistics (the count is always complete)
+
+
+def constant_warnings(info: Mapping[str, Any]) -> list[str]:
+    """One warning per selection (whole table, or each context) where constant rows got no pairs."""
+    per = info.get("contexts") or {None: info}
+    out = []
+    for ctx, st in per.items():
+        n = int(st.get("n_constant_dropped", 0))
+        if n:
+            names = st.get("constant_entities", [])[:5]
+            where = f" in context {ctx!r}" if ctx is not None else ""
+            out.append(
+                f"{n:,} entit{'y has' if n == 1 else 'ies have'} no variance across the "
+                f"screens{where} and get no pairs: {', '.join(names)}"
+                + (" ..." if n > len(names) else "")
+            )
+    return out
+
+
 def derive_pairs(
     profiles: pd.DataFrame,
     *,
@@ -339,6 +359,8 @@ def derive_pairs(
             "selection": f"top_k={top_k}" if top_k is not None else f"fdr={fdr}",
             "n_entities": int(len(names)),
             "n_constant_dropped": int((~ok).sum()),
+            # entities without variance across the screens: no correlation, so no pairs
+            "constant_entities": [str(x) for x in names[~ok][:MAX_LISTED]],
             "n_screens": int(n_screens),
             "n_tests": int(n_tests),
             "n_pairs": int(len(table)),

@@ -155,9 +155,18 @@ def _as_id_series(values: Any) -> pd.Series:
 
 
 def _clean(
-    a: pd.Series, b: pd.Series, evidence: pd.DataFrame | None
+    a: pd.Series, b: pd.Series, evidence: pd.DataFrame | None, keep_rows: bool = False
 ) -> tuple[np.ndarray, np.ndarray, pd.DataFrame | None, dict[str, int]]:
-    """Strip ids, drop empty ids, self-pairs and undirected duplicates (keeping the first)."""
+    """Strip ids, drop empty ids, self-pairs and undirected duplicates (keeping the first).
+
+    ``keep_rows``: count them but keep every row, in order (``calbio score`` answers each row).
+    """
+    if keep_rows:
+        a, b = _as_id_series(a).reset_index(drop=True), _as_id_series(b).reset_index(drop=True)
+        _, _, _, st = _clean(a, b, evidence)
+        st["n_pairs"] = int(len(a))
+        ev = None if evidence is None else evidence.reset_index(drop=True)
+        return a.to_numpy(dtype=object), b.to_numpy(dtype=object), ev, st
     a = _as_id_series(a)
     b = _as_id_series(b)
     if evidence is not None:
@@ -438,6 +447,7 @@ def _build_pairs(
     protein_names: pd.Series | None = None,
     stats: dict[str, Any] | None = None,
     sha256: str | None = None,
+    keep_rows: bool = False,
 ) -> Pairs:
     """Filter by score, map STRING protein ids, clean, and pack into Pairs."""
     st: dict[str, Any] = {"warnings": []}
@@ -464,7 +474,7 @@ def _build_pairs(
         a, b = ma[keep], mb[keep]
         df = df.loc[keep]
     evidence = df[numeric].reset_index(drop=True) if numeric else None
-    a_out, b_out, evidence, cleaned = _clean(a, b, evidence)
+    a_out, b_out, evidence, cleaned = _clean(a, b, evidence, keep_rows)
     st.update(cleaned)
     return Pairs(a=a_out, b=b_out, evidence=evidence, source=source, sha256=sha256, stats=st)
 
@@ -477,10 +487,14 @@ def load_pairs(
     protein_info: str | Path | None = None,
     min_mapped: float | None = 0.5,
     known_ids: Iterable[Any] | None = None,
+    keep_rows: bool = False,
 ) -> Pairs:
     """Load associated pairs: a file (CSV/TSV/space-separated, gzip ok, STRING links), a
     DataFrame (identifier columns auto-detected or ``columns``), a list of (a, b) tuples, or
-    ``Pairs``. ``min_mapped`` and ``known_ids`` apply to files only.
+    ``Pairs``. ``min_mapped``, ``known_ids`` and ``keep_rows`` apply to files only.
+
+    ``keep_rows``: keep empty ids, self-pairs and duplicates (counted in ``stats``), one pair per
+    row in file order, for commands that answer every input row (``calbio score``).
 
     With a protein.info file, rows whose protein ids have no name are lost; when more than
     ``1 - min_mapped`` of the rows (after the score filter) are lost that way, this refuses, the
@@ -554,6 +568,7 @@ def load_pairs(
         protein_names=protein_names,
         stats=stats,
         sha256=sha256_file(p),
+        keep_rows=keep_rows,
     )
     if len(pairs) == 0:
         st = pairs.stats

@@ -11,11 +11,19 @@ A model directory holds
 ``load_model`` checks the format version, that every recorded array is present with its recorded
 shape, that the entity table matches the arrays, and that no array holds NaN or inf; each failure
 is one :class:`~calbio.errors.CalbioInputError` naming the file.
+
+``config.json`` also records ``hashes``: the sha256 of the entity list (in order), of the
+training pairs and of every array (dtype, shape and bytes). ``load_model`` recomputes them, so an
+edited ``entities.csv`` (e.g. rows sorted or rotated, which would silently give every row another
+entity's vectors) or a changed array is refused, naming the file. Directories written before the
+hashes existed load with a warning that they cannot be checked (re-save to add them).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 import os
 import platform
 from pathlib import Path
@@ -29,6 +37,31 @@ from calbio.errors import CalbioInputError
 
 MODEL_FORMAT = 2
 ARRAYS_FILE = "model.safetensors"
+log = logging.getLogger("calbio")
+
+
+def hash_names(names: Any) -> str:
+    """sha256 of an ordered list of identifiers (one per line, as strings)."""
+    text = "\n".join(str(x) for x in np.asarray(names, dtype=object).ravel())
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def hash_array(arr: np.ndarray) -> str:
+    """sha256 of an array's dtype, shape and C-ordered bytes."""
+    a = np.ascontiguousarray(arr)
+    h = hashlib.sha256(f"{a.dtype.str}{list(a.shape)}".encode())
+    h.update(a.reshape(-1).view(np.uint8))
+    return h.hexdigest()
+
+
+def _content_hashes(
+    names: np.ndarray, pairs_a: Any, pairs_b: Any, arrays: dict[str, np.ndarray]
+) -> dict[str, Any]:
+    return {
+        "entities": hash_names(names),
+        "train_pairs": hash_names(np.stack([np.asarray(pairs_a), np.asarray(pairs_b)], 1)),
+        "arrays": {k: hash_array(v) for k, v in arrays.items()},
+    }
 
 
 def _jsonable(value: Any) -> Any:
@@ -108,6 +141,8 @@ def save_model(
         "arrays": {k: list(v.shape) for k, v in arrays.items()},
     }
     tp = np.asarray(model.train_pairs_, dtype=np.int64).reshape(-1, 2)
+    # what load_model checks the files against (an edited entities.csv must not load)
+    config["hashes"] = _content_hashes(names, names[tp[:, 0]], names[tp[:, 1]], arrays)
     meta = {
         **versions(),
         "seed": getattr(model, "random_state", None),
@@ -204,7 +239,37 @@ def _read(path: Path) -> tuple[dict, dict[str, np.ndarray], np.ndarray, pd.DataF
         )
     if not {"a", "b"} <= set(tp.columns):
         raise CalbioInputError("train_pairs.csv needs columns a,b", path)
+    _check_hashes(path, config, names.to_numpy(dtype=object), tp, arrays)
     return config, arrays, names.to_numpy(dtype=object), tp, meta
+
+
+def _check_hashes(
+    path: Path, config: dict, names: np.ndarray, tp: pd.DataFrame, arrays: dict[str, np.ndarray]
+) -> None:
+    """Refuse files whose content differs from the hashes in config.json; warn when none."""
+    recorded = config.get("hashes")
+    if not isinstance(recorded, dict):
+        log.warning(
+            "calbio: %s: config.json records no hashes (written by an older calbio), so its "
+            "entities.csv and arrays cannot be checked; re-save the model to add them",
+            path,
+        )
+        return
+    now = _content_hashes(names, tp["a"].to_numpy(object), tp["b"].to_numpy(object), arrays)
+    for key, file in (("entities", "entities.csv"), ("train_pairs", "train_pairs.csv")):
+        if key in recorded and recorded[key] != now[key]:
+            raise CalbioInputError(
+                "does not match the hash in config.json (edited, reordered or from another "
+                "model); refusing to load a model whose rows may be other entities",
+                path / file,
+            )
+    for k, h in (recorded.get("arrays") or {}).items():
+        if k in now["arrays"] and h != now["arrays"][k]:
+            raise CalbioInputError(
+                f"array {k!r} does not match its hash in config.json (the file was changed "
+                "after saving)",
+                path / ARRAYS_FILE,
+            )
 
 
 def load_model(path: str | Path) -> Any:
