@@ -555,16 +555,11 @@ def genome_stages(X: np.ndarray, pairs: np.ndarray, protocol: str, n_boot: int) 
 
     import pandas as pd
 
-    from calbio.core.graph import known_csr
+    from calbio.core.graph import known_csr, pair_keys, sample_uniform_negatives
     from calbio.core.metrics import bootstrap_auc_ci
     from calbio.data.types import Embeddings, MappedPairs
     from calbio.evaluation.ranking import filtered_ranking
-    from calbio.evaluation.splits import (
-        make_split,
-        pair_keys,
-        sample_degree_matched_negatives,
-        sample_uniform_negatives,
-    )
+    from calbio.evaluation.splits import make_split, sample_degree_matched_negatives
     from calbio.evaluation.timing import Timer
     from calbio.models.cal import CAL
     from calbio.models.graph import (

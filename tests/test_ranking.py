@@ -10,11 +10,11 @@ import torch
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from calbio.core.graph import known_csr
 from calbio.evaluation.ranking import (
     bootstrap_mean_ci,
     filtered_ranking,
     filtered_ranks,
-    known_csr,
     rank_summary,
     rows_from_vectors,
 )

@@ -4,13 +4,9 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from calbio.core.graph import pair_keys, sample_uniform_negatives
 from calbio.core.metrics import roc_auc
-from calbio.evaluation.splits import (
-    make_split,
-    pair_keys,
-    sample_degree_matched_negatives,
-    sample_uniform_negatives,
-)
+from calbio.evaluation.splits import make_split, sample_degree_matched_negatives
 from calbio.models.graph import degree_product_score, training_degree
 
 
