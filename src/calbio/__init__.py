@@ -1,14 +1,31 @@
-"""calbio: learn associations between biological entities and evaluate them honestly."""
+"""calbio: learn associations between biological entities and evaluate them honestly.
+
+The public API is re-exported here lazily (PEP 562): ``import calbio`` and ``calbio --version``
+do not import torch or scikit-learn; the first use of ``calbio.CAL`` (say) imports its module.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-from calbio.data.embeddings import load_embeddings  # noqa: E402
-from calbio.data.matching import map_pairs  # noqa: E402
-from calbio.data.pairs import load_pairs  # noqa: E402
-from calbio.data.types import Embeddings, MappedPairs, Pairs  # noqa: E402
-from calbio.evaluation.protocol import EvaluationResult, evaluate  # noqa: E402
-from calbio.models.cal import CAL  # noqa: E402
-from calbio.models.presets import PRESETS, TrainConfig, get_preset  # noqa: E402
+# public name -> the module that defines it
+_EXPORTS = {
+    "CAL": "calbio.models.cal",
+    "PRESETS": "calbio.models.presets",
+    "Embeddings": "calbio.data.types",
+    "EvaluationResult": "calbio.evaluation.protocol",
+    "MappedPairs": "calbio.data.types",
+    "Pairs": "calbio.data.types",
+    "TrainConfig": "calbio.models.presets",
+    "evaluate": "calbio.evaluation.protocol",
+    "get_preset": "calbio.models.presets",
+    "load_embeddings": "calbio.data.embeddings",
+    "load_pairs": "calbio.data.pairs",
+    "map_pairs": "calbio.data.matching",
+}
 
 __all__ = [
     "CAL",
@@ -25,3 +42,27 @@ __all__ = [
     "load_pairs",
     "map_pairs",
 ]
+
+if TYPE_CHECKING:
+    from calbio.data.embeddings import load_embeddings
+    from calbio.data.matching import map_pairs
+    from calbio.data.pairs import load_pairs
+    from calbio.data.types import Embeddings, MappedPairs, Pairs
+    from calbio.evaluation.protocol import EvaluationResult, evaluate
+    from calbio.models.cal import CAL
+    from calbio.models.presets import PRESETS, TrainConfig, get_preset
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name's module on first use and cache the name in the package."""
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'calbio' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    """The package's attributes, lazy exports included (for tab completion)."""
+    return sorted({*globals(), *_EXPORTS})
