@@ -40,10 +40,30 @@ def synthetic():
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
-    """Path to the real data ($CALBIO_DATA, else ../shared/data); skip the test when absent."""
+    """Path to the real data ($CALBIO_DATA, else ../shared/data); skip the test when absent.
+
+    Every real-data test reaches the data through this fixture (or ``shared_file``), never
+    through a path of its own, so setting CALBIO_DATA runs all of them.
+    """
     if not (SHARED / "embeddings" / "depmap_crispr_gene_effect_pca50.csv").is_file():
         pytest.skip(f"real data not found at {SHARED} (set CALBIO_DATA to its folder)")
     return SHARED
+
+
+@pytest.fixture(scope="session")
+def shared_file(shared_data: Path) -> Callable[..., Path]:
+    """``shared_file("associations", "x.csv")``: that real-data file, or skip naming CALBIO_DATA."""
+
+    def get(*parts: str) -> Path:
+        path = shared_data.joinpath(*parts)
+        if not path.exists():
+            pytest.skip(
+                f"{'/'.join(parts)} not found in the real data at {shared_data} "
+                "(set CALBIO_DATA to a folder that holds it)"
+            )
+        return path
+
+    return get
 
 
 @pytest.fixture()

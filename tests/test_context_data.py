@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -20,8 +18,6 @@ from calbio.data.context import (
     map_context_pairs,
 )
 from calbio.errors import CalbioInputError
-
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
 def long_frame() -> pd.DataFrame:
@@ -131,15 +127,15 @@ def test_context_specific_pairs(tmp_path):
 
 
 @pytest.mark.realdata
-def test_depmap_lineages_preserve_within_lineage_geometry():
-    if not (SHARED / "embeddings" / "depmap_crispr_gene_effect_pca50.csv").is_file():
-        pytest.skip("shared data not available")
-    ce = depmap_lineage_embeddings(SHARED)
+def test_depmap_lineages_preserve_within_lineage_geometry(shared_data):
+    ce = depmap_lineage_embeddings(shared_data)
     assert ce.n_contexts == 3 and ce.dim == 50 and ce.n_entities == 2732
     assert [len(v) for v in ce.meta["cell_lines"].values()] == [24, 63, 37]
     # the shared representation is an isometry of the centred rank-50 profiles
-    W = pd.read_csv(SHARED / "embeddings/depmap_crispr_gene_effect_pca50.csv", index_col=0)
-    S = pd.read_csv(SHARED / "embeddings/depmap_crispr_cell_line_scores_pca50.csv.gz", index_col=0)
+    W = pd.read_csv(shared_data / "embeddings/depmap_crispr_gene_effect_pca50.csv", index_col=0)
+    S = pd.read_csv(
+        shared_data / "embeddings/depmap_crispr_cell_line_scores_pca50.csv.gz", index_col=0
+    )
     S = S.loc[ce.meta["cell_lines"]["liver"], W.columns].to_numpy()
     prof = W.to_numpy() @ (S - S.mean(0)).T  # genes x lines
     X = ce.embeddings_for("liver").X.astype(np.float64)

@@ -17,8 +17,6 @@ from calbio._io import sha256_file
 from calbio.data.embeddings import embeddings_from_array, embeddings_from_frame, load_embeddings
 from calbio.errors import CalbioInputError
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-
 NAMES = ["TP53", "BRCA1", "MYC", "EGFR"]
 X = np.array(
     [[1.0, 0.5, -0.25], [0.0, 2.0, 1.0], [3.0, -1.0, 0.0], [0.125, 0.25, 0.5]], dtype=np.float32
@@ -401,15 +399,13 @@ def test_from_array_property(arr: list) -> None:
 
 
 @pytest.mark.realdata
-def test_real_depmap_embedding() -> None:
-    path = SHARED / "embeddings" / "depmap_crispr_gene_effect_pca50.csv"
-    if not path.is_file():
-        pytest.skip("../shared/data is absent")
+def test_real_depmap_embedding(shared_file) -> None:
+    path = shared_file("embeddings", "depmap_crispr_gene_effect_pca50.csv")
     emb = load_embeddings(path, id_column="genes")
     assert emb.X.shape == (2732, 50)
     assert emb.meta["id_column"] == "genes"
     assert np.isfinite(emb.X).all()
-    scores = SHARED / "embeddings" / "depmap_crispr_cell_line_scores_pca50.csv.gz"
+    scores = shared_file("embeddings", "depmap_crispr_cell_line_scores_pca50.csv.gz")
     cells = load_embeddings(scores)
     assert cells.X.shape == (1095, 50)
     assert cells.names[0].startswith("ACH-")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -12,8 +10,6 @@ from calbio.data.matching import map_pairs, summarize_mapping
 from calbio.data.pairs import load_pairs, pairs_from_list
 from calbio.data.types import Pairs
 from calbio.errors import CalbioInputError
-
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
 def _emb(names: list[str]):
@@ -148,11 +144,9 @@ def test_summary_format() -> None:
 
 
 @pytest.mark.realdata
-def test_real_string_onto_depmap() -> None:
-    emb_path = SHARED / "embeddings" / "depmap_crispr_gene_effect_pca50.csv"
-    pairs_path = SHARED / "associations" / "string_ge950_pairs.csv"
-    if not (emb_path.is_file() and pairs_path.is_file()):
-        pytest.skip("../shared/data is absent")
+def test_real_string_onto_depmap(shared_file) -> None:
+    emb_path = shared_file("embeddings", "depmap_crispr_gene_effect_pca50.csv")
+    pairs_path = shared_file("associations", "string_ge950_pairs.csv")
     emb = load_embeddings(emb_path, id_column="genes")
     pairs = load_pairs(pairs_path)
     assert len(pairs) == 58_059

@@ -16,8 +16,6 @@ from calbio._io import sha256_file
 from calbio.data.pairs import load_pairs, pairs_from_frame, pairs_from_list, parse_min_score
 from calbio.errors import CalbioInputError
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-
 
 def _write(tmp_path: Path, text: str, name: str = "pairs.csv") -> Path:
     path = tmp_path / name
@@ -307,10 +305,8 @@ def test_cleanup_property(rows: list[tuple[str, str]]) -> None:
 
 
 @pytest.mark.realdata
-def test_real_string_ge950() -> None:
-    path = SHARED / "associations" / "string_ge950_pairs.csv"
-    if not path.is_file():
-        pytest.skip("../shared/data is absent")
+def test_real_string_ge950(shared_file) -> None:
+    path = shared_file("associations", "string_ge950_pairs.csv")
     p = load_pairs(path)
     assert p.stats["n_rows_read"] == 116_118
     assert len(p) == 58_059
@@ -319,10 +315,8 @@ def test_real_string_ge950() -> None:
 
 
 @pytest.mark.realdata
-def test_real_replogle_string_min_score() -> None:
-    path = SHARED / "associations" / "string_v12_replogle_k562_ge900.csv"
-    if not path.is_file():
-        pytest.skip("../shared/data is absent")
+def test_real_replogle_string_min_score(shared_file) -> None:
+    path = shared_file("associations", "string_v12_replogle_k562_ge900.csv")
     full = load_pairs(path)
     assert len(full) == 23_268
     p = load_pairs(path, min_score=parse_min_score(["experimental=700"]))

@@ -90,18 +90,12 @@ def test_text_histogram_counts_everything():
 
 
 @pytest.mark.realdata
-def test_doctor_on_depmap_string(tmp_path):
-    from pathlib import Path
-
+def test_doctor_on_depmap_string(tmp_path, shared_file):
     from calbio.data.embeddings import load_embeddings
     from calbio.data.pairs import load_pairs
 
-    shared = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-    emb_file = shared / "embeddings" / "depmap_crispr_gene_effect_pca50.csv"
-    if not emb_file.is_file():
-        pytest.skip(f"real data not found at {shared}")
-    emb = load_embeddings(emb_file)
-    prs = load_pairs(shared / "associations" / "string_ge950_pairs.csv")
+    emb = load_embeddings(shared_file("embeddings", "depmap_crispr_gene_effect_pca50.csv"))
+    prs = load_pairs(shared_file("associations", "string_ge950_pairs.csv"))
     rep = run_doctor(emb, prs, min_mapped=0.1, train_check=False)
     assert rep["n_pairs"] == 11_532
     c = _checks(rep)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -28,8 +26,6 @@ from calbio.analysis.enrichment import (
     restrict_to_background,
 )
 from calbio.errors import CalbioInputError
-
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
 def hand_sf(k: int, N: int, K: int, n: int) -> float:
@@ -197,11 +193,9 @@ def test_validation_pairs_that_are_training_pairs_are_dropped():
 
 
 @pytest.mark.realdata
-def test_go_bp_restricted_to_depmap_background():
-    gmt = SHARED / "genesets" / "GO_BP_propagated_5_500.gmt"
-    emb = SHARED / "embeddings" / "depmap_crispr_gene_effect_pca50.csv"
-    if not gmt.is_file() or not emb.is_file():
-        pytest.skip("../shared/data not available")
+def test_go_bp_restricted_to_depmap_background(shared_file):
+    gmt = shared_file("genesets", "GO_BP_propagated_5_500.gmt")
+    emb = shared_file("embeddings", "depmap_crispr_gene_effect_pca50.csv")
     import pandas as pd
 
     genes = pd.read_csv(emb, usecols=[0]).iloc[:, 0].astype(str).to_numpy()

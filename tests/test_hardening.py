@@ -295,7 +295,7 @@ def test_fit_options(files, tmp_path, cli, monkeypatch, extra, needle) -> None:
     def no_work(*a, **k):
         raise AssertionError("options must be checked before any work")
 
-    monkeypatch.setattr("calbio.cli.common.load_embeddings", no_work)
+    monkeypatch.setattr("calbio.data.embeddings.load_embeddings", no_work)
     out = tmp_path / "m"
     code, _, err = cli(["fit", files / "emb.csv", files / "pairs.csv", "--out", out, *extra])
     one_line_error(code, err, needle)

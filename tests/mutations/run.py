@@ -182,6 +182,14 @@ MUTATIONS: tuple[Mutation, ...] = (
         "tests/test_mutation_killers.py",
     ),
     M(
+        "hits_at_k_exclusive",
+        "evaluation/ranking.py",
+        "float(np.mean(r <= k))",
+        "float(np.mean(r < k))",
+        "Hits@k counts rank < k (a partner ranked exactly k is not a hit)",
+        "tests/test_ranking_pinned.py",
+    ),
+    M(
         "known_matrix_one_orientation",
         "core/graph.py",
         "cols = np.concatenate([k[:, 1], k[:, 0]])",
@@ -390,6 +398,7 @@ def _scratch_copy() -> Path:
 
 def _env(repo: Path) -> dict[str, str]:
     env = dict(os.environ)
+    env.pop("CALBIO_DATA", None)  # real-data tests skip: synthetic tests must catch every bug
     env.update(
         PYTHONPATH=str(repo / "src"),
         PYTHONDONTWRITEBYTECODE="1",

@@ -8,15 +8,15 @@ import inspect
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from calbio.core.seeds import DEFAULT_SEED
-from calbio.data.embeddings import load_embeddings
-from calbio.data.pairs import load_pairs, parse_min_score
-from calbio.data.types import Embeddings, Pairs
 from calbio.errors import CalbioInputError
+
+if TYPE_CHECKING:  # pandas/torch load on first use, not when the CLI starts
+    from calbio.data.types import Embeddings, Pairs
 
 EmbeddingsArg = Annotated[
     Path, typer.Argument(help="Embedding table: CSV/TSV, Parquet, .npy, .h5ad")
@@ -106,6 +106,8 @@ def read_embeddings(
     dedupe: str | None,
 ) -> Embeddings:
     """Load an embedding table with the CLI's options."""
+    from calbio.data.embeddings import load_embeddings
+
     return load_embeddings(
         path, id_column=id_column, layer=layer, names_file=names_file, drop=drop, dedupe=dedupe
     )
@@ -131,6 +133,8 @@ def read_pairs(
     keep_rows: bool = False,
 ) -> Pairs:
     """Load pairs with the CLI's options (``keep_rows``: see ``calbio.data.pairs.load_pairs``)."""
+    from calbio.data.pairs import load_pairs, parse_min_score
+
     return load_pairs(
         path,
         columns=parse_columns(columns),
@@ -305,8 +309,6 @@ def with_shared_options(
     ``defaults`` changes a default (e.g. ``{"min_mapped": 0.1}``). The command runs inside
     ``identifiers.id_session`` with the ``--id-tables`` folder (None when not an option).
     """
-    from calbio.data.identifiers import id_session
-
     train_names = tuple(TRAIN_OPTIONS) if train is None else train
     input_names = tuple(INPUT_OPTIONS) if inputs is None else inputs
     table = {**TRAIN_OPTIONS, **INPUT_OPTIONS}
@@ -324,6 +326,8 @@ def with_shared_options(
 
         @functools.wraps(func)
         def command(**kwargs: Any) -> Any:
+            from calbio.data.identifiers import id_session
+
             given_inputs = InputOptions(**{k: kwargs.pop(k) for k in input_names})
             train_values = {k: kwargs.pop(k) for k in train_names}
             head = {k: train_values.pop(k) for k in ("preset", "seed") if k in train_values}

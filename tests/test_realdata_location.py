@@ -1,0 +1,36 @@
+"""Every real-data test finds the data through conftest (issue 19 section 6).
+
+Real-data tests reach the data only through the ``shared_data`` / ``shared_file`` fixtures, so
+``CALBIO_DATA`` decides for all of them where the data is. Pointing it at an empty folder must
+therefore skip every one of them (none may find data elsewhere, e.g. a hard-coded
+``../shared/data``), and each skip must say which variable to set.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+TESTS = Path(__file__).resolve().parent
+
+
+def test_every_realdata_test_skips_naming_calbio_data_when_it_points_elsewhere(tmp_path) -> None:
+    files = sorted(
+        p.name for p in TESTS.glob("test_*.py") if "pytest.mark.realdata" in p.read_text()
+    )
+    assert len(files) >= 9
+    env = {**os.environ, "CALBIO_DATA": str(tmp_path)}  # an empty folder: no data there
+    cmd = [sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", "-m", "realdata"]
+    proc = subprocess.run(
+        [*cmd, *files], cwd=TESTS, env=env, capture_output=True, text=True, timeout=600
+    )
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-3000:]
+    summary = out.strip().splitlines()[-1]
+    assert "skipped" in summary and "passed" not in summary and "failed" not in summary, out[-3000:]
+    reasons = re.findall(r"^SKIPPED \[\d+\] \S+: (.*)$", out, re.M)
+    assert reasons, out[-3000:]
+    assert all("CALBIO_DATA" in r for r in reasons), reasons
