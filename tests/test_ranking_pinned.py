@@ -19,7 +19,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from calbio.evaluation.ranking import filtered_ranking, known_csr, rank_summary
+from calbio.core.graph import known_csr
+from calbio.evaluation.ranking import filtered_ranking, rank_summary
 
 S = np.array(
     [
