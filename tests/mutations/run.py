@@ -317,8 +317,8 @@ MUTATIONS: tuple[Mutation, ...] = (
     M(
         "pairs_dedupe_oriented",
         "data/pairs.py",
-        "lo, hi = np.minimum(ca, cb), np.maximum(ca, cb)",
-        "lo, hi = ca, cb",
+        "key = pair_key(ca, cb, len(uniques))",
+        "key = ca * len(uniques) + cb",
         "pairs file dedupe keeps (b, a) after (a, b)",
         "tests/test_data_pairs.py",
     ),
