@@ -35,8 +35,9 @@ def fitted(data):
 
 
 def test_registered_and_sklearn_contract() -> None:
-    model = resolve_model("hybrid", C=0.5)
-    assert isinstance(model, Hybrid) and model.get_params()["C"] == 0.5
+    model = resolve_model("hybrid", prior_strength=0.5, negatives="degree")
+    assert isinstance(model, Hybrid) and model.get_params()["prior_strength"] == 0.5
+    assert model.get_params()["negatives"] == "degree"
     twin = clone(model)
     assert twin is not model and twin.get_params() == model.get_params()
     with pytest.raises(NotFittedError):
@@ -47,7 +48,15 @@ def test_registered_and_sklearn_contract() -> None:
 
 def test_bad_parameters_are_input_errors(data) -> None:
     emb, idx = data
-    for bad in ({"val_fraction": 0.0}, {"cold_fraction": 1.0}, {"C": 0.0}, {"n_negatives": 0}):
+    for bad in (
+        {"val_fraction": 0.0},
+        {"cold_fraction": 1.0},
+        {"prior_strength": -1.0},
+        {"n_negatives": 0},
+        {"negatives": "nope"},
+        {"cal_params": {"epochs": 2}},
+        {"cal_params": {"no_such": 1}},
+    ):
         with pytest.raises(CalbioInputError):
             _hybrid(**bad).fit(emb, idx)
 
@@ -177,7 +186,11 @@ def test_save_load_round_trip(fitted, data, tmp_path) -> None:
 
 
 @pytest.mark.parametrize(
-    "opts", [{"pairwise": False, "dense_warm_graph": False}, {"refit_cal": False, "gnn": True}]
+    "opts",
+    [
+        {"gate": False, "prior_strength": 0.0, "dense_warm_graph": False},
+        {"refit_cal": False, "gnn": True},
+    ],
 )
 def test_options_fit_and_score(data, opts) -> None:
     emb, idx = data
