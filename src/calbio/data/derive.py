@@ -381,7 +381,11 @@ def derive_pairs_by_context(
 
 
 def read_gene_sets(path: str | Path) -> dict[str, np.ndarray]:
-    """Gene sets of a GMT file (``name<TAB>description<TAB>gene...``): name -> unique members."""
+    """Gene sets of a GMT file (``name<TAB>description<TAB>gene...``): name -> unique members.
+
+    Blank and ``#`` lines are skipped, so are sets without genes; a name listed twice unites
+    its members.
+    """
     p = Path(path)
     try:
         lines = p.read_text(encoding="utf-8").splitlines()
@@ -399,6 +403,8 @@ def read_gene_sets(path: str | Path) -> dict[str, np.ndarray]:
                 p,
             )
         members = {g.strip() for g in fields[2:] if g.strip()}
+        if not members:  # a set without genes pairs nothing
+            continue
         name = fields[0].strip()
         sets[name] = np.union1d(sets.get(name, np.array([], dtype=object)), sorted(members))
     if not sets:
