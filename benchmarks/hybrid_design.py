@@ -41,15 +41,21 @@ FILES = {
     "gocc30": "genesets/GO_CC_propagated_5_500.gmt",  # complex-like pairs, sets <= 30 genes
 }
 # Hybrid variants (constructor parameters); "default" is whatever Hybrid() is now.
+OLD_PRIOR = {"cal": 1.0, "cosine": 1.0, "log_aa": 1.0, "sage": 1.0}  # first prior tried
 VARIANTS: dict[str, dict[str, Any]] = {
-    "default": {},
+    "default": {},  # Hybrid() now: coverage gate, PRIOR
     "legacy": {},  # Hybrid() at commit 6ea389d, before this redesign (cached result)
-    "p0": {"prior_strength": 0.0},
-    "p0.1": {"prior_strength": 0.1, "gate": False},
-    "p1": {"prior_strength": 1.0, "gate": False},
-    "p1g": {"prior_strength": 1.0, "gate": True},
-    "p100": {"prior_strength": 100.0, "gate": False},
-    "thin": {"val_fraction": 0.5},
+    "p0": {"prior_strength": 0.0},  # standardised combiner, no shrinkage
+    "tgate": {"prior_strength": 0.1, "gate": "transitivity", "prior": OLD_PRIOR},
+    "p1g": {"prior_strength": 1.0, "gate": "transitivity", "prior": OLD_PRIOR},
+    "p1": {"prior_strength": 1.0, "gate": "none", "prior": OLD_PRIOR},
+    "p100": {"prior_strength": 100.0, "gate": "none", "prior": OLD_PRIOR},
+    "thin": {
+        "val_fraction": 0.5,
+        "prior_strength": 0.1,
+        "gate": "transitivity",
+        "prior": OLD_PRIOR,
+    },
 }
 OTHERS = ["cal", "sage"]
 

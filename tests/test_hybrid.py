@@ -52,6 +52,8 @@ def test_bad_parameters_are_input_errors(data) -> None:
         {"val_fraction": 0.0},
         {"cold_fraction": 1.0},
         {"prior_strength": -1.0},
+        {"gate": "x"},
+        {"prior": {"nope": 1.0}},
         {"n_negatives": 0},
         {"negatives": "nope"},
         {"cal_params": {"epochs": 2}},
@@ -188,7 +190,7 @@ def test_save_load_round_trip(fitted, data, tmp_path) -> None:
 @pytest.mark.parametrize(
     "opts",
     [
-        {"gate": False, "prior_strength": 0.0, "dense_warm_graph": False},
+        {"gate": "transitivity", "dense_warm_graph": False},
         {"refit_cal": False, "gnn": True},
     ],
 )

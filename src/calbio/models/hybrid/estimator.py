@@ -8,15 +8,16 @@ training partners, and a *cold* one for pairs with an end that has none.
 pairs). The weights ``w`` (standardised units) minimise the mean pairwise logistic loss of
 within-query contrasts (a validation positive minus each negative sampled at its own anchor,
 as filtered ranking compares them) plus ``strength / 2 * ||w - w0||^2``: an L2 pull toward a
-fixed prior ``w0`` that weighs CAL, the cosine, Adamic-Adar and GraphSAGE equally (``PRIOR``;
-a rank-average-like blend). Then one Platt scale and intercept make warm and cold scores
-comparable log-odds. The shrinkage keeps collinear weights from swapping sign between seeds, and
-it keeps the embedding's own signal (cosine) in the score when the training graph makes its own
-held-out pairs easy: in a graph of cliques (complex-like pairs) shared neighbours decide every
-validation pair, yet they say little about associations of another kind. ``gate=True`` reads
-that from the training graph: the strength is ``prior_strength * t / (1 - t)`` where ``t`` is
-the graph's transitivity (closed / all two-paths; 1 for disjoint cliques), so a sparse graph
-is barely shrunk and a clique-like one is pulled hard toward the prior.
+fixed prior ``w0`` (:data:`PRIOR`: the embedding's cosine twice, GraphSAGE and Adamic-Adar
+once). Then one Platt scale and intercept make warm and cold scores comparable log-odds. The
+shrinkage keeps collinear weights from swapping sign between seeds, and keeps the embedding's
+own signal in the score when validation pairs carved from the training graph overstate what
+that graph (and a CAL fitted on it) says about associations of another kind. The *gate* sets
+the strength from the training graph: ``prior_strength * ((1 - c) / c) ** 4``, ``c`` the share
+of the embedding's entities that have a training pair. A graph that covers most entities
+(STRING >= 950 covers 0.76 of DepMap's genes: strength 0.01) is barely shrunk; one that
+covers a third (Reactome, 0.32: strength 20) or a quarter (SIGNOR: 100) leans on the prior.
+(How this was chosen, and what was tried first: benchmarks/GRAPH_MODELS.md, "hybrid design".)
 
 **No leakage.** The combiners are fitted on validation pairs carved out of the *training* pairs
 (:func:`~calbio.models.hybrid.features.carve`): a hashed ``cold_fraction`` of the entities
@@ -62,9 +63,11 @@ from calbio.models.registry import register_model
 __all__ = ["CAL_OPTIONS", "PRIOR", "Hybrid", "fit_combiner"]
 
 _COMBINERS = ("warm", "cold")
-# Prior weights (standardised features) the combiner is shrunk toward: equal parts of CAL, the
-# embedding's cosine, Adamic-Adar and GraphSAGE.
-PRIOR: dict[str, float] = {"cal": 1.0, "cosine": 1.0, "log_aa": 1.0, "sage": 1.0}
+# Prior weights (standardised features) the combiner is shrunk toward: the embedding's cosine
+# twice, GraphSAGE and Adamic-Adar once (CAL's score is left to the data).
+PRIOR: dict[str, float] = {"cosine": 2.0, "sage": 1.0, "log_aa": 1.0}
+GATES = ("coverage", "transitivity", "none")
+_GATE_POWER = 4
 # CAL options the hybrid forwards to its CAL (None = the preset's value).
 CAL_OPTIONS: tuple[str, ...] = (
     "epochs",
@@ -171,8 +174,9 @@ def fit_combiner(
     }
 
 
-def _prior_vector() -> np.ndarray:
-    return np.array([PRIOR.get(f, 0.0) for f in FEATURES])
+def _prior_vector(prior: dict[str, float] | None = None) -> np.ndarray:
+    w = PRIOR if prior is None else prior
+    return np.array([float(w.get(f, 0.0)) for f in FEATURES])
 
 
 @register_model("hybrid")
@@ -185,8 +189,11 @@ class Hybrid(AssociationModelBase):
     ``cal_params`` sets any other CAL parameter (e.g. ``{"n_negatives": 8}``).
     ``val_fraction`` / ``cold_fraction`` size the validation carve; ``n_negatives`` sampled
     negatives per validation pair, a ``degree_negatives`` share of them drawn in proportion to
-    degree; ``prior_strength`` pulls the combiner weights toward :data:`PRIOR` (0: no pull),
-    scaled by ``t / (1 - t)`` of the training graph's transitivity ``t`` when ``gate``;
+    degree; ``prior_strength`` pulls the combiner weights toward ``prior`` (feature -> weight of
+    the standardised feature; default :data:`PRIOR`; 0: no pull), scaled by the ``gate``:
+    ``"coverage"`` multiplies it by ``((1 - c) / c) ** 4`` where ``c`` is the share of the
+    embedding's entities with a training pair, ``"transitivity"`` by ``t / (1 - t)`` of the
+    graph's transitivity, ``"none"`` by 1;
     ``gnn`` adds the GraphSAGE feature: True needs ``torch_geometric`` (``calbio[graph]``),
     ``"auto"`` uses it when installed (``gnn_used_`` says whether it was), False never.
     """
@@ -201,8 +208,9 @@ class Hybrid(AssociationModelBase):
         val_fraction: float = 0.1,
         cold_fraction: float = 0.1,
         n_negatives: int = 5,
-        prior_strength: float = 0.1,
-        gate: bool = True,
+        prior_strength: float = 1.0,
+        gate: str = "coverage",
+        prior: dict[str, float] | None = None,
         gnn: bool | str = "auto",
         degree_negatives: float = 0.0,
         refit_cal: bool = True,
@@ -287,6 +295,11 @@ class Hybrid(AssociationModelBase):
             raise CalbioInputError(f"n_negatives must be >= 1, got {self.n_negatives}")
         if not self.prior_strength >= 0:
             raise CalbioInputError(f"prior_strength must be >= 0, got {self.prior_strength}")
+        if self.gate not in GATES:
+            raise CalbioInputError(f"gate must be one of {', '.join(GATES)}, got {self.gate!r}")
+        unknown = sorted(set(self.prior or {}) - set(FEATURES))
+        if unknown:
+            raise CalbioInputError(f"prior names unknown features: {', '.join(unknown)}")
         if self.gnn not in (True, False, "auto"):
             raise CalbioInputError(f"gnn must be True, False or 'auto', got {self.gnn!r}")
         self._new_cal().config  # noqa: B018 - validates the CAL options before any work
@@ -377,20 +390,24 @@ class Hybrid(AssociationModelBase):
         """Combiner of each pair: 0 warm, 1 cold (an end without training partners)."""
         return (log_deg_min == 0).astype(np.int64)
 
-    def effective_strength(self, train_idx: np.ndarray, n: int) -> tuple[float, float]:
-        """(shrinkage strength, transitivity of the training graph) for these training pairs."""
+    def effective_strength(self, train_idx: np.ndarray, n: int) -> tuple[float, dict[str, float]]:
+        """(shrinkage strength, the training graph's coverage and transitivity)."""
         from calbio.models.graph import adjacency
 
-        t = transitivity(adjacency(train_idx, n))
+        a = adjacency(train_idx, n)
+        c = float((np.diff(a.indptr) > 0).mean()) if n else 0.0
+        t = transitivity(a)
         s = float(self.prior_strength)
-        if self.gate:
+        if self.gate == "coverage":
+            s *= ((1.0 - c) / max(c, 1e-3)) ** _GATE_POWER
+        elif self.gate == "transitivity":
             s *= t / max(1.0 - t, 1e-3)
-        return s, t
+        return s, {"coverage": c, "transitivity": t}
 
     def fit_combiners(self, val: dict[str, dict[str, Any]], strength: float) -> dict[str, Any]:
         """Warm and cold combiners of :meth:`validation_features`' output (cold reuses warm
         when the carve has too few cold pairs)."""
-        prior = _prior_vector()
+        prior = _prior_vector(self.prior)
         combiners: dict[str, dict[str, np.ndarray]] = {}
         for name in _COMBINERS:
             X, y = val[name]["X"], val[name]["y"]
@@ -408,11 +425,13 @@ class Hybrid(AssociationModelBase):
     ) -> None:
         t0 = time.perf_counter()
         self._check_params()
-        strength, self.transitivity_ = self.effective_strength(mapped.idx, len(emb))
+        strength, self.graph_stats_ = self.effective_strength(mapped.idx, len(emb))
         self.strength_ = strength
         logger.info(
-            "hybrid: training graph transitivity %.3f, combiner shrinkage %.3g",
-            self.transitivity_,
+            "hybrid: training graph covers %.3f of the entities, transitivity %.3f; "
+            "combiner shrinkage %.3g",
+            self.graph_stats_["coverage"],
+            self.graph_stats_["transitivity"],
             strength,
         )
         val = self.validation_features(emb, mapped.idx)
@@ -558,7 +577,7 @@ class Hybrid(AssociationModelBase):
             "fit_seconds": float(self.fit_seconds_),
             "features": list(FEATURES),
             "gnn_used": bool(getattr(self, "gnn_used_", self.gnn_vectors_ is not None)),
-            "transitivity": float(getattr(self, "transitivity_", float("nan"))),
+            "graph_stats": dict(getattr(self, "graph_stats_", {})),
             "strength": float(getattr(self, "strength_", float("nan"))),
         }
         return arrays, state
@@ -585,6 +604,6 @@ class Hybrid(AssociationModelBase):
         self.gnn_used_ = bool(state.get("gnn_used", self.gnn_vectors_ is not None))
         self.validation_ = state["validation"]
         self.fit_seconds_ = float(state["fit_seconds"])
-        self.transitivity_ = float(state.get("transitivity", float("nan")))
+        self.graph_stats_ = dict(state.get("graph_stats", {}))
         self.strength_ = float(state.get("strength", float("nan")))
         self._feats = None
