@@ -33,8 +33,10 @@ VALID = ("associations/reactome_pairs.csv", "associations/signor_pairs.csv")
 MODELS = ["cal", "sage", "hybrid"]
 
 
-def fmt(v: float | None) -> str:
-    """Three decimals, or '-'."""
+def fmt(v: float | str | None) -> str:
+    """Three decimals, or '-' (a string such as "undefined" as it is)."""
+    if isinstance(v, str):
+        return v
     return "-" if v is None or v != v else f"{v:.3f}"
 
 

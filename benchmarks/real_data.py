@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 import calbio
-from calbio.evaluation.protocol import EvaluationResult
+from calbio.evaluation.result import EvaluationResult
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _results import SHARED, git_revision, update_section  # noqa: E402

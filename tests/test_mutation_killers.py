@@ -11,8 +11,10 @@ import pytest
 import torch
 
 from calbio import _io
-from calbio.evaluation import protocol as P
 from calbio.evaluation.metrics import roc_auc
+from calbio.evaluation.pairsets import PairSets
+from calbio.evaluation.ranking import known_csr
+from calbio.evaluation.scoring import score_sets, tie_safe
 from calbio.models.cal import CAL
 from calbio.models.presets import TrainConfig
 from calbio.training.trainer import split_validation, train_module, validation_loss
@@ -54,12 +56,10 @@ def test_cross_boundary_selects_pairs_with_small_cosine() -> None:
     cos_of = np.cos(theta)
     pos = np.array([[0, 1], [0, 3], [0, 4], [0, 6]])  # |cos| .98 .17 .09 .09
     neg = np.array([[0, 2], [0, 5], [0, 7], [0, 8], [0, 9], [0, 11]])  # .94 .03 .17 .98 .87 .02
-    ps = P.PairSets(
-        "test", pos, neg, np.zeros((0, 2), np.int64), np.arange(12), P.known_csr(pos, 12)
-    )
+    ps = PairSets("test", pos, neg, np.zeros((0, 2), np.int64), np.arange(12), known_csr(pos, 12))
     rng = np.random.default_rng(0)
     scores = rng.standard_normal(len(pos) + len(neg))
-    res, table = P.score_sets(
+    res, table = score_sets(
         {"m": _FixedScores(scores)}, ps, emb, np.ones(12), 0.5, n_boot=20, seed=0, rank=False
     )
     np.testing.assert_allclose(table["cosine"], cos_of[np.r_[pos[:, 1], neg[:, 1]]], atol=1e-12)
@@ -74,17 +74,17 @@ def test_cross_boundary_selects_pairs_with_small_cosine() -> None:
 
 def test_tie_safe_merges_float_noise_but_keeps_real_differences() -> None:
     s = np.array([0.1 + 0.2, 0.3, 0.3 + 1e-15, 0.31, -2.0])
-    t = P.tie_safe(s)
+    t = tie_safe(s)
     assert t[0] == t[1] == t[2]
     assert t[3] > t[1] and t[4] < t[1]
-    assert roc_auc(np.array([1, 0, 0]), P.tie_safe(np.array([0.1 + 0.2, 0.3, 0.0]))) == 0.75
+    assert roc_auc(np.array([1, 0, 0]), tie_safe(np.array([0.1 + 0.2, 0.3, 0.0]))) == 0.75
 
 
 # ---------------------------------------------------------------- known_matrix_one_orientation
 
 
 def test_known_matrix_is_symmetric_and_filters_both_orientations() -> None:
-    known = P.known_csr(np.array([[0, 2], [3, 1]]), 4).toarray()
+    known = known_csr(np.array([[0, 2], [3, 1]]), 4).toarray()
     np.testing.assert_array_equal(known, known.T)
     assert known[2, 0] and known[0, 2] and known[1, 3] and known[3, 1]
 

@@ -8,7 +8,8 @@ import pytest
 from calbio import evaluate
 from calbio.data.pairs import pairs_from_list
 from calbio.errors import OutputExistsError
-from calbio.evaluation.protocol import TRANSDUCTIVE_NOTE, shortcut_warnings
+from calbio.evaluation.result import TRANSDUCTIVE_NOTE
+from calbio.evaluation.verdicts import shortcut_warnings
 
 METRIC_KEYS = {"auc", "auc_ci", "ap", "cb_auc", "auc_degree_matched", "mrr", "hits@10"}
 

@@ -215,7 +215,7 @@ def test_adamic_adar_candidate_rows_match_baseline(n, m, seed) -> None:
 
 def test_same_numbers_as_the_protocol_ranking() -> None:
     """evaluate()'s ranking of a model (rows or vectors) equals filtered_ranking's."""
-    from calbio.evaluation.protocol import model_ranks
+    from calbio.evaluation.scoring import model_ranks
 
     scores, known = _world(50, 400, 11, rounding=2)
     test = known[::3]

@@ -108,7 +108,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     M(
         "cross_boundary_inverted",
-        "evaluation/protocol.py",
+        "evaluation/scoring.py",
         "np.abs(cos) < cb_threshold",
         "np.abs(cos) > cb_threshold",
         "cross-boundary AUC computed on pairs with |cos| > t instead of < t",
@@ -175,7 +175,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     M(
         "tie_safe_noop",
-        "evaluation/protocol.py",
+        "evaluation/scoring.py",
         "return np.round(s / q) * q",
         "return s",
         "float noise from sparse products breaks ties in evaluation scores",
@@ -191,15 +191,15 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     M(
         "validation_keeps_main_pairs",
-        "evaluation/protocol.py",
-        "vpos_all = vm.idx[~in_main]",
-        "vpos_all = vm.idx[~np.isin(v_keys, pair_keys(split.train_idx, n))]",
+        "evaluation/pairsets.py",
+        "in_ref = np.isin(o_keys, ref_keys)",
+        "in_ref = np.zeros(len(o_keys), dtype=bool)",
         "--validate-with keeps the main file's own held-out pairs (not independent)",
         "tests/test_protocol.py",
     ),
     M(
         "heuristics_scored_in_cold_start",
-        "evaluation/protocol.py",
+        "evaluation/scoring.py",
         'if ps.cold and not getattr(model, "cold_start", True):',
         "if False:",
         "graph heuristics are scored on cold-start pairs they know nothing about",

@@ -16,7 +16,9 @@ import numpy as np
 import scipy.sparse as sp
 
 from calbio.data.types import Embeddings, MappedPairs
-from calbio.evaluation.protocol import PairSets, fit_shortcuts, score_sets
+from calbio.evaluation.pairsets import PairSets
+from calbio.evaluation.protocol import fit_shortcuts
+from calbio.evaluation.scoring import score_sets
 from calbio.evaluation.splits import (
     Split,
     make_split,

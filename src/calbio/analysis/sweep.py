@@ -25,7 +25,9 @@ from calbio.data.coerce import as_mapped_pairs
 from calbio.data.types import Embeddings, MappedPairs, Pairs
 from calbio.errors import CalbioInputError
 from calbio.evaluation.metrics import roc_auc
-from calbio.evaluation.protocol import PairSets, evaluate, fit_shortcuts, score_sets
+from calbio.evaluation.pairsets import PairSets
+from calbio.evaluation.protocol import evaluate, fit_shortcuts
+from calbio.evaluation.scoring import score_sets
 from calbio.evaluation.splits import Split, sample_uniform_negatives
 from calbio.models.graph import training_degree
 from calbio.scoring import pair_scores, score_vectors

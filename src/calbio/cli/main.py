@@ -326,6 +326,7 @@ import calbio.cli.fetch  # noqa: E402,F401
 import calbio.cli.space  # noqa: E402,F401
 import calbio.cli.speed  # noqa: E402,F401
 import calbio.cli.suite  # noqa: E402,F401
+import calbio.cli.transfer  # noqa: E402,F401
 
 
 def guard_inputs(argv: list[str]) -> None:

@@ -362,7 +362,7 @@ def methods_tables(runs: list[dict[str, Any]], title: str) -> list[dict[str, Any
 def mean_warnings(runs: list[dict[str, Any]]) -> list[str]:
     """Shortcut warnings computed on the seed-averaged metrics (one line per finding)."""
     from calbio.analysis.ablation import mean_sd
-    from calbio.evaluation.protocol import HEADLINE_METRICS, shortcut_warnings
+    from calbio.evaluation.verdicts import HEADLINE_METRICS, shortcut_warnings
 
     def avg(blocks: list[dict[str, dict[str, Any]]]) -> dict[str, dict[str, Any]]:
         return {
@@ -556,7 +556,7 @@ def environment() -> dict[str, Any]:
     """Versions, platform and CPU of this run."""
     import torch
 
-    from calbio.evaluation.protocol import versions
+    from calbio.models.persistence import versions
 
     return {
         **versions(),

@@ -1,4 +1,4 @@
-"""Readable console tables of evaluation metrics, with shortcut warnings impossible to miss."""
+"""Readable console tables of evaluation metrics and of the verdicts against rivals."""
 
 from __future__ import annotations
 
@@ -81,6 +81,12 @@ def print_evaluation(result: dict[str, Any], console: Console | None = None) -> 
     chosen = tuple(result.get("models", ["cal"]))
     console.print(methods_table(result["methods"], f"Held-out metrics ({proto})", chosen))
     for stem, v in result.get("validation", {}).items():
+        if v.get("note") or not v.get("methods"):  # nothing scored: say why
+            console.print(
+                f"[bold yellow]Validation: {stem}: {v.get('note', 'not scored')} "
+                f"({v.get('n_removed_in_main_pairs', 0):,} removed)[/bold yellow]"
+            )
+            continue
         cold = v.get("cold_start")
         kind = "" if cold is None else (" cold start" if cold else " warm")
         console.print(
@@ -96,14 +102,39 @@ def print_evaluation(result: dict[str, Any], console: Console | None = None) -> 
         "(AP and Hits@50 are in metrics.json)",
         style="dim",
     )
-    for w in result.get("warnings", []):
-        console.print(f"[bold red]{w}[/bold red]")
-    if not result.get("warnings") and chosen:
-        console.print(
-            f"[green]{', '.join(chosen)} {'beats' if len(chosen) == 1 else 'beat'} every shortcut "
-            "baseline on the headline metrics "
-            "(95% CIs apart where available).[/green]"
-        )
+    verdicts = result.get("verdicts") or []
+    if verdicts and "against" in verdicts[0]:
+        console.print(verdicts_table(verdicts))
+    else:  # an older metrics.json: its warning lines
+        for w in result.get("warnings", []):
+            console.print(f"[bold red]{w}[/bold red]")
+
+
+_VERDICT_STYLE = {"wins": "green", "ties": "yellow", "loses": "bold red"}
+
+
+def verdicts_table(verdicts: list[dict[str, Any]], title: str = "Verdicts") -> Table:
+    """Paired verdicts grouped as wins, ties, losses: one sentence each with the difference CI."""
+    from calbio.evaluation.verdicts import verdict_sentence
+
+    table = Table(
+        title=f"{title} (95% paired-bootstrap CI of each difference; against the best shortcut "
+        "and the best other model)",
+        title_justify="left",
+        header_style="bold",
+        padding=(0, 1),
+    )
+    table.add_column("outcome")
+    table.add_column("against")
+    table.add_column("verdict")
+    for outcome in ("wins", "ties", "loses"):
+        for v in (v for v in verdicts if v["verdict"] == outcome):
+            table.add_row(
+                Text(outcome, style=_VERDICT_STYLE[outcome]),
+                v["against_kind"],
+                verdict_sentence(v),
+            )
+    return table
 
 
 def evaluation_repr(result: Any) -> str:
@@ -130,3 +161,60 @@ def evaluation_repr(result: Any) -> str:
             f"    scores: {len(scores):,} rows ({', '.join(map(str, scores.columns[:6]))}, ...)"
         )
     return "\n".join(lines)
+
+
+def transfer_table(result: dict[str, Any], metric: str) -> Table:
+    """Train (rows, per method) x test (columns) values of one metric; diagonal = held-out."""
+    files, methods = result["files"], [*result["models"], *result["shortcuts"]]
+    label = result.get("metrics", {}).get(metric, metric)
+    table = Table(
+        title=f"Transfer: {label} (rows: trained on; columns: scored on; * held-out split)",
+        title_justify="left",
+        header_style="bold",
+        padding=(0, 1),
+    )
+    table.add_column("trained on")
+    table.add_column("method")
+    for f in files:
+        table.add_column(f, justify="right")
+    grid = {m: result["matrix"][m][metric] for m in methods}
+    for tr in files:
+        best = {}
+        for te in files:
+            vals = [grid[m][tr][te]["value"] for m in methods]
+            nums = [v for v in vals if isinstance(v, int | float) and v == v]
+            best[te] = max(nums) if nums else None
+        for j, m in enumerate(methods):
+            cells = []
+            for te in files:
+                v = grid[m][tr][te]["value"]
+                s = _fmt(v) + ("*" if tr == te and v is not None else "")
+                cells.append(Text(s, style="bold") if v is not None and v == best[te] else s)
+            name = Text(m, style="bold cyan") if m in result["models"] else m
+            table.add_row(tr if j == 0 else "", name, *cells, end_section=j == len(methods) - 1)
+    return table
+
+
+def print_transfer(result: dict[str, Any], console: Console | None = None) -> None:
+    """Print a transfer (``TransferResult.to_dict()``): one matrix per metric, then verdicts."""
+    console = console or Console()
+    files = result["files"]
+    for tr in files:
+        for te, cell in result["cells"].get(tr, {}).items():
+            if cell.get("note"):
+                console.print(f"[yellow]{tr} -> {te}: {cell['note']}[/yellow]")
+    for metric in result.get("metrics", {}):
+        console.print(transfer_table(result, metric))
+    counts: dict[str, dict[str, int]] = {}
+    for v in result.get("verdicts", []):
+        c = counts.setdefault(v["model"], {"wins": 0, "ties": 0, "loses": 0})
+        c[v["verdict"]] += 1
+    for m, c in counts.items():
+        console.print(
+            f"{m}: wins {c['wins']}, ties {c['ties']}, loses {c['loses']} of "
+            f"{sum(c.values())} paired verdicts (every cell and metric, against the best "
+            "shortcut and the best other model)"
+        )
+    losses = [v for v in result.get("verdicts", []) if v["verdict"] == "loses"]
+    if losses:
+        console.print(verdicts_table(losses, "Losses (trained on -> scored on)"))
