@@ -43,7 +43,9 @@ FILES = {
 # Hybrid variants (constructor parameters); "default" is whatever Hybrid() is now.
 OLD_PRIOR = {"cal": 1.0, "cosine": 1.0, "log_aa": 1.0, "sage": 1.0}  # first prior tried
 VARIANTS: dict[str, dict[str, Any]] = {
-    "default": {},  # Hybrid() now: coverage gate, PRIOR
+    "default": {},  # Hybrid() now
+    "cov4": {"gate": "coverage", "gate_power": 4.0},  # first coverage gate (ran as "default")
+    "cov8": {"gate": "coverage", "gate_power": 8.0},  # the default since the cov4 STRING cells
     "legacy": {},  # Hybrid() at commit 6ea389d, before this redesign (cached result)
     "p0": {"prior_strength": 0.0},  # standardised combiner, no shrinkage
     "tgate": {"prior_strength": 0.1, "gate": "transitivity", "prior": OLD_PRIOR},

@@ -54,7 +54,7 @@ def test_bad_parameters_are_input_errors(data) -> None:
         {"prior_strength": -1.0},
         {"gate": "x"},
         {"prior": {"nope": 1.0}},
-        {"n_negatives": 0},
+        {"val_negatives": 0},
         {"negatives": "nope"},
         {"cal_params": {"epochs": 2}},
         {"cal_params": {"no_such": 1}},

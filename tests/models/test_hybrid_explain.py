@@ -73,8 +73,9 @@ def test_negatives_option_reaches_the_hybrids_cal(data) -> None:
     assert degree.cal_.get_params()["negatives"] == "degree"
     assert not np.allclose(a, b)
     # anything else through cal_params
-    other = Hybrid(cal_params={"n_negatives": 7}, gnn=False)
-    assert other._new_cal().get_params()["n_negatives"] == 7
+    assert Hybrid(n_negatives=7)._new_cal().get_params()["n_negatives"] == 7
+    other = Hybrid(cal_params={"verbose": True}, gnn=False)
+    assert other._new_cal().get_params()["verbose"] is True
 
 
 def test_every_stage_of_the_fit_is_logged(data, caplog) -> None:

@@ -13,10 +13,10 @@ once). Then one Platt scale and intercept make warm and cold scores comparable l
 shrinkage keeps collinear weights from swapping sign between seeds, and keeps the embedding's
 own signal in the score when validation pairs carved from the training graph overstate what
 that graph (and a CAL fitted on it) says about associations of another kind. The *gate* sets
-the strength from the training graph: ``prior_strength * ((1 - c) / c) ** 4``, ``c`` the share
+the strength from the training graph: ``prior_strength * ((1 - c) / c) ** 8``, ``c`` the share
 of the embedding's entities that have a training pair. A graph that covers most entities
-(STRING >= 950 covers 0.76 of DepMap's genes: strength 0.01) is barely shrunk; one that
-covers a third (Reactome, 0.32: strength 20) or a quarter (SIGNOR: 100) leans on the prior.
+(STRING >= 950 covers 0.76 of DepMap's genes: strength 1e-4) is fitted freely; one that
+covers a third (Reactome, 0.32: strength 370) or a quarter (SIGNOR) is the prior's blend.
 (How this was chosen, and what was tried first: benchmarks/GRAPH_MODELS.md, "hybrid design".)
 
 **No leakage.** The combiners are fitted on validation pairs carved out of the *training* pairs
@@ -67,7 +67,6 @@ _COMBINERS = ("warm", "cold")
 # twice, GraphSAGE and Adamic-Adar once (CAL's score is left to the data).
 PRIOR: dict[str, float] = {"cosine": 2.0, "sage": 1.0, "log_aa": 1.0}
 GATES = ("coverage", "transitivity", "none")
-_GATE_POWER = 4
 # CAL options the hybrid forwards to its CAL (None = the preset's value).
 CAL_OPTIONS: tuple[str, ...] = (
     "epochs",
@@ -79,6 +78,7 @@ CAL_OPTIONS: tuple[str, ...] = (
     "weight_decay",
     "schedule",
     "negatives",
+    "n_negatives",
     "degree_power",
     "mask_false_negatives",
     "both_orientations",
@@ -186,12 +186,12 @@ class Hybrid(AssociationModelBase):
     ``preset`` and every CAL option in :data:`CAL_OPTIONS` (``epochs``, ``negatives``,
     ``mask_false_negatives``, ``both_orientations``, ``hidden``...; None = the preset's value)
     configure the hybrid's CAL fits (carved and full; ``refit_cal=False`` keeps the carved one);
-    ``cal_params`` sets any other CAL parameter (e.g. ``{"n_negatives": 8}``).
-    ``val_fraction`` / ``cold_fraction`` size the validation carve; ``n_negatives`` sampled
+    ``cal_params`` sets any other CAL parameter (e.g. ``{"verbose": True}``).
+    ``val_fraction`` / ``cold_fraction`` size the validation carve; ``val_negatives`` sampled
     negatives per validation pair, a ``degree_negatives`` share of them drawn in proportion to
     degree; ``prior_strength`` pulls the combiner weights toward ``prior`` (feature -> weight of
     the standardised feature; default :data:`PRIOR`; 0: no pull), scaled by the ``gate``:
-    ``"coverage"`` multiplies it by ``((1 - c) / c) ** 4`` where ``c`` is the share of the
+    ``"coverage"`` multiplies it by ``((1 - c) / c) ** gate_power`` where ``c`` is the share of the
     embedding's entities with a training pair, ``"transitivity"`` by ``t / (1 - t)`` of the
     graph's transitivity, ``"none"`` by 1;
     ``gnn`` adds the GraphSAGE feature: True needs ``torch_geometric`` (``calbio[graph]``),
@@ -207,9 +207,10 @@ class Hybrid(AssociationModelBase):
         *,
         val_fraction: float = 0.1,
         cold_fraction: float = 0.1,
-        n_negatives: int = 5,
+        val_negatives: int = 5,
         prior_strength: float = 1.0,
         gate: str = "coverage",
+        gate_power: float = 8.0,
         prior: dict[str, float] | None = None,
         gnn: bool | str = "auto",
         degree_negatives: float = 0.0,
@@ -225,6 +226,7 @@ class Hybrid(AssociationModelBase):
         weight_decay: float | None = None,
         schedule: str | None = None,
         negatives: str | None = None,
+        n_negatives: int | None = None,
         degree_power: float | None = None,
         mask_false_negatives: bool | None = None,
         both_orientations: bool | None = None,
@@ -291,8 +293,8 @@ class Hybrid(AssociationModelBase):
             raise CalbioInputError(f"val_fraction must be in (0, 1), got {self.val_fraction}")
         if not 0.0 <= self.cold_fraction < 1.0:
             raise CalbioInputError(f"cold_fraction must be in [0, 1), got {self.cold_fraction}")
-        if self.n_negatives < 1:
-            raise CalbioInputError(f"n_negatives must be >= 1, got {self.n_negatives}")
+        if self.val_negatives < 1:
+            raise CalbioInputError(f"val_negatives must be >= 1, got {self.val_negatives}")
         if not self.prior_strength >= 0:
             raise CalbioInputError(f"prior_strength must be >= 0, got {self.prior_strength}")
         if self.gate not in GATES:
@@ -342,9 +344,9 @@ class Hybrid(AssociationModelBase):
         # orient each cold pair held-aside end first, so that its negatives stay cold
         cold = np.where(held[cold[:, :1]], cold, cold[:, ::-1])
         pos = np.concatenate([warm, cold])
-        rep = np.repeat(pos, self.n_negatives, axis=0)
+        rep = np.repeat(pos, self.val_negatives, axis=0)
         keep_first = np.repeat(
-            np.r_[np.zeros(len(warm), bool), np.ones(len(cold), bool)], self.n_negatives
+            np.r_[np.zeros(len(warm), bool), np.ones(len(cold), bool)], self.val_negatives
         )
         keep_first |= rng.random(len(rep)) < 0.5
         anchors = np.where(keep_first, rep[:, 0], rep[:, 1])
@@ -353,7 +355,7 @@ class Hybrid(AssociationModelBase):
         )
         neg = neg[ok]
         # which positive each pair belongs to (a negative shares its positive's anchor)
-        src = np.r_[np.arange(len(pos)), np.flatnonzero(ok) // self.n_negatives]
+        src = np.r_[np.arange(len(pos)), np.flatnonzero(ok) // self.val_negatives]
         pairs = np.concatenate([pos, neg])
         y = np.r_[np.ones(len(pos)), np.zeros(len(neg))]
         # Warm validation pairs get their features from the training graph minus the warm
@@ -399,7 +401,7 @@ class Hybrid(AssociationModelBase):
         t = transitivity(a)
         s = float(self.prior_strength)
         if self.gate == "coverage":
-            s *= ((1.0 - c) / max(c, 1e-3)) ** _GATE_POWER
+            s *= ((1.0 - c) / max(c, 1e-3)) ** self.gate_power
         elif self.gate == "transitivity":
             s *= t / max(1.0 - t, 1e-3)
         return s, {"coverage": c, "transitivity": t}
