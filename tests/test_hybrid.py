@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
@@ -185,6 +186,9 @@ def test_save_load_round_trip(fitted, data, tmp_path) -> None:
         )
     np.testing.assert_allclose(back.score_pairs(idx), fitted.score_pairs(idx), rtol=1e-6)
     np.testing.assert_array_equal(back.train_pairs_, fitted.train_pairs_)
+    # explanations survive the round trip (standardisation saved with the weights)
+    pd.testing.assert_frame_equal(back.explain(idx[:20]), fitted.explain(idx[:20]), rtol=1e-6)
+    assert back.graph_stats_ == fitted.graph_stats_ and back.strength_ == fitted.strength_
 
 
 @pytest.mark.parametrize(
