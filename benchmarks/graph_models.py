@@ -198,7 +198,7 @@ def readme_table(results: dict[str, dict]) -> str:
 # Hybrid variants compared on the inner split (the design choices; defaults first).
 DESIGN = {
     "hybrid (defaults)": {},
-    "pointwise combiner (pairwise=False)": {"pairwise": False},
+    "no shrinkage (prior_strength=0)": {"prior_strength": 0.0},
     "no GraphSAGE feature (gnn=False)": {"gnn": False},
     "warm features on the carved graph (dense_warm_graph=False)": {"dense_warm_graph": False},
     "carved CAL kept (refit_cal=False)": {"refit_cal": False},

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
@@ -35,8 +36,9 @@ def fitted(data):
 
 
 def test_registered_and_sklearn_contract() -> None:
-    model = resolve_model("hybrid", C=0.5)
-    assert isinstance(model, Hybrid) and model.get_params()["C"] == 0.5
+    model = resolve_model("hybrid", prior_strength=0.5, negatives="degree")
+    assert isinstance(model, Hybrid) and model.get_params()["prior_strength"] == 0.5
+    assert model.get_params()["negatives"] == "degree"
     twin = clone(model)
     assert twin is not model and twin.get_params() == model.get_params()
     with pytest.raises(NotFittedError):
@@ -47,7 +49,17 @@ def test_registered_and_sklearn_contract() -> None:
 
 def test_bad_parameters_are_input_errors(data) -> None:
     emb, idx = data
-    for bad in ({"val_fraction": 0.0}, {"cold_fraction": 1.0}, {"C": 0.0}, {"n_negatives": 0}):
+    for bad in (
+        {"val_fraction": 0.0},
+        {"cold_fraction": 1.0},
+        {"prior_strength": -1.0},
+        {"gate": "x"},
+        {"prior": {"nope": 1.0}},
+        {"val_negatives": 0},
+        {"negatives": "nope"},
+        {"cal_params": {"epochs": 2}},
+        {"cal_params": {"no_such": 1}},
+    ):
         with pytest.raises(CalbioInputError):
             _hybrid(**bad).fit(emb, idx)
 
@@ -174,10 +186,17 @@ def test_save_load_round_trip(fitted, data, tmp_path) -> None:
         )
     np.testing.assert_allclose(back.score_pairs(idx), fitted.score_pairs(idx), rtol=1e-6)
     np.testing.assert_array_equal(back.train_pairs_, fitted.train_pairs_)
+    # explanations survive the round trip (standardisation saved with the weights)
+    pd.testing.assert_frame_equal(back.explain(idx[:20]), fitted.explain(idx[:20]), rtol=1e-6)
+    assert back.graph_stats_ == fitted.graph_stats_ and back.strength_ == fitted.strength_
 
 
 @pytest.mark.parametrize(
-    "opts", [{"pairwise": False, "dense_warm_graph": False}, {"refit_cal": False, "gnn": True}]
+    "opts",
+    [
+        {"gate": "transitivity", "dense_warm_graph": False},
+        {"refit_cal": False, "gnn": True},
+    ],
 )
 def test_options_fit_and_score(data, opts) -> None:
     emb, idx = data

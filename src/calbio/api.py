@@ -382,3 +382,34 @@ def run_demo(
         "query_entity": hub,
         "seconds": time.perf_counter() - t0,
     }
+
+
+def check_explainable(model: Any) -> None:
+    """Refuse (input error) a model without ``explain``, naming it and the models that have it."""
+    from calbio.models.registry import available_models, model_name, resolve_model
+
+    if callable(getattr(model, "explain", None)):
+        return
+    able = [m for m in available_models() if callable(getattr(resolve_model(m), "explain", None))]
+    raise CalbioInputError(
+        f"--explain: model {model_name(model)!r} has no explanation "
+        f"(models with one: {', '.join(able) or 'none'})"
+    )
+
+
+def add_explanations(
+    model: Any, table: pd.DataFrame, a: str = "a", b: str = "b", top: int = 3
+) -> pd.DataFrame:
+    """``table`` (rows named by its ``a`` / ``b`` columns) with the model's explanation columns
+    appended: per-feature ``contrib_*`` (summing to the model's score), ``n_shared`` and
+    ``shared_neighbours``."""
+    check_explainable(model)
+    if table.empty:
+        return table
+    rows = pd.Index(model.names_).get_indexer
+    idx = np.stack([rows(table[a].to_numpy()), rows(table[b].to_numpy())], axis=1)
+    ok = (idx >= 0).all(axis=1) & (idx[:, 0] != idx[:, 1])  # rows kept for unknown ids / self
+    ex = model.explain(idx[ok].astype(np.int64), top=top)
+    keep = [col for col in ex.columns if col.startswith("contrib_") or "shared" in col]
+    cols = ex[keep].set_axis(np.flatnonzero(ok)).reindex(np.arange(len(table)))
+    return pd.concat([table.reset_index(drop=True), cols], axis=1)

@@ -157,6 +157,38 @@ _pairs_command(
 )
 
 
+@pairs_app.command("from-genesets")
+def from_genesets(
+    gmt: Annotated[Path, typer.Argument(help="Gene sets (GMT: name, description, genes...)")],
+    out: Out,
+    max_size: Annotated[int, typer.Option(help="Largest set whose co-members are paired")] = 30,
+    min_size: Annotated[int, typer.Option(help="Smallest set used")] = 2,
+    force: Force = False,
+) -> None:
+    """Complex-like pairs: all co-members of small gene sets (e.g. GO cellular component)."""
+    from calbio._io import atomic_file, check_output_file
+    from calbio.data.derive import pairs_from_genesets, read_gene_sets
+
+    if min_size < 2 or max_size < min_size:
+        raise CalbioInputError(
+            f"need 2 <= --min-size <= --max-size, got min {min_size}, max {max_size}"
+        )
+    check_output_file(out, force)
+    sets = read_gene_sets(gmt)
+    res = pairs_from_genesets(sets, max_size=max_size, min_size=min_size)
+    if res.empty:
+        raise CalbioInputError(f"no set of {min_size}-{max_size} genes (no pair to write)", gmt)
+    used = sum(min_size <= len(g) <= max_size for g in sets.values())
+    with atomic_file(out) as tmp:
+        res.to_csv(tmp, index=False, compression="gzip" if out.suffix == ".gz" else None)
+    console.print(
+        f"wrote {len(res):,} pairs from {used:,} of {len(sets):,} sets "
+        f"({min_size}-{max_size} genes) to {out}",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
 @embed_app.command()
 def smiles(
     drugs: Annotated[Path, typer.Argument(help="Table of molecules: an id and a SMILES column")],

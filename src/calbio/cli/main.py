@@ -12,6 +12,14 @@ from calbio.cli import common as c
 from calbio.cli.app import app, console, err_console
 from calbio.errors import CalbioInputError
 
+Explain = Annotated[
+    bool,
+    typer.Option(
+        help="Add why each pair scores so: per-feature contributions (summing to the score) "
+        "and the shared neighbours behind the graph evidence (hybrid)"
+    ),
+]
+
 training_progress = c.training_progress
 
 
@@ -165,6 +173,7 @@ def score(
     ] = None,
     min_mapped: c.MinMapped = None,
     id_tables: c.IdTables = None,
+    explain: Explain = False,
     force: c.Force = False,
 ) -> None:
     """Score pairs with a fitted model: association, cosine, training flag, ranks, percentile.
@@ -188,12 +197,20 @@ def score(
         check_output(out, force, inputs=[model_dir, pairs], kind="file")
         check_output(side, force, inputs=[model_dir, pairs], kind="file")
     model = load_model(model_dir)
+    if explain:
+        from calbio.api import check_explainable
+
+        check_explainable(model)
     prs = c.read_pairs(
         pairs, columns, None, None, min_mapped=None, known_ids=model.names_, keep_rows=True
     )
     with id_session(id_tables):
         table = score_pairs_table(model, prs, kind=kind, min_mapped=min_mapped)
     err_console.print(describe_score_rows(table), markup=False, highlight=False)
+    if explain:
+        from calbio.api import add_explanations
+
+        table = add_explanations(model, table)
     unknown = unknown_identifiers(prs, model.entity_table())
     unknown = unknown[unknown != ""]
     if len(unknown):
@@ -226,6 +243,7 @@ def query(
     top: Annotated[int, typer.Option(help="How many partners")] = 20,
     out: Annotated[Path | None, typer.Option(help="Also write the table as CSV")] = None,
     id_tables: c.IdTables = None,
+    explain: Explain = False,
     force: c.Force = False,
 ) -> None:
     """Ranked partners of one entity: known (training) partners and new candidates, listed apart."""
@@ -239,11 +257,23 @@ def query(
     if out is not None:
         check_output(out, force, inputs=[model_dir], kind="file")
     model = load_model(model_dir)
-    from calbio.api import query_partners
+    from calbio.api import add_explanations, check_explainable, query_partners
     from calbio.data.identifiers import id_session
 
+    if explain:
+        check_explainable(model)
     with id_session(id_tables):  # outdated symbols / other namespaces resolve with tables
         known, new = query_partners(model, gene, top=top)
+        if explain:  # the shared neighbours and per-feature contributions of each partner
+            from calbio.api import resolve_entity
+
+            me = model.names_[resolve_entity(model, gene)]
+            known, new = (
+                add_explanations(model, f.assign(query=me), "query", "partner").drop(
+                    columns="query"
+                )
+                for f in (known, new)
+            )
     if out is not None:
         import pandas as pd
 
@@ -268,7 +298,8 @@ def query(
         (f"New candidates for {gene} (not training pairs): top {len(new)}", new),
     ):
         t = Table(title=title, title_justify="left")
-        cols = [col for col in ("rank", "partner", "association", "cosine") if col in frame]
+        shown = ("rank", "partner", "association", "cosine", "n_shared", "shared_neighbours")
+        cols = [col for col in shown if col in frame]
         for col in cols:
             t.add_column(col, justify="left" if col == "partner" else "right")
         for r in frame[cols].itertuples(index=False):

@@ -46,6 +46,8 @@ __all__ = [
     "derive_pairs_by_context",
     "load_contexts",
     "load_profiles",
+    "pairs_from_genesets",
+    "read_gene_sets",
 ]
 
 METHODS = ("pearson", "gls")
@@ -398,3 +400,64 @@ def derive_pairs_by_context(
         raise CalbioInputError("no contexts given", source)
     table = pd.concat(parts, ignore_index=True)
     return DerivedPairs(table, {"n_pairs": int(len(table)), "contexts": per})
+
+
+def read_gene_sets(path: str | Path) -> dict[str, np.ndarray]:
+    """Gene sets of a GMT file (``name<TAB>description<TAB>gene...``): name -> unique members.
+
+    Blank and ``#`` lines are skipped, so are sets without genes; a name listed twice unites
+    its members.
+    """
+    p = Path(path)
+    try:
+        lines = p.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CalbioInputError(f"cannot read gene sets: {exc.__class__.__name__}", p) from None
+    sets: dict[str, np.ndarray] = {}
+    for no, line in enumerate(lines, 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        fields = line.split("\t")
+        if len(fields) < 3 or not fields[0].strip():
+            raise CalbioInputError(
+                f"line {no} is not GMT (name<TAB>description<TAB>genes...): "
+                f"{len(fields)} tab-separated field(s)",
+                p,
+            )
+        members = {g.strip() for g in fields[2:] if g.strip()}
+        if not members:  # a set without genes pairs nothing
+            continue
+        name = fields[0].strip()
+        sets[name] = np.union1d(sets.get(name, np.array([], dtype=object)), sorted(members))
+    if not sets:
+        raise CalbioInputError("no gene sets found (empty GMT file)", p)
+    return sets
+
+
+def pairs_from_genesets(
+    sets: Mapping[str, Sequence[str] | np.ndarray], max_size: int = 30, min_size: int = 2
+) -> pd.DataFrame:
+    """Complex-like pairs: every pair of co-members of a set of ``min_size..max_size`` genes.
+
+    Returns ``entity1, entity2, n_sets`` (one row per undirected pair, ``entity1 < entity2``,
+    ``n_sets`` = how many qualifying sets hold both), sorted by the two names.
+    """
+    if min_size < 2 or max_size < min_size:
+        raise CalbioInputError(
+            f"need 2 <= --min-size <= --max-size, got min {min_size}, max {max_size}"
+        )
+    chunks = []
+    for members in sets.values():
+        g = np.unique(np.asarray(members, dtype=object).astype(str))
+        if not min_size <= len(g) <= max_size:
+            continue
+        i, j = np.triu_indices(len(g), k=1)
+        chunks.append(np.stack([g[i], g[j]], axis=1))
+    if not chunks:
+        return pd.DataFrame({"entity1": [], "entity2": [], "n_sets": []}).astype(
+            {"entity1": object, "entity2": object, "n_sets": np.int64}
+        )
+    allp = pd.DataFrame(np.concatenate(chunks), columns=["entity1", "entity2"])
+    out = allp.groupby(["entity1", "entity2"], sort=True).size().rename("n_sets").reset_index()
+    out["n_sets"] = out["n_sets"].astype(np.int64)
+    return out

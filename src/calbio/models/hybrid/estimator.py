@@ -1,0 +1,611 @@
+"""``hybrid``: CAL's learned association plus training-graph evidence, under a shrunk combiner.
+
+The features are those of :mod:`calbio.models.hybrid.features` (CAL, cosine, graph evidence,
+GraphSAGE). Two logistic combiners share them: a *warm* one for pairs whose ends both have
+training partners, and a *cold* one for pairs with an end that has none.
+
+**The combiner.** Features are standardised (mean and standard deviation over the validation
+pairs). The weights ``w`` (standardised units) minimise the mean pairwise logistic loss of
+within-query contrasts (a validation positive minus each negative sampled at its own anchor,
+as filtered ranking compares them) plus ``strength / 2 * ||w - w0||^2``: an L2 pull toward a
+fixed prior ``w0`` (:data:`PRIOR`: the embedding's cosine twice, GraphSAGE and Adamic-Adar
+once). Then one Platt scale and intercept make warm and cold scores comparable log-odds. The
+shrinkage keeps collinear weights from swapping sign between seeds, and keeps the embedding's
+own signal in the score when validation pairs carved from the training graph overstate what
+that graph (and a CAL fitted on it) says about associations of another kind. The *gate* sets
+the strength from the training graph: ``prior_strength * ((1 - c) / c) ** 8``, ``c`` the share
+of the embedding's entities that have a training pair. A graph that covers most entities
+(STRING >= 950 covers 0.76 of DepMap's genes: strength 1e-4) is fitted freely; one that
+covers a third (Reactome, 0.32: strength 370) or a quarter (SIGNOR) is the prior's blend.
+(How this was chosen, and what was tried first: benchmarks/GRAPH_MODELS.md, "hybrid design".)
+
+**No leakage.** The combiners are fitted on validation pairs carved out of the *training* pairs
+(:func:`~calbio.models.hybrid.features.carve`): a hashed ``cold_fraction`` of the entities
+(every pair touching them becomes a cold validation pair) and a hashed ``val_fraction`` of the
+remaining pairs (warm validation pairs). CAL and GraphSAGE are trained on the rest only. Warm
+validation pairs get graph features from the training graph minus the warm validation pairs
+(``dense_warm_graph``), cold ones from the graph without the cold carve, so a validation pair
+never contributes to its own features. Then CAL is refitted on all training pairs for scoring;
+GraphSAGE (inductive) embeds the full training graph with the carved fit's encoder.
+
+**Explanations.** :meth:`Hybrid.explain` splits each score into one additive contribution per
+feature (``weight * standardised value``) plus the intercept, and names the shared neighbours
+that carry the graph evidence.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import minimize
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
+
+from calbio.data.types import Embeddings, MappedPairs
+from calbio.errors import CalbioInputError
+from calbio.logs import logger
+from calbio.models.base import AssociationModelBase
+from calbio.models.cal import CAL, store_params
+from calbio.models.hybrid.features import (
+    FEATURES,
+    I_DEG_MIN,
+    GraphFeatures,
+    carve,
+    hash_unit,
+    transitivity,
+)
+from calbio.models.registry import register_model
+
+__all__ = ["CAL_OPTIONS", "PRIOR", "Hybrid", "fit_combiner"]
+
+_COMBINERS = ("warm", "cold")
+# Prior weights (standardised features) the combiner is shrunk toward: the embedding's cosine
+# twice, GraphSAGE and Adamic-Adar once (CAL's score is left to the data).
+PRIOR: dict[str, float] = {"cosine": 2.0, "sage": 1.0, "log_aa": 1.0}
+GATES = ("coverage", "transitivity", "none")
+# CAL options the hybrid forwards to its CAL (None = the preset's value).
+CAL_OPTIONS: tuple[str, ...] = (
+    "epochs",
+    "hidden",
+    "depth",
+    "tau",
+    "batch_size",
+    "lr",
+    "weight_decay",
+    "schedule",
+    "negatives",
+    "n_negatives",
+    "degree_power",
+    "mask_false_negatives",
+    "both_orientations",
+    "drop_last",
+    "validation_fraction",
+    "patience",
+    "score",
+    "blend_lambda",
+    "pca",
+    "threads",
+    "device",
+    "precision",
+)
+# Dense score elements per query block in score_rows (each feature is one such block).
+_ROW_BLOCK_ELEMS = 1_000_000
+
+
+def _sample_negatives(
+    anchors: np.ndarray,
+    universe: np.ndarray,
+    deg: np.ndarray,
+    known_keys: np.ndarray,
+    n: int,
+    rng: np.random.Generator,
+    degree_share: float = 0.0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """One negative per anchor row: (anchor, partner), the partner drawn uniformly or (a
+    ``degree_share`` of rows) in proportion to degree; known pairs and self-pairs are dropped.
+
+    (Two-step-walk "hard" negatives were tried on an inner split of the training pairs: many
+    are unrecorded true pairs, the combiner then discounts common-neighbour evidence, and MRR
+    fell from 0.26 to 0.15 with a pointwise combiner, from 0.28 to 0.14 with the pairwise one.)
+    """
+    k = len(anchors)
+    w = deg[universe].astype(np.float64) + 1.0
+    partner = np.where(
+        rng.random(k) >= degree_share,
+        rng.choice(universe, size=k),
+        rng.choice(universe, size=k, p=w / w.sum()),
+    )
+    cand = np.stack([anchors, partner], axis=1)
+    keys = np.minimum(cand[:, 0], cand[:, 1]) * n + np.maximum(cand[:, 0], cand[:, 1])
+    return (cand[:, 0] != cand[:, 1]) & ~np.isin(keys, known_keys), cand
+
+
+def _contrasts(Z: np.ndarray, y: np.ndarray, src: np.ndarray) -> np.ndarray:
+    """Within-query contrasts: each negative's positive (same anchor) minus the negative."""
+    pos = np.flatnonzero(y == 1)
+    row_of = np.full(int(src.max()) + 1, -1)
+    row_of[src[pos]] = pos
+    neg = np.flatnonzero((y == 0) & (row_of[src] >= 0))
+    return Z[row_of[src[neg]]] - Z[neg]
+
+
+def _shrunk_logistic(D: np.ndarray, w0: np.ndarray, strength: float) -> np.ndarray:
+    """argmin_w mean(log(1 + exp(-D w))) + strength / 2 * ||w - w0||^2 (L-BFGS, deterministic)."""
+
+    def f(w: np.ndarray) -> tuple[float, np.ndarray]:
+        m = D @ w
+        loss = np.logaddexp(0.0, -m).mean()
+        g = -(D.T @ (1.0 / (1.0 + np.exp(m)))) / len(D)
+        return loss + 0.5 * strength * float((w - w0) @ (w - w0)), g + strength * (w - w0)
+
+    res = minimize(f, w0.copy(), jac=True, method="L-BFGS-B", options={"maxiter": 500})
+    return np.asarray(res.x)
+
+
+def fit_combiner(
+    X: np.ndarray, y: np.ndarray, src: np.ndarray, strength: float, prior: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Combiner weights: standardise, shrunk pairwise logistic on contrasts, Platt scale.
+
+    Returns ``coef`` / ``intercept`` on raw features (score = ``X @ coef + intercept``) and
+    ``mu``, ``sd``, ``zcoef`` (weights of the standardised features, ``coef = zcoef / sd``).
+    """
+    mu = X.mean(axis=0)
+    sd = X.std(axis=0)
+    sd[sd < 1e-12] = 1.0
+    Z = (X - mu) / sd
+    D = _contrasts(Z, y, src)
+    w0 = np.where(X.std(axis=0) < 1e-12, 0.0, prior)  # a constant feature carries no prior
+    w = _shrunk_logistic(D, w0, strength) if len(D) else w0
+    s = (Z @ w)[:, None]
+    platt = LogisticRegression(C=1e6, max_iter=1000).fit(s, y)
+    zcoef = w * float(platt.coef_[0, 0])
+    coef = zcoef / sd
+    return {
+        "coef": coef,
+        "intercept": np.array([float(platt.intercept_[0]) - float(coef @ mu)]),
+        "mu": mu,
+        "sd": sd,
+        "zcoef": zcoef,
+    }
+
+
+def _prior_vector(prior: dict[str, float] | None = None) -> np.ndarray:
+    w = PRIOR if prior is None else prior
+    return np.array([float(w.get(f, 0.0)) for f in FEATURES])
+
+
+@register_model("hybrid")
+class Hybrid(AssociationModelBase):
+    """CAL + training-graph evidence under warm/cold combiners shrunk toward a fixed prior.
+
+    ``preset`` and every CAL option in :data:`CAL_OPTIONS` (``epochs``, ``negatives``,
+    ``mask_false_negatives``, ``both_orientations``, ``hidden``...; None = the preset's value)
+    configure the hybrid's CAL fits (carved and full; ``refit_cal=False`` keeps the carved one);
+    ``cal_params`` sets any other CAL parameter (e.g. ``{"verbose": True}``).
+    ``val_fraction`` / ``cold_fraction`` size the validation carve; ``val_negatives`` sampled
+    negatives per validation pair, a ``degree_negatives`` share of them drawn in proportion to
+    degree; ``prior_strength`` pulls the combiner weights toward ``prior`` (feature -> weight of
+    the standardised feature; default :data:`PRIOR`; 0: no pull), scaled by the ``gate``:
+    ``"coverage"`` multiplies it by ``((1 - c) / c) ** gate_power`` where ``c`` is the share of the
+    embedding's entities with a training pair, ``"transitivity"`` by ``t / (1 - t)`` of the
+    graph's transitivity, ``"none"`` by 1;
+    ``gnn`` adds the GraphSAGE feature: True needs ``torch_geometric`` (``calbio[graph]``),
+    ``"auto"`` uses it when installed (``gnn_used_`` says whether it was), False never.
+    """
+
+    uses_graph: ClassVar[bool] = True
+    cold_start: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        preset: str = "fast",
+        *,
+        val_fraction: float = 0.1,
+        cold_fraction: float = 0.1,
+        val_negatives: int = 5,
+        prior_strength: float = 1.0,
+        gate: str = "coverage",
+        gate_power: float = 8.0,
+        prior: dict[str, float] | None = None,
+        gnn: bool | str = "auto",
+        degree_negatives: float = 0.0,
+        refit_cal: bool = True,
+        dense_warm_graph: bool = True,
+        cal_params: dict[str, Any] | None = None,
+        epochs: int | None = None,
+        hidden: int | None = None,
+        depth: int | None = None,
+        tau: float | None = None,
+        batch_size: int | None = None,
+        lr: float | None = None,
+        weight_decay: float | None = None,
+        schedule: str | None = None,
+        negatives: str | None = None,
+        n_negatives: int | None = None,
+        degree_power: float | None = None,
+        mask_false_negatives: bool | None = None,
+        both_orientations: bool | None = None,
+        drop_last: bool | None = None,
+        validation_fraction: float | None = None,
+        patience: int | None = None,
+        score: str | None = None,
+        blend_lambda: float | None = None,
+        pca: int | None = None,
+        threads: int | None = None,
+        device: str | None = None,
+        precision: str | None = None,
+        random_state: int | None = None,
+    ) -> None:
+        store_params(self, locals())
+
+    @property
+    def seed(self) -> int:
+        """The seed (``random_state``, 42 when None)."""
+        return 42 if self.random_state is None else int(self.random_state)
+
+    def cal_kwargs(self) -> dict[str, Any]:
+        """Constructor parameters of the hybrid's CAL (preset, forwarded options, seed)."""
+        extra = dict(self.cal_params or {})
+        clash = sorted(set(extra) & {*CAL_OPTIONS, "preset", "random_state"})
+        if clash:
+            raise CalbioInputError(f"cal_params repeats hybrid parameters: {', '.join(clash)}")
+        kw = {k: getattr(self, k) for k in CAL_OPTIONS if getattr(self, k) is not None}
+        return {"preset": self.preset, **kw, **extra, "random_state": self.seed}
+
+    def _new_cal(self) -> CAL:
+        kw = self.cal_kwargs()
+        try:
+            return CAL(kw.pop("preset"), **kw)
+        except TypeError as exc:
+            raise CalbioInputError(f"cal_params: {exc}") from None
+
+    def _fit_cal(self, emb: Embeddings, train_idx: np.ndarray) -> CAL:
+        return self._new_cal().fit(emb, MappedPairs(train_idx, len(emb), {}), min_mapped=0.0)
+
+    def _fit_gnn(self, emb: Embeddings, train_idx: np.ndarray) -> Any:
+        """A GraphSAGE model fitted on ``train_idx`` (for the ``sage`` feature), or None."""
+        self.gnn_used_ = False
+        if not self.gnn:
+            return None
+        try:
+            import torch_geometric  # noqa: F401
+        except ModuleNotFoundError:
+            if self.gnn == "auto":
+                logger.info("hybrid: PyTorch Geometric not installed; no GraphSAGE feature")
+                return None
+            raise CalbioInputError(
+                "the hybrid's GraphSAGE feature needs PyTorch Geometric: "
+                "pip install 'calbio[graph]', or pass gnn=False"
+            ) from None
+        self.gnn_used_ = True
+        from calbio.models.sage import SAGE
+
+        sage = SAGE(random_state=self.seed, threads=self.threads or 1)
+        return sage.fit(emb, MappedPairs(train_idx, len(emb), {}), min_mapped=0.0)
+
+    def _check_params(self) -> None:
+        if not 0.0 < self.val_fraction < 1.0:
+            raise CalbioInputError(f"val_fraction must be in (0, 1), got {self.val_fraction}")
+        if not 0.0 <= self.cold_fraction < 1.0:
+            raise CalbioInputError(f"cold_fraction must be in [0, 1), got {self.cold_fraction}")
+        if self.val_negatives < 1:
+            raise CalbioInputError(f"val_negatives must be >= 1, got {self.val_negatives}")
+        if not self.prior_strength >= 0:
+            raise CalbioInputError(f"prior_strength must be >= 0, got {self.prior_strength}")
+        if self.gate not in GATES:
+            raise CalbioInputError(f"gate must be one of {', '.join(GATES)}, got {self.gate!r}")
+        unknown = sorted(set(self.prior or {}) - set(FEATURES))
+        if unknown:
+            raise CalbioInputError(f"prior names unknown features: {', '.join(unknown)}")
+        if self.gnn not in (True, False, "auto"):
+            raise CalbioInputError(f"gnn must be True, False or 'auto', got {self.gnn!r}")
+        self._new_cal().config  # noqa: B018 - validates the CAL options before any work
+
+    # ------------------------------------------------------------------ fitting
+    def validation_features(
+        self, emb: Embeddings, train_idx: np.ndarray
+    ) -> dict[str, dict[str, Any]]:
+        """Features and labels of the carved validation pairs plus sampled negatives.
+
+        Returns ``{"warm": {...}, "cold": {...}}``, each with ``pairs``, ``y``, ``X``, ``src``
+        (pairs are routed to the cold combiner when an end has no partner in the carved graph);
+        also ``"fit"``: the carved pairs, their :class:`GraphFeatures`, GraphSAGE and CAL.
+        """
+        n = len(emb)
+        e = np.asarray(train_idx, dtype=np.int64).reshape(-1, 2)
+        fit_idx, warm, cold = carve(e, n, self.val_fraction, self.cold_fraction, self.seed)
+        if len(fit_idx) < 2 or len(warm) < 2:
+            raise CalbioInputError(
+                f"too few training pairs ({len(e)}) to carve hybrid validation pairs"
+            )
+        t = time.perf_counter()
+        cal = self._fit_cal(emb, fit_idx)
+        logger.info(
+            "hybrid: CAL fitted on %d carved pairs (%.1f s)", len(fit_idx), time.perf_counter() - t
+        )
+        t = time.perf_counter()
+        gnn = self._fit_gnn(emb, fit_idx)
+        if gnn is not None:
+            logger.info("hybrid: GraphSAGE fitted (%.1f s)", time.perf_counter() - t)
+        t = time.perf_counter()
+        left, right = cal.score_vectors()
+        feats = GraphFeatures(
+            fit_idx, n, left, right, cal.embedding_, None if gnn is None else gnn.node_vectors_
+        )
+        known = np.unique(np.minimum(e[:, 0], e[:, 1]) * n + np.maximum(e[:, 0], e[:, 1]))
+        universe = np.unique(e)
+        rng = np.random.default_rng(self.seed + 11)
+        held = hash_unit(np.arange(n), self.seed + 1) < self.cold_fraction
+        # orient each cold pair held-aside end first, so that its negatives stay cold
+        cold = np.where(held[cold[:, :1]], cold, cold[:, ::-1])
+        pos = np.concatenate([warm, cold])
+        rep = np.repeat(pos, self.val_negatives, axis=0)
+        keep_first = np.repeat(
+            np.r_[np.zeros(len(warm), bool), np.ones(len(cold), bool)], self.val_negatives
+        )
+        keep_first |= rng.random(len(rep)) < 0.5
+        anchors = np.where(keep_first, rep[:, 0], rep[:, 1])
+        ok, neg = _sample_negatives(
+            anchors, universe, feats.deg, known, n, rng, self.degree_negatives
+        )
+        neg = neg[ok]
+        # which positive each pair belongs to (a negative shares its positive's anchor)
+        src = np.r_[np.arange(len(pos)), np.flatnonzero(ok) // self.val_negatives]
+        pairs = np.concatenate([pos, neg])
+        y = np.r_[np.ones(len(pos)), np.zeros(len(neg))]
+        # Warm validation pairs get their features from the training graph minus the warm
+        # validation pairs only (the cold carve's pairs are put back: they are not the pairs
+        # being predicted); cold ones use the carved graph, where their held end has no partner.
+        warm_graph = np.concatenate([fit_idx, cold]) if self.dense_warm_graph else fit_idx
+        is_warm = src < len(warm)
+        X = np.empty((len(pairs), len(FEATURES)))
+        X[~is_warm] = feats.pairs(pairs[~is_warm])
+        gnn_w = None if gnn is None else gnn.embed(warm_graph)
+        feats_w = GraphFeatures(warm_graph, n, left, right, cal.embedding_, gnn_w)
+        X[is_warm] = feats_w.pairs(pairs[is_warm])
+        logger.info(
+            "hybrid: features of %d validation pairs (%.1f s)", len(pairs), time.perf_counter() - t
+        )
+        group = self._groups(X[:, I_DEG_MIN])
+        out: dict[str, dict[str, Any]] = {
+            "fit": {
+                "pairs": fit_idx,
+                "features": feats,
+                "warm_graph": warm_graph,
+                "warm_features": feats_w,
+                "gnn": gnn,
+                "cal": cal,
+            }
+        }
+        for g, name in enumerate(_COMBINERS):
+            sel = group == g
+            out[name] = {"pairs": pairs[sel], "y": y[sel], "X": X[sel], "src": src[sel]}
+        return out
+
+    @staticmethod
+    def _groups(log_deg_min: np.ndarray) -> np.ndarray:
+        """Combiner of each pair: 0 warm, 1 cold (an end without training partners)."""
+        return (log_deg_min == 0).astype(np.int64)
+
+    def effective_strength(self, train_idx: np.ndarray, n: int) -> tuple[float, dict[str, float]]:
+        """(shrinkage strength, the training graph's coverage and transitivity)."""
+        from calbio.models.graph import adjacency
+
+        a = adjacency(train_idx, n)
+        c = float((np.diff(a.indptr) > 0).mean()) if n else 0.0
+        t = transitivity(a)
+        s = float(self.prior_strength)
+        if self.gate == "coverage":
+            s *= ((1.0 - c) / max(c, 1e-3)) ** self.gate_power
+        elif self.gate == "transitivity":
+            s *= t / max(1.0 - t, 1e-3)
+        return s, {"coverage": c, "transitivity": t}
+
+    def fit_combiners(self, val: dict[str, dict[str, Any]], strength: float) -> dict[str, Any]:
+        """Warm and cold combiners of :meth:`validation_features`' output (cold reuses warm
+        when the carve has too few cold pairs)."""
+        prior = _prior_vector(self.prior)
+        combiners: dict[str, dict[str, np.ndarray]] = {}
+        for name in _COMBINERS:
+            X, y = val[name]["X"], val[name]["y"]
+            if name == "cold" and (y.sum() < 2 or (1 - y).sum() < 2):
+                combiners[name] = combiners["warm"]
+                continue
+            combiners[name] = fit_combiner(X, y, val[name]["src"], strength, prior)
+        return combiners
+
+    def _fit(
+        self,
+        emb: Embeddings,
+        mapped: MappedPairs,
+        progress: Callable[[int, int, float], None] | None = None,
+    ) -> None:
+        t0 = time.perf_counter()
+        self._check_params()
+        strength, self.graph_stats_ = self.effective_strength(mapped.idx, len(emb))
+        self.strength_ = strength
+        logger.info(
+            "hybrid: training graph covers %.3f of the entities, transitivity %.3f; "
+            "combiner shrinkage %.3g",
+            self.graph_stats_["coverage"],
+            self.graph_stats_["transitivity"],
+            strength,
+        )
+        val = self.validation_features(emb, mapped.idx)
+        combiners = self.fit_combiners(val, strength)
+        report: dict[str, Any] = {"n_fit_pairs": int(len(val["fit"]["pairs"]))}
+        for name in _COMBINERS:
+            X, y = val[name]["X"], val[name]["y"]
+            if y.sum() < 1 or (1 - y).sum() < 1:
+                continue
+            s = X @ combiners[name]["coef"]
+            report[name] = {
+                "n_pos": int(y.sum()),
+                "n_neg": int(len(y) - y.sum()),
+                "auc_hybrid": float(roc_auc_score(y, s)),
+                "auc_cal": float(roc_auc_score(y, X[:, 0])),
+                "auc_adamic_adar": float(roc_auc_score(y, X[:, 3])),
+            }
+        self.combiners_ = combiners
+        self.validation_ = report
+        logger.info("hybrid: combiners fitted (%.1f s so far)", time.perf_counter() - t0)
+        carved_cal, gnn = val["fit"]["cal"], val["fit"]["gnn"]
+        del val  # the carved graph's features are not needed any more
+        if self.refit_cal:
+            t = time.perf_counter()
+            self.cal_ = self._fit_cal(emb, mapped.idx)
+            logger.info("hybrid: CAL refitted on all %d pairs (%.1f s)", len(mapped.idx),
+                        time.perf_counter() - t)  # fmt: skip
+        else:
+            self.cal_ = carved_cal
+        self.embedding_ = self.cal_.embedding_
+        # GraphSAGE is inductive: the encoder trained on the carved graph embeds the full one
+        self.gnn_vectors_ = None if gnn is None else gnn.embed(mapped.idx)
+        self._feats = None
+        self.fit_seconds_ = time.perf_counter() - t0
+        logger.info("hybrid: fitted in %.1f s", self.fit_seconds_)
+
+    def __sklearn_is_fitted__(self) -> bool:
+        """True once ``fit`` or ``load`` has run."""
+        return hasattr(self, "combiners_")
+
+    # ------------------------------------------------------------------ scoring
+    def _features(self) -> GraphFeatures:
+        if getattr(self, "_feats", None) is None:
+            self._feats = GraphFeatures(
+                self.train_pairs_,
+                self.n_entities_,
+                *self.cal_.score_vectors(),
+                self.embedding_,
+                self.gnn_vectors_,
+            )
+        return self._feats
+
+    def _combine(self, feats: list[np.ndarray]) -> np.ndarray:
+        group = self._groups(feats[I_DEG_MIN])
+        out = np.zeros(np.shape(feats[0]))
+        for g, name in enumerate(_COMBINERS):
+            c = self.combiners_[name]
+            acc = np.full(np.shape(feats[0]), float(c["intercept"][0]))
+            for w, f in zip(c["coef"], feats, strict=True):
+                acc += w * f
+            out = np.where(group == g, acc, out)
+        return out
+
+    def _score_idx(self, idx: np.ndarray) -> np.ndarray:
+        f = self._features()
+        idx = np.asarray(idx, dtype=np.int64).reshape(-1, 2)
+        return self._combine(list(f.pairs(idx).T))
+
+    def score_rows(self, queries: np.ndarray, candidates: np.ndarray | None = None) -> np.ndarray:
+        """Dense (len(queries), len(candidates)) scores, a block of queries at a time."""
+        self._check_fitted()
+        f = self._features()
+        q = np.asarray(queries, dtype=np.int64).ravel()
+        c = (
+            np.arange(self.n_entities_, dtype=np.int64)
+            if candidates is None
+            else np.asarray(candidates, dtype=np.int64).ravel()
+        )
+        out = np.empty((len(q), len(c)))
+        block = max(1, _ROW_BLOCK_ELEMS // max(len(c), 1))
+        for s in range(0, len(q), block):
+            qb = q[s : s + block]
+            out[s : s + len(qb)] = self._combine(f.rows(qb, c))
+        return out
+
+    def weights(self) -> pd.DataFrame:
+        """Combiner weights per standardised feature (rows: warm, cold; + intercept)."""
+        self._check_fitted()
+        rows = {}
+        for name, c in self.combiners_.items():
+            sd = c.get("sd", np.ones(len(FEATURES)))
+            rows[name] = [*(np.asarray(c["coef"]) * sd), float(c["intercept"][0])]
+        return pd.DataFrame.from_dict(rows, orient="index", columns=[*FEATURES, "intercept"])
+
+    def explain(self, pairs: Any, top: int = 3) -> pd.DataFrame:
+        """Why each pair scores as it does: additive contributions and shared neighbours.
+
+        Columns: ``a, b, score``, ``combiner`` (warm / cold), one ``contrib_<feature>`` per
+        feature (weight times the feature's standardised value: above 0 pushes the pair up)
+        and ``contrib_intercept``, which together sum to ``score``; ``n_shared`` (shared
+        training neighbours) and ``shared_neighbours`` (the ``top`` of them by Adamic-Adar
+        weight, ``;``-joined, strongest first: the graph evidence).
+        """
+        idx = self.pair_index(pairs)
+        f = self._features()
+        X = f.pairs(idx)
+        group = self._groups(X[:, I_DEG_MIN])
+        contrib = np.empty((len(idx), len(FEATURES) + 1))
+        for g, name in enumerate(_COMBINERS):
+            c, sel = self.combiners_[name], group == g
+            mu = c.get("mu", np.zeros(len(FEATURES)))
+            coef = np.asarray(c["coef"])
+            contrib[sel, :-1] = (X[sel] - mu) * coef
+            contrib[sel, -1] = float(c["intercept"][0]) + float(coef @ mu)
+        shared, count = f.shared_neighbours(idx, self.names_, top)
+        out = pd.DataFrame(
+            {
+                "a": self.names_[idx[:, 0]],
+                "b": self.names_[idx[:, 1]],
+                "score": contrib.sum(axis=1),
+                "combiner": np.asarray(_COMBINERS, dtype=object)[group],
+            }
+        )
+        for j, name in enumerate([*FEATURES, "intercept"]):
+            out[f"contrib_{name}"] = contrib[:, j]
+        out["n_shared"] = count
+        out["shared_neighbours"] = shared
+        return out
+
+    # ------------------------------------------------------------------ persistence
+    def _get_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        cal_arrays, cal_state = self.cal_._get_state()
+        arrays = {f"cal.{k}": v for k, v in cal_arrays.items()}
+        for name, c in self.combiners_.items():
+            for key in ("coef", "intercept", "mu", "sd"):
+                if key in c:
+                    arrays[f"combiner.{name}.{key}"] = np.asarray(c[key])
+        if self.gnn_vectors_ is not None:
+            arrays["gnn_vectors"] = self.gnn_vectors_
+        state = {
+            "cal": cal_state,
+            "validation": self.validation_,
+            "fit_seconds": float(self.fit_seconds_),
+            "features": list(FEATURES),
+            "gnn_used": bool(getattr(self, "gnn_used_", self.gnn_vectors_ is not None)),
+            "graph_stats": dict(getattr(self, "graph_stats_", {})),
+            "strength": float(getattr(self, "strength_", float("nan"))),
+        }
+        return arrays, state
+
+    def _set_state(self, arrays: dict[str, np.ndarray], state: dict[str, Any]) -> None:
+        if list(state.get("features", [])) != list(FEATURES):
+            raise ValueError(f"saved features {state.get('features')} are not {list(FEATURES)}")
+        cal = self._new_cal()
+        cal.names_ = self.names_
+        cal.n_entities_ = self.n_entities_
+        cal.train_pairs_ = self.train_pairs_
+        cal._set_state({k[4:]: v for k, v in arrays.items() if k.startswith("cal.")}, state["cal"])
+        self.cal_ = cal
+        self.embedding_ = cal.embedding_
+        self.combiners_ = {
+            name: {
+                key: arrays[f"combiner.{name}.{key}"]
+                for key in ("coef", "intercept", "mu", "sd")
+                if f"combiner.{name}.{key}" in arrays
+            }
+            for name in _COMBINERS
+        }
+        self.gnn_vectors_ = arrays.get("gnn_vectors")
+        self.gnn_used_ = bool(state.get("gnn_used", self.gnn_vectors_ is not None))
+        self.validation_ = state["validation"]
+        self.fit_seconds_ = float(state["fit_seconds"])
+        self.graph_stats_ = dict(state.get("graph_stats", {}))
+        self.strength_ = float(state.get("strength", float("nan")))
+        self._feats = None
