@@ -18,10 +18,11 @@ from calbio.data.identifiers import (
     AMBIGUOUS,
     UNKNOWN,
     IdentifierTables,
+    IdResolver,
     classify_ids,
     detect_namespace,
     find_excel_mangled,
-    id_session,
+    id_resolver,
     resolve_id_tables,
 )
 from calbio.data.matching import map_pairs, write_id_mapping
@@ -101,11 +102,14 @@ def test_missing_tables_are_one_clear_error(tmp_path) -> None:
         IdentifierTables.from_dir(tmp_path)
 
 
-def test_tables_from_argument_session_or_environment(tables_dir, monkeypatch) -> None:
+def test_tables_from_argument_resolver_or_environment(tables_dir, monkeypatch) -> None:
     monkeypatch.delenv("CALBIO_ID_TABLES", raising=False)
     assert resolve_id_tables() is None
-    with id_session(tables_dir):
-        assert resolve_id_tables() is IdentifierTables.from_dir(tables_dir)
+    assert id_resolver().tables is None
+    resolver = IdResolver(tables_dir)
+    assert id_resolver(resolver) is resolver  # a resolver passes through unchanged
+    assert resolve_id_tables(resolver) is IdentifierTables.from_dir(tables_dir)
+    assert resolve_id_tables(tables_dir) is IdentifierTables.from_dir(tables_dir)
     monkeypatch.setenv("CALBIO_ID_TABLES", str(tables_dir))
     assert resolve_id_tables() is IdentifierTables.from_dir(tables_dir)
 
@@ -181,13 +185,14 @@ def test_exact_match_wins_and_no_tables_keeps_old_behaviour(tables_dir, monkeypa
     assert a.id_mapping["how"].tolist() == ["exact", "case", "exact"]
 
 
-def test_write_id_mapping_from_session(tables_dir, tmp_path) -> None:
+def test_write_id_mapping_from_resolver(tables_dir, tmp_path) -> None:
     emb = _emb(["TP53", "INTS15", "A1BG"])
-    with id_session(tables_dir) as session:
-        map_pairs(pairs_from_list([("7157", "C7orf26"), ("1", "zzz")], source="p.csv"), emb)
-        map_pairs(pairs_from_list([("TP53", "A1BG")], source="v.csv"), emb)
-    assert len(session.lines) == 2 and session.lines[0].startswith("p.csv: pairs: Entrez")
-    path = write_id_mapping(session, tmp_path / "id_mapping.tsv")
+    resolver = IdResolver(tables_dir)
+    p1 = pairs_from_list([("7157", "C7orf26"), ("1", "zzz")], source="p.csv")
+    map_pairs(p1, emb, id_tables=resolver)
+    map_pairs(pairs_from_list([("TP53", "A1BG")], source="v.csv"), emb, id_tables=resolver)
+    assert len(resolver.lines) == 2 and resolver.lines[0].startswith("p.csv: pairs: Entrez")
+    path = write_id_mapping(resolver, tmp_path / "id_mapping.tsv")
     df = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
     assert list(df.columns) == ["source", "id", "namespace", "mapped_to", "how", "gene_id"]
     got = {(r.source, r.id): (r.mapped_to, r.how) for r in df.itertuples()}

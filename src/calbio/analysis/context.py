@@ -342,15 +342,19 @@ def evaluate_contexts(
     context_dropout: float = 0.1,
     calibration: str = "isotonic",
     min_mapped: float = 0.5,
+    id_tables: Any = None,
     progress: Callable[[str], None] | None = None,
     **train_options: Any,
 ) -> ContextEvaluationResult:
-    """Fit context-conditioned, pooled, per-context CAL and cosine; report per context + LOCO."""
+    """Fit context-conditioned, pooled, per-context CAL and cosine; report per context + LOCO.
+
+    ``id_tables``: an ``IdResolver`` (or tables folder) converting pair identifiers.
+    """
     t0 = time.perf_counter()
     mapped = (
         pairs
         if isinstance(pairs, ContextMappedPairs)
-        else map_context_pairs(pairs, cemb, min_fraction=min_mapped)
+        else map_context_pairs(pairs, cemb, min_fraction=min_mapped, id_tables=id_tables)
     )
     if bad := set(methods) - set(METHODS):
         raise ValueError(f"unknown methods {sorted(bad)}; choose from {METHODS}")

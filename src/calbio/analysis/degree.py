@@ -54,12 +54,14 @@ def load_run_scores(path: str | Path) -> list[tuple[dict[str, Any], pd.DataFrame
     return out
 
 
-def scores_from_model(model: CAL, pairs: Pairs, min_mapped: float | None = None) -> pd.DataFrame:
+def scores_from_model(
+    model: CAL, pairs: Pairs, min_mapped: float | None = None, id_tables: Any = None
+) -> pd.DataFrame:
     """A score table for user pairs that are NOT among the model's training pairs."""
     from calbio.data.types import Embeddings
 
     emb = Embeddings(model.names_, model.embedding_, source="model")
-    idx = as_mapped_pairs(pairs, emb, min_mapped).idx
+    idx = as_mapped_pairs(pairs, emb, min_mapped, id_tables).idx
     n = len(emb)
     idx = idx[~np.isin(pair_keys(idx, n), pair_keys(model.train_pairs_, n))]
     if not len(idx):

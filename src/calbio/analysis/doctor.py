@@ -114,15 +114,19 @@ def run_doctor(
     pca: int | None = None,
     seed: int = DEFAULT_SEED,
     min_mapped: float | None = None,
+    id_tables: Any = None,
     train_check: bool = True,
     quick_training: dict[str, Any] | None = None,
     threads: int | None = None,
     log: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
-    """Run every check; returns the JSON-ready report (``checks`` plus ``tables``)."""
+    """Run every check; returns the JSON-ready report (``checks`` plus ``tables``).
+
+    ``id_tables``: an ``IdResolver`` (or tables folder) converting pair identifiers.
+    """
     t0 = time.perf_counter()
     emb = embeddings
-    mapped = as_mapped_pairs(pairs, emb, min_mapped)
+    mapped = as_mapped_pairs(pairs, emb, min_mapped, id_tables)
     n, idx = len(emb), mapped.idx
     E = preprocessed(emb, pca, seed)
     universe = np.unique(idx)

@@ -39,7 +39,7 @@ def as_mapped_pairs(
 ) -> MappedPairs:
     """Resolve any supported pair input to row indices of ``embeddings``.
 
-    ``id_tables`` (a folder or loaded tables; default the active session / $CALBIO_ID_TABLES)
+    ``id_tables`` (an IdResolver, a folder or loaded tables; default $CALBIO_ID_TABLES)
     converts identifiers between namespaces, as in :func:`calbio.data.matching.map_pairs`.
     """
     from calbio.data.matching import map_pairs

@@ -296,10 +296,16 @@ def evaluate(
     defaults to ``seed``. ``rank_sample``: rank a seeded sample of that many held-out (query,
     target) pairs per set (genome scale). ``min_mapped``: the strict rule, smallest fraction of
     pairs that must map (default: refuse only when the pairs cover too little of the table).
-    ``id_tables``: identifier tables to convert namespaces (default $CALBIO_ID_TABLES).
+    ``id_tables``: an ``IdResolver`` (or tables folder) converting identifier namespaces
+    (default $CALBIO_ID_TABLES); what it converted is on ``result.id_mapping``.
     """
+    from calbio.data.identifiers import id_resolver
+    from calbio.data.matching import id_mapping_frame
+
     timer, t0 = Timer(), time.perf_counter()
     _check_inputs(protocol, test_fraction, n_boot, cb_threshold, min_mapped, rank_sample)
+    id_tables = id_resolver(id_tables)
+    n_before = len(id_tables.mappings)  # a resolver passed in may have mapped other files
     with timer("split"):
         emb, mapped, split = _split(
             embeddings, pairs, protocol, test_fraction, seed, min_mapped, id_tables
@@ -323,7 +329,10 @@ def evaluate(
     validation, tables = {}, [table]
     for vp in validate_with:
         run.validate(vp, validation, tables, verdicts, min_mapped, id_tables)
-    return _result(run, pairs, test, results, validation, verdicts, tables, t0)
+    result = _result(run, pairs, test, results, validation, verdicts, tables, t0)
+    result.id_mapping = id_mapping_frame(id_tables.mappings[n_before:])
+    result.mapping_lines = id_tables.lines[n_before:]
+    return result
 
 
 def _result(

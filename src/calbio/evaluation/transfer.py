@@ -204,7 +204,10 @@ def _prepare(
     """Read and map every file before any training; refuse what cannot be evaluated."""
     if isinstance(pairs_list, str | Path | Pairs) or len(pairs_list) < 2:
         raise CalbioInputError("transfer needs at least 2 pairs files (one to train, one to test)")
+    from calbio.data.identifiers import id_resolver
+
     emb = as_embeddings(embeddings)
+    id_tables = id_resolver(id_tables)  # one resolver: tables read once, every file recorded
     loaded = [_as_pairs(p) for p in pairs_list]
     file_names = _file_names(loaded, names)
     mapped = []
