@@ -7,7 +7,7 @@ import re
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -19,6 +19,9 @@ from calbio.data.types import Embeddings, Pairs
 from calbio.errors import CalbioInputError
 from calbio.models.cal import CAL
 from calbio.scoring import pair_scores
+
+if TYPE_CHECKING:
+    from calbio.data.identifiers import IdTablesLike
 
 REAL_DEMO_FILES = (
     "embeddings/depmap_crispr_gene_effect_pca50.csv",
@@ -40,7 +43,7 @@ def _looks_like(values: Any, k: int = 3) -> str:
 
 
 def map_onto_model(
-    model: Any, pairs: Pairs, min_mapped: float | None = None, id_tables: Any = None
+    model: Any, pairs: Pairs, min_mapped: float | None = None, id_tables: IdTablesLike = None
 ) -> Any:
     """Map pairs onto a model's entities; when too few map, say what the model's ids look like.
 
@@ -91,7 +94,7 @@ def score_pairs_table(
     min_mapped: float | None = None,
     n_random: int = N_RANDOM_PAIRS,
     seed: int = 0,
-    id_tables: Any = None,
+    id_tables: IdTablesLike = None,
 ) -> pd.DataFrame:
     """Score every pair of ``pairs`` with a fitted model: one row per input pair, in order.
 
@@ -265,7 +268,7 @@ def _training_pairs_mention(model: Any, name: str) -> str | None:
     return src if bool((ids == name.casefold()).any()) else None
 
 
-def resolve_entity(model: Any, name: str, id_tables: Any = None) -> int:
+def resolve_entity(model: Any, name: str, id_tables: IdTablesLike = None) -> int:
     """Row of ``name`` in a fitted model, or an error that says why not and what is close."""
     try:
         return model.index_of(name, id_tables=id_tables)
@@ -288,7 +291,7 @@ def resolve_entity(model: Any, name: str, id_tables: Any = None) -> int:
 
 
 def query_partners(
-    model: Any, name: str, top: int = 20, id_tables: Any = None
+    model: Any, name: str, top: int = 20, id_tables: IdTablesLike = None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(known, new): the entity's training partners with their ranks, and the ``top`` best
     partners that are not training pairs. Ranks are among all other entities (1 = best)."""

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -27,6 +27,9 @@ from scipy.stats import false_discovery_control, hypergeom
 
 from calbio.analysis.clusters import ClusterAnalysis, membership_matrix
 from calbio.errors import CalbioInputError
+
+if TYPE_CHECKING:
+    from calbio.data.identifiers import IdTablesLike
 
 COHERENT, PARTIAL, NO_SIGNAL = "coherent", "partial", "no signal"
 CLASSES = (COHERENT, PARTIAL, NO_SIGNAL)
@@ -481,7 +484,7 @@ def cluster_report(
     correction: str = "bh",
     min_set_size: int = 5,
     max_set_size: int = 500,
-    id_tables: Any = None,
+    id_tables: IdTablesLike = None,
 ) -> ClusterReport:
     """Cluster a fitted CAL's two spaces, enrich against the embedded entities, validate.
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -29,6 +29,9 @@ from calbio.evaluation.splits import Split
 from calbio.models.graph import training_degree
 from calbio.scoring import pair_scores, score_vectors
 from calbio.training.trainer import split_validation
+
+if TYPE_CHECKING:
+    from calbio.data.identifiers import IdTablesLike
 
 CB_THRESHOLDS = (0.30, 0.20, 0.15, 0.10, 0.05)
 LAMBDAS = tuple(round(x, 2) for x in np.linspace(0.0, 1.0, 11))
@@ -82,7 +85,7 @@ def threshold_sweep(
     seeds: Sequence[int] = (DEFAULT_SEED,),
     protocol: str = "edge",
     min_mapped: float = 0.1,
-    id_tables: Any = None,
+    id_tables: IdTablesLike = None,
     cb_threshold: float = 0.2,
     validate_with: Sequence[Pairs] = (),
     n_boot: int = 200,
@@ -262,7 +265,7 @@ def lambda_sweep(
     test_fraction: float = 0.3,
     cb_threshold: float = 0.2,
     min_mapped: float | None = None,
-    id_tables: Any = None,
+    id_tables: IdTablesLike = None,
     preset: str = "paper",
     log: Callable[[str], None] | None = None,
     **train_options: Any,

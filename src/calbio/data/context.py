@@ -30,7 +30,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -39,6 +39,9 @@ from calbio.core.graph import known_keys, pair_key, pair_keys, sample_uniform_ne
 from calbio.data.matching import resolve_identifiers
 from calbio.data.types import Embeddings
 from calbio.errors import CalbioInputError
+
+if TYPE_CHECKING:
+    from calbio.data.identifiers import IdTablesLike
 
 __all__ = [
     "ContextEmbeddings",
@@ -575,7 +578,7 @@ def map_context_pairs(
     cemb: ContextEmbeddings,
     *,
     min_fraction: float = 0.5,
-    id_tables: Any = None,
+    id_tables: IdTablesLike = None,
 ) -> ContextMappedPairs:
     """Resolve pairs to (entity, entity, context) rows; context-free pairs go to every context.
 

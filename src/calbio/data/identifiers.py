@@ -428,9 +428,11 @@ class IdResolver:
         return f"IdResolver({self._given!r}, {len(self.mappings)} mapped file(s))"
 
 
-def id_resolver(
-    id_tables: IdResolver | IdentifierTables | str | Path | None = None,
-) -> IdResolver:
+# what every ``id_tables=`` argument accepts (None: $CALBIO_ID_TABLES, else no tables)
+IdTablesLike = IdResolver | IdentifierTables | str | Path | None
+
+
+def id_resolver(id_tables: IdTablesLike = None) -> IdResolver:
     """The resolver to use: the given one, else one over the given tables or folder, else
     over $CALBIO_ID_TABLES (the one place the variable is read), else one without tables."""
     if isinstance(id_tables, IdResolver):
@@ -441,8 +443,6 @@ def id_resolver(
     return IdResolver(id_tables)
 
 
-def resolve_id_tables(
-    id_tables: IdResolver | IdentifierTables | str | Path | None = None,
-) -> IdentifierTables | None:
+def resolve_id_tables(id_tables: IdTablesLike = None) -> IdentifierTables | None:
     """Tables from the argument (a resolver, tables or a folder), else $CALBIO_ID_TABLES."""
     return id_resolver(id_tables).tables

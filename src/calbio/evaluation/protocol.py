@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -42,6 +42,9 @@ from calbio.logs import get_logger
 from calbio.models.graph import shortcuts_for, training_degree
 from calbio.models.persistence import versions
 from calbio.models.registry import model_name, resolve_model
+
+if TYPE_CHECKING:
+    from calbio.data.identifiers import IdTablesLike
 
 ModelLike = str | type | Any
 log = get_logger("evaluation")
@@ -196,7 +199,7 @@ class _Run:
         tables: list[pd.DataFrame],
         verdicts: list[dict[str, Any]],
         min_mapped: float | None,
-        id_tables: Any,
+        id_tables: IdTablesLike,
     ) -> None:
         """Score the pairs of ``vp`` absent from the main file; add entries, tables, verdicts."""
         stem = Path(vp.source).name.split(".")[0] if vp.source else f"validation{len(validation)}"
@@ -255,7 +258,7 @@ def _split(
     test_fraction: float,
     seed: int,
     min_mapped: float | None,
-    id_tables: Any,
+    id_tables: IdTablesLike,
 ) -> tuple[Embeddings, MappedPairs, Split]:
     emb: Embeddings = as_embeddings(embeddings)
     mapped: MappedPairs = as_mapped_pairs(pairs, emb, min_mapped, id_tables)
@@ -283,7 +286,7 @@ def evaluate(
     rank: bool = True,
     rank_sample: int | None = None,
     min_mapped: float | None = None,
-    id_tables: Any = None,
+    id_tables: IdTablesLike = None,
     progress: Callable[[int, int, float], None] | None = None,
     **train_options: Any,
 ) -> EvaluationResult:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 import pandas as pd
@@ -33,6 +33,9 @@ from sklearn.exceptions import NotFittedError
 from calbio.data.coerce import EmbeddingsLike, PairsLike, as_embeddings, as_mapped_pairs
 from calbio.data.types import Embeddings, MappedPairs
 from calbio.errors import CalbioInputError
+
+if TYPE_CHECKING:
+    from calbio.data.identifiers import IdTablesLike
 
 # The trainer's per-epoch callback ``progress(epoch, n_epochs, loss)``, or None.
 Progress = Callable[[int, int, float], None] | None
@@ -84,7 +87,7 @@ class AssociationModelBase(BaseEstimator):
         *,
         min_mapped: float | None = None,
         progress: Progress = None,
-        id_tables: Any = None,
+        id_tables: IdTablesLike = None,
     ) -> AssociationModelBase:
         """Coerce the inputs once, then fit on the known pairs; returns self.
 
@@ -140,7 +143,7 @@ class AssociationModelBase(BaseEstimator):
             )
 
     # ------------------------------------------------------------------ scoring
-    def pair_index(self, pairs: PairsLike, id_tables: Any = None) -> np.ndarray:
+    def pair_index(self, pairs: PairsLike, id_tables: IdTablesLike = None) -> np.ndarray:
         """Resolve pairs (names or rows) to an (m, 2) int64 array of this model's rows."""
         self._check_fitted()
         if isinstance(pairs, np.ndarray) and np.issubdtype(pairs.dtype, np.integer):
@@ -185,7 +188,7 @@ class AssociationModelBase(BaseEstimator):
             X = np.ones((self.n_entities_, 1), np.float32)
         return Embeddings(self.names_, X, source="model")
 
-    def index_of(self, name: str, id_tables: Any = None) -> int:
+    def index_of(self, name: str, id_tables: IdTablesLike = None) -> int:
         """Row of an entity: exact, case-insensitive, then (with identifier tables) converted."""
         from calbio.data.matching import (
             case_candidates,
@@ -208,7 +211,7 @@ class AssociationModelBase(BaseEstimator):
         tr = self.train_pairs_
         return np.concatenate([tr[tr[:, 0] == i, 1], tr[tr[:, 1] == i, 0]])
 
-    def query(self, name: str, top: int = 20, id_tables: Any = None) -> pd.DataFrame:
+    def query(self, name: str, top: int = 20, id_tables: IdTablesLike = None) -> pd.DataFrame:
         """Ranked partners of one entity: score, cosine (when embedded) and training-pair flag."""
         from calbio.options import check_top
         from calbio.retrieval.exact import model_topk

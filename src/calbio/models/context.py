@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -64,6 +64,9 @@ from calbio.scoring import l2_normalize, pair_scores
 from calbio.training.losses import info_nce_in_batch
 from calbio.training.negatives import KnownPairs, in_batch_mask
 from calbio.training.trainer import ProgressCallback, TrainHistory, train_module
+
+if TYPE_CHECKING:
+    from calbio.data.identifiers import IdTablesLike
 
 CALIBRATIONS = ("isotonic", "platt", "none")
 SINGLE_CONTEXT = "all"  # the context name of a plain (context-free) embedding table
@@ -237,7 +240,10 @@ class ContextCAL(AssociationModelBase):
 
     @staticmethod
     def _resolve_pairs(
-        pairs: ContextPairsLike, cemb: ContextEmbeddings, min_mapped: float, id_tables: Any = None
+        pairs: ContextPairsLike,
+        cemb: ContextEmbeddings,
+        min_mapped: float,
+        id_tables: IdTablesLike = None,
     ) -> ContextMappedPairs:
         if isinstance(pairs, ContextMappedPairs):
             if pairs.n_entities != cemb.n_entities or pairs.n_contexts != cemb.n_contexts:
@@ -262,7 +268,7 @@ class ContextCAL(AssociationModelBase):
         *,
         min_mapped: float = 0.5,
         progress: ProgressCallback | None = None,
-        id_tables: Any = None,
+        id_tables: IdTablesLike = None,
     ) -> ContextCAL:
         """Train on the pairs (minus the calibration split), then fit the calibration map.
 
@@ -440,7 +446,7 @@ class ContextCAL(AssociationModelBase):
         steps: int = 100,
         lr: float = 0.02,
         min_mapped: float = 0.5,
-        id_tables: Any = None,
+        id_tables: IdTablesLike = None,
     ) -> ContextCAL:
         """Few-shot: fit the context vector of ``context`` on its labelled pairs (net frozen)."""
         self._check_fitted()
@@ -490,7 +496,7 @@ class ContextCAL(AssociationModelBase):
     def _context_of(self, name: str) -> int:
         return int(context_indices(self.contexts_, [name])[0])
 
-    def _entity_of(self, names: Any, id_tables: Any = None) -> np.ndarray:
+    def _entity_of(self, names: Any, id_tables: IdTablesLike = None) -> np.ndarray:
         ids = np.atleast_1d(np.asarray(names, dtype=object))
         rows, _ = resolve_identifiers(ids, self.entity_table(), id_tables)
         if (rows < 0).any():
@@ -525,7 +531,7 @@ class ContextCAL(AssociationModelBase):
         return out
 
     def score(
-        self, a: Any, b: Any, context: Any, kind: str | None = None, id_tables: Any = None
+        self, a: Any, b: Any, context: Any, kind: str | None = None, id_tables: IdTablesLike = None
     ) -> np.ndarray:
         """g(A, B | c) for entity names (scalars or arrays) and context name(s)."""
         self._check_fitted()
