@@ -18,10 +18,11 @@ from calbio.data.identifiers import (
     AMBIGUOUS,
     UNKNOWN,
     IdentifierTables,
+    IdResolver,
     classify_ids,
     detect_namespace,
     find_excel_mangled,
-    id_session,
+    id_resolver,
     resolve_id_tables,
 )
 from calbio.data.matching import map_pairs, write_id_mapping
@@ -101,11 +102,14 @@ def test_missing_tables_are_one_clear_error(tmp_path) -> None:
         IdentifierTables.from_dir(tmp_path)
 
 
-def test_tables_from_argument_session_or_environment(tables_dir, monkeypatch) -> None:
+def test_tables_from_argument_resolver_or_environment(tables_dir, monkeypatch) -> None:
     monkeypatch.delenv("CALBIO_ID_TABLES", raising=False)
     assert resolve_id_tables() is None
-    with id_session(tables_dir):
-        assert resolve_id_tables() is IdentifierTables.from_dir(tables_dir)
+    assert id_resolver().tables is None
+    resolver = IdResolver(tables_dir)
+    assert id_resolver(resolver) is resolver  # a resolver passes through unchanged
+    assert resolve_id_tables(resolver) is IdentifierTables.from_dir(tables_dir)
+    assert resolve_id_tables(tables_dir) is IdentifierTables.from_dir(tables_dir)
     monkeypatch.setenv("CALBIO_ID_TABLES", str(tables_dir))
     assert resolve_id_tables() is IdentifierTables.from_dir(tables_dir)
 
@@ -181,13 +185,14 @@ def test_exact_match_wins_and_no_tables_keeps_old_behaviour(tables_dir, monkeypa
     assert a.id_mapping["how"].tolist() == ["exact", "case", "exact"]
 
 
-def test_write_id_mapping_from_session(tables_dir, tmp_path) -> None:
+def test_write_id_mapping_from_resolver(tables_dir, tmp_path) -> None:
     emb = _emb(["TP53", "INTS15", "A1BG"])
-    with id_session(tables_dir) as session:
-        map_pairs(pairs_from_list([("7157", "C7orf26"), ("1", "zzz")], source="p.csv"), emb)
-        map_pairs(pairs_from_list([("TP53", "A1BG")], source="v.csv"), emb)
-    assert len(session.lines) == 2 and session.lines[0].startswith("p.csv: pairs: Entrez")
-    path = write_id_mapping(session, tmp_path / "id_mapping.tsv")
+    resolver = IdResolver(tables_dir)
+    p1 = pairs_from_list([("7157", "C7orf26"), ("1", "zzz")], source="p.csv")
+    map_pairs(p1, emb, id_tables=resolver)
+    map_pairs(pairs_from_list([("TP53", "A1BG")], source="v.csv"), emb, id_tables=resolver)
+    assert len(resolver.lines) == 2 and resolver.lines[0].startswith("p.csv: pairs: Entrez")
+    path = write_id_mapping(resolver, tmp_path / "id_mapping.tsv")
     df = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
     assert list(df.columns) == ["source", "id", "namespace", "mapped_to", "how", "gene_id"]
     got = {(r.source, r.id): (r.mapped_to, r.how) for r in df.itertuples()}
@@ -329,3 +334,71 @@ def test_cli_fit_and_score_entrez_pairs_with_id_tables(
     assert code == 0, err
     scored = pd.read_csv(io.StringIO(csv))
     assert len(scored) == 11 and scored.iloc[0][["a", "b"]].tolist() == ["TP53", "INTS15"]
+
+
+def _world(tmp_path: Path) -> tuple[Path, Path]:
+    """A 64-entity symbol table and pairs naming two of its genes by an alias and an Entrez id."""
+    rng = np.random.default_rng(1)
+    names = [f"G{i}" for i in range(60)] + ["INTS15", "TP53", "A1BG", "SEPTIN7"]
+    emb = pd.DataFrame(rng.normal(size=(len(names), 8)), index=pd.Index(names, name="gene"))
+    emb_path = tmp_path / "emb.csv"
+    emb.to_csv(emb_path)
+    a, b = rng.integers(0, 60, 300), rng.integers(0, 60, 300)
+    pairs = [(names[i], names[j]) for i, j in zip(a, b, strict=True) if i != j]
+    pairs += [("C7orf26", "G1"), ("C7orf26", "G2"), ("7157", "G3"), ("7157", "A1BG")]
+    pairs_path = tmp_path / "pairs.csv"
+    pd.DataFrame(pairs, columns=["a", "b"]).to_csv(pairs_path, index=False)
+    return emb_path, pairs_path
+
+
+def test_two_resolvers_in_one_process_do_not_leak(tables_dir, tmp_path, monkeypatch) -> None:
+    """Evaluate with tables, then without: the second converts nothing, and each resolver
+    records only its own mappings (a process-wide default would carry the tables over)."""
+    import calbio
+    from calbio.data.pairs import load_pairs
+
+    monkeypatch.delenv("CALBIO_ID_TABLES", raising=False)
+    emb_path, pairs_path = _world(tmp_path)
+    pairs_path = load_pairs(pairs_path)
+    opts = {"model": None, "n_boot": 5, "rank": False}
+    with_tables, without = IdResolver(tables_dir), id_resolver()
+    r1 = calbio.evaluate(emb_path, pairs_path, id_tables=with_tables, **opts)
+    r2 = calbio.evaluate(emb_path, pairs_path, id_tables=without, **opts)
+    r3 = calbio.evaluate(emb_path, pairs_path, **opts)  # no argument, no env: no tables
+    how1 = dict(zip(r1.id_mapping["id"], r1.id_mapping["how"], strict=True))
+    assert how1["C7orf26"] == "alias" and how1["7157"] == "converted"
+    assert r1.data["mapping"]["n_pairs_recovered_alias"] == 2
+    for r in (r2, r3):
+        how = dict(zip(r.id_mapping["id"], r.id_mapping["how"], strict=True))
+        assert how["C7orf26"] == how["7157"] == "unknown"
+        assert r.data["mapping"]["n_converted_ids"] == r.data["mapping"]["n_alias_ids"] == 0
+        assert r.data["mapping"]["id_tables"] is None
+        assert r.n_test_pairs < r1.n_test_pairs or r.n_train_pairs < r1.n_train_pairs
+    assert len(with_tables.mappings) == len(without.mappings) == 1
+    assert "converted through NCBI gene_info" in with_tables.lines[0]
+
+
+def test_cli_evaluate_with_then_without_tables_in_one_process(
+    tables_dir, tmp_path, monkeypatch, cli
+) -> None:
+    """The CLI builds one resolver per command: id_mapping.tsv comes from that run's result."""
+    monkeypatch.delenv("CALBIO_ID_TABLES", raising=False)
+    emb_path, pairs_path = _world(tmp_path)
+    base = ["evaluate", emb_path, pairs_path, "--model", "none", "--n-boot", "5"]
+    code, _, err = cli([*base, "--id-tables", tables_dir, "--out", tmp_path / "with"])
+    assert code == 0, err
+    assert "converted through NCBI gene_info" in err
+    code, _, err = cli([*base, "--out", tmp_path / "without"])
+    assert code == 0, err
+    assert "pairs: symbol-like names" in err and "converted through" not in err
+    got = {}
+    for run in ("with", "without"):
+        df = pd.read_csv(tmp_path / run / "id_mapping.tsv", sep="\t", dtype=str)
+        got[run] = dict(zip(df["id"], df["how"], strict=True))
+    assert got["with"]["C7orf26"] == "alias" and got["with"]["7157"] == "converted"
+    assert got["without"]["C7orf26"] == got["without"]["7157"] == "unknown"
+    monkeypatch.setenv("CALBIO_ID_TABLES", str(tables_dir))  # the variable still works
+    code, _, err = cli([*base, "--out", tmp_path / "env"])
+    assert code == 0, err
+    df = pd.read_csv(tmp_path / "env" / "id_mapping.tsv", sep="\t", dtype=str)
+    assert dict(zip(df["id"], df["how"], strict=True))["C7orf26"] == "alias"

@@ -10,7 +10,7 @@ import pytest
 
 import calbio
 from calbio.data.embeddings import Embeddings
-from calbio.data.identifiers import IdentifierTables, find_excel_mangled, id_session
+from calbio.data.identifiers import IdentifierTables, IdResolver, find_excel_mangled
 from calbio.data.matching import map_pairs
 from calbio.data.types import Pairs
 
@@ -73,12 +73,12 @@ def test_entrez_keyed_pairs_give_the_same_pairs_and_aucs(real) -> None:
     )
     assert np.array_equal(sym.idx, ent.idx)
     opts = {"epochs": 1, "hidden": 16, "threads": 1, "n_boot": 10, "rank": False}
-    with id_session(tables):
-        r_sym = calbio.evaluate(emb, pairs, protocol="edge", min_mapped=None, **opts)
-        r_ent = calbio.evaluate(emb, entrez, protocol="edge", min_mapped=None, **opts)
+    resolver = IdResolver(tables)
+    r_sym = calbio.evaluate(emb, pairs, protocol="edge", id_tables=resolver, **opts)
+    r_ent = calbio.evaluate(emb, entrez, protocol="edge", id_tables=resolver, **opts)
     for method in ("cal", "cosine", "degree", "adamic_adar"):
         assert r_sym.methods[method]["auc"] == r_ent.methods[method]["auc"]
-    # the API argument does the same as the session
+    # the tables themselves do the same as a resolver
     r_arg = calbio.evaluate(emb, entrez, protocol="edge", id_tables=tables, **opts)
     assert r_arg.n_test_pairs == r_ent.n_test_pairs
     assert r_arg.methods["cal"]["auc"] == r_ent.methods["cal"]["auc"]
@@ -158,7 +158,6 @@ def test_query_and_context_pairs_resolve_outdated_symbols(shared_data, tmp_path,
     import numpy as np
 
     from calbio.data.context import ContextPairs, context_embeddings_from_frame, map_context_pairs
-    from calbio.data.identifiers import id_session
     from calbio.models.graph import Cosine
 
     tables = shared_data / "identifiers"
@@ -181,6 +180,5 @@ def test_query_and_context_pairs_resolve_outdated_symbols(shared_data, tmp_path,
         np.array(["INTS6", "MDM2"], dtype=object),
         np.array(["", ""], dtype=object),
     )
-    with id_session(tables):
-        mapped = map_context_pairs(prs, cemb, min_fraction=0.9)
+    mapped = map_context_pairs(prs, cemb, min_fraction=0.9, id_tables=IdResolver(tables))
     assert len(mapped) == 4  # two pairs, each in both contexts

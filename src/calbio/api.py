@@ -7,7 +7,7 @@ import re
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -19,6 +19,9 @@ from calbio.data.types import Embeddings, Pairs
 from calbio.errors import CalbioInputError
 from calbio.models.cal import CAL
 from calbio.scoring import pair_scores
+
+if TYPE_CHECKING:
+    from calbio.data.identifiers import IdTablesLike
 
 REAL_DEMO_FILES = (
     "embeddings/depmap_crispr_gene_effect_pca50.csv",
@@ -39,12 +42,15 @@ def _looks_like(values: Any, k: int = 3) -> str:
     return ", ".join(vals) + (", ..." if len(vals) == k else "")
 
 
-def map_onto_model(model: Any, pairs: Pairs, min_mapped: float | None = None) -> Any:
+def map_onto_model(
+    model: Any, pairs: Pairs, min_mapped: float | None = None, id_tables: IdTablesLike = None
+) -> Any:
     """Map pairs onto a model's entities; when too few map, say what the model's ids look like.
 
-    ``min_mapped`` (None: at least one pair) is the smallest fraction of pairs that must map.
+    ``min_mapped`` (None: at least one pair) is the smallest fraction of pairs that must map;
+    ``id_tables`` (an ``IdResolver``, a folder or tables) converts identifiers.
     """
-    mapped = map_pairs(pairs, _model_embeddings(model), min_fraction=0.0)
+    mapped = map_pairs(pairs, _model_embeddings(model), min_fraction=0.0, id_tables=id_tables)
     st = mapped.stats
     if st["fraction_mapped"] >= (min_mapped or 0.0) and len(mapped):
         return mapped
@@ -88,6 +94,7 @@ def score_pairs_table(
     min_mapped: float | None = None,
     n_random: int = N_RANDOM_PAIRS,
     seed: int = 0,
+    id_tables: IdTablesLike = None,
 ) -> pd.DataFrame:
     """Score every pair of ``pairs`` with a fitted model: one row per input pair, in order.
 
@@ -97,9 +104,10 @@ def score_pairs_table(
     (not scored: NaN); ``association, cosine``; ``training_pair``; ``rank_in_a`` /
     ``rank_in_b`` (rank of b among all partners of a, and of a among those of b; 1 = best);
     ``percentile`` (share of ``n_random`` random entity pairs scoring below it). Load a file with
-    ``load_pairs(..., keep_rows=True)`` to keep its duplicate and self-pair rows.
+    ``load_pairs(..., keep_rows=True)`` to keep its duplicate and self-pair rows. ``id_tables``:
+    an ``IdResolver`` (or tables folder) converting identifiers.
     """
-    mapped = map_onto_model(model, pairs, min_mapped)
+    mapped = map_onto_model(model, pairs, min_mapped, id_tables)
     if kind is not None and not isinstance(model, CAL):
         raise CalbioInputError(f"--score applies to CAL models, not {type(model).__name__}")
     names = np.asarray(model.names_, dtype=object)
@@ -260,10 +268,10 @@ def _training_pairs_mention(model: Any, name: str) -> str | None:
     return src if bool((ids == name.casefold()).any()) else None
 
 
-def resolve_entity(model: Any, name: str) -> int:
+def resolve_entity(model: Any, name: str, id_tables: IdTablesLike = None) -> int:
     """Row of ``name`` in a fitted model, or an error that says why not and what is close."""
     try:
-        return model.index_of(name)
+        return model.index_of(name, id_tables=id_tables)
     except CalbioInputError as exc:
         if "ambiguous by case" in str(exc):
             raise
@@ -282,10 +290,12 @@ def resolve_entity(model: Any, name: str) -> int:
     raise CalbioInputError("; ".join(parts))
 
 
-def query_partners(model: Any, name: str, top: int = 20) -> tuple[pd.DataFrame, pd.DataFrame]:
+def query_partners(
+    model: Any, name: str, top: int = 20, id_tables: IdTablesLike = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(known, new): the entity's training partners with their ranks, and the ``top`` best
     partners that are not training pairs. Ranks are among all other entities (1 = best)."""
-    i = resolve_entity(model, name)
+    i = resolve_entity(model, name, id_tables)
     row = model.score_rows(np.array([i]))[0].astype(np.float64)
     row[i] = -np.inf
     order = np.argsort(-row, kind="stable")[: len(row) - 1]

@@ -31,3 +31,13 @@ def test_tables_fall_back_to_the_env_var(monkeypatch, tmp_path) -> None:
     monkeypatch.setenv(ids.ENV_VAR, str(tmp_path))
     ids.resolve_id_tables(None)
     assert seen == [str(tmp_path)]
+
+
+def test_identifier_tables_travel_without_a_global() -> None:
+    """Tables are an IdResolver passed as ``id_tables=``: no ContextVar or session anywhere."""
+    hits = sorted(
+        str(p.relative_to(SRC))
+        for p in SRC.rglob("*.py")
+        if any(w in p.read_text() for w in ("ContextVar", "id_session", "IdSession"))
+    )
+    assert hits == [], hits

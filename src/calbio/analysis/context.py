@@ -37,7 +37,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -59,6 +59,9 @@ from calbio.evaluation.splits import sample_degree_matched_negatives
 from calbio.models.cal import CAL
 from calbio.models.context import ContextCAL
 from calbio.scoring import pair_scores
+
+if TYPE_CHECKING:
+    from calbio.data.identifiers import IdTablesLike
 
 METHODS: tuple[str, ...] = ("context", "pooled", "per_context", "cosine")
 LOCO_REPRESENTATIONS: tuple[str, ...] = ("null", "few_shot", "pooled", "cosine")
@@ -342,15 +345,19 @@ def evaluate_contexts(
     context_dropout: float = 0.1,
     calibration: str = "isotonic",
     min_mapped: float = 0.5,
+    id_tables: IdTablesLike = None,
     progress: Callable[[str], None] | None = None,
     **train_options: Any,
 ) -> ContextEvaluationResult:
-    """Fit context-conditioned, pooled, per-context CAL and cosine; report per context + LOCO."""
+    """Fit context-conditioned, pooled, per-context CAL and cosine; report per context + LOCO.
+
+    ``id_tables``: an ``IdResolver`` (or tables folder) converting pair identifiers.
+    """
     t0 = time.perf_counter()
     mapped = (
         pairs
         if isinstance(pairs, ContextMappedPairs)
-        else map_context_pairs(pairs, cemb, min_fraction=min_mapped)
+        else map_context_pairs(pairs, cemb, min_fraction=min_mapped, id_tables=id_tables)
     )
     if bad := set(methods) - set(METHODS):
         raise ValueError(f"unknown methods {sorted(bad)}; choose from {METHODS}")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -25,6 +25,9 @@ from calbio.errors import CalbioInputError
 from calbio.models.cal import CAL
 from calbio.models.graph import training_degree
 from calbio.scoring import pair_scores
+
+if TYPE_CHECKING:
+    from calbio.data.identifiers import IdTablesLike
 
 REQUIRED = ("a", "b", "degree_a", "degree_b", "set", "label", "cosine", "cal")
 
@@ -54,12 +57,14 @@ def load_run_scores(path: str | Path) -> list[tuple[dict[str, Any], pd.DataFrame
     return out
 
 
-def scores_from_model(model: CAL, pairs: Pairs, min_mapped: float | None = None) -> pd.DataFrame:
+def scores_from_model(
+    model: CAL, pairs: Pairs, min_mapped: float | None = None, id_tables: IdTablesLike = None
+) -> pd.DataFrame:
     """A score table for user pairs that are NOT among the model's training pairs."""
     from calbio.data.types import Embeddings
 
     emb = Embeddings(model.names_, model.embedding_, source="model")
-    idx = as_mapped_pairs(pairs, emb, min_mapped).idx
+    idx = as_mapped_pairs(pairs, emb, min_mapped, id_tables).idx
     n = len(emb)
     idx = idx[~np.isin(pair_keys(idx, n), pair_keys(model.train_pairs_, n))]
     if not len(idx):

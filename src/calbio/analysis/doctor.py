@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -30,6 +30,9 @@ from calbio.data.coerce import as_mapped_pairs
 from calbio.data.types import Embeddings, MappedPairs, Pairs
 from calbio.models.graph import degree_product_score, training_degree
 from calbio.scoring import pair_scores
+
+if TYPE_CHECKING:
+    from calbio.data.identifiers import IdTablesLike
 
 VERDICTS = ("ok", "info", "warning", "problem")
 QUICK_TRAINING = {"hidden": 256, "epochs": 10, "threads": 1}
@@ -114,15 +117,19 @@ def run_doctor(
     pca: int | None = None,
     seed: int = DEFAULT_SEED,
     min_mapped: float | None = None,
+    id_tables: IdTablesLike = None,
     train_check: bool = True,
     quick_training: dict[str, Any] | None = None,
     threads: int | None = None,
     log: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
-    """Run every check; returns the JSON-ready report (``checks`` plus ``tables``)."""
+    """Run every check; returns the JSON-ready report (``checks`` plus ``tables``).
+
+    ``id_tables``: an ``IdResolver`` (or tables folder) converting pair identifiers.
+    """
     t0 = time.perf_counter()
     emb = embeddings
-    mapped = as_mapped_pairs(pairs, emb, min_mapped)
+    mapped = as_mapped_pairs(pairs, emb, min_mapped, id_tables)
     n, idx = len(emb), mapped.idx
     E = preprocessed(emb, pca, seed)
     universe = np.unique(idx)

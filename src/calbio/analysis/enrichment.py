@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -27,6 +27,9 @@ from scipy.stats import false_discovery_control, hypergeom
 
 from calbio.analysis.clusters import ClusterAnalysis, membership_matrix
 from calbio.errors import CalbioInputError
+
+if TYPE_CHECKING:
+    from calbio.data.identifiers import IdTablesLike
 
 COHERENT, PARTIAL, NO_SIGNAL = "coherent", "partial", "no signal"
 CLASSES = (COHERENT, PARTIAL, NO_SIGNAL)
@@ -481,8 +484,12 @@ def cluster_report(
     correction: str = "bh",
     min_set_size: int = 5,
     max_set_size: int = 500,
+    id_tables: IdTablesLike = None,
 ) -> ClusterReport:
-    """Cluster a fitted CAL's two spaces, enrich against the embedded entities, validate."""
+    """Cluster a fitted CAL's two spaces, enrich against the embedded entities, validate.
+
+    ``id_tables``: an ``IdResolver`` (or tables folder) converting validation identifiers.
+    """
     from calbio.analysis.clusters import analyze_model
     from calbio.data.matching import map_pairs
 
@@ -516,7 +523,7 @@ def cluster_report(
         )
     validation: dict[str, dict[str, Any]] = {}
     for vp in validate_with:
-        mapped = map_pairs(vp, model.entity_table(), min_fraction=0.0).idx
+        mapped = map_pairs(vp, model.entity_table(), min_fraction=0.0, id_tables=id_tables).idx
         # pairs that are also training pairs would be in clusters by construction: drop them
         vidx = drop_known_pairs(mapped, model.train_pairs_, len(model.names_))
         stem = Path(vp.source).name.split(".")[0] or f"validation{len(validation)}"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -29,6 +29,9 @@ from calbio.evaluation.splits import Split
 from calbio.models.graph import training_degree
 from calbio.scoring import pair_scores, score_vectors
 from calbio.training.trainer import split_validation
+
+if TYPE_CHECKING:
+    from calbio.data.identifiers import IdTablesLike
 
 CB_THRESHOLDS = (0.30, 0.20, 0.15, 0.10, 0.05)
 LAMBDAS = tuple(round(x, 2) for x in np.linspace(0.0, 1.0, 11))
@@ -82,6 +85,7 @@ def threshold_sweep(
     seeds: Sequence[int] = (DEFAULT_SEED,),
     protocol: str = "edge",
     min_mapped: float = 0.1,
+    id_tables: IdTablesLike = None,
     cb_threshold: float = 0.2,
     validate_with: Sequence[Pairs] = (),
     n_boot: int = 200,
@@ -89,7 +93,10 @@ def threshold_sweep(
     log: Callable[[str], None] | None = None,
     **train_options: Any,
 ) -> dict[str, Any]:
-    """Pair statistics (Table 1) and held-out AUC / CB AUC (Tables 2-3) per evidence filter."""
+    """Pair statistics (Table 1) and held-out AUC / CB AUC (Tables 2-3) per evidence filter.
+
+    ``id_tables``: an ``IdResolver`` (or tables folder) converting pair identifiers.
+    """
     filters: list[dict[str, float]] = [{column: float(v)} for v in values] if column else []
     filters += [dict(c) for c in channels]
     if not filters:
@@ -101,7 +108,7 @@ def threshold_sweep(
         sub = filter_pairs(pairs, f)
         row: dict[str, Any] = {"filter": label, "filters": f, "n_input": len(sub)}
         try:
-            mapped = as_mapped_pairs(sub, embeddings, min_mapped) if len(sub) else None
+            mapped = as_mapped_pairs(sub, embeddings, min_mapped, id_tables) if len(sub) else None
         except CalbioInputError:
             mapped = None
         if mapped is None or len(mapped) < MIN_PAIRS:
@@ -124,6 +131,7 @@ def threshold_sweep(
                 n_boot=n_boot,
                 rank=False,
                 min_mapped=min_mapped,
+                id_tables=id_tables,
                 **train_options,
             )
             rec = {
@@ -257,16 +265,20 @@ def lambda_sweep(
     test_fraction: float = 0.3,
     cb_threshold: float = 0.2,
     min_mapped: float | None = None,
+    id_tables: IdTablesLike = None,
     preset: str = "paper",
     log: Callable[[str], None] | None = None,
     **train_options: Any,
 ) -> dict[str, Any]:
-    """Blend score (1-λ)·cosine + λ·CAL: λ chosen on validation pairs, reported on test pairs."""
+    """Blend score (1-λ)·cosine + λ·CAL: λ chosen on validation pairs, reported on test pairs.
+
+    ``id_tables``: an ``IdResolver`` (or tables folder) converting pair identifiers.
+    """
     if select not in ("auc", "cb_auc"):
         raise CalbioInputError("select must be 'auc' or 'cb_auc'")
     if not 0 < validation_fraction < 1:
         raise CalbioInputError("validation fraction must be in (0, 1)")
-    mapped = as_mapped_pairs(pairs, embeddings, min_mapped)
+    mapped = as_mapped_pairs(pairs, embeddings, min_mapped, id_tables)
     curves, chosen = [], []
     for seed in seeds:
         if log:

@@ -88,7 +88,7 @@ IdTables = Annotated[
     Path | None,
     typer.Option(
         "--id-tables",
-        # no typer envvar: $CALBIO_ID_TABLES is read in one place, data.identifiers
+        # no typer envvar: $CALBIO_ID_TABLES is read in one place, data.identifiers.id_resolver
         help="Folder with NCBI Homo_sapiens.gene_info.gz (+ GeneID -> UniProt table) to convert "
         "identifier namespaces and outdated symbols (`calbio fetch gene-info`); default "
         "$CALBIO_ID_TABLES",
@@ -240,6 +240,16 @@ class InputOptions:
     protein_info: Path | None = None
     min_mapped: float | None = None
     id_tables: Path | None = None
+    _resolver: Any = field(default=None, init=False, repr=False, compare=False)
+
+    @property
+    def id_resolver(self) -> Any:
+        """This command's ``IdResolver`` (``--id-tables``, else $CALBIO_ID_TABLES), built once."""
+        if self._resolver is None:
+            from calbio.data.identifiers import id_resolver
+
+            object.__setattr__(self, "_resolver", id_resolver(self.id_tables))  # frozen: cache
+        return self._resolver
 
     def embeddings(self, path: Path) -> Embeddings:
         """Load the embedding table."""
@@ -306,8 +316,8 @@ def with_shared_options(
     """Give a command the shared input and training options, passed as ``inputs``/``training``.
 
     ``train`` / ``inputs`` name a subset of TRAIN_OPTIONS / INPUT_OPTIONS (default: all);
-    ``defaults`` changes a default (e.g. ``{"min_mapped": 0.1}``). The command runs inside
-    ``identifiers.id_session`` with the ``--id-tables`` folder (None when not an option).
+    ``defaults`` changes a default (e.g. ``{"min_mapped": 0.1}``). Commands pass
+    ``inputs.id_resolver`` (from ``--id-tables`` / $CALBIO_ID_TABLES) as ``id_tables=``.
     """
     train_names = tuple(TRAIN_OPTIONS) if train is None else train
     input_names = tuple(INPUT_OPTIONS) if inputs is None else inputs
@@ -326,15 +336,12 @@ def with_shared_options(
 
         @functools.wraps(func)
         def command(**kwargs: Any) -> Any:
-            from calbio.data.identifiers import id_session
-
             given_inputs = InputOptions(**{k: kwargs.pop(k) for k in input_names})
             train_values = {k: kwargs.pop(k) for k in train_names}
             head = {k: train_values.pop(k) for k in ("preset", "seed") if k in train_values}
             training = TrainingOptions(**head, overrides=train_overrides(**train_values))
             validate_shared(given_inputs, training)
-            with id_session(given_inputs.id_tables):
-                return func(**kwargs, inputs=given_inputs, training=training)
+            return func(**kwargs, inputs=given_inputs, training=training)
 
         params = own + extra
         command.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]

@@ -153,7 +153,9 @@ def context_fit(
         **training.overrides,
     )
     with training_progress() as cb:
-        model.fit(cemb, prs, progress=cb, min_mapped=inputs.min_mapped)
+        model.fit(
+            cemb, prs, progress=cb, min_mapped=inputs.min_mapped, id_tables=inputs.id_resolver
+        )
     model.save(out, force=force)
     console.print(
         f"wrote {out} ({len(model.train_pairs_):,} training rows, "
@@ -204,6 +206,7 @@ def context_evaluate(
         k_shot=k_shot,
         n_boot=n_boot,
         min_mapped=inputs.min_mapped,
+        id_tables=inputs.id_resolver,
         progress=lambda m: err_console.print(m),
         **shared.model_options,
         **training.overrides,

@@ -64,7 +64,7 @@ def fit(
     estimator = build_model(model, training)
     emb = inputs.embeddings(embeddings)
     prs = inputs.pairs(pairs, known_ids=emb.names)
-    mapped = map_pairs(prs, emb, min_fraction=inputs.min_mapped)
+    mapped = map_pairs(prs, emb, min_fraction=inputs.min_mapped, id_tables=inputs.id_resolver)
     c.report_pair_drops(prs)
     err_console.print(summarize_mapping(mapped))
     with training_progress() as cb:
@@ -117,7 +117,6 @@ def evaluate(
 ) -> None:
     """Fit model(s) under a protocol and print them beside cosine, degree and Adamic-Adar."""
     from calbio._io import check_output
-    from calbio.data.identifiers import current_session
     from calbio.data.matching import write_id_mapping
     from calbio.data.pairs import load_pairs
     from calbio.evaluation.protocol import evaluate as run_evaluation
@@ -151,13 +150,13 @@ def evaluate(
             rank_sample=rank_sample,
             progress=cb,
             min_mapped=inputs.min_mapped,
+            id_tables=inputs.id_resolver,
         )
-    session = current_session()
-    extra = {} if session is None else {"id_mapping.tsv": lambda p: write_id_mapping(session, p)}
+    # the mapping report comes back on the result: every pairs file the evaluation mapped
+    extra = {"id_mapping.tsv": lambda p: write_id_mapping(result.id_mapping, p)}
     result.save(out, force=force, extra_files=extra)
-    if session is not None:
-        for line in session.lines:
-            err_console.print(line, markup=False, highlight=False, soft_wrap=True)
+    for line in result.mapping_lines:
+        err_console.print(line, markup=False, highlight=False, soft_wrap=True)
     print_evaluation(result.to_dict(), console)
     console.print(c.written_listing(out), markup=False, highlight=False, soft_wrap=True)
 
@@ -185,7 +184,7 @@ def score(
     """
     from calbio._io import check_output
     from calbio.api import describe_score_rows, score_pairs_table
-    from calbio.data.identifiers import id_session
+    from calbio.data.identifiers import id_resolver
     from calbio.data.pairs import unknown_identifiers
     from calbio.models.persistence import load_model
     from calbio.options import check_min_mapped, check_score_kind
@@ -204,8 +203,9 @@ def score(
     prs = c.read_pairs(
         pairs, columns, None, None, min_mapped=None, known_ids=model.names_, keep_rows=True
     )
-    with id_session(id_tables):
-        table = score_pairs_table(model, prs, kind=kind, min_mapped=min_mapped)
+    table = score_pairs_table(
+        model, prs, kind=kind, min_mapped=min_mapped, id_tables=id_resolver(id_tables)
+    )
     err_console.print(describe_score_rows(table), markup=False, highlight=False)
     if explain:
         from calbio.api import add_explanations
@@ -257,23 +257,20 @@ def query(
     if out is not None:
         check_output(out, force, inputs=[model_dir], kind="file")
     model = load_model(model_dir)
-    from calbio.api import add_explanations, check_explainable, query_partners
-    from calbio.data.identifiers import id_session
+    from calbio.api import add_explanations, check_explainable, query_partners, resolve_entity
+    from calbio.data.identifiers import id_resolver
 
     if explain:
         check_explainable(model)
-    with id_session(id_tables):  # outdated symbols / other namespaces resolve with tables
-        known, new = query_partners(model, gene, top=top)
-        if explain:  # the shared neighbours and per-feature contributions of each partner
-            from calbio.api import resolve_entity
-
-            me = model.names_[resolve_entity(model, gene)]
-            known, new = (
-                add_explanations(model, f.assign(query=me), "query", "partner").drop(
-                    columns="query"
-                )
-                for f in (known, new)
-            )
+    # outdated symbols / other namespaces resolve with tables (--id-tables / $CALBIO_ID_TABLES)
+    resolver = id_resolver(id_tables)
+    known, new = query_partners(model, gene, top=top, id_tables=resolver)
+    if explain:  # the shared neighbours and per-feature contributions of each partner
+        me = model.names_[resolve_entity(model, gene, id_tables=resolver)]
+        known, new = (
+            add_explanations(model, f.assign(query=me), "query", "partner").drop(columns="query")
+            for f in (known, new)
+        )
     if out is not None:
         import pandas as pd
 

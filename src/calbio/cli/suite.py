@@ -101,6 +101,7 @@ def doctor(
         pca=training.overrides.get("pca"),
         seed=training.seed,
         min_mapped=inputs.min_mapped,
+        id_tables=inputs.id_resolver,
         train_check=not no_train,
         quick_training={"hidden": quick_hidden, "epochs": quick_epochs},
         threads=training.overrides.get("threads"),
@@ -155,7 +156,9 @@ def ablate(
 
         raise OutputExistsError("output directory already exists; pass --force to overwrite", out)
     emb = inputs.embeddings(embeddings)
-    mapped = map_pairs(inputs.pairs(pairs), emb, min_fraction=inputs.min_mapped)
+    mapped = map_pairs(
+        inputs.pairs(pairs), emb, min_fraction=inputs.min_mapped, id_tables=inputs.id_resolver
+    )
     result = run_ablation(
         emb,
         mapped,
@@ -220,6 +223,7 @@ def sweep_command(name: str, **shared: Any) -> Callable[[Callable[..., Any]], An
                 inputs.embeddings(emb),
                 inputs.pairs(prs),
                 min_mapped=inputs.min_mapped,
+                id_tables=inputs.id_resolver,
                 preset=training.preset,
                 log=_log,
                 seeds=_seeds(seeds),

@@ -74,6 +74,7 @@ def transfer(
             negative_ratio=negative_ratio,
             heldout=heldout,
             min_mapped=inputs.min_mapped,
+            id_tables=inputs.id_resolver,
             progress=cb,
             **training.overrides,
         )

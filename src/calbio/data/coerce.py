@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from calbio.data.types import Embeddings, MappedPairs, Pairs
 from calbio.errors import CalbioInputError
+
+if TYPE_CHECKING:
+    from calbio.data.identifiers import IdTablesLike
 
 EmbeddingsLike = Embeddings | pd.DataFrame | Any  # Any: an AnnData (anndata is imported lazily)
 PairsLike = Pairs | MappedPairs | pd.DataFrame | np.ndarray | Sequence[tuple[str, str]]
@@ -35,11 +38,11 @@ def as_mapped_pairs(
     pairs: PairsLike,
     embeddings: Embeddings,
     min_mapped: float | None = None,
-    id_tables: Any = None,
+    id_tables: IdTablesLike = None,
 ) -> MappedPairs:
     """Resolve any supported pair input to row indices of ``embeddings``.
 
-    ``id_tables`` (a folder or loaded tables; default the active session / $CALBIO_ID_TABLES)
+    ``id_tables`` (an IdResolver, a folder or loaded tables; default $CALBIO_ID_TABLES)
     converts identifiers between namespaces, as in :func:`calbio.data.matching.map_pairs`.
     """
     from calbio.data.matching import map_pairs

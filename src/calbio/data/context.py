@@ -30,7 +30,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -39,6 +39,9 @@ from calbio.core.graph import known_keys, pair_key, pair_keys, sample_uniform_ne
 from calbio.data.matching import resolve_identifiers
 from calbio.data.types import Embeddings
 from calbio.errors import CalbioInputError
+
+if TYPE_CHECKING:
+    from calbio.data.identifiers import IdTablesLike
 
 __all__ = [
     "ContextEmbeddings",
@@ -571,21 +574,26 @@ def load_context_pairs(
 
 
 def map_context_pairs(
-    pairs: ContextPairs, cemb: ContextEmbeddings, *, min_fraction: float = 0.5
+    pairs: ContextPairs,
+    cemb: ContextEmbeddings,
+    *,
+    min_fraction: float = 0.5,
+    id_tables: IdTablesLike = None,
 ) -> ContextMappedPairs:
     """Resolve pairs to (entity, entity, context) rows; context-free pairs go to every context.
 
     A pair is kept in a context only when both entities are measured there. Self-pairs and
     duplicates (either orientation, same context) are dropped. Identifiers match exactly, then
-    case-insensitively when unambiguous. Fewer than ``min_fraction`` of the input pairs mapping
-    onto the entity index is an error (the wrong identifier type, most likely).
+    case-insensitively when unambiguous, then through ``id_tables`` (an ``IdResolver``, a
+    folder or tables; default $CALBIO_ID_TABLES). Fewer than ``min_fraction`` of the input
+    pairs mapping onto the entity index is an error (the wrong identifier type, most likely).
     """
     if len(pairs) == 0:
         raise CalbioInputError("no pairs to map", pairs.source or None)
     m = len(pairs)
     codes, uniques = pd.factorize(pd.Series(np.concatenate([pairs.a, pairs.b]), dtype=object))
     uniques = np.asarray(uniques, dtype=object)
-    rows, ci = resolve_identifiers(uniques, cemb.entity_table())
+    rows, ci = resolve_identifiers(uniques, cemb.entity_table(), id_tables)
     ra, rb = rows[codes[:m]], rows[codes[m:]]
     ok = (ra >= 0) & (rb >= 0) & (ra != rb)
     frac = float(((ra >= 0) & (rb >= 0)).mean())

@@ -11,19 +11,18 @@ aliases, ``dbXrefs`` = ``Ensembl:ENSG...``) and a GeneID -> UniProt table, and r
 identifier to a GeneID. An alias is used only when it names exactly one gene and is not
 itself any gene's current symbol; ambiguous aliases resolve to :data:`AMBIGUOUS`.
 
-Where tables come from: an explicit folder or object, else the active :func:`id_session`
-(the CLI's ``--id-tables``), else the environment variable ``CALBIO_ID_TABLES``. Parsed
+Where tables come from: an :class:`IdResolver` passed explicitly as ``id_tables=`` (the CLI
+builds one per command from ``--id-tables``), a folder or loaded tables, else the environment
+variable ``CALBIO_ID_TABLES`` (read only in :func:`id_resolver`). Parsed
 tables are cached per process (keyed on path, size and modification time).
 """
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import logging
 import os
-from collections.abc import Iterable, Iterator
-from contextvars import ContextVar
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -392,48 +391,58 @@ def _load_cached(
     return IdentifierTables.from_files(gene_info, uniprot or None)
 
 
-# --------------------------------------------------------------------------- session
+# --------------------------------------------------------------------------- resolver
 
 
-@dataclass
-class IdSession:
-    """Tables to use where none are passed, and the per-identifier mappings made meanwhile."""
+class IdResolver:
+    """Identifier tables (loaded lazily from a folder) and the mappings made with them.
 
-    tables: IdentifierTables | str | Path | None = None
-    mappings: list[pd.DataFrame] = field(default_factory=list)
-    warned: set[str] = field(default_factory=set)  # warnings already given in this session
-    lines: list[str] = field(default_factory=list)  # one namespaces line per mapped pairs file
+    Built once per command or call (:func:`id_resolver`) and passed down explicitly as
+    ``id_tables=``; every pairs file mapped through it is recorded (``mappings``: one
+    per-identifier frame each, ``lines``: one namespaces line each), so the caller reads the
+    mapping report back from the object it passed. Without tables only exact/case matches count.
+    """
+
+    def __init__(self, tables: IdentifierTables | str | Path | None = None) -> None:
+        self._given = tables
+        self._loaded: IdentifierTables | None = (
+            tables if isinstance(tables, IdentifierTables) else None
+        )
+        self.mappings: list[pd.DataFrame] = []
+        self.lines: list[str] = []
+        self.warned: set[str] = set()  # warnings already given through this resolver
+
+    @property
+    def tables(self) -> IdentifierTables | None:
+        """The parsed tables (read on first use; cached per process), or None."""
+        if self._loaded is None and self._given is not None:
+            self._loaded = IdentifierTables.from_dir(self._given)
+        return self._loaded
+
+    def record(self, id_mapping: pd.DataFrame, line: str) -> None:
+        """Keep one mapped file's per-identifier table and namespaces line."""
+        self.mappings.append(id_mapping)
+        self.lines.append(line)
+
+    def __repr__(self) -> str:
+        return f"IdResolver({self._given!r}, {len(self.mappings)} mapped file(s))"
 
 
-_SESSION: ContextVar[IdSession | None] = ContextVar("calbio_id_session", default=None)
+# what every ``id_tables=`` argument accepts (None: $CALBIO_ID_TABLES, else no tables)
+IdTablesLike = IdResolver | IdentifierTables | str | Path | None
 
 
-@contextlib.contextmanager
-def id_session(tables: IdentifierTables | str | Path | None = None) -> Iterator[IdSession]:
-    """Within this block, ``map_pairs`` uses ``tables`` by default and records its mappings."""
-    session = IdSession(tables)
-    token = _SESSION.set(session)
-    try:
-        yield session
-    finally:
-        _SESSION.reset(token)
-
-
-def current_session() -> IdSession | None:
-    """The active :func:`id_session`, if any."""
-    return _SESSION.get()
-
-
-def resolve_id_tables(
-    id_tables: IdentifierTables | str | Path | None = None,
-) -> IdentifierTables | None:
-    """Tables from the argument, else the active session, else $CALBIO_ID_TABLES, else None."""
-    if id_tables is None:
-        session = _SESSION.get()
-        id_tables = session.tables if session is not None else None
+def id_resolver(id_tables: IdTablesLike = None) -> IdResolver:
+    """The resolver to use: the given one, else one over the given tables or folder, else
+    over $CALBIO_ID_TABLES (the one place the variable is read), else one without tables."""
+    if isinstance(id_tables, IdResolver):
+        return id_tables
     if id_tables is None:
         env = os.environ.get(ENV_VAR)
         id_tables = env if env else None
-    if id_tables is None or isinstance(id_tables, IdentifierTables):
-        return id_tables
-    return IdentifierTables.from_dir(id_tables)
+    return IdResolver(id_tables)
+
+
+def resolve_id_tables(id_tables: IdTablesLike = None) -> IdentifierTables | None:
+    """Tables from the argument (a resolver, tables or a folder), else $CALBIO_ID_TABLES."""
+    return id_resolver(id_tables).tables

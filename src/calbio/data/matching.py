@@ -23,14 +23,13 @@ from calbio.data.identifiers import (
     AMBIGUOUS,
     LABELS,
     IdentifierTables,
-    IdSession,
+    IdResolver,
     classify_ids,
-    current_session,
     describe_excel_mangled,
     detect_namespace,
     find_excel_mangled,
+    id_resolver,
     namespace_label,
-    resolve_id_tables,
 )
 from calbio.data.types import Embeddings, MappedPairs, Pairs
 from calbio.errors import CalbioInputError
@@ -94,17 +93,15 @@ def _examples(values: np.ndarray, k: int = 3) -> str:
     return ", ".join(repr(str(x)) for x in values[:k]) or "none"
 
 
-def _warn_excel(ids: np.ndarray, what: str, tables: IdentifierTables | None) -> dict | None:
-    """Warn once per session (logger 'calbio') about Excel-mangled ids; return count/examples."""
+def _warn_excel(ids: np.ndarray, what: str, resolver: IdResolver) -> dict | None:
+    """Warn once per resolver (logger 'calbio') about Excel-mangled ids; return count/examples."""
     found = find_excel_mangled(ids)
     if found.empty:
         return None
-    msg = describe_excel_mangled(found, what, tables)
-    session = current_session()
-    if session is None or msg not in session.warned:
+    msg = describe_excel_mangled(found, what, resolver.tables)
+    if msg not in resolver.warned:
         log.warning(msg)
-        if session is not None:
-            session.warned.add(msg)
+        resolver.warned.add(msg)
     return {"n": len(found), "examples": found["id"].head(5).tolist()}
 
 
@@ -143,7 +140,7 @@ def map_pairs(
     embeddings: Embeddings,
     *,
     min_fraction: float | None = None,
-    id_tables: IdentifierTables | str | Path | None = None,
+    id_tables: IdResolver | IdentifierTables | str | Path | None = None,
     min_entity_fraction: float = MIN_ENTITY_FRACTION,
     min_entities: int = MIN_ENTITIES,
 ) -> MappedPairs:
@@ -152,8 +149,9 @@ def map_pairs(
     By default refuses only when the pairs touch too few of the embedding's entities (under
     ``min_entity_fraction`` or ``min_entities``), naming both namespaces. ``min_fraction``
     (CLI ``--min-mapped``) replaces that with the strict rule: at least this fraction of the
-    pairs must map. ``id_tables``: a folder or loaded :class:`IdentifierTables`; default the
-    active ``id_session`` or $CALBIO_ID_TABLES; without tables only exact/case matches count.
+    pairs must map. ``id_tables``: an :class:`IdResolver` (which records this mapping), a
+    folder or loaded :class:`IdentifierTables`; default $CALBIO_ID_TABLES; without tables only
+    exact/case matches count. The report is on the result: ``stats`` and ``id_mapping``.
     """
     m = len(pairs)
     if m == 0:
@@ -164,7 +162,8 @@ def map_pairs(
     rows, ci = _resolve(uniques, embeddings)
     how = np.where(rows >= 0, np.where(ci, "case", "exact"), "unknown").astype(object)
     gene = np.full(len(uniques), -1, dtype=np.int64)
-    tables = resolve_id_tables(id_tables)
+    resolver = id_resolver(id_tables)
+    tables = resolver.tables
     if tables is not None and (rows < 0).any():
         _convert(uniques, rows, how, gene, embeddings, tables)
 
@@ -224,7 +223,7 @@ def map_pairs(
         found = _warn_excel(
             np.asarray(ids, dtype=object),
             f"{what} {src if what == 'pairs' else embeddings.source or ''}".strip(),
-            tables,
+            resolver,
         )
         if found:
             stats[f"excel_mangled_{what}"] = found
@@ -251,15 +250,12 @@ def map_pairs(
         }
     )
     id_mapping.loc[id_mapping["gene_id"] < 0, "gene_id"] = pd.NA
-    session = current_session()
-    if session is not None:
-        session.mappings.append(id_mapping)
-        session.lines.append(f"{src}: {stats['namespaces']}")
+    resolver.record(id_mapping, f"{src}: {stats['namespaces']}")
 
     _check_coverage(
         stats, min_fraction, min_entity_fraction, min_entities, pairs, embeddings, failed, covered
     )
-    log.debug(stats["namespaces"])  # commands print it after the run (session lines)
+    log.debug(stats["namespaces"])  # commands print it after the run (resolver lines)
     return MappedPairs(idx=idx, n_entities=n_entities, stats=stats, id_mapping=id_mapping)
 
 
@@ -386,25 +382,30 @@ def namespace_line(st: dict) -> str:
     return line
 
 
-def write_id_mapping(
-    obj: MappedPairs | IdSession | pd.DataFrame | list[pd.DataFrame], path: str | Path
-) -> Path:
-    """Write the per-identifier mapping (id, namespace, mapped_to, how, gene_id) as TSV."""
-    from calbio._io import write_text_atomic
-
+def id_mapping_frame(
+    obj: MappedPairs | IdResolver | pd.DataFrame | list[pd.DataFrame] | None,
+) -> pd.DataFrame:
+    """One per-identifier table (source, id, namespace, mapped_to, how, gene_id) from mappings."""
     if isinstance(obj, MappedPairs):
         frames = [obj.id_mapping] if obj.id_mapping is not None else []
-    elif isinstance(obj, IdSession):
+    elif isinstance(obj, IdResolver):
         frames = obj.mappings
     elif isinstance(obj, pd.DataFrame):
         frames = [obj]
     else:
-        frames = list(obj)
+        frames = list(obj or [])
     if frames:
-        df = pd.concat(frames, ignore_index=True).drop_duplicates(["source", "id"])
-    else:
-        df = pd.DataFrame(columns=list(ID_MAPPING_COLUMNS))
-    return write_text_atomic(path, df.to_csv(sep="\t", index=False))
+        return pd.concat(frames, ignore_index=True).drop_duplicates(["source", "id"])
+    return pd.DataFrame(columns=list(ID_MAPPING_COLUMNS))
+
+
+def write_id_mapping(
+    obj: MappedPairs | IdResolver | pd.DataFrame | list[pd.DataFrame] | None, path: str | Path
+) -> Path:
+    """Write the per-identifier mapping (id, namespace, mapped_to, how, gene_id) as TSV."""
+    from calbio._io import write_text_atomic
+
+    return write_text_atomic(path, id_mapping_frame(obj).to_csv(sep="\t", index=False))
 
 
 def summarize_mapping(mapped: MappedPairs) -> str:
@@ -428,17 +429,17 @@ def summarize_mapping(mapped: MappedPairs) -> str:
 def resolve_identifiers(
     ids: np.ndarray,
     embeddings: Embeddings,
-    id_tables: IdentifierTables | str | Path | None = None,
+    id_tables: IdResolver | IdentifierTables | str | Path | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Row of each identifier (-1 if none) and a mask of the case-insensitive matches.
 
     The one matching rule for every pair reader: exact, then unambiguous case-insensitive, then
-    (with identifier tables: the argument, the active ``id_session`` or $CALBIO_ID_TABLES)
+    (with identifier tables: the argument, a resolver, tables or folder, else $CALBIO_ID_TABLES)
     namespace conversion and current symbols for outdated ones, as in :func:`map_pairs`.
     """
     uniques = np.asarray(ids, dtype=object).astype(str).astype(object)
     rows, ci = _resolve(uniques, embeddings)
-    tables = resolve_id_tables(id_tables)
+    tables = id_resolver(id_tables).tables
     if tables is not None and (rows < 0).any():
         how = np.where(rows >= 0, "exact", "unknown").astype(object)
         _convert(uniques, rows, how, np.full(len(uniques), -1, np.int64), embeddings, tables)

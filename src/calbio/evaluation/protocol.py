@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -42,6 +42,9 @@ from calbio.logs import get_logger
 from calbio.models.graph import shortcuts_for, training_degree
 from calbio.models.persistence import versions
 from calbio.models.registry import model_name, resolve_model
+
+if TYPE_CHECKING:
+    from calbio.data.identifiers import IdTablesLike
 
 ModelLike = str | type | Any
 log = get_logger("evaluation")
@@ -196,7 +199,7 @@ class _Run:
         tables: list[pd.DataFrame],
         verdicts: list[dict[str, Any]],
         min_mapped: float | None,
-        id_tables: Any,
+        id_tables: IdTablesLike,
     ) -> None:
         """Score the pairs of ``vp`` absent from the main file; add entries, tables, verdicts."""
         stem = Path(vp.source).name.split(".")[0] if vp.source else f"validation{len(validation)}"
@@ -255,7 +258,7 @@ def _split(
     test_fraction: float,
     seed: int,
     min_mapped: float | None,
-    id_tables: Any,
+    id_tables: IdTablesLike,
 ) -> tuple[Embeddings, MappedPairs, Split]:
     emb: Embeddings = as_embeddings(embeddings)
     mapped: MappedPairs = as_mapped_pairs(pairs, emb, min_mapped, id_tables)
@@ -283,7 +286,7 @@ def evaluate(
     rank: bool = True,
     rank_sample: int | None = None,
     min_mapped: float | None = None,
-    id_tables: Any = None,
+    id_tables: IdTablesLike = None,
     progress: Callable[[int, int, float], None] | None = None,
     **train_options: Any,
 ) -> EvaluationResult:
@@ -296,10 +299,16 @@ def evaluate(
     defaults to ``seed``. ``rank_sample``: rank a seeded sample of that many held-out (query,
     target) pairs per set (genome scale). ``min_mapped``: the strict rule, smallest fraction of
     pairs that must map (default: refuse only when the pairs cover too little of the table).
-    ``id_tables``: identifier tables to convert namespaces (default $CALBIO_ID_TABLES).
+    ``id_tables``: an ``IdResolver`` (or tables folder) converting identifier namespaces
+    (default $CALBIO_ID_TABLES); what it converted is on ``result.id_mapping``.
     """
+    from calbio.data.identifiers import id_resolver
+    from calbio.data.matching import id_mapping_frame
+
     timer, t0 = Timer(), time.perf_counter()
     _check_inputs(protocol, test_fraction, n_boot, cb_threshold, min_mapped, rank_sample)
+    id_tables = id_resolver(id_tables)
+    n_before = len(id_tables.mappings)  # a resolver passed in may have mapped other files
     with timer("split"):
         emb, mapped, split = _split(
             embeddings, pairs, protocol, test_fraction, seed, min_mapped, id_tables
@@ -323,7 +332,10 @@ def evaluate(
     validation, tables = {}, [table]
     for vp in validate_with:
         run.validate(vp, validation, tables, verdicts, min_mapped, id_tables)
-    return _result(run, pairs, test, results, validation, verdicts, tables, t0)
+    result = _result(run, pairs, test, results, validation, verdicts, tables, t0)
+    result.id_mapping = id_mapping_frame(id_tables.mappings[n_before:])
+    result.mapping_lines = id_tables.lines[n_before:]
+    return result
 
 
 def _result(

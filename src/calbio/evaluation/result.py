@@ -38,6 +38,10 @@ class EvaluationResult:
     timings: dict[str, float] = field(default_factory=dict)
     models: dict[str, Any] = field(default_factory=dict, repr=False)
     scores: pd.DataFrame | None = field(default=None, repr=False)
+    # the mapping report: per input identifier what it became (every pairs file mapped), and
+    # one namespaces line per file; not in metrics.json (the CLI writes id_mapping.tsv)
+    id_mapping: pd.DataFrame | None = field(default=None, repr=False)
+    mapping_lines: list[str] = field(default_factory=list, repr=False)
 
     @property
     def transductive(self) -> bool:

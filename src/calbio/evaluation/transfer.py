@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -40,6 +40,9 @@ from calbio.evaluation.verdicts import paired_verdicts
 from calbio.logs import get_logger
 from calbio.models.graph import training_degree
 from calbio.models.persistence import versions
+
+if TYPE_CHECKING:
+    from calbio.data.identifiers import IdTablesLike
 
 TRANSFER_METRICS = {
     "auc": "AUC",
@@ -199,12 +202,15 @@ def _prepare(
     pairs_list: Sequence[Any],
     names: Sequence[str] | None,
     min_mapped: float | None,
-    id_tables: Any,
+    id_tables: IdTablesLike,
 ) -> tuple[Embeddings, list[str], list[MappedPairs], list[Any]]:
     """Read and map every file before any training; refuse what cannot be evaluated."""
     if isinstance(pairs_list, str | Path | Pairs) or len(pairs_list) < 2:
         raise CalbioInputError("transfer needs at least 2 pairs files (one to train, one to test)")
+    from calbio.data.identifiers import id_resolver
+
     emb = as_embeddings(embeddings)
+    id_tables = id_resolver(id_tables)  # one resolver: tables read once, every file recorded
     loaded = [_as_pairs(p) for p in pairs_list]
     file_names = _file_names(loaded, names)
     mapped = []
@@ -288,7 +294,7 @@ def transfer(
     cb_threshold: float = 0.2,
     heldout: bool = True,
     min_mapped: float | None = None,
-    id_tables: Any = None,
+    id_tables: IdTablesLike = None,
     progress: Callable[[int, int, float], None] | None = None,
     **train_options: Any,
 ) -> TransferResult:

@@ -65,6 +65,7 @@ DATA_KEYS = {
     "min_score",
     "protein_info",
     "min_mapped",
+    "id_tables",
     "validate_with",
     "pca",
 }
@@ -238,7 +239,7 @@ def load_experiment(path: str | Path) -> Experiment:
         if key not in data:
             raise CalbioInputError(f"[data] needs '{key}'", path)
     base = path.resolve().parent
-    for key in ("embeddings", "pairs", "names_file", "protein_info"):
+    for key in ("embeddings", "pairs", "names_file", "protein_info", "id_tables"):
         if data.get(key) is not None:
             data[key] = _resolve(base, data[key])
     data["validate_with"] = [_resolve(base, v) for v in data.get("validate_with", [])]
@@ -367,6 +368,13 @@ class Context:
         value = self.exp.data.get("min_mapped")
         return None if value is None else float(value)
 
+    @cached_property
+    def id_resolver(self) -> Any:
+        """One ``IdResolver`` for the run: [data] id_tables, else $CALBIO_ID_TABLES, else none."""
+        from calbio.data.identifiers import id_resolver
+
+        return id_resolver(self.exp.data.get("id_tables"))
+
     def options(self, step: dict[str, Any]) -> dict[str, Any]:
         """Training overrides for a step: [training] updated by the step's own [training]."""
         return {**self.exp.train_options, **step.get("training", {})}
@@ -405,7 +413,7 @@ class Context:
 def _mapped(ctx: Context):
     from calbio.data.coerce import as_mapped_pairs
 
-    return as_mapped_pairs(ctx.pairs(), ctx.embeddings, ctx.min_mapped)
+    return as_mapped_pairs(ctx.pairs(), ctx.embeddings, ctx.min_mapped, ctx.id_resolver)
 
 
 def step_doctor(ctx: Context, step: dict[str, Any]) -> dict[str, Any]:
@@ -419,6 +427,7 @@ def step_doctor(ctx: Context, step: dict[str, Any]) -> dict[str, Any]:
         pca=opts.get("pca"),
         seed=ctx.seeds(step)[0],
         min_mapped=ctx.min_mapped,
+        id_tables=ctx.id_resolver,
         train_check=bool(step.get("train_check", True)),
         quick_training=step.get("quick_training", QUICK_TRAINING),
         threads=opts.get("threads"),
@@ -510,6 +519,7 @@ def step_evaluate(ctx: Context, step: dict[str, Any]) -> dict[str, Any]:
             n_boot=int(step.get("n_boot", 1000)),
             rank=bool(step.get("rank", True)),
             min_mapped=ctx.min_mapped,
+            id_tables=ctx.id_resolver,
             **ctx.options(step),
         )
         target = inside(ctx.out / step["name"] / f"seed{seed}", ctx.out, "step output")
@@ -595,6 +605,7 @@ def step_sweep(ctx: Context, step: dict[str, Any]) -> dict[str, Any]:
         seeds=ctx.seeds(step),
         protocol=step.get("protocol", "edge"),
         min_mapped=step.get("min_mapped", ctx.min_mapped),
+        id_tables=ctx.id_resolver,
         cb_threshold=float(step.get("cb_threshold", 0.2)),
         validate_with=ctx.validation if step.get("validate", True) else (),
         n_boot=int(step.get("n_boot", 200)),

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 import pandas as pd
@@ -33,6 +33,9 @@ from sklearn.exceptions import NotFittedError
 from calbio.data.coerce import EmbeddingsLike, PairsLike, as_embeddings, as_mapped_pairs
 from calbio.data.types import Embeddings, MappedPairs
 from calbio.errors import CalbioInputError
+
+if TYPE_CHECKING:
+    from calbio.data.identifiers import IdTablesLike
 
 # The trainer's per-epoch callback ``progress(epoch, n_epochs, loss)``, or None.
 Progress = Callable[[int, int, float], None] | None
@@ -84,10 +87,14 @@ class AssociationModelBase(BaseEstimator):
         *,
         min_mapped: float | None = None,
         progress: Progress = None,
+        id_tables: IdTablesLike = None,
     ) -> AssociationModelBase:
-        """Coerce the inputs once, then fit on the known pairs; returns self."""
+        """Coerce the inputs once, then fit on the known pairs; returns self.
+
+        ``id_tables``: an ``IdResolver`` (or tables folder) converting pair identifiers.
+        """
         emb = as_embeddings(embeddings)
-        mapped = as_mapped_pairs(pairs, emb, min_mapped)
+        mapped = as_mapped_pairs(pairs, emb, min_mapped, id_tables)
         if len(mapped) < 2:
             raise CalbioInputError("fewer than 2 pairs to train on", getattr(pairs, "source", None))
         if progress is None and getattr(self, "verbose", False):
@@ -136,7 +143,7 @@ class AssociationModelBase(BaseEstimator):
             )
 
     # ------------------------------------------------------------------ scoring
-    def pair_index(self, pairs: PairsLike) -> np.ndarray:
+    def pair_index(self, pairs: PairsLike, id_tables: IdTablesLike = None) -> np.ndarray:
         """Resolve pairs (names or rows) to an (m, 2) int64 array of this model's rows."""
         self._check_fitted()
         if isinstance(pairs, np.ndarray) and np.issubdtype(pairs.dtype, np.integer):
@@ -144,7 +151,7 @@ class AssociationModelBase(BaseEstimator):
             if idx.size and (idx.min() < 0 or idx.max() >= self.n_entities_):
                 raise CalbioInputError("pair indices out of range of the model's entities")
             return idx
-        return as_mapped_pairs(pairs, self.entity_table(), min_mapped=0.0).idx
+        return as_mapped_pairs(pairs, self.entity_table(), 0.0, id_tables).idx
 
     def score_pairs(self, pairs: PairsLike) -> np.ndarray:
         """Association scores (float64) for pairs of fitted entities (names or row indices)."""
@@ -181,7 +188,7 @@ class AssociationModelBase(BaseEstimator):
             X = np.ones((self.n_entities_, 1), np.float32)
         return Embeddings(self.names_, X, source="model")
 
-    def index_of(self, name: str) -> int:
+    def index_of(self, name: str, id_tables: IdTablesLike = None) -> int:
         """Row of an entity: exact, case-insensitive, then (with identifier tables) converted."""
         from calbio.data.matching import (
             case_candidates,
@@ -191,7 +198,7 @@ class AssociationModelBase(BaseEstimator):
 
         self._check_fitted()
         table = self.entity_table()
-        rows, _ = resolve_identifiers(np.array([name], dtype=object), table)
+        rows, _ = resolve_identifiers(np.array([name], dtype=object), table, id_tables)
         if rows[0] >= 0:
             return int(rows[0])
         amb = case_candidates(np.array([name], dtype=object), table)
@@ -204,13 +211,13 @@ class AssociationModelBase(BaseEstimator):
         tr = self.train_pairs_
         return np.concatenate([tr[tr[:, 0] == i, 1], tr[tr[:, 1] == i, 0]])
 
-    def query(self, name: str, top: int = 20) -> pd.DataFrame:
+    def query(self, name: str, top: int = 20, id_tables: IdTablesLike = None) -> pd.DataFrame:
         """Ranked partners of one entity: score, cosine (when embedded) and training-pair flag."""
         from calbio.options import check_top
         from calbio.retrieval.exact import model_topk
 
         check_top(top)
-        i = self.index_of(name)
+        i = self.index_of(name, id_tables)
         nb = model_topk(self, min(top, self.n_entities_ - 1), queries=np.array([i]))
         order, best = nb.index[0], nb.score[0].astype(np.float64)
         keep = order >= 0

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -64,6 +64,9 @@ from calbio.scoring import l2_normalize, pair_scores
 from calbio.training.losses import info_nce_in_batch
 from calbio.training.negatives import KnownPairs, in_batch_mask
 from calbio.training.trainer import ProgressCallback, TrainHistory, train_module
+
+if TYPE_CHECKING:
+    from calbio.data.identifiers import IdTablesLike
 
 CALIBRATIONS = ("isotonic", "platt", "none")
 SINGLE_CONTEXT = "all"  # the context name of a plain (context-free) embedding table
@@ -237,7 +240,10 @@ class ContextCAL(AssociationModelBase):
 
     @staticmethod
     def _resolve_pairs(
-        pairs: ContextPairsLike, cemb: ContextEmbeddings, min_mapped: float
+        pairs: ContextPairsLike,
+        cemb: ContextEmbeddings,
+        min_mapped: float,
+        id_tables: IdTablesLike = None,
     ) -> ContextMappedPairs:
         if isinstance(pairs, ContextMappedPairs):
             if pairs.n_entities != cemb.n_entities or pairs.n_contexts != cemb.n_contexts:
@@ -247,12 +253,12 @@ class ContextCAL(AssociationModelBase):
             ctx_col = "context" if "context" in pairs.columns else None
             pairs = context_pairs_from_frame(pairs, context_column=ctx_col)
         if not isinstance(pairs, ContextPairs):  # plain pairs hold in every context
-            mp = as_mapped_pairs(pairs, cemb.entity_table(), min_mapped)
+            mp = as_mapped_pairs(pairs, cemb.entity_table(), min_mapped, id_tables)
             names = cemb.entities
             pairs = ContextPairs(
                 names[mp.idx[:, 0]], names[mp.idx[:, 1]], np.full(len(mp), "", dtype=object)
             )
-        return map_context_pairs(pairs, cemb, min_fraction=min_mapped)
+        return map_context_pairs(pairs, cemb, min_fraction=min_mapped, id_tables=id_tables)
 
     # ------------------------------------------------------------------ fitting
     def fit(
@@ -262,17 +268,18 @@ class ContextCAL(AssociationModelBase):
         *,
         min_mapped: float = 0.5,
         progress: ProgressCallback | None = None,
+        id_tables: IdTablesLike = None,
     ) -> ContextCAL:
         """Train on the pairs (minus the calibration split), then fit the calibration map.
 
         ``embeddings``: a :class:`ContextEmbeddings` (or a plain table = one context);
         ``pairs``: ContextPairs, ContextMappedPairs, a DataFrame (optional ``context`` column)
-        or any plain pair input (context-free).
+        or any plain pair input (context-free). ``id_tables``: an ``IdResolver`` (or folder).
         """
         t0 = time.perf_counter()
         cfg = self._validate()
         cemb = self._as_table(embeddings)
-        mapped = self._resolve_pairs(pairs, cemb, min_mapped)
+        mapped = self._resolve_pairs(pairs, cemb, min_mapped, id_tables)
         if self.calibration != "none":
             train, cal = split_by_pair(mapped, self.calibration_fraction, cfg.seed + 7)
             if len(cal) < 2 or len(train) < 2:
@@ -439,11 +446,12 @@ class ContextCAL(AssociationModelBase):
         steps: int = 100,
         lr: float = 0.02,
         min_mapped: float = 0.5,
+        id_tables: IdTablesLike = None,
     ) -> ContextCAL:
         """Few-shot: fit the context vector of ``context`` on its labelled pairs (net frozen)."""
         self._check_fitted()
         c = self._context_of(context)
-        mapped = self._resolve_pairs(pairs, self._table(), min_mapped)
+        mapped = self._resolve_pairs(pairs, self._table(), min_mapped, id_tables)
         mapped = mapped.select(mapped.context == c)
         if len(mapped) < 2:
             raise CalbioInputError(f"few-shot adaptation of {context!r} needs >= 2 of its pairs")
@@ -488,9 +496,9 @@ class ContextCAL(AssociationModelBase):
     def _context_of(self, name: str) -> int:
         return int(context_indices(self.contexts_, [name])[0])
 
-    def _entity_of(self, names: Any) -> np.ndarray:
+    def _entity_of(self, names: Any, id_tables: IdTablesLike = None) -> np.ndarray:
         ids = np.atleast_1d(np.asarray(names, dtype=object))
-        rows, _ = resolve_identifiers(ids, self.entity_table())
+        rows, _ = resolve_identifiers(ids, self.entity_table(), id_tables)
         if (rows < 0).any():
             raise CalbioInputError(
                 f"entity {ids[rows < 0][0]!r} is not in the model's entity index"
@@ -522,10 +530,12 @@ class ContextCAL(AssociationModelBase):
         out[ok] = pair_scores(Z, self.X_, rows, kind, self.config.blend_lambda)
         return out
 
-    def score(self, a: Any, b: Any, context: Any, kind: str | None = None) -> np.ndarray:
+    def score(
+        self, a: Any, b: Any, context: Any, kind: str | None = None, id_tables: IdTablesLike = None
+    ) -> np.ndarray:
         """g(A, B | c) for entity names (scalars or arrays) and context name(s)."""
         self._check_fitted()
-        ia, ib = self._entity_of(a), self._entity_of(b)
+        ia, ib = self._entity_of(a, id_tables), self._entity_of(b, id_tables)
         ctx = context_indices(self.contexts_, context)
         ia, ib, ctx = np.broadcast_arrays(ia, ib, ctx)
         return self.score_idx(np.stack([ia, ib], axis=1), ctx, kind)
