@@ -126,11 +126,13 @@ def _preset_values(preset: Any) -> dict[str, Any]:
 def count_parameters(arrays: dict[str, list[int]]) -> int:
     """Learned weights of a saved model: network tensors (``module.``) and combiners.
 
-    Stored copies of the input (``embedding``), derived node vectors and PCA are not counted.
+    Stored copies of the input (``embedding``), derived node vectors, PCA and the combiners'
+    standardisation statistics (``mu``, ``sd``) are not counted.
     """
     n = 0
     for key, shape in arrays.items():
-        if key.startswith("module.") or ".module." in key or key.startswith("combiner."):
+        weight = key.startswith("combiner.") and key.rsplit(".", 1)[-1] in ("coef", "intercept")
+        if key.startswith("module.") or ".module." in key or weight:
             n += int(np.prod(shape, dtype=np.int64)) if shape else 1
     return n
 
