@@ -55,7 +55,7 @@ def method_rows(methods: dict, fit: dict[str, float]) -> list[str]:
 
 
 def tercile_rows(methods: dict) -> list[str]:
-    """Markdown rows: AUC / MRR per training-degree tercile of the test pairs."""
+    """Markdown rows: AUC / MRR per training-degree bin (edges fixed before any test pair)."""
     rows = []
     for name, r in methods.items():
         bd = r.get("by_degree") or {}
@@ -85,7 +85,9 @@ def section(protocol: str, d: dict) -> str:
     terc = tercile_rows(d["methods"])
     if terc:
         out += [
-            "AUC / MRR by training-degree tercile (low, mid, high) of the test pairs:",
+            "AUC / MRR by training-degree bin (low, mid, high: terciles of the training degrees "
+            "of all entities of the training graph; AUC by the smaller degree of a pair, MRR by "
+            "the query entity's degree; in cold sets by the known end):",
             "",
             "| method | low | mid | high |",
             "|---|---|---|---|",
