@@ -812,6 +812,51 @@ def safety_cases() -> list[Case]:
 # end of issue 19: safety -----------------------------------------------------------------------
 
 
+# issue 19: report, validation, transfer, explain ----------------------------------------------
+def empty_metrics_run(d: Path) -> None:
+    """A run folder whose metrics.json is ``{}``."""
+    (d / "run").mkdir()
+    (d / "run" / "metrics.json").write_text("{}")
+
+
+def validation_inside_main(d: Path) -> None:
+    """valid.csv: the first 50 pairs of pairs.csv (none is novel)."""
+    pd.read_csv(d / "pairs.csv").head(50).to_csv(d / "valid.csv", index=False)
+
+
+def second_pairs_file(d: Path) -> None:
+    """other.csv: pairs.csv reversed (the same pairs) plus nothing new: a valid second file."""
+    pairs = pd.read_csv(d / "pairs.csv")
+    pairs.iloc[:, ::-1].to_csv(d / "other.csv", index=False)
+
+
+def lead_cases() -> list[Case]:
+    """Issue 19 items outside the safety and messages blocks, and issue 17's new commands."""
+    ev = ["evaluate", "emb.csv", "pairs.csv", "--out", "run", *TINY, "--n-boot", "10"]
+    tr = ["transfer", "emb.csv", "pairs.csv"]
+    return [
+        Case("19.1", "report on a run whose metrics.json is {}",
+             ["report", "run", "--out", "r.html"], "exit 2", empty_metrics_run),
+        Case("19.4", "report MODEL --validate-with without --genesets",
+             ["report", "m", "--out", "r.html", "--validate-with", "pairs.csv"], "exit 2",
+             with_model),
+        Case("19.2", "evaluate --validate-with a file whose pairs are all in the main file",
+             [*ev, "--validate-with", "valid.csv"], "exit 0", validation_inside_main),
+        Case("17.1", "transfer with one pairs file",
+             [*tr, "--out", "t", *TINY], "exit 2"),
+        Case("17.1", "transfer with a missing second pairs file",
+             [*tr, "missing.csv", "--out", "t", *TINY], "exit 2"),
+        Case("17.1", "transfer between two files with no novel pairs",
+             [*tr, "other.csv", "--out", "t", *TINY, "--n-boot", "10", "--no-heldout"], "exit 0",
+             second_pairs_file),
+        Case("17.4", "score --explain on a model without explanations (cal)",
+             ["score", "m", "pairs.csv", "--explain"], "exit 2", with_model),
+    ]  # fmt: skip
+
+
+# end of issue 19: report, validation, transfer, explain ---------------------------------------
+
+
 # ----------------------------------------------------------------------------- running
 def cli_cmd() -> list[str]:
     """The installed console script (falls back to the module when it is not on PATH)."""
@@ -1035,7 +1080,7 @@ def main() -> int:
         if model.returncode != 0:
             print(model.stderr, file=sys.stderr)
             return 1
-        every = [*cases(unwritable_folder(root)), *safety_cases()]
+        every = [*cases(unwritable_folder(root)), *safety_cases(), *lead_cases()]
         todo = [c for c in every if args.k in c.name]
         for i, case in enumerate(todo):
             row = run_case(case, root, i)
