@@ -632,6 +632,31 @@ def load_embeddings(
     # a file path: CSV/TSV(.gz), Parquet, .npy + names or .h5ad
     p = Path(data)
     _check_dedupe(dedupe, p)
+    fmt = _check_file_options(p, id_column=id_column, layer=layer, names_file=names_file)
+    compression = _file_compression(p, fmt)
+    ids, X, meta = _read_embedding_file(
+        p, fmt, compression, id_column=id_column, layer=layer, obsm=obsm, names_file=names_file
+    )
+    return _finish(
+        ids,
+        X,
+        source=str(p),
+        path=p,
+        drop=drop,
+        dedupe=dedupe,
+        sha256=sha256_file(p),
+        meta=meta,
+    )
+
+
+def _check_file_options(
+    p: Path,
+    *,
+    id_column: str | None,
+    layer: str | None,
+    names_file: str | Path | None,
+) -> str:
+    """Check the embedding file exists, is not empty and fits the options; return its format."""
     if not p.exists():
         raise CalbioInputError("file not found", p)
     if not p.is_file():
@@ -645,17 +670,34 @@ def load_embeddings(
         raise CalbioInputError("names_file only applies to .npy files", p)
     if id_column is not None and fmt == "npy":
         raise CalbioInputError("id_column does not apply to .npy (names come from the file)", p)
+    return fmt
 
+
+def _file_compression(p: Path, fmt: str) -> str | None:
+    """The file's compression; only text tables may be compressed, other formats are refused."""
     if fmt in ("csv", "tsv"):
-        compression = text_compression(p)
-    else:
-        compression = sniff_compression(p)
-        if compression is not None:
-            raise CalbioInputError(
-                f"the file is {compression}-compressed; a .{fmt} file is read uncompressed "
-                f"(decompress it first)",
-                p,
-            )
+        return text_compression(p)
+    compression = sniff_compression(p)
+    if compression is not None:
+        raise CalbioInputError(
+            f"the file is {compression}-compressed; a .{fmt} file is read uncompressed "
+            f"(decompress it first)",
+            p,
+        )
+    return compression
+
+
+def _read_embedding_file(
+    p: Path,
+    fmt: str,
+    compression: str | None,
+    *,
+    id_column: str | None,
+    layer: str | None,
+    obsm: str | None,
+    names_file: str | Path | None,
+) -> tuple[Any, Any, dict[str, Any]]:
+    """Read identifiers and values of one embedding file, with the metadata of how it was read."""
     suffix = {None: "", "gzip": ".gz"}.get(compression, f".{compression}")
     meta: dict[str, Any] = {"format": fmt + suffix}
     if fmt in ("csv", "tsv"):
@@ -673,16 +715,7 @@ def load_embeddings(
     else:
         ids, X, extra = _read_h5ad(p, id_column, layer, obsm)
         meta.update(id_column=id_column or "obs_names", **extra)
-    return _finish(
-        ids,
-        X,
-        source=str(p),
-        path=p,
-        drop=drop,
-        dedupe=dedupe,
-        sha256=sha256_file(p),
-        meta=meta,
-    )
+    return ids, X, meta
 
 
 def _is_anndata(obj: Any) -> bool:
