@@ -518,45 +518,17 @@ def load_pairs(
             "pairs",
         )
     p = Path(data)
-    if not p.exists():
-        raise CalbioInputError("file not found", p)
-    if not p.is_file():
-        raise CalbioInputError("not a file", p)
-    if p.stat().st_size == 0:
-        raise CalbioInputError("file is empty", p)
+    _check_pairs_file(p)
     stats: dict[str, Any] = {"warnings": [], "notes": []}
     df, ca, cb, sep = _read_pairs_table(p, columns, stats["warnings"], known_ids, stats["notes"])
     if len(df) == 0:
         raise CalbioInputError("no data rows (only a header)", p)
     if sep != "parquet":
-        comment = _as_id_series(df[ca]).str.startswith("#").to_numpy(bool)
-        if comment.any():
-            msg = f"skipped {int(comment.sum()):,} line(s) starting with '#' below the header"
-            stats["notes"].append(msg)
-            log.info("%s: %s", p, msg)
-            df = df.loc[~comment]
-            if len(df) == 0:
-                raise CalbioInputError("no data rows (only a header and '#' lines)", p)
+        df = _drop_comment_rows(df, ca, p, stats["notes"])
 
     is_string = sep == r"\s+" and _norm_col(ca) == "protein1" and _norm_col(cb) == "protein2"
     stats["format"] = "string-links" if is_string else ("parquet" if sep == "parquet" else "text")
-
-    protein_names = None
-    info_path: Path | None = Path(protein_info) if protein_info is not None else None
-    if info_path is None:
-        first = _as_id_series(df[ca].iloc[:1000])
-        if _looks_like_string_ids(first):
-            example = str(first[first != ""].iloc[0])
-            info_path = _find_protein_info(p, example)
-            if info_path is None:
-                stats["warnings"].append(
-                    f"identifiers look like STRING protein ids (e.g. {example!r}) but no "
-                    "protein.info file was given or found beside the file; ids are kept as they "
-                    "are and will not match gene symbols"
-                )
-    if info_path is not None:
-        protein_names = _read_protein_info(info_path)
-        stats["protein_info"] = str(info_path)
+    protein_names = _protein_names_for(p, df[ca], protein_info, stats)
 
     pairs = _build_pairs(
         df,
@@ -570,6 +542,59 @@ def load_pairs(
         sha256=sha256_file(p),
         keep_rows=keep_rows,
     )
+    _check_pairs_left(pairs, p)
+    _check_protein_mapping(pairs, min_mapped, p)
+    return pairs
+
+
+def _check_pairs_file(p: Path) -> None:
+    """Refuse a pairs path that is missing, not a file, or empty."""
+    if not p.exists():
+        raise CalbioInputError("file not found", p)
+    if not p.is_file():
+        raise CalbioInputError("not a file", p)
+    if p.stat().st_size == 0:
+        raise CalbioInputError("file is empty", p)
+
+
+def _drop_comment_rows(df: pd.DataFrame, ca: str, p: Path, notes: list[str]) -> pd.DataFrame:
+    """Skip rows whose first identifier starts with '#' (noted and logged); refuse if none left."""
+    comment = _as_id_series(df[ca]).str.startswith("#").to_numpy(bool)
+    if comment.any():
+        msg = f"skipped {int(comment.sum()):,} line(s) starting with '#' below the header"
+        notes.append(msg)
+        log.info("%s: %s", p, msg)
+        df = df.loc[~comment]
+        if len(df) == 0:
+            raise CalbioInputError("no data rows (only a header and '#' lines)", p)
+    return df
+
+
+def _protein_names_for(
+    p: Path, first_ids: pd.Series, protein_info: str | Path | None, stats: dict[str, Any]
+) -> pd.Series | None:
+    """STRING protein id -> name from the given or found protein.info file (None without one)."""
+    info_path: Path | None = Path(protein_info) if protein_info is not None else None
+    if info_path is None:
+        first = _as_id_series(first_ids.iloc[:1000])
+        if _looks_like_string_ids(first):
+            example = str(first[first != ""].iloc[0])
+            info_path = _find_protein_info(p, example)
+            if info_path is None:
+                stats["warnings"].append(
+                    f"identifiers look like STRING protein ids (e.g. {example!r}) but no "
+                    "protein.info file was given or found beside the file; ids are kept as they "
+                    "are and will not match gene symbols"
+                )
+    if info_path is None:
+        return None
+    protein_names = _read_protein_info(info_path)
+    stats["protein_info"] = str(info_path)
+    return protein_names
+
+
+def _check_pairs_left(pairs: Pairs, p: Path) -> None:
+    """Refuse a file where cleanup left no pair, saying how many rows each step removed."""
     if len(pairs) == 0:
         st = pairs.stats
         raise CalbioInputError(
@@ -579,8 +604,6 @@ def load_pairs(
             f"{st['n_self_dropped']:,} self-pairs, {st['n_empty_dropped']:,} empty ids)",
             p,
         )
-    _check_protein_mapping(pairs, min_mapped, p)
-    return pairs
 
 
 def _check_protein_mapping(pairs: Pairs, min_mapped: float | None, path: Path) -> None:
