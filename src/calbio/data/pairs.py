@@ -368,12 +368,54 @@ def _read_pairs_table(
     notes = [] if notes is None else notes
     name = path.name.lower()
     if name.endswith((".parquet", ".pq")):
-        try:
-            df = pd.read_parquet(path)
-        except Exception as exc:
-            raise CalbioInputError(f"cannot read parquet: {_one_line(exc)}", path) from exc
-        ca, cb = _detect_columns(df, columns, path, notes)
-        return df, ca, cb, "parquet"
+        return _read_parquet_pairs(path, columns, notes)
+    compression, sep, skip = _text_layout(path, notes)
+    read = {"sep": sep, "encoding": "utf-8-sig", "compression": compression, "skiprows": skip}
+    try:
+        sample = pd.read_csv(path, nrows=_SAMPLE_ROWS, **read)
+    except pd.errors.EmptyDataError:
+        raise CalbioInputError("file is empty", path) from None
+    except Exception as exc:
+        raise CalbioInputError(f"cannot parse table: {_one_line(exc)}", path) from exc
+    ca, cb = _detect_columns(sample, columns, path, notes)
+    if columns is None and _header_looks_like_data(sample, ca, cb, known_ids):
+        if warnings is not None:
+            warnings.append(
+                f"the first line ({str(ca)!r}, {str(cb)!r}) looks like a pair, not a header (both "
+                "are known identifiers); it is read as data. Pass columns (--columns) if the "
+                "file has a header"
+            )
+        df, ia, ib = _read_headerless(path, read, list(sample.columns), ca, cb)
+        return df, ia, ib, sep
+    others = [c for c in sample.columns if c not in (ca, cb)]
+    try:
+        df = pd.read_csv(
+            path,
+            **read,
+            dtype={ca: str, cb: str},
+            keep_default_na=False,
+            na_values={c: NA_STRINGS for c in others},
+            low_memory=False,
+        )
+    except Exception as exc:
+        raise CalbioInputError(f"cannot parse table: {_one_line(exc)}", path) from exc
+    return df, ca, cb, sep
+
+
+def _read_parquet_pairs(
+    path: Path, columns: Sequence[str] | None, notes: list[str]
+) -> tuple[pd.DataFrame, Any, Any, str]:
+    """Read a Parquet pairs table and find its identifier columns."""
+    try:
+        df = pd.read_parquet(path)
+    except Exception as exc:
+        raise CalbioInputError(f"cannot read parquet: {_one_line(exc)}", path) from exc
+    ca, cb = _detect_columns(df, columns, path, notes)
+    return df, ca, cb, "parquet"
+
+
+def _text_layout(path: Path, notes: list[str]) -> tuple[str | None, str, int]:
+    """A text table's compression, separator and leading lines to skip (noting what was found)."""
     compression = text_compression(path)
     if compression is not None and compression != _COMPRESSION_SUFFIX.get(path.suffix.lower()):
         notes.append(f"read as {compression}-compressed text (found by content, not by name)")
@@ -391,49 +433,27 @@ def _read_pairs_table(
         )
         notes.append(msg)
         log.info("%s: %s", path, msg)
-    read = {"sep": sep, "encoding": "utf-8-sig", "compression": compression, "skiprows": skip}
-    try:
-        sample = pd.read_csv(path, nrows=_SAMPLE_ROWS, **read)
-    except pd.errors.EmptyDataError:
-        raise CalbioInputError("file is empty", path) from None
-    except Exception as exc:
-        raise CalbioInputError(f"cannot parse table: {_one_line(exc)}", path) from exc
-    ca, cb = _detect_columns(sample, columns, path, notes)
-    if columns is None and _header_looks_like_data(sample, ca, cb, known_ids):
-        if warnings is not None:
-            warnings.append(
-                f"the first line ({str(ca)!r}, {str(cb)!r}) looks like a pair, not a header (both "
-                "are known identifiers); it is read as data. Pass columns (--columns) if the "
-                "file has a header"
-            )
-        cols = list(sample.columns)
-        ia, ib = cols.index(ca), cols.index(cb)
-        try:
-            df = pd.read_csv(
-                path,
-                **read,
-                header=None,
-                dtype={ia: str, ib: str},
-                keep_default_na=False,
-                na_values={i: NA_STRINGS for i in range(len(cols)) if i not in (ia, ib)},
-                low_memory=False,
-            )
-        except Exception as exc:
-            raise CalbioInputError(f"cannot parse table: {_one_line(exc)}", path) from exc
-        return df, ia, ib, sep
-    others = [c for c in sample.columns if c not in (ca, cb)]
+    return compression, sep, skip
+
+
+def _read_headerless(
+    path: Path, read: dict[str, Any], cols: list[Any], ca: Any, cb: Any
+) -> tuple[pd.DataFrame, int, int]:
+    """Read a table whose first line is data, identifier columns as text; return their indices."""
+    ia, ib = cols.index(ca), cols.index(cb)
     try:
         df = pd.read_csv(
             path,
             **read,
-            dtype={ca: str, cb: str},
+            header=None,
+            dtype={ia: str, ib: str},
             keep_default_na=False,
-            na_values={c: NA_STRINGS for c in others},
+            na_values={i: NA_STRINGS for i in range(len(cols)) if i not in (ia, ib)},
             low_memory=False,
         )
     except Exception as exc:
         raise CalbioInputError(f"cannot parse table: {_one_line(exc)}", path) from exc
-    return df, ca, cb, sep
+    return df, ia, ib
 
 
 def _build_pairs(
