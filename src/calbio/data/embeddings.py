@@ -256,20 +256,8 @@ def geometry_problem(X: np.ndarray) -> str | None:
     return None
 
 
-def _finish(
-    names_raw: Any,
-    X: Any,
-    *,
-    source: str,
-    path: str | Path,
-    drop: str | None = None,
-    dedupe: str | None = None,
-    sha256: str | None = None,
-    meta: dict[str, Any] | None = None,
-) -> Embeddings:
-    """Shared validation: drop by regex, check shape, finiteness, duplicates and zero rows."""
-    _check_dedupe(dedupe, path)
-    names = _clean_names(names_raw)
+def _as_real_matrix(names: np.ndarray, X: Any, path: str | Path) -> np.ndarray:
+    """The values as a 2-D real array with one row per identifier, or a one-line error."""
     arr = np.asarray(X)
     if arr.ndim != 2:
         raise CalbioInputError(f"expected a 2-D table, got {arr.ndim} dimension(s)", path)
@@ -280,8 +268,13 @@ def _finish(
     real = np.issubdtype(arr.dtype, np.number) and not np.issubdtype(arr.dtype, np.complexfloating)
     if not real:
         raise CalbioInputError(f"values are not real numbers (dtype {arr.dtype})", path)
-    n_rows_read = int(arr.shape[0])
+    return arr
 
+
+def _drop_matching(
+    names: np.ndarray, arr: np.ndarray, drop: str | None, path: str | Path
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Remove the rows whose identifier matches the ``drop`` regex; also return how many."""
     n_dropped = 0
     if drop:
         try:
@@ -292,7 +285,18 @@ def _finish(
         n_dropped = int(hit.sum())
         if n_dropped:
             names, arr = names[~hit], arr[~hit]
+    return names, arr, n_dropped
 
+
+def _check_not_empty(
+    names: np.ndarray,
+    arr: np.ndarray,
+    n_rows_read: int,
+    n_dropped: int,
+    drop: str | None,
+    path: str | Path,
+) -> None:
+    """Refuse a table without rows, without feature columns, or with an empty identifier."""
     if arr.shape[0] == 0:
         if n_dropped:
             raise CalbioInputError(
@@ -310,6 +314,9 @@ def _finish(
             path,
         )
 
+
+def _finite_float32(arr: np.ndarray, names: np.ndarray, path: str | Path) -> np.ndarray:
+    """The values as contiguous float32, refusing NaN and infinite (or overflowing) rows."""
     with np.errstate(over="ignore", invalid="ignore"):
         X32 = np.ascontiguousarray(arr, dtype=np.float32)
     finite = np.isfinite(X32)
@@ -326,7 +333,13 @@ def _finish(
             )
         bad_names = names[nan_rows | inf_rows]
         raise CalbioInputError(f"{' and '.join(parts)}, e.g. {_examples(bad_names)}", path)
+    return X32
 
+
+def _deduplicate(
+    names: np.ndarray, X32: np.ndarray, dedupe: str | None, path: str | Path
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Merge duplicate identifiers as ``dedupe`` says (refuse them without it); count merged."""
     n_dedup = 0
     idx = pd.Index(names)
     if not idx.is_unique:
@@ -346,7 +359,11 @@ def _finish(
             means = frame.groupby(names, sort=False).mean()
             names = means.index.to_numpy(dtype=object)
             X32 = np.ascontiguousarray(means.to_numpy(), dtype=np.float32)
+    return names, X32, n_dedup
 
+
+def _check_geometry(X32: np.ndarray, names: np.ndarray, path: str | Path) -> None:
+    """Refuse all-zero rows and bad norms; warn when cosine cannot tell the rows apart."""
     zero = ~np.any(X32 != 0, axis=1)
     if zero.any():
         raise CalbioInputError(
@@ -365,6 +382,29 @@ def _finish(
             path,
             flat,
         )
+
+
+def _finish(
+    names_raw: Any,
+    X: Any,
+    *,
+    source: str,
+    path: str | Path,
+    drop: str | None = None,
+    dedupe: str | None = None,
+    sha256: str | None = None,
+    meta: dict[str, Any] | None = None,
+) -> Embeddings:
+    """Shared validation: drop by regex, check shape, finiteness, duplicates and zero rows."""
+    _check_dedupe(dedupe, path)
+    names = _clean_names(names_raw)
+    arr = _as_real_matrix(names, X, path)
+    n_rows_read = int(arr.shape[0])
+    names, arr, n_dropped = _drop_matching(names, arr, drop, path)
+    _check_not_empty(names, arr, n_rows_read, n_dropped, drop, path)
+    X32 = _finite_float32(arr, names, path)
+    names, X32, n_dedup = _deduplicate(names, X32, dedupe, path)
+    _check_geometry(X32, names, path)
 
     info = dict(meta or {})
     info.update(
@@ -592,6 +632,31 @@ def load_embeddings(
     # a file path: CSV/TSV(.gz), Parquet, .npy + names or .h5ad
     p = Path(data)
     _check_dedupe(dedupe, p)
+    fmt = _check_file_options(p, id_column=id_column, layer=layer, names_file=names_file)
+    compression = _file_compression(p, fmt)
+    ids, X, meta = _read_embedding_file(
+        p, fmt, compression, id_column=id_column, layer=layer, obsm=obsm, names_file=names_file
+    )
+    return _finish(
+        ids,
+        X,
+        source=str(p),
+        path=p,
+        drop=drop,
+        dedupe=dedupe,
+        sha256=sha256_file(p),
+        meta=meta,
+    )
+
+
+def _check_file_options(
+    p: Path,
+    *,
+    id_column: str | None,
+    layer: str | None,
+    names_file: str | Path | None,
+) -> str:
+    """Check the embedding file exists, is not empty and fits the options; return its format."""
     if not p.exists():
         raise CalbioInputError("file not found", p)
     if not p.is_file():
@@ -605,17 +670,34 @@ def load_embeddings(
         raise CalbioInputError("names_file only applies to .npy files", p)
     if id_column is not None and fmt == "npy":
         raise CalbioInputError("id_column does not apply to .npy (names come from the file)", p)
+    return fmt
 
+
+def _file_compression(p: Path, fmt: str) -> str | None:
+    """The file's compression; only text tables may be compressed, other formats are refused."""
     if fmt in ("csv", "tsv"):
-        compression = text_compression(p)
-    else:
-        compression = sniff_compression(p)
-        if compression is not None:
-            raise CalbioInputError(
-                f"the file is {compression}-compressed; a .{fmt} file is read uncompressed "
-                f"(decompress it first)",
-                p,
-            )
+        return text_compression(p)
+    compression = sniff_compression(p)
+    if compression is not None:
+        raise CalbioInputError(
+            f"the file is {compression}-compressed; a .{fmt} file is read uncompressed "
+            f"(decompress it first)",
+            p,
+        )
+    return compression
+
+
+def _read_embedding_file(
+    p: Path,
+    fmt: str,
+    compression: str | None,
+    *,
+    id_column: str | None,
+    layer: str | None,
+    obsm: str | None,
+    names_file: str | Path | None,
+) -> tuple[Any, Any, dict[str, Any]]:
+    """Read identifiers and values of one embedding file, with the metadata of how it was read."""
     suffix = {None: "", "gzip": ".gz"}.get(compression, f".{compression}")
     meta: dict[str, Any] = {"format": fmt + suffix}
     if fmt in ("csv", "tsv"):
@@ -633,16 +715,7 @@ def load_embeddings(
     else:
         ids, X, extra = _read_h5ad(p, id_column, layer, obsm)
         meta.update(id_column=id_column or "obs_names", **extra)
-    return _finish(
-        ids,
-        X,
-        source=str(p),
-        path=p,
-        drop=drop,
-        dedupe=dedupe,
-        sha256=sha256_file(p),
-        meta=meta,
-    )
+    return ids, X, meta
 
 
 def _is_anndata(obj: Any) -> bool:

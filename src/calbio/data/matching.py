@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -156,9 +157,7 @@ def map_pairs(
     m = len(pairs)
     if m == 0:
         raise CalbioInputError("no pairs to map", pairs.source or None)
-    allids = pd.Series(np.concatenate([pairs.a, pairs.b]), dtype=object)
-    codes, uniques = pd.factorize(allids, sort=False)
-    uniques = np.asarray(uniques, dtype=object).astype(str).astype(object)
+    codes, uniques = _factorize_ids(pairs)
     rows, ci = _resolve(uniques, embeddings)
     how = np.where(rows >= 0, np.where(ci, "case", "exact"), "unknown").astype(object)
     gene = np.full(len(uniques), -1, dtype=np.int64)
@@ -166,7 +165,41 @@ def map_pairs(
     tables = resolver.tables
     if tables is not None and (rows < 0).any():
         _convert(uniques, rows, how, gene, embeddings, tables)
+    idx, counts = _unique_row_pairs(codes, rows, how, m, len(embeddings))
 
+    classes = classify_ids(uniques)
+    mapped_to = np.where(rows >= 0, embeddings.names[np.maximum(rows, 0)], "")
+    covered = np.zeros(len(embeddings), dtype=bool)
+    covered[idx.ravel()] = True
+    failed = uniques[rows < 0]  # in order of first appearance
+    stats = _mapping_stats(
+        m, idx, counts, uniques, classes, how, ci, mapped_to, covered, failed, embeddings, tables
+    )
+    src = pairs.source or "pairs"
+    _note_id_problems(stats, uniques, failed, embeddings, resolver, src)
+    stats["namespaces"] = namespace_line(stats)
+
+    id_mapping = _id_mapping_table(src, uniques, classes, mapped_to, how, gene)
+    resolver.record(id_mapping, f"{src}: {stats['namespaces']}")
+
+    _check_coverage(
+        stats, min_fraction, min_entity_fraction, min_entities, pairs, embeddings, failed, covered
+    )
+    log.debug(stats["namespaces"])  # commands print it after the run (resolver lines)
+    return MappedPairs(idx=idx, n_entities=len(embeddings), stats=stats, id_mapping=id_mapping)
+
+
+def _factorize_ids(pairs: Pairs) -> tuple[np.ndarray, np.ndarray]:
+    """Codes of ``a`` then ``b`` into the unique identifiers (as str, in order of appearance)."""
+    allids = pd.Series(np.concatenate([pairs.a, pairs.b]), dtype=object)
+    codes, uniques = pd.factorize(allids, sort=False)
+    return codes, np.asarray(uniques, dtype=object).astype(str).astype(object)
+
+
+def _unique_row_pairs(
+    codes: np.ndarray, rows: np.ndarray, how: np.ndarray, m: int, n_entities: int
+) -> tuple[np.ndarray, dict[str, int]]:
+    """Row pairs of the mapped input pairs without self-pairs or repeats, and the pair counts."""
     ra, rb = rows[codes[:m]], rows[codes[m:]]
     ok = (ra >= 0) & (rb >= 0)
     n_unmapped = int((~ok).sum())
@@ -174,38 +207,55 @@ def map_pairs(
     conv_pair = (how[codes[:m]] == "converted") | (how[codes[m:]] == "converted")
     ra, rb, alias_pair, conv_pair = ra[ok], rb[ok], alias_pair[ok], conv_pair[ok]
     selfp = ra == rb
-    key = pair_key(ra, rb, max(len(embeddings), 1))
+    key = pair_key(ra, rb, max(n_entities, 1))
     dup = pd.Series(key).duplicated(keep="first").to_numpy(bool) & ~selfp
     keep = ~(selfp | dup)
     idx = np.stack([ra[keep], rb[keep]], axis=1) if keep.any() else np.empty((0, 2), np.int64)
-    n_mapped = int(idx.shape[0])
+    counts = {
+        "n_unmapped": n_unmapped,
+        "n_collapsed": int(selfp.sum() + dup.sum()),
+        "n_pairs_recovered_alias": int(alias_pair[keep].sum()),
+        "n_pairs_converted": int(conv_pair[keep].sum()),
+    }
+    return idx, counts
 
-    classes = classify_ids(uniques)
+
+def _mapping_stats(
+    m: int,
+    idx: np.ndarray,
+    counts: dict[str, int],
+    uniques: np.ndarray,
+    classes: pd.Series,
+    how: np.ndarray,
+    ci: np.ndarray,
+    mapped_to: np.ndarray,
+    covered: np.ndarray,
+    failed: np.ndarray,
+    embeddings: Embeddings,
+    tables: IdentifierTables | None,
+) -> dict[str, Any]:
+    """The mapping report: counts of pairs, ids and entities, namespaces, and examples."""
     ns_pairs = detect_namespace(uniques, classes=classes)
     # the table's namespace from an evenly spaced sample (a majority vote needs no more)
     step = max(1, len(embeddings) // 20_000)
     ns_emb = detect_namespace(embeddings.names[::step])
-    mapped_to = np.where(rows >= 0, embeddings.names[np.maximum(rows, 0)], "")
     is_alias = how == "alias"
     alias_examples = [f"{a} -> {b}" for a, b in zip(uniques[is_alias][:5], mapped_to[is_alias][:5])]
     n_entities = len(embeddings)
-    covered = np.zeros(n_entities, dtype=bool)
-    covered[idx.ravel()] = True
+    n_mapped = int(idx.shape[0])
     n_covered = int(covered.sum())
-    failed = uniques[rows < 0]  # in order of first appearance
-    failed_first = [str(x) for x in failed[:5]]
-    stats = {
+    return {
         "n_input": m,
         "n_mapped": n_mapped,
-        "n_unmapped": n_unmapped,
-        "n_collapsed": int(selfp.sum() + dup.sum()),
+        "n_unmapped": counts["n_unmapped"],
+        "n_collapsed": counts["n_collapsed"],
         "n_case_insensitive_ids": int(ci.sum()),
         "n_ids": int(len(uniques)),
         "n_ids_unmapped": int(len(failed)),
         "n_entities_mapped": n_covered,
         "fraction_mapped": n_mapped / m,
         "fraction_entities_covered": n_covered / n_entities if n_entities else 0.0,
-        "examples_unmapped": failed_first,
+        "examples_unmapped": [str(x) for x in failed[:5]],
         "namespace_pairs": ns_pairs.namespace,
         "namespace_embedding": ns_emb.namespace,
         "label_pairs": namespace_label(uniques, ns_pairs.namespace, tables),
@@ -214,11 +264,21 @@ def map_pairs(
         "n_alias_ids": int(is_alias.sum()),
         "n_converted_ids": int((how == "converted").sum()),
         "n_ambiguous_ids": int((how == "ambiguous").sum()),
-        "n_pairs_recovered_alias": int(alias_pair[keep].sum()),
-        "n_pairs_converted": int(conv_pair[keep].sum()),
+        "n_pairs_recovered_alias": counts["n_pairs_recovered_alias"],
+        "n_pairs_converted": counts["n_pairs_converted"],
         "alias_examples": alias_examples,
     }
-    src = pairs.source or "pairs"
+
+
+def _note_id_problems(
+    stats: dict[str, Any],
+    uniques: np.ndarray,
+    failed: np.ndarray,
+    embeddings: Embeddings,
+    resolver: IdResolver,
+    src: str,
+) -> None:
+    """Warn about (and count in ``stats``) Excel-mangled ids and ids ambiguous by case."""
     for what, ids in (("pairs", uniques), ("embedding", embeddings.names)):
         found = _warn_excel(
             np.asarray(ids, dtype=object),
@@ -237,8 +297,17 @@ def map_pairs(
             len(amb_case),
             describe_case_ambiguous(first, cands),
         )
-    stats["namespaces"] = namespace_line(stats)
 
+
+def _id_mapping_table(
+    src: str,
+    uniques: np.ndarray,
+    classes: pd.Series,
+    mapped_to: np.ndarray,
+    how: np.ndarray,
+    gene: np.ndarray,
+) -> pd.DataFrame:
+    """One row per input identifier: its namespace, embedding row name, how, and GeneID."""
     id_mapping = pd.DataFrame(
         {
             "source": src,
@@ -250,13 +319,7 @@ def map_pairs(
         }
     )
     id_mapping.loc[id_mapping["gene_id"] < 0, "gene_id"] = pd.NA
-    resolver.record(id_mapping, f"{src}: {stats['namespaces']}")
-
-    _check_coverage(
-        stats, min_fraction, min_entity_fraction, min_entities, pairs, embeddings, failed, covered
-    )
-    log.debug(stats["namespaces"])  # commands print it after the run (resolver lines)
-    return MappedPairs(idx=idx, n_entities=n_entities, stats=stats, id_mapping=id_mapping)
+    return id_mapping
 
 
 def _check_coverage(

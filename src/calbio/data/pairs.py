@@ -368,12 +368,54 @@ def _read_pairs_table(
     notes = [] if notes is None else notes
     name = path.name.lower()
     if name.endswith((".parquet", ".pq")):
-        try:
-            df = pd.read_parquet(path)
-        except Exception as exc:
-            raise CalbioInputError(f"cannot read parquet: {_one_line(exc)}", path) from exc
-        ca, cb = _detect_columns(df, columns, path, notes)
-        return df, ca, cb, "parquet"
+        return _read_parquet_pairs(path, columns, notes)
+    compression, sep, skip = _text_layout(path, notes)
+    read = {"sep": sep, "encoding": "utf-8-sig", "compression": compression, "skiprows": skip}
+    try:
+        sample = pd.read_csv(path, nrows=_SAMPLE_ROWS, **read)
+    except pd.errors.EmptyDataError:
+        raise CalbioInputError("file is empty", path) from None
+    except Exception as exc:
+        raise CalbioInputError(f"cannot parse table: {_one_line(exc)}", path) from exc
+    ca, cb = _detect_columns(sample, columns, path, notes)
+    if columns is None and _header_looks_like_data(sample, ca, cb, known_ids):
+        if warnings is not None:
+            warnings.append(
+                f"the first line ({str(ca)!r}, {str(cb)!r}) looks like a pair, not a header (both "
+                "are known identifiers); it is read as data. Pass columns (--columns) if the "
+                "file has a header"
+            )
+        df, ia, ib = _read_headerless(path, read, list(sample.columns), ca, cb)
+        return df, ia, ib, sep
+    others = [c for c in sample.columns if c not in (ca, cb)]
+    try:
+        df = pd.read_csv(
+            path,
+            **read,
+            dtype={ca: str, cb: str},
+            keep_default_na=False,
+            na_values={c: NA_STRINGS for c in others},
+            low_memory=False,
+        )
+    except Exception as exc:
+        raise CalbioInputError(f"cannot parse table: {_one_line(exc)}", path) from exc
+    return df, ca, cb, sep
+
+
+def _read_parquet_pairs(
+    path: Path, columns: Sequence[str] | None, notes: list[str]
+) -> tuple[pd.DataFrame, Any, Any, str]:
+    """Read a Parquet pairs table and find its identifier columns."""
+    try:
+        df = pd.read_parquet(path)
+    except Exception as exc:
+        raise CalbioInputError(f"cannot read parquet: {_one_line(exc)}", path) from exc
+    ca, cb = _detect_columns(df, columns, path, notes)
+    return df, ca, cb, "parquet"
+
+
+def _text_layout(path: Path, notes: list[str]) -> tuple[str | None, str, int]:
+    """A text table's compression, separator and leading lines to skip (noting what was found)."""
     compression = text_compression(path)
     if compression is not None and compression != _COMPRESSION_SUFFIX.get(path.suffix.lower()):
         notes.append(f"read as {compression}-compressed text (found by content, not by name)")
@@ -391,49 +433,27 @@ def _read_pairs_table(
         )
         notes.append(msg)
         log.info("%s: %s", path, msg)
-    read = {"sep": sep, "encoding": "utf-8-sig", "compression": compression, "skiprows": skip}
-    try:
-        sample = pd.read_csv(path, nrows=_SAMPLE_ROWS, **read)
-    except pd.errors.EmptyDataError:
-        raise CalbioInputError("file is empty", path) from None
-    except Exception as exc:
-        raise CalbioInputError(f"cannot parse table: {_one_line(exc)}", path) from exc
-    ca, cb = _detect_columns(sample, columns, path, notes)
-    if columns is None and _header_looks_like_data(sample, ca, cb, known_ids):
-        if warnings is not None:
-            warnings.append(
-                f"the first line ({str(ca)!r}, {str(cb)!r}) looks like a pair, not a header (both "
-                "are known identifiers); it is read as data. Pass columns (--columns) if the "
-                "file has a header"
-            )
-        cols = list(sample.columns)
-        ia, ib = cols.index(ca), cols.index(cb)
-        try:
-            df = pd.read_csv(
-                path,
-                **read,
-                header=None,
-                dtype={ia: str, ib: str},
-                keep_default_na=False,
-                na_values={i: NA_STRINGS for i in range(len(cols)) if i not in (ia, ib)},
-                low_memory=False,
-            )
-        except Exception as exc:
-            raise CalbioInputError(f"cannot parse table: {_one_line(exc)}", path) from exc
-        return df, ia, ib, sep
-    others = [c for c in sample.columns if c not in (ca, cb)]
+    return compression, sep, skip
+
+
+def _read_headerless(
+    path: Path, read: dict[str, Any], cols: list[Any], ca: Any, cb: Any
+) -> tuple[pd.DataFrame, int, int]:
+    """Read a table whose first line is data, identifier columns as text; return their indices."""
+    ia, ib = cols.index(ca), cols.index(cb)
     try:
         df = pd.read_csv(
             path,
             **read,
-            dtype={ca: str, cb: str},
+            header=None,
+            dtype={ia: str, ib: str},
             keep_default_na=False,
-            na_values={c: NA_STRINGS for c in others},
+            na_values={i: NA_STRINGS for i in range(len(cols)) if i not in (ia, ib)},
             low_memory=False,
         )
     except Exception as exc:
         raise CalbioInputError(f"cannot parse table: {_one_line(exc)}", path) from exc
-    return df, ca, cb, sep
+    return df, ia, ib
 
 
 def _build_pairs(
@@ -518,45 +538,17 @@ def load_pairs(
             "pairs",
         )
     p = Path(data)
-    if not p.exists():
-        raise CalbioInputError("file not found", p)
-    if not p.is_file():
-        raise CalbioInputError("not a file", p)
-    if p.stat().st_size == 0:
-        raise CalbioInputError("file is empty", p)
+    _check_pairs_file(p)
     stats: dict[str, Any] = {"warnings": [], "notes": []}
     df, ca, cb, sep = _read_pairs_table(p, columns, stats["warnings"], known_ids, stats["notes"])
     if len(df) == 0:
         raise CalbioInputError("no data rows (only a header)", p)
     if sep != "parquet":
-        comment = _as_id_series(df[ca]).str.startswith("#").to_numpy(bool)
-        if comment.any():
-            msg = f"skipped {int(comment.sum()):,} line(s) starting with '#' below the header"
-            stats["notes"].append(msg)
-            log.info("%s: %s", p, msg)
-            df = df.loc[~comment]
-            if len(df) == 0:
-                raise CalbioInputError("no data rows (only a header and '#' lines)", p)
+        df = _drop_comment_rows(df, ca, p, stats["notes"])
 
     is_string = sep == r"\s+" and _norm_col(ca) == "protein1" and _norm_col(cb) == "protein2"
     stats["format"] = "string-links" if is_string else ("parquet" if sep == "parquet" else "text")
-
-    protein_names = None
-    info_path: Path | None = Path(protein_info) if protein_info is not None else None
-    if info_path is None:
-        first = _as_id_series(df[ca].iloc[:1000])
-        if _looks_like_string_ids(first):
-            example = str(first[first != ""].iloc[0])
-            info_path = _find_protein_info(p, example)
-            if info_path is None:
-                stats["warnings"].append(
-                    f"identifiers look like STRING protein ids (e.g. {example!r}) but no "
-                    "protein.info file was given or found beside the file; ids are kept as they "
-                    "are and will not match gene symbols"
-                )
-    if info_path is not None:
-        protein_names = _read_protein_info(info_path)
-        stats["protein_info"] = str(info_path)
+    protein_names = _protein_names_for(p, df[ca], protein_info, stats)
 
     pairs = _build_pairs(
         df,
@@ -570,6 +562,59 @@ def load_pairs(
         sha256=sha256_file(p),
         keep_rows=keep_rows,
     )
+    _check_pairs_left(pairs, p)
+    _check_protein_mapping(pairs, min_mapped, p)
+    return pairs
+
+
+def _check_pairs_file(p: Path) -> None:
+    """Refuse a pairs path that is missing, not a file, or empty."""
+    if not p.exists():
+        raise CalbioInputError("file not found", p)
+    if not p.is_file():
+        raise CalbioInputError("not a file", p)
+    if p.stat().st_size == 0:
+        raise CalbioInputError("file is empty", p)
+
+
+def _drop_comment_rows(df: pd.DataFrame, ca: str, p: Path, notes: list[str]) -> pd.DataFrame:
+    """Skip rows whose first identifier starts with '#' (noted and logged); refuse if none left."""
+    comment = _as_id_series(df[ca]).str.startswith("#").to_numpy(bool)
+    if comment.any():
+        msg = f"skipped {int(comment.sum()):,} line(s) starting with '#' below the header"
+        notes.append(msg)
+        log.info("%s: %s", p, msg)
+        df = df.loc[~comment]
+        if len(df) == 0:
+            raise CalbioInputError("no data rows (only a header and '#' lines)", p)
+    return df
+
+
+def _protein_names_for(
+    p: Path, first_ids: pd.Series, protein_info: str | Path | None, stats: dict[str, Any]
+) -> pd.Series | None:
+    """STRING protein id -> name from the given or found protein.info file (None without one)."""
+    info_path: Path | None = Path(protein_info) if protein_info is not None else None
+    if info_path is None:
+        first = _as_id_series(first_ids.iloc[:1000])
+        if _looks_like_string_ids(first):
+            example = str(first[first != ""].iloc[0])
+            info_path = _find_protein_info(p, example)
+            if info_path is None:
+                stats["warnings"].append(
+                    f"identifiers look like STRING protein ids (e.g. {example!r}) but no "
+                    "protein.info file was given or found beside the file; ids are kept as they "
+                    "are and will not match gene symbols"
+                )
+    if info_path is None:
+        return None
+    protein_names = _read_protein_info(info_path)
+    stats["protein_info"] = str(info_path)
+    return protein_names
+
+
+def _check_pairs_left(pairs: Pairs, p: Path) -> None:
+    """Refuse a file where cleanup left no pair, saying how many rows each step removed."""
     if len(pairs) == 0:
         st = pairs.stats
         raise CalbioInputError(
@@ -579,8 +624,6 @@ def load_pairs(
             f"{st['n_self_dropped']:,} self-pairs, {st['n_empty_dropped']:,} empty ids)",
             p,
         )
-    _check_protein_mapping(pairs, min_mapped, p)
-    return pairs
 
 
 def _check_protein_mapping(pairs: Pairs, min_mapped: float | None, path: Path) -> None:
