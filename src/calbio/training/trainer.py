@@ -178,9 +178,7 @@ def _train(
     # data parallel: batch_size is per rank, a step consumes the global batch of k ranks
     bs = min(cfg.batch_size * (dist.world_size if dist is not None else 1), len(pairs))
     first = batches(pairs.cpu()) if batches is not None else None
-    steps = len(pairs) // bs if cfg.drop_last else math.ceil(len(pairs) / bs)
-    if first is not None:
-        steps = max(len(first), 1)
+    steps = _steps_per_epoch(len(pairs), bs, cfg.drop_last, first)
     sched, sched_unit = _scheduler(opt, cfg, steps)
     sampler = (
         None
@@ -229,6 +227,14 @@ def _train(
         model = model.module  # the plain module behind Fabric's DDP wrapper
     model.eval()
     return model.to("cpu"), hist
+
+
+def _steps_per_epoch(
+    n_pairs: int, bs: int, drop_last: bool, first: list[torch.Tensor] | None
+) -> int:
+    """Optimiser steps per epoch: the caller's batch count if it brings batches, else cuts."""
+    steps = n_pairs // bs if drop_last else math.ceil(n_pairs / bs)  # computed first, as before
+    return steps if first is None else max(len(first), 1)
 
 
 class _EarlyStopping:
