@@ -15,7 +15,7 @@ import pandas as pd
 from calbio._io import atomic_dir, write_json_atomic
 from calbio.core.graph import pair_keys
 from calbio.data.matching import map_pairs
-from calbio.data.types import Embeddings, Pairs
+from calbio.data.types import Embeddings, MappedPairs, Pairs
 from calbio.errors import CalbioInputError
 from calbio.models.cal import CAL
 from calbio.scoring import pair_scores
@@ -86,6 +86,72 @@ def _ranks_among_partners(
     return out
 
 
+def _input_rows(
+    names: np.ndarray, mapped: MappedPairs, pairs: Pairs
+) -> tuple[np.ndarray, np.ndarray]:
+    """The model row each input id matched (exact, case, or through id tables); -1 if none."""
+    idm = mapped.id_mapping
+    to_name = dict(zip(idm["id"], idm["mapped_to"], strict=True)) if idm is not None else {}
+    row_of = pd.Series(np.arange(len(names)), index=pd.Index(names))
+    row_of = row_of[~row_of.index.duplicated()]
+
+    def rows(ids: np.ndarray) -> np.ndarray:
+        matched = pd.Series(ids, dtype=object).astype(str).map(to_name).fillna("")
+        return matched.map(row_of).fillna(-1).to_numpy(np.int64)
+
+    return rows(np.asarray(pairs.a)), rows(np.asarray(pairs.b))
+
+
+def _row_status(
+    ra: np.ndarray, rb: np.ndarray, n: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per input row: scorable, first row of its matched pair, duplicate, and the status text."""
+    known = (ra >= 0) & (rb >= 0)
+    selfp = known & (ra == rb)
+    ok = known & ~selfp
+    key = np.where(
+        ok, np.minimum(ra, rb) * np.int64(n) + np.maximum(ra, rb), -1 - np.arange(len(ra))
+    )
+    first = pd.Series(np.arange(len(ra))).groupby(key).transform("min").to_numpy()
+    dup = ok & (first != np.arange(len(ra)))
+    status = np.where(~known, "unknown id", np.where(selfp, "self pair", "scored")).astype(object)
+    status[dup] = "duplicate"
+    return ok, first, dup, status
+
+
+def _scorers(
+    model: Any, kind: str | None
+) -> tuple[Callable[[np.ndarray], np.ndarray], Callable[[np.ndarray], np.ndarray]]:
+    """The model's pair scorer and its all-partners row scorer (CAL: with score ``kind``)."""
+    if not isinstance(model, CAL):
+        return model.score_pairs, model.score_rows
+    kind = kind or model.config.score
+    left, right = model.score_vectors(kind)
+
+    def score(i: np.ndarray) -> np.ndarray:
+        return model.score_pairs(i, kind=kind)
+
+    def rows_of(q: np.ndarray) -> np.ndarray:
+        return left[q] @ right.T
+
+    return score, rows_of
+
+
+def _percentiles(
+    score: Callable[[np.ndarray], np.ndarray],
+    assoc: np.ndarray,
+    n: int,
+    n_random: int,
+    seed: int,
+) -> np.ndarray:
+    """Share (%) of ``n_random`` seeded random entity pairs scoring below each association."""
+    rng = np.random.default_rng(seed)
+    r1 = rng.integers(0, n, size=n_random)
+    r2 = (r1 + rng.integers(1, max(n, 2), size=n_random)) % n  # never a self-pair
+    ref = np.sort(score(np.stack([r1, r2], 1)))
+    return 100.0 * np.searchsorted(ref, assoc, side="left") / len(ref)
+
+
 def score_pairs_table(
     model: Any,
     pairs: Pairs,
@@ -112,49 +178,15 @@ def score_pairs_table(
         raise CalbioInputError(f"--score applies to CAL models, not {type(model).__name__}")
     names = np.asarray(model.names_, dtype=object)
     n = len(names)
-    # each input id -> the entity it matched (exact, case, or converted through id tables)
-    idm = mapped.id_mapping
-    to_name = dict(zip(idm["id"], idm["mapped_to"], strict=True)) if idm is not None else {}
-    row_of = pd.Series(np.arange(n), index=pd.Index(names))
-    row_of = row_of[~row_of.index.duplicated()]
-
-    def rows(ids: np.ndarray) -> np.ndarray:
-        matched = pd.Series(ids, dtype=object).astype(str).map(to_name).fillna("")
-        return matched.map(row_of).fillna(-1).to_numpy(np.int64)
-
-    ra, rb = rows(np.asarray(pairs.a)), rows(np.asarray(pairs.b))
-    known = (ra >= 0) & (rb >= 0)
-    selfp = known & (ra == rb)
-    ok = known & ~selfp
-    key = np.where(
-        ok, np.minimum(ra, rb) * np.int64(n) + np.maximum(ra, rb), -1 - np.arange(len(ra))
-    )
-    first = pd.Series(np.arange(len(ra))).groupby(key).transform("min").to_numpy()
-    dup = ok & (first != np.arange(len(ra)))
-    status = np.where(~known, "unknown id", np.where(selfp, "self pair", "scored")).astype(object)
-    status[dup] = "duplicate"
+    ra, rb = _input_rows(names, mapped, pairs)
+    ok, first, dup, status = _row_status(ra, rb, n)
     idx = np.stack([ra[ok], rb[ok]], axis=1)
-    if isinstance(model, CAL):
-        kind = kind or model.config.score
-        left, right = model.score_vectors(kind)
-
-        def score(i: np.ndarray) -> np.ndarray:
-            return model.score_pairs(i, kind=kind)
-
-        def rows_of(q: np.ndarray) -> np.ndarray:
-            return left[q] @ right.T
-    else:
-        score, rows_of = model.score_pairs, model.score_rows
+    score, rows_of = _scorers(model, kind)
     assoc = score(idx)
-    n = len(model.names_)
     train_pair = np.isin(pair_keys(idx, n), pair_keys(model.train_pairs_, n))
     rank_a = _ranks_among_partners(rows_of, idx[:, 0], idx[:, 1])
     rank_b = _ranks_among_partners(rows_of, idx[:, 1], idx[:, 0])
-    rng = np.random.default_rng(seed)
-    r1 = rng.integers(0, n, size=n_random)
-    r2 = (r1 + rng.integers(1, max(n, 2), size=n_random)) % n  # never a self-pair
-    ref = np.sort(score(np.stack([r1, r2], 1)))
-    pct = 100.0 * np.searchsorted(ref, assoc, side="left") / len(ref)
+    pct = _percentiles(score, assoc, n, n_random, seed)
 
     def full(values: np.ndarray, dtype: str) -> pd.Series:
         col = pd.Series(index=range(len(ra)), dtype=dtype)  # NaN / <NA> where not scored

@@ -354,23 +354,13 @@ def evaluate_contexts(
     ``id_tables``: an ``IdResolver`` (or tables folder) converting pair identifiers.
     """
     t0 = time.perf_counter()
-    mapped = (
-        pairs
-        if isinstance(pairs, ContextMappedPairs)
-        else map_context_pairs(pairs, cemb, min_fraction=min_mapped, id_tables=id_tables)
-    )
+    mapped = _mapped(pairs, cemb, min_mapped, id_tables)
     if bad := set(methods) - set(METHODS):
         raise ValueError(f"unknown methods {sorted(bad)}; choose from {METHODS}")
     split = _ContextSplit.make(mapped, cemb, test_fraction, seed, train_contexts)
     sets = make_test_sets(split.test, mapped, split.train_rows, cemb, negative_ratio, seed)
-    new_model = functools.partial(
-        ContextCAL,
-        preset,
-        random_state=seed,
-        context_dim=context_dim,
-        context_dropout=context_dropout,
-        calibration=calibration,
-        **train_options,
+    new_model = _model_factory(
+        preset, seed, context_dim, context_dropout, calibration, train_options
     )
     run = _ContextRun(cemb, mapped, split, sets, new_model, seed, progress or (lambda _m: None))
     model, scorers = _fit_methods(run, methods)
@@ -406,6 +396,38 @@ def evaluate_contexts(
         data=_data_summary(run, model),
         timings=run.timings,
         model=model,
+    )
+
+
+def _mapped(
+    pairs: ContextPairs | ContextMappedPairs,
+    cemb: ContextEmbeddings,
+    min_mapped: float,
+    id_tables: IdTablesLike,
+) -> ContextMappedPairs:
+    """The pairs as rows of the context table (mapped here unless they already are)."""
+    if isinstance(pairs, ContextMappedPairs):
+        return pairs
+    return map_context_pairs(pairs, cemb, min_fraction=min_mapped, id_tables=id_tables)
+
+
+def _model_factory(
+    preset: Any,
+    seed: int,
+    context_dim: int,
+    context_dropout: float,
+    calibration: str,
+    train_options: dict[str, Any],
+) -> Callable[..., ContextCAL]:
+    """A maker of fresh, unfitted ContextCAL models with this evaluation's settings."""
+    return functools.partial(
+        ContextCAL,
+        preset,
+        random_state=seed,
+        context_dim=context_dim,
+        context_dropout=context_dropout,
+        calibration=calibration,
+        **train_options,
     )
 
 

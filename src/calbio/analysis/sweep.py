@@ -32,6 +32,7 @@ from calbio.training.trainer import split_validation
 
 if TYPE_CHECKING:
     from calbio.data.identifiers import IdTablesLike
+    from calbio.evaluation.result import EvaluationResult
 
 CB_THRESHOLDS = (0.30, 0.20, 0.15, 0.10, 0.05)
 LAMBDAS = tuple(round(x, 2) for x in np.linspace(0.0, 1.0, 11))
@@ -134,18 +135,7 @@ def threshold_sweep(
                 id_tables=id_tables,
                 **train_options,
             )
-            rec = {
-                m: {k: v.get(k) for k in ("auc", "cb_auc", "auc_degree_matched")}
-                for m, v in res.methods.items()
-            }
-            rec["validation"] = {
-                stem: {
-                    "n_pairs": v["n_pairs"],
-                    **{m: v["methods"][m]["auc"] for m in v["methods"]},
-                }
-                for stem, v in res.validation.items()
-            }
-            row["per_seed"].append(rec)
+            row["per_seed"].append(_seed_record(res))
         rows.append(row)
     out = {
         "kind": "sweep",
@@ -158,6 +148,22 @@ def threshold_sweep(
     }
     out["tables"] = threshold_tables(out)
     return out
+
+
+def _seed_record(res: EvaluationResult) -> dict[str, Any]:
+    """One seed's row of a threshold sweep: each method's AUCs and its validation AUCs."""
+    rec = {
+        m: {k: v.get(k) for k in ("auc", "cb_auc", "auc_degree_matched")}
+        for m, v in res.methods.items()
+    }
+    rec["validation"] = {
+        stem: {
+            "n_pairs": v["n_pairs"],
+            **{m: v["methods"][m]["auc"] for m in v["methods"]},
+        }
+        for stem, v in res.validation.items()
+    }
+    return rec
 
 
 def threshold_tables(result: dict[str, Any]) -> list[dict[str, Any]]:

@@ -103,13 +103,7 @@ def filtered_ranks(
     c = len(cand)
     col_of = np.full(n, -1, dtype=np.int64)
     col_of[cand] = np.arange(c)
-    qt = np.concatenate([pos, pos[:, ::-1]]) if both_orientations else pos
-    if rank_sample is not None:
-        if rank_sample < 1:
-            raise ValueError("rank_sample must be >= 1")
-        if rank_sample < len(qt):
-            pick = np.random.default_rng(seed).choice(len(qt), size=rank_sample, replace=False)
-            qt = qt[np.sort(pick)]
+    qt = _ranking_queries(pos, both_orientations, rank_sample, seed)
     if len(qt) == 0:
         return np.zeros(0), qt
     tcol_all = col_of[qt[:, 1]]
@@ -129,23 +123,7 @@ def filtered_ranks(
         S = rows(qb, cand)
         if tuple(S.shape) != (u, c):
             raise ValueError(f"rows() returned shape {tuple(S.shape)}, expected {(u, c)}")
-        # exclusions: known partners of the query, the query itself, and the targets (so the
-        # target's own tie cancels); each (row, column) once
-        kn = known[qb].tocoo()
-        ex_c = col_of[kn.col]
-        keep = ex_c >= 0
-        self_c = col_of[qb]
-        self_ok = self_c >= 0
-        codes = np.unique(
-            np.concatenate(
-                [
-                    kn.row[keep].astype(np.int64) * c + ex_c[keep],
-                    np.flatnonzero(self_ok) * c + self_c[self_ok],
-                    r * c + tcol,
-                ]
-            )
-        )
-        ex_r, ex_cc = codes // c, codes % c
+        ex_r, ex_cc = _exclusions(known, qb, col_of, r, tcol, c)
         if torch.is_tensor(S) and (S.device.type != "cpu" or _backend == "torch"):
             rank = _block_ranks_torch(S, r, tcol, ex_r, ex_cc, rtol)
         else:
@@ -155,6 +133,49 @@ def filtered_ranks(
     ranks = np.empty_like(ranks_sorted)
     ranks[order] = ranks_sorted
     return ranks, qt
+
+
+def _ranking_queries(
+    pos: np.ndarray, both_orientations: bool, rank_sample: int | None, seed: int
+) -> np.ndarray:
+    """The (query, target) rows to rank: both orientations if asked, a seeded sorted sample."""
+    qt = np.concatenate([pos, pos[:, ::-1]]) if both_orientations else pos
+    if rank_sample is not None:
+        if rank_sample < 1:
+            raise ValueError("rank_sample must be >= 1")
+        if rank_sample < len(qt):
+            pick = np.random.default_rng(seed).choice(len(qt), size=rank_sample, replace=False)
+            qt = qt[np.sort(pick)]
+    return qt
+
+
+def _exclusions(
+    known: sp.csr_matrix,
+    qb: np.ndarray,
+    col_of: np.ndarray,
+    r: np.ndarray,
+    tcol: np.ndarray,
+    c: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """A block's filtered (row, column) cells, each once: known partners, the query, the target.
+
+    The target itself is excluded so that its own tie cancels.
+    """
+    kn = known[qb].tocoo()
+    ex_c = col_of[kn.col]
+    keep = ex_c >= 0
+    self_c = col_of[qb]
+    self_ok = self_c >= 0
+    codes = np.unique(
+        np.concatenate(
+            [
+                kn.row[keep].astype(np.int64) * c + ex_c[keep],
+                np.flatnonzero(self_ok) * c + self_c[self_ok],
+                r * c + tcol,
+            ]
+        )
+    )
+    return codes // c, codes % c
 
 
 def _order_keys(S: np.ndarray, rtol: float) -> np.ndarray:

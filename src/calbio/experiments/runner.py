@@ -234,20 +234,8 @@ def load_experiment(path: str | Path) -> Experiment:
     except tomllib.TOMLDecodeError as exc:
         raise CalbioInputError(f"invalid TOML: {exc}", path) from None
     check_keys(raw, TOP_KEYS, "the experiment file (top level)", path)
-    data = check_keys(raw.get("data", {}), DATA_KEYS, "[data]", path)
-    for key in ("embeddings", "pairs"):
-        if key not in data:
-            raise CalbioInputError(f"[data] needs '{key}'", path)
     base = path.resolve().parent
-    for key in ("embeddings", "pairs", "names_file", "protein_info", "id_tables"):
-        if data.get(key) is not None:
-            data[key] = _resolve(base, data[key])
-    data["validate_with"] = [_resolve(base, v) for v in data.get("validate_with", [])]
-    if data.get("min_mapped") is not None:
-        try:
-            check_evaluation(min_mapped=data["min_mapped"])
-        except CalbioInputError as exc:
-            raise CalbioInputError(f"[data]: {exc}", path) from None
+    data = _check_data_table(raw.get("data", {}), base, path)
     training = _check_training_table(raw.get("training", {}), "[training]", path)
     raw_steps = raw.get("steps", [])
     if not isinstance(raw_steps, list) or not all(isinstance(s, dict) for s in raw_steps):
@@ -257,44 +245,7 @@ def load_experiment(path: str | Path) -> Experiment:
         raise CalbioInputError("no [[steps]] in the experiment", path)
     names = set()
     for i, s in enumerate(steps, 1):
-        if s.get("kind") not in STEP_KINDS:
-            raise CalbioInputError(
-                f"step {i}: step kind must be one of {STEP_KINDS}, got {s.get('kind')!r}", path
-            )
-        if s["kind"] == "sweep" and s.get("sweep") not in SWEEPS:
-            raise CalbioInputError(
-                f"step {i}: a sweep step needs sweep = one of {SWEEPS}, got {s.get('sweep')!r}",
-                path,
-            )
-        where = f"step {i} ({s['kind']}{' ' + s['sweep'] if s['kind'] == 'sweep' else ''})"
-        check_keys(s, _step_keys(s), where, path)
-        if "seeds" in s:
-            s["seeds"] = check_seeds(s["seeds"], f"{where}: ", path)
-        if "training" in s:
-            s["training"] = check_keys(s["training"], _train_fields(), f"{where}: training", path)
-        if s.get("protocol") is not None and s["protocol"] not in PROTOCOLS:
-            raise CalbioInputError(
-                f"{where}: protocol must be one of {', '.join(PROTOCOLS)}, got {s['protocol']!r}",
-                path,
-            )
-        if s.get("pairs") is not None:
-            s["pairs"] = _resolve(base, s["pairs"])
-        try:
-            check_evaluation(
-                test_fraction=s.get("test_fraction"),
-                n_boot=s.get("n_boot"),
-                cb_threshold=s.get("cb_threshold"),
-                min_mapped=s.get("min_mapped"),
-            )
-            check_training(s.get("training", {}))
-            if s.get("quick_training") is not None:
-                check_keys(s["quick_training"], _train_fields(), f"{where}: quick_training", path)
-                check_training(s["quick_training"])
-        except CalbioInputError as exc:
-            raise CalbioInputError(f"step {_step_name(s)!r}: {exc}", path) from None
-        s["name"] = check_name(_step_name(s), "step name", path)
-        if s.get("from") is not None:
-            check_name(s["from"], f"step {s['name']!r}: from", path)
+        _check_step(i, s, base, path)
         if s["name"] in names:
             raise CalbioInputError(f"two steps are named {s['name']!r}; give one a name", path)
         names.add(s["name"])
@@ -306,6 +257,66 @@ def load_experiment(path: str | Path) -> Experiment:
     seeds = check_seeds(raw.get("seeds", [42]), "", path)
     name = check_name(raw.get("name", path.stem), "experiment name", path)
     return Experiment(path, text, data, training, seeds, steps, name)
+
+
+def _check_data_table(table: Any, base: Path, path: Path) -> dict[str, Any]:
+    """The checked [data] table, its file paths resolved against the experiment's folder."""
+    data = check_keys(table, DATA_KEYS, "[data]", path)
+    for key in ("embeddings", "pairs"):
+        if key not in data:
+            raise CalbioInputError(f"[data] needs '{key}'", path)
+    for key in ("embeddings", "pairs", "names_file", "protein_info", "id_tables"):
+        if data.get(key) is not None:
+            data[key] = _resolve(base, data[key])
+    data["validate_with"] = [_resolve(base, v) for v in data.get("validate_with", [])]
+    if data.get("min_mapped") is not None:
+        try:
+            check_evaluation(min_mapped=data["min_mapped"])
+        except CalbioInputError as exc:
+            raise CalbioInputError(f"[data]: {exc}", path) from None
+    return data
+
+
+def _check_step(i: int, s: dict[str, Any], base: Path, path: Path) -> None:
+    """Check the ``i``-th [[steps]] table in place: kind, keys, values, paths and its name."""
+    if s.get("kind") not in STEP_KINDS:
+        raise CalbioInputError(
+            f"step {i}: step kind must be one of {STEP_KINDS}, got {s.get('kind')!r}", path
+        )
+    if s["kind"] == "sweep" and s.get("sweep") not in SWEEPS:
+        raise CalbioInputError(
+            f"step {i}: a sweep step needs sweep = one of {SWEEPS}, got {s.get('sweep')!r}",
+            path,
+        )
+    where = f"step {i} ({s['kind']}{' ' + s['sweep'] if s['kind'] == 'sweep' else ''})"
+    check_keys(s, _step_keys(s), where, path)
+    if "seeds" in s:
+        s["seeds"] = check_seeds(s["seeds"], f"{where}: ", path)
+    if "training" in s:
+        s["training"] = check_keys(s["training"], _train_fields(), f"{where}: training", path)
+    if s.get("protocol") is not None and s["protocol"] not in PROTOCOLS:
+        raise CalbioInputError(
+            f"{where}: protocol must be one of {', '.join(PROTOCOLS)}, got {s['protocol']!r}",
+            path,
+        )
+    if s.get("pairs") is not None:
+        s["pairs"] = _resolve(base, s["pairs"])
+    try:
+        check_evaluation(
+            test_fraction=s.get("test_fraction"),
+            n_boot=s.get("n_boot"),
+            cb_threshold=s.get("cb_threshold"),
+            min_mapped=s.get("min_mapped"),
+        )
+        check_training(s.get("training", {}))
+        if s.get("quick_training") is not None:
+            check_keys(s["quick_training"], _train_fields(), f"{where}: quick_training", path)
+            check_training(s["quick_training"])
+    except CalbioInputError as exc:
+        raise CalbioInputError(f"step {_step_name(s)!r}: {exc}", path) from None
+    s["name"] = check_name(_step_name(s), "step name", path)
+    if s.get("from") is not None:
+        check_name(s["from"], f"step {s['name']!r}: from", path)
 
 
 @dataclass

@@ -158,6 +158,7 @@ def _train(
     batch_loss: BatchLoss | None = None,
     dist: Any = None,  # calbio.training.distributed.DistContext when run as one rank
 ) -> tuple[nn.Module, TrainHistory]:
+    """The loop behind :func:`train_module` (and each rank of a data-parallel fit)."""
     dev = dist.device if dist is not None else resolve_device(cfg.device)
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)  # CPU draws: identical on every device/rank
@@ -177,9 +178,7 @@ def _train(
     # data parallel: batch_size is per rank, a step consumes the global batch of k ranks
     bs = min(cfg.batch_size * (dist.world_size if dist is not None else 1), len(pairs))
     first = batches(pairs.cpu()) if batches is not None else None
-    steps = len(pairs) // bs if cfg.drop_last else math.ceil(len(pairs) / bs)
-    if first is not None:
-        steps = max(len(first), 1)
+    steps = _steps_per_epoch(len(pairs), bs, cfg.drop_last, first)
     sched, sched_unit = _scheduler(opt, cfg, steps)
     sampler = (
         None
@@ -188,72 +187,129 @@ def _train(
     )
     k_neg = cfg.n_negatives or bs
     hist = TrainHistory(n_train_pairs=len(fit_idx), n_val_pairs=len(val_idx))
-    best_state, best_val, bad_epochs = None, math.inf, 0
+    stopper = _EarlyStopping()
     if dist is not None:
         model, opt = dist.fabric.setup(model, opt)
+
+    def step_loss(batch: torch.Tensor) -> torch.Tensor:
+        """The loss of one batch, by the caller's loss, the local one or the rank's share."""
+        if batch_loss is not None:
+            return batch_loss(model, batch)
+        if dist is None:
+            return _batch_loss(model, X, batch, cfg, known, sampler, k_neg)
+        return dist.batch_loss(model, X, batch, cfg, known, sampler, k_neg)
+
     for epoch in range(cfg.epochs):
         t0 = time.perf_counter()
         model.train()
         if batches is None:
-            perm = torch.randperm(len(pairs), generator=gen).to(dev)
-            epoch_batches = [perm[s * bs : (s + 1) * bs] for s in range(steps)]
+            epoch_batches = _shuffled_batches(len(pairs), bs, steps, gen, dev)
         else:
             epoch_batches = first if epoch == 0 else batches(pairs.cpu())
-        # float64 on the device: no host sync per step, and the same sum as Python floats
-        total = torch.zeros((), dtype=_acc_dtype(dev), device=dev)
-        count = 0
-        for pos in epoch_batches:
-            batch = pairs[pos.to(dev)]
-            if len(batch) < 2:
-                continue
-            with _autocast(dev, cfg.precision):
-                if batch_loss is not None:
-                    loss = batch_loss(model, batch)
-                elif dist is None:
-                    loss = _batch_loss(model, X, batch, cfg, known, sampler, k_neg)
-                else:
-                    loss = dist.batch_loss(model, X, batch, cfg, known, sampler, k_neg)
-            opt.zero_grad(set_to_none=True)
-            if dist is None:
-                loss.backward()
-            else:
-                dist.fabric.backward(loss)
-            opt.step()
-            if sched_unit == "step":
-                sched.step()
-            total += loss.detach().to(total.dtype) * len(batch)
-            count += len(batch)
-        if sched_unit == "epoch":
-            sched.step()
-        if dist is not None:  # each rank's loss is a weighted share of the global batch loss
-            total = dist.fabric.all_reduce(total, reduce_op="mean")
-        epoch_loss = float(total) / max(count, 1)
-        if not math.isfinite(epoch_loss):
-            raise CalbioInputError(
-                f"training diverged at epoch {epoch + 1} (loss {epoch_loss}); lower the "
-                f"learning rate, e.g. --lr {cfg.lr / 10:g}"
-            )
+        total, count = _run_epoch(
+            model, opt, sched, sched_unit, pairs, epoch_batches, step_loss, cfg, dist, dev
+        )
+        epoch_loss = _epoch_loss(total, count, epoch, cfg, dist)
         hist.loss.append(epoch_loss)
         hist.epoch_seconds.append(time.perf_counter() - t0)
         if len(val_idx):
             v = validation_loss(model, X, val_idx, cfg)
             hist.val_loss.append(v)
-            if v < best_val - 1e-6:
-                best_val, bad_epochs, hist.best_epoch = v, 0, epoch
-                best_state = copy.deepcopy(model.state_dict())
-            else:
-                bad_epochs += 1
+            stopper.update(v, epoch, model, hist)
         if progress is not None:
             progress(epoch + 1, cfg.epochs, hist.loss[-1])
-        if cfg.patience is not None and len(val_idx) and bad_epochs >= cfg.patience:
+        if cfg.patience is not None and len(val_idx) and stopper.bad_epochs >= cfg.patience:
             hist.stopped_early = True
             break
-    if best_state is not None and cfg.patience is not None:
-        model.load_state_dict(best_state)
+    if stopper.best_state is not None and cfg.patience is not None:
+        model.load_state_dict(stopper.best_state)
     if dist is not None:
         model = model.module  # the plain module behind Fabric's DDP wrapper
     model.eval()
     return model.to("cpu"), hist
+
+
+def _steps_per_epoch(
+    n_pairs: int, bs: int, drop_last: bool, first: list[torch.Tensor] | None
+) -> int:
+    """Optimiser steps per epoch: the caller's batch count if it brings batches, else cuts."""
+    steps = n_pairs // bs if drop_last else math.ceil(n_pairs / bs)  # computed first, as before
+    return steps if first is None else max(len(first), 1)
+
+
+class _EarlyStopping:
+    """The best validation loss so far, its weights, and the epochs since it improved."""
+
+    def __init__(self) -> None:
+        self.best_state: dict[str, Any] | None = None
+        self.best_val = math.inf
+        self.bad_epochs = 0
+
+    def update(self, v: float, epoch: int, model: nn.Module, hist: TrainHistory) -> None:
+        """Record one epoch's validation loss; keep a copy of the weights when it improves."""
+        if v < self.best_val - 1e-6:
+            self.best_val, self.bad_epochs, hist.best_epoch = v, 0, epoch
+            self.best_state = copy.deepcopy(model.state_dict())
+        else:
+            self.bad_epochs += 1
+
+
+def _shuffled_batches(
+    n_pairs: int, bs: int, steps: int, gen: torch.Generator, dev: torch.device
+) -> list[torch.Tensor]:
+    """One epoch's batches: a CPU permutation drawn from ``gen``, cut into ``steps`` slices."""
+    perm = torch.randperm(n_pairs, generator=gen).to(dev)
+    return [perm[s * bs : (s + 1) * bs] for s in range(steps)]
+
+
+def _run_epoch(
+    model: nn.Module,
+    opt: Any,
+    sched: Any,
+    sched_unit: str,
+    pairs: torch.Tensor,
+    epoch_batches: list[torch.Tensor],
+    step_loss: Callable[[torch.Tensor], torch.Tensor],
+    cfg: LoopConfig,
+    dist: Any,
+    dev: torch.device,
+) -> tuple[torch.Tensor, int]:
+    """One pass of optimiser steps; returns the pair-weighted loss sum and the pair count."""
+    # float64 on the device: no host sync per step, and the same sum as Python floats
+    total = torch.zeros((), dtype=_acc_dtype(dev), device=dev)
+    count = 0
+    for pos in epoch_batches:
+        batch = pairs[pos.to(dev)]
+        if len(batch) < 2:
+            continue
+        with _autocast(dev, cfg.precision):
+            loss = step_loss(batch)
+        opt.zero_grad(set_to_none=True)
+        if dist is None:
+            loss.backward()
+        else:
+            dist.fabric.backward(loss)
+        opt.step()
+        if sched_unit == "step":
+            sched.step()
+        total += loss.detach().to(total.dtype) * len(batch)
+        count += len(batch)
+    if sched_unit == "epoch":
+        sched.step()
+    return total, count
+
+
+def _epoch_loss(total: torch.Tensor, count: int, epoch: int, cfg: LoopConfig, dist: Any) -> float:
+    """The epoch's mean loss (averaged over ranks); a non-finite one stops training with advice."""
+    if dist is not None:  # each rank's loss is a weighted share of the global batch loss
+        total = dist.fabric.all_reduce(total, reduce_op="mean")
+    epoch_loss = float(total) / max(count, 1)
+    if not math.isfinite(epoch_loss):
+        raise CalbioInputError(
+            f"training diverged at epoch {epoch + 1} (loss {epoch_loss}); lower the "
+            f"learning rate, e.g. --lr {cfg.lr / 10:g}"
+        )
+    return epoch_loss
 
 
 def _batch_loss(
