@@ -291,7 +291,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     M(
         "early_stopping_keeps_last",
         "training/trainer.py",
-        "if best_state is not None and cfg.patience is not None:",
+        "if stopper.best_state is not None and cfg.patience is not None:",
         "if False:",
         "early stopping keeps the last epoch's weights instead of the best validation epoch",
         "tests/test_mutation_killers.py",
