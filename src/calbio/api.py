@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from calbio._io import atomic_dir, write_json_atomic
-from calbio.core.graph import pair_keys
+from calbio.core.graph import pair_key, pair_keys
 from calbio.data.matching import map_pairs
 from calbio.data.types import Embeddings, MappedPairs, Pairs
 from calbio.errors import CalbioInputError
@@ -109,9 +109,7 @@ def _row_status(
     known = (ra >= 0) & (rb >= 0)
     selfp = known & (ra == rb)
     ok = known & ~selfp
-    key = np.where(
-        ok, np.minimum(ra, rb) * np.int64(n) + np.maximum(ra, rb), -1 - np.arange(len(ra))
-    )
+    key = np.where(ok, pair_key(ra, rb, n), -1 - np.arange(len(ra)))
     first = pd.Series(np.arange(len(ra))).groupby(key).transform("min").to_numpy()
     dup = ok & (first != np.arange(len(ra)))
     status = np.where(~known, "unknown id", np.where(selfp, "self pair", "scored")).astype(object)

@@ -45,6 +45,7 @@ from scipy.optimize import minimize
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
+from calbio.core.graph import known_keys, pair_keys
 from calbio.data.types import Embeddings, MappedPairs
 from calbio.errors import CalbioInputError
 from calbio.logs import logger
@@ -120,7 +121,7 @@ def _sample_negatives(
         rng.choice(universe, size=k, p=w / w.sum()),
     )
     cand = np.stack([anchors, partner], axis=1)
-    keys = np.minimum(cand[:, 0], cand[:, 1]) * n + np.maximum(cand[:, 0], cand[:, 1])
+    keys = pair_keys(cand, n)
     return (cand[:, 0] != cand[:, 1]) & ~np.isin(keys, known_keys), cand
 
 
@@ -337,7 +338,7 @@ class Hybrid(AssociationModelBase):
         feats = GraphFeatures(
             fit_idx, n, left, right, cal.embedding_, None if gnn is None else gnn.node_vectors_
         )
-        known = np.unique(np.minimum(e[:, 0], e[:, 1]) * n + np.maximum(e[:, 0], e[:, 1]))
+        known = known_keys(e, n)
         universe = np.unique(e)
         rng = np.random.default_rng(self.seed + 11)
         held = hash_unit(np.arange(n), self.seed + 1) < self.cold_fraction

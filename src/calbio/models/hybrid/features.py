@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from calbio.core.graph import pair_keys
 from calbio.models.graph import _aa_weights, _ra_weights, _weighted, _weighted_overlap, adjacency
 
 __all__ = ["FEATURES", "GRAPH_FEATURES", "GraphFeatures", "carve", "hash_unit", "transitivity"]
@@ -81,7 +82,7 @@ def carve(
     e = np.asarray(train_idx, dtype=np.int64).reshape(-1, 2)
     cold_ent = hash_unit(np.arange(n), seed + 1) < cold_fraction
     cold = cold_ent[e[:, 0]] | cold_ent[e[:, 1]]
-    keys = np.minimum(e[:, 0], e[:, 1]) * n + np.maximum(e[:, 0], e[:, 1])
+    keys = pair_keys(e, n)
     warm = ~cold & (hash_unit(keys, seed) < val_fraction)
     return e[~cold & ~warm], e[warm], e[cold]
 
