@@ -182,3 +182,33 @@ def test_the_walk_sees_every_kind_of_import(source: str, expected: set) -> None:
     """Lazy, relative and parent-package imports are edges (the old walk dropped the last)."""
     modules = {"calbio", "calbio.errors", "calbio.evaluation.splits", "calbio.data.x"}
     assert _imports_of(source, "calbio.data.x", False, modules) == expected
+
+
+MAX_FUNCTION_LINES = 80
+
+
+def _long_functions(source: str, limit: int = MAX_FUNCTION_LINES) -> list[tuple[str, int]]:
+    """(name, lines) of every function or method longer than ``limit`` lines."""
+    return [
+        (node.name, node.end_lineno - node.lineno + 1)
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        and node.end_lineno - node.lineno + 1 > limit
+    ]
+
+
+def test_no_function_is_longer_than_80_lines() -> None:
+    """Issue 18: long functions hid several concepts each; every function stays short."""
+    long = {
+        f"{path.relative_to(SRC)}:{name}": n
+        for path in sorted(SRC.rglob("*.py"))
+        for name, n in _long_functions(path.read_text())
+    }
+    assert not long, f"functions over {MAX_FUNCTION_LINES} lines: {long}"
+
+
+def test_the_length_check_counts_the_whole_function() -> None:
+    """A function of 81 lines (signature to last statement) is caught; one of 80 is not."""
+    body = "".join(f"    x{i} = {i}\n" for i in range(79))
+    assert _long_functions("def f():\n" + body) == []
+    assert _long_functions("def f():\n" + body + "    return 1\n") == [("f", 81)]
