@@ -21,7 +21,7 @@ from calbio.training.distributed import fit_module
 from calbio.training.trainer import TrainHistory
 
 # TrainConfig fields exposed as constructor parameters (None = the preset's value).
-_OVERRIDES = (
+TRAIN_OPTIONS: tuple[str, ...] = (
     "hidden",
     "depth",
     "tau",
@@ -107,7 +107,9 @@ class CAL(AssociationModelBase):
         """The resolved training recipe: the preset with this estimator's overrides."""
         try:
             base = get_preset(self.preset)
-            return base.replace(seed=self.random_state, **{k: getattr(self, k) for k in _OVERRIDES})
+            return base.replace(
+                seed=self.random_state, **{k: getattr(self, k) for k in TRAIN_OPTIONS}
+            )
         except (ValueError, TypeError) as exc:
             raise CalbioInputError(str(exc)) from None
 

@@ -50,7 +50,7 @@ from calbio.data.types import Embeddings, MappedPairs
 from calbio.errors import CalbioInputError
 from calbio.logs import logger
 from calbio.models.base import AssociationModelBase
-from calbio.models.cal import CAL, store_params
+from calbio.models.cal import CAL, TRAIN_OPTIONS, store_params
 from calbio.models.hybrid.features import (
     FEATURES,
     I_DEG_MIN,
@@ -68,31 +68,9 @@ _COMBINERS = ("warm", "cold")
 # twice, GraphSAGE and Adamic-Adar once (CAL's score is left to the data).
 PRIOR: dict[str, float] = {"cosine": 2.0, "sage": 1.0, "log_aa": 1.0}
 GATES = ("coverage", "transitivity", "none")
-# CAL options the hybrid forwards to its CAL (None = the preset's value).
-CAL_OPTIONS: tuple[str, ...] = (
-    "epochs",
-    "hidden",
-    "depth",
-    "tau",
-    "batch_size",
-    "lr",
-    "weight_decay",
-    "schedule",
-    "negatives",
-    "n_negatives",
-    "degree_power",
-    "mask_false_negatives",
-    "both_orientations",
-    "drop_last",
-    "validation_fraction",
-    "patience",
-    "score",
-    "blend_lambda",
-    "pca",
-    "threads",
-    "device",
-    "precision",
-)
+# CAL options the hybrid forwards to its CAL (None = the preset's value): every training option
+# of CAL but data parallelism (the hybrid fits its CAL in one process).
+CAL_OPTIONS: tuple[str, ...] = tuple(o for o in TRAIN_OPTIONS if o not in ("devices", "strategy"))
 # Dense score elements per query block in score_rows (each feature is one such block).
 _ROW_BLOCK_ELEMS = 1_000_000
 
