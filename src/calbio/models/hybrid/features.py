@@ -43,17 +43,7 @@ FEATURES: tuple[str, ...] = (
     "log_l3",
 )
 # Features read from the training graph (the rest: CAL, the embedding, GraphSAGE's vectors).
-GRAPH_FEATURES: tuple[str, ...] = (
-    "log_cn",
-    "log_aa",
-    "log_ra",
-    "log_deg_sum",
-    "log_deg_min",
-    "prop",
-    "prop2",
-    "cprop",
-    "log_l3",
-)
+GRAPH_FEATURES: tuple[str, ...] = tuple(f for f in FEATURES if f not in ("cal", "cosine", "sage"))
 I_DEG_MIN = FEATURES.index("log_deg_min")
 _PAIR_BLOCK = 65_536
 # Two-hop (sparse) elements materialised per block when counting length-3 paths.
