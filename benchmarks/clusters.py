@@ -36,7 +36,7 @@ from calbio.analysis.enrichment import (
     restrict_to_background,
 )
 from calbio.data.matching import map_pairs
-from calbio.models.cal import CAL
+from calbio.models.cal.estimator import CAL
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _results import SHARED, git_revision, update_section  # noqa: E402

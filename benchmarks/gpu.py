@@ -80,7 +80,7 @@ def real_data(devs: list[str], quick: bool) -> list[dict]:
     from calbio.data.synthetic import make_synthetic
     from calbio.data.types import MappedPairs
     from calbio.evaluation.splits import make_split
-    from calbio.models.cal import CAL
+    from calbio.models.cal.estimator import CAL
 
     if not quick and (SHARED / EMB).is_file():
         from calbio.data.embeddings import load_embeddings
@@ -135,8 +135,8 @@ def real_data(devs: list[str], quick: bool) -> list[dict]:
 
 def epoch_1m(devs: list[str], quick: bool) -> list[dict]:
     """Section 2: one epoch over 1M synthetic pairs at batch 4096."""
-    from calbio.models.module import cal_module
-    from calbio.models.presets import get_preset
+    from calbio.models.cal.config import get_preset
+    from calbio.models.cal.module import cal_module
     from calbio.training.trainer import train_module
 
     m, n, d = (50_000, 5_000, 50) if quick else (1_000_000, 20_000, 50)

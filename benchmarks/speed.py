@@ -37,7 +37,7 @@ import numpy as np
 import torch
 
 import calbio
-from calbio.models.presets import PRESET_DESCRIPTIONS, get_preset
+from calbio.models.cal.config import PRESET_DESCRIPTIONS, get_preset
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _results import SHARED, git_revision, update_section  # noqa: E402
@@ -92,7 +92,7 @@ def time_to_quality(protocols: list[str], n_boot: int, threads: int) -> dict:
     from calbio.data.embeddings import load_embeddings
     from calbio.data.pairs import load_pairs
     from calbio.evaluation.protocol import evaluate
-    from calbio.models.module import cal_module
+    from calbio.models.cal.module import cal_module
     from calbio.scoring import l2_normalize
     from calbio.training.trainer import train_module
 
@@ -150,7 +150,7 @@ def time_to_quality(protocols: list[str], n_boot: int, threads: int) -> dict:
 # --------------------------------------------------------------------------- 2. training cost
 def training_cost(sizes: list[int], paper_sizes: list[int], threads: int) -> list[dict]:
     """Seconds per epoch and pairs/s vs number of training pairs (synthetic, d = 50)."""
-    from calbio.models.module import cal_module
+    from calbio.models.cal.module import cal_module
     from calbio.training.trainer import train_module
 
     rng = np.random.default_rng(0)
@@ -561,8 +561,8 @@ def genome_stages(X: np.ndarray, pairs: np.ndarray, protocol: str, n_boot: int) 
     from calbio.evaluation.ranking import filtered_ranking
     from calbio.evaluation.splits import make_split, sample_degree_matched_negatives
     from calbio.evaluation.timing import Timer
-    from calbio.models.cal import CAL
-    from calbio.models.graph import (
+    from calbio.models.cal.estimator import CAL
+    from calbio.models.graph.heuristics import (
         adamic_adar_score,
         degree_product_score,
         training_degree,
@@ -602,7 +602,7 @@ def genome_stages(X: np.ndarray, pairs: np.ndarray, protocol: str, n_boot: int) 
     }
     if protocol != "node":
         tr = split.train_idx
-        from calbio.models.graph import AdamicAdar
+        from calbio.models.graph.heuristics import AdamicAdar
 
         aa = AdamicAdar().fit(emb, MappedPairs(tr, n, {}))
         methods["adamic_adar"] = (
@@ -660,7 +660,7 @@ def time_full_evaluate(X: np.ndarray, pairs: np.ndarray, protocol: str, n_boot: 
 def genome_child(m: int, protocol: str, n_boot: int, full: bool, fit_all: bool = True) -> dict:
     """(fresh process) one protocol at m pairs: fit on all pairs, then evaluate; peak RSS."""
     from calbio.data.types import Embeddings, MappedPairs
-    from calbio.models.cal import CAL
+    from calbio.models.cal.estimator import CAL
 
     torch.set_num_threads(1)
     X, pairs = genome_world(GENOME_N, m, GENOME_DIM)

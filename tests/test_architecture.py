@@ -56,7 +56,7 @@ def _imports_of(source: str, me: str, is_init: bool, modules: set[str]) -> set[s
     for node in ast.walk(ast.parse(source)):
         names = _targets(node, pkg)
         if isinstance(node, ast.ImportFrom) and len(names) > 1:
-            # `from calbio import errors` loads calbio.errors; `from calbio import CAL` loads calbio
+            # `from calbio import core` loads calbio.core; `from calbio import CAL` loads calbio
             subs = [n for n in names[1:] if n in modules]
             names = subs if len(subs) == len(names) - 1 else [names[0], *subs]
         for n in names:
@@ -172,15 +172,15 @@ def test_no_import_from_a_higher_layer() -> None:
     ("source", "expected"),
     [
         ("def f():\n    import calbio\n", {"calbio"}),  # lazy, parent package
-        ("from calbio import errors\n", {"calbio.errors"}),
+        ("from calbio import core\n", {"calbio.core"}),
         ("from calbio import CAL\n", {"calbio"}),
-        ("from .. import errors\n", {"calbio.errors"}),
+        ("from .. import core\n", {"calbio.core"}),
         ("from ..evaluation.splits import make_split\n", {"calbio.evaluation.splits"}),
     ],
 )
 def test_the_walk_sees_every_kind_of_import(source: str, expected: set) -> None:
     """Lazy, relative and parent-package imports are edges (the old walk dropped the last)."""
-    modules = {"calbio", "calbio.errors", "calbio.evaluation.splits", "calbio.data.x"}
+    modules = {"calbio", "calbio.core", "calbio.evaluation.splits", "calbio.data.x"}
     assert _imports_of(source, "calbio.data.x", False, modules) == expected
 
 

@@ -13,9 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import calbio
+from calbio.core.errors import CalbioInputError
+from calbio.core.logs import LogProgress, setup_logging, training_progress, verbosity_level
 from calbio.data.types import Embeddings, MappedPairs, Pairs
-from calbio.errors import CalbioInputError
-from calbio.logs import LogProgress, setup_logging, training_progress, verbosity_level
 
 
 def _adata(n: int = 12, d: int = 5) -> anndata.AnnData:

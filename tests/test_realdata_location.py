@@ -19,7 +19,9 @@ TESTS = Path(__file__).resolve().parent
 
 def test_every_realdata_test_skips_naming_calbio_data_when_it_points_elsewhere(tmp_path) -> None:
     files = sorted(
-        p.name for p in TESTS.glob("test_*.py") if "pytest.mark.realdata" in p.read_text()
+        str(p.relative_to(TESTS))
+        for p in TESTS.rglob("test_*.py")
+        if "pytest.mark.realdata" in p.read_text()
     )
     assert len(files) >= 9
     env = {**os.environ, "CALBIO_DATA": str(tmp_path)}  # an empty folder: no data there

@@ -55,7 +55,7 @@ def test_cheap_commands_load_no_heavy_library(args: list[str]) -> None:
 
 def test_lazy_exports_resolve_to_their_modules() -> None:
     from calbio.data.embeddings import load_embeddings
-    from calbio.models.cal import CAL
+    from calbio.models.cal.estimator import CAL
 
     assert calbio.CAL is CAL and calbio.load_embeddings is load_embeddings
     assert set(calbio.__all__) == {*calbio._EXPORTS, "__version__"}

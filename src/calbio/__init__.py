@@ -13,16 +13,16 @@ from calbio.core.version import __version__
 
 # public name -> the module that defines it
 _EXPORTS = {
-    "CAL": "calbio.models.cal",
-    "PRESETS": "calbio.models.presets",
+    "CAL": "calbio.models.cal.estimator",
+    "PRESETS": "calbio.models.cal.config",
     "Embeddings": "calbio.data.types",
     "EvaluationResult": "calbio.evaluation.result",
     "MappedPairs": "calbio.data.types",
     "Pairs": "calbio.data.types",
-    "TrainConfig": "calbio.models.presets",
+    "TrainConfig": "calbio.models.cal.config",
     "TransferResult": "calbio.evaluation.transfer",
     "evaluate": "calbio.evaluation.protocol",
-    "get_preset": "calbio.models.presets",
+    "get_preset": "calbio.models.cal.config",
     "load_embeddings": "calbio.data.embeddings",
     "load_pairs": "calbio.data.pairs",
     "map_pairs": "calbio.data.matching",
@@ -55,8 +55,8 @@ if TYPE_CHECKING:
     from calbio.evaluation.protocol import evaluate
     from calbio.evaluation.result import EvaluationResult
     from calbio.evaluation.transfer import TransferResult, transfer
-    from calbio.models.cal import CAL
-    from calbio.models.presets import PRESETS, TrainConfig, get_preset
+    from calbio.models.cal.config import PRESETS, TrainConfig, get_preset
+    from calbio.models.cal.estimator import CAL
 
 
 def __getattr__(name: str) -> Any:

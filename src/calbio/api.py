@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from calbio._io import atomic_dir, write_json_atomic
+from calbio.core.errors import CalbioInputError
 from calbio.core.graph import pair_key, pair_keys
+from calbio.core.io import atomic_dir, write_json_atomic
 from calbio.data.matching import map_pairs
 from calbio.data.types import Embeddings, MappedPairs, Pairs
-from calbio.errors import CalbioInputError
-from calbio.models.cal import CAL
+from calbio.models.cal.estimator import CAL
 from calbio.scoring import pair_scores
 
 if TYPE_CHECKING:
@@ -384,7 +384,7 @@ def run_demo(
     t0 = time.perf_counter()
     out = Path(out)
     if out.exists() and not force:
-        from calbio.errors import OutputExistsError
+        from calbio.core.errors import OutputExistsError
 
         raise OutputExistsError("output directory already exists; pass --force to overwrite", out)
     emb, prs, kind = _demo_inputs(data)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from calbio.options import SCORE_KINDS
+from calbio.core.options import SCORE_KINDS
 
 
 def score_vectors(

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from calbio.core.errors import CalbioInputError
 from calbio.data.derive import pairs_from_genesets, read_gene_sets
-from calbio.errors import CalbioInputError
 
 gene = st.text(alphabet="ABCDEFGHJK0123456789-", min_size=1, max_size=6)
 gset = st.lists(gene, min_size=0, max_size=12)

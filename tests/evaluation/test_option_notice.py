@@ -7,7 +7,7 @@ import logging
 import pandas as pd
 import pytest
 
-from calbio.errors import CalbioInputError
+from calbio.core.errors import CalbioInputError
 from calbio.evaluation.protocol import instantiate_models
 
 

@@ -91,7 +91,7 @@ def test_matrix_labels_diagonal_and_empty_cells(synthetic, three_files, tiny) ->
     cell_verdicts = [v for v in d["verdicts"] if v["train"] == "A" and v["test"] == "B"]
     assert {v["against_kind"] for v in cell_verdicts} == {"shortcut"}
     assert {v["metric"] for v in cell_verdicts} == {"auc", "cb_auc", "auc_degree_matched", "mrr"}
-    with pytest.raises(calbio.errors.CalbioInputError, match="metric"):
+    with pytest.raises(calbio.core.errors.CalbioInputError, match="metric"):
         r.matrix("cal", "accuracy")
     assert r.plot("cal", "mrr").axes[0].get_title() == "cal"
 
@@ -103,14 +103,14 @@ def test_inputs_are_checked_before_any_training(synthetic, three_files, monkeypa
     monkeypatch.setattr(T, "fit_all", boom)
     emb = synthetic.embeddings
     A, B, _ = three_files
-    with pytest.raises(calbio.errors.CalbioInputError, match="at least 2"):
+    with pytest.raises(calbio.core.errors.CalbioInputError, match="at least 2"):
         calbio.transfer(emb, [A])
-    with pytest.raises(calbio.errors.CalbioInputError, match="no_such_model|unknown|not a"):
+    with pytest.raises(calbio.core.errors.CalbioInputError, match="no_such_model|unknown|not a"):
         calbio.transfer(emb, [A, B], model="no_such_model")
     alien = pairs_from_list([("x1", "x2"), ("x3", "x4")], "alien.csv")
-    with pytest.raises(calbio.errors.CalbioInputError):
+    with pytest.raises(calbio.core.errors.CalbioInputError):
         calbio.transfer(emb, [A, B, alien])
-    with pytest.raises(calbio.errors.CalbioInputError, match="names"):
+    with pytest.raises(calbio.core.errors.CalbioInputError, match="names"):
         calbio.transfer(emb, [A, B], names=["x", "x"])
 
 

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from calbio.data.coerce import as_mapped_pairs
-from calbio.models.graph import adjacency
+from calbio.models.graph.heuristics import adjacency
 from calbio.models.hybrid import FEATURES, PRIOR, Hybrid, fit_combiner, transitivity
 
 TRAIN = ["--epochs", "2", "--hidden", "16", "--batch-size", "64"]

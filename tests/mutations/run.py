@@ -77,8 +77,8 @@ MUTATIONS: tuple[Mutation, ...] = (
         'logits = logits.masked_fill(mask, float("-inf"))',
         "logits = logits",
         "in-batch InfoNCE ignores the false-negative mask (known positives pushed apart)",
-        "tests/test_losses.py",
-        "tests/test_training.py",
+        "tests/training/test_losses.py",
+        "tests/training/test_training.py",
     ),
     M(
         "bootstrap_negatives_fixed",
@@ -86,8 +86,8 @@ MUTATIONS: tuple[Mutation, ...] = (
         "neg_draws = rng.integers(0, n_n, size=(b, n_n), dtype=np.uint32)",
         "neg_draws = np.broadcast_to(np.arange(n_n, dtype=np.uint32), (b, n_n))",
         "bootstrap AUC CI resamples positives but never negatives (CI too narrow)",
-        "tests/test_metrics.py",
-        "tests/test_mutation_killers.py",
+        "tests/core/test_metrics.py",
+        "tests/mutations/test_mutation_killers.py",
     ),
     M(
         "bootstrap_positives_fixed",
@@ -95,16 +95,16 @@ MUTATIONS: tuple[Mutation, ...] = (
         "pos_draws = rng.integers(0, n_p, size=(b, n_p), dtype=np.uint32)",
         "pos_draws = np.broadcast_to(np.arange(n_p, dtype=np.uint32), (b, n_p))",
         "bootstrap AUC CI resamples negatives but never positives (CI too narrow)",
-        "tests/test_metrics.py",
+        "tests/core/test_metrics.py",
     ),
     M(
         "cal_load_drops_pca",
-        "models/cal.py",
+        "models/cal/estimator.py",
         'self.pca_components_ = arrays.get("pca.components")',
         "self.pca_components_ = None",
         "CAL.load silently drops the fitted PCA (new rows transformed without it)",
-        "tests/test_mutation_killers.py",
-        "tests/test_estimator.py",
+        "tests/mutations/test_mutation_killers.py",
+        "tests/models/test_estimator.py",
     ),
     M(
         "cross_boundary_inverted",
@@ -112,8 +112,8 @@ MUTATIONS: tuple[Mutation, ...] = (
         "np.abs(cos) < cb_threshold",
         "np.abs(cos) > cb_threshold",
         "cross-boundary AUC computed on pairs with |cos| > t instead of < t",
-        "tests/test_mutation_killers.py",
-        "tests/test_protocol.py",
+        "tests/mutations/test_mutation_killers.py",
+        "tests/evaluation/test_protocol.py",
     ),
     # ------------------------------------------------------------ evaluation: splits, negatives
     M(
@@ -122,7 +122,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "ok &= ~in_sorted(pair_keys(cand, n), known)",
         "ok &= np.ones(len(cand), dtype=bool)",
         "test negatives may be known positive pairs",
-        "tests/test_splits.py",
+        "tests/evaluation/test_splits.py",
     ),
     M(
         "node_split_leaks",
@@ -130,7 +130,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "touches = held[pairs_idx[:, 0]] | held[pairs_idx[:, 1]]",
         "touches = held[pairs_idx[:, 0]] & held[pairs_idx[:, 1]]",
         "node protocol trains on pairs with one held-out end (cold start leaks)",
-        "tests/test_splits.py",
+        "tests/evaluation/test_splits.py",
     ),
     M(
         "node_negatives_warm",
@@ -138,7 +138,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "ok &= held[cand[:, 0]] | held[cand[:, 1]]",
         "ok &= held[cand[:, 0]] | ~held[cand[:, 1]]",
         "node protocol negatives need not touch a held-out entity",
-        "tests/test_splits.py",
+        "tests/evaluation/test_splits.py",
     ),
     M(
         "edge_split_overlap",
@@ -146,7 +146,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "pairs_idx[np.sort(perm[n_test:])]",
         "pairs_idx[np.sort(perm[n_test - 1 :])]",
         "edge split puts one test pair into training too (off by one)",
-        "tests/test_splits.py",
+        "tests/evaluation/test_splits.py",
     ),
     M(
         "degree_strata_collapsed",
@@ -154,7 +154,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "if acc >= min_size:",
         "if acc >= 10**9:",
         "degree-matched negatives drawn from one stratum (uniform, not degree-matched)",
-        "tests/test_splits.py",
+        "tests/evaluation/test_splits.py",
     ),
     # ------------------------------------------------------------ evaluation: metrics, ranks
     M(
@@ -163,7 +163,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "greater = (r + 1) * c - hi - (end_x - hx)",
         "greater = (r + 1) * c - hi",
         "filtered ranking does not remove known pairs scored above the target",
-        "tests/test_ranking.py",
+        "tests/evaluation/test_ranking.py",
     ),
     M(
         "ties_optimistic",
@@ -171,7 +171,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "return 1.0 + greater + 0.5 * ties",
         "return 1.0 + greater",
         "tied candidates do not count half in ranks (optimistic ranks)",
-        "tests/test_ranking.py",
+        "tests/evaluation/test_ranking.py",
     ),
     M(
         "tie_safe_noop",
@@ -179,7 +179,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "return np.round(s / q) * q",
         "return s",
         "float noise from sparse products breaks ties in evaluation scores",
-        "tests/test_mutation_killers.py",
+        "tests/mutations/test_mutation_killers.py",
     ),
     M(
         "hits_at_k_exclusive",
@@ -187,7 +187,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "float(np.mean(r <= k))",
         "float(np.mean(r < k))",
         "Hits@k counts rank < k (a partner ranked exactly k is not a hit)",
-        "tests/test_ranking_pinned.py",
+        "tests/evaluation/test_ranking_pinned.py",
     ),
     M(
         "known_matrix_one_orientation",
@@ -195,7 +195,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "cols = np.concatenate([k[:, 1], k[:, 0]])",
         "cols = np.concatenate([k[:, 1], k[:, 1]])",
         "filtered ranks remove known pairs in one orientation only",
-        "tests/test_mutation_killers.py",
+        "tests/mutations/test_mutation_killers.py",
     ),
     M(
         "validation_keeps_main_pairs",
@@ -203,7 +203,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "in_ref = np.isin(o_keys, ref_keys)",
         "in_ref = np.zeros(len(o_keys), dtype=bool)",
         "--validate-with keeps the main file's own held-out pairs (not independent)",
-        "tests/test_protocol.py",
+        "tests/evaluation/test_protocol.py",
     ),
     M(
         "heuristics_scored_in_cold_start",
@@ -211,8 +211,8 @@ MUTATIONS: tuple[Mutation, ...] = (
         'if ps.cold and not getattr(model, "cold_start", True):',
         "if False:",
         "graph heuristics are scored on cold-start pairs they know nothing about",
-        "tests/test_models_interface.py",
-        "tests/test_protocol.py",
+        "tests/models/test_models_interface.py",
+        "tests/evaluation/test_protocol.py",
     ),
     # ------------------------------------------------------------ scores and graph models
     M(
@@ -237,23 +237,23 @@ MUTATIONS: tuple[Mutation, ...] = (
         "return X / np.maximum(norms, np.finfo(np.float32).tiny)",
         "return X",
         "embeddings are not L2-normalised before training and scoring",
-        "tests/test_mutation_killers.py",
+        "tests/mutations/test_mutation_killers.py",
     ),
     M(
         "adamic_adar_weights_ra",
-        "models/graph.py",
+        "models/graph/heuristics.py",
         "w[ok] = 1.0 / np.log(deg[ok])",
         "w[ok] = 1.0 / deg[ok]",
         "Adamic-Adar weights neighbours by 1/deg (resource allocation) instead of 1/log(deg)",
-        "tests/test_graph_models.py",
+        "tests/models/test_graph_models.py",
     ),
     M(
         "degree_product_sum",
-        "models/graph.py",
+        "models/graph/heuristics.py",
         "return d[p[:, 0]] * d[p[:, 1]]",
         "return d[p[:, 0]] + d[p[:, 1]]",
         "degree baseline sums degrees instead of multiplying them",
-        "tests/test_graph_models.py",
+        "tests/models/test_graph_models.py",
     ),
     # ------------------------------------------------------------ training
     M(
@@ -262,7 +262,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         'l_ab[:, 1:] = l_ab[:, 1:].masked_fill(mask_ab, float("-inf"))',
         "l_ab[:, 1:] = l_ab[:, 1:]",
         "sampled-negative InfoNCE ignores the false-negative mask in the a -> b direction",
-        "tests/test_losses.py",
+        "tests/training/test_losses.py",
     ),
     M(
         "in_batch_mask_transposed",
@@ -270,7 +270,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "mask = known.contains(a[:, None], b[None, :])",
         "mask = known.contains(a[None, :], b[:, None])",
         "false-negative mask built with anchors and partners swapped (wrong entries masked)",
-        "tests/test_training.py",
+        "tests/training/test_training.py",
     ),
     M(
         "degree_sampler_uniform",
@@ -278,7 +278,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "self.weights = torch.from_numpy(deg[deg > 0] ** degree_power)",
         "self.weights = torch.from_numpy(deg[deg > 0] ** 0.0)",
         "degree negatives drawn uniformly instead of by training degree",
-        "tests/test_training.py",
+        "tests/training/test_training.py",
     ),
     M(
         "trainer_seed_ignored",
@@ -286,7 +286,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "gen = torch.Generator().manual_seed(cfg.seed)",
         "gen = torch.Generator()\n    gen.seed()",
         "the trainer's batch order ignores the seed (runs not reproducible)",
-        "tests/test_training.py",
+        "tests/training/test_training.py",
     ),
     M(
         "early_stopping_keeps_last",
@@ -294,8 +294,8 @@ MUTATIONS: tuple[Mutation, ...] = (
         "if stopper.best_state is not None and cfg.patience is not None:",
         "if False:",
         "early stopping keeps the last epoch's weights instead of the best validation epoch",
-        "tests/test_mutation_killers.py",
-        "tests/test_training.py",
+        "tests/mutations/test_mutation_killers.py",
+        "tests/training/test_training.py",
     ),
     M(
         "loss_one_direction",
@@ -303,7 +303,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "return 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target))",
         "return F.cross_entropy(logits, target)",
         "symmetric InfoNCE drops the b -> a direction",
-        "tests/test_losses.py",
+        "tests/training/test_losses.py",
     ),
     # ------------------------------------------------------------ data, persistence, output
     M(
@@ -312,7 +312,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "if missing.any():",
         "if False:",
         "identifiers differing only in case are no longer matched",
-        "tests/test_data_matching.py",
+        "tests/data/test_data_matching.py",
     ),
     M(
         "pairs_dedupe_oriented",
@@ -320,7 +320,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "key = pair_key(ca, cb, len(uniques))",
         "key = ca * len(uniques) + cb",
         "pairs file dedupe keeps (b, a) after (a, b)",
-        "tests/test_data_pairs.py",
+        "tests/data/test_data_pairs.py",
     ),
     M(
         "persistence_accepts_nonfinite",
@@ -328,7 +328,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         'if arrays[k].dtype.kind == "f" and not np.isfinite(arrays[k]).all():',
         "if False:",
         "loading a model with NaN/inf weights is not refused",
-        "tests/test_mutation_killers.py",
+        "tests/mutations/test_mutation_killers.py",
     ),
     M(
         "persistence_saves_nonfinite",
@@ -336,16 +336,16 @@ MUTATIONS: tuple[Mutation, ...] = (
         'if v.dtype.kind == "f" and not np.isfinite(v).all():',
         "if False:",
         "saving a model with NaN/inf weights is not refused",
-        "tests/test_mutation_killers.py",
+        "tests/mutations/test_mutation_killers.py",
     ),
     M(
         "atomic_dir_leaves_partial",
-        "_io.py",
+        "core/io.py",
         "if tmp.exists():\n            shutil.rmtree(tmp, ignore_errors=True)",
         "if False:\n            shutil.rmtree(tmp, ignore_errors=True)",
         "a failed directory write leaves its partial temporary directory behind",
-        "tests/test_mutation_killers.py",
-        "tests/test_cli.py",
+        "tests/mutations/test_mutation_killers.py",
+        "tests/cli/test_cli.py",
     ),
 )
 

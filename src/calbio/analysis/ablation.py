@@ -23,8 +23,8 @@ from calbio.evaluation.pairsets import PairSets
 from calbio.evaluation.protocol import fit_shortcuts
 from calbio.evaluation.scoring import score_sets
 from calbio.evaluation.splits import Split, make_split, sample_degree_matched_negatives
-from calbio.models.cal import CAL
-from calbio.models.graph import training_degree
+from calbio.models.cal.estimator import CAL
+from calbio.models.graph.heuristics import training_degree
 
 METRICS = ("auc", "cb_auc", "auc_degree_matched")
 CONDITIONS: dict[str, str] = {

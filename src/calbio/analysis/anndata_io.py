@@ -26,8 +26,8 @@ import pandas as pd
 import scipy.sparse as sp
 
 from calbio.analysis.clusters import hdbscan_cosine
-from calbio.errors import CalbioInputError
-from calbio.logs import get_logger
+from calbio.core.errors import CalbioInputError
+from calbio.core.logs import get_logger
 
 logger = get_logger("anndata")
 
@@ -197,8 +197,8 @@ def transform_h5ad(
     """Read an .h5ad, add the association space (see :func:`add_association_space`), write out."""
     import anndata
 
-    from calbio._io import atomic_file, check_output_file
-    from calbio.models.cal import CAL
+    from calbio.core.io import atomic_file, check_output_file
+    from calbio.models.cal.estimator import CAL
 
     out = Path(out)
     check_output_file(out, force)

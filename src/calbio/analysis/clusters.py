@@ -18,8 +18,8 @@ import pandas as pd
 import scipy.sparse as sp
 from sklearn.cluster import HDBSCAN
 
+from calbio.core.errors import CalbioInputError
 from calbio.core.graph import degrees
-from calbio.errors import CalbioInputError
 
 HUB_DEGREE = 50  # training degree above which a member counts as a hub (the paper's rule)
 NOISE_MAJORITY = 0.5  # association-specific: > 50% of members are noise in embedding space ...
@@ -202,7 +202,7 @@ def analyze_clusters(
 
 
 def analyze_model(model: Any, **kwargs: Any) -> ClusterAnalysis:
-    """:func:`analyze_clusters` on a fitted :class:`~calbio.models.cal.CAL`."""
+    """:func:`analyze_clusters` on a fitted :class:`~calbio.models.cal.estimator.CAL`."""
     return analyze_clusters(
         model.names_, model.embedding_, model.association_, model.train_pairs_, **kwargs
     )

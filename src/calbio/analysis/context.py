@@ -12,11 +12,12 @@ Protocol (all seeded):
   entity of the same training degree (degree = number of distinct training pairs an entity is in,
   pooled over contexts), so a degree-only scorer gets ~0.5. Cross-boundary (CB) AUC: positives
   and uniform negatives with |cosine within the context| < ``cb_threshold``.
-* **Methods.** (a) ``context``: :class:`~calbio.models.context.ContextCAL`; (b) ``pooled``:
-  one core :class:`~calbio.models.cal.CAL` on the stacked (entity, context) rows, blind to
-  the context label; (c) ``per_context``: one core CAL per context on that context's pairs only;
-  (d) ``cosine`` within the context. All learned methods train on exactly the same rows (the
-  ContextCAL training rows, i.e. training pairs minus its calibration split).
+* **Methods.** (a) ``context``: :class:`~calbio.models.context.estimator.ContextCAL`;
+  (b) ``pooled``: one core :class:`~calbio.models.cal.estimator.CAL` on the stacked
+  (entity, context) rows, blind to the context label; (c) ``per_context``: one core CAL per
+  context on that context's pairs only; (d) ``cosine`` within the context. All learned methods
+  train on exactly the same rows (the ContextCAL training rows, i.e. training pairs minus its
+  calibration split).
 * **Calibration.** ContextCAL's probability on each context's positives plus
   ``calibration_negatives`` uniform negatives per positive (the base rate it was calibrated
   for): Brier score and a 10-bin reliability curve (scikit-learn).
@@ -42,8 +43,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from calbio._io import atomic_dir, write_json_atomic
 from calbio.core.graph import degrees, known_keys, pairs_from_keys
+from calbio.core.io import atomic_dir, write_json_atomic
 from calbio.core.metrics import average_precision, bootstrap_auc_ci, roc_auc
 from calbio.core.seeds import DEFAULT_SEED
 from calbio.core.version import __version__
@@ -56,8 +57,8 @@ from calbio.data.context import (
     within_context_negatives,
 )
 from calbio.evaluation.splits import sample_degree_matched_negatives
-from calbio.models.cal import CAL
-from calbio.models.context import ContextCAL
+from calbio.models.cal.estimator import CAL
+from calbio.models.context.estimator import ContextCAL
 from calbio.scoring import pair_scores
 
 if TYPE_CHECKING:

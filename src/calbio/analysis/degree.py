@@ -17,13 +17,13 @@ import pandas as pd
 from scipy.stats import spearmanr
 
 from calbio.analysis.tables import fmt_ms, table
+from calbio.core.errors import CalbioInputError
 from calbio.core.graph import pair_keys
 from calbio.core.metrics import roc_auc
 from calbio.data.coerce import as_mapped_pairs
 from calbio.data.types import Pairs
-from calbio.errors import CalbioInputError
-from calbio.models.cal import CAL
-from calbio.models.graph import training_degree
+from calbio.models.cal.estimator import CAL
+from calbio.models.graph.heuristics import training_degree
 from calbio.scoring import pair_scores
 
 if TYPE_CHECKING:

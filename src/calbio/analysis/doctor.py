@@ -28,7 +28,7 @@ from calbio.core.metrics import roc_auc
 from calbio.core.seeds import DEFAULT_SEED
 from calbio.data.coerce import as_mapped_pairs
 from calbio.data.types import Embeddings, MappedPairs, Pairs
-from calbio.models.graph import degree_product_score, training_degree
+from calbio.models.graph.heuristics import degree_product_score, training_degree
 from calbio.scoring import pair_scores
 
 if TYPE_CHECKING:

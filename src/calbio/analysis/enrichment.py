@@ -26,7 +26,7 @@ import scipy.sparse as sp
 from scipy.stats import false_discovery_control, hypergeom
 
 from calbio.analysis.clusters import ClusterAnalysis, membership_matrix
-from calbio.errors import CalbioInputError
+from calbio.core.errors import CalbioInputError
 
 if TYPE_CHECKING:
     from calbio.data.identifiers import IdTablesLike
@@ -545,7 +545,7 @@ def save_cluster_report(
     rep: ClusterReport, out: str | Path, *, force: bool = False, fmt: str = "csv"
 ) -> Path:
     """Write clusters, members, enrichment, Table 9, validation and params into a directory."""
-    from calbio._io import atomic_dir, write_json_atomic
+    from calbio.core.io import atomic_dir, write_json_atomic
 
     if fmt not in ("csv", "parquet"):
         raise CalbioInputError(f"--format must be csv or parquet, got {fmt!r}")

@@ -16,17 +16,17 @@ import pandas as pd
 
 from calbio.analysis.ablation import HeldOut, fit_on, prepare_heldout, preprocessed
 from calbio.analysis.tables import fmt_ms, table
+from calbio.core.errors import CalbioInputError
 from calbio.core.graph import sample_uniform_negatives
 from calbio.core.metrics import roc_auc
 from calbio.core.seeds import DEFAULT_SEED
 from calbio.data.coerce import as_mapped_pairs
 from calbio.data.types import Embeddings, MappedPairs, Pairs
-from calbio.errors import CalbioInputError
 from calbio.evaluation.pairsets import PairSets
 from calbio.evaluation.protocol import evaluate, fit_shortcuts
 from calbio.evaluation.scoring import score_sets
 from calbio.evaluation.splits import Split
-from calbio.models.graph import training_degree
+from calbio.models.graph.heuristics import training_degree
 from calbio.scoring import pair_scores, score_vectors
 from calbio.training.trainer import split_validation
 

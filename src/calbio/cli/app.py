@@ -82,6 +82,6 @@ def _root(
     ] = False,
 ) -> None:
     """Learn associations between biological entities and evaluate them honestly."""
-    from calbio.logs import setup_logging, verbosity_level
+    from calbio.core.logs import setup_logging, verbosity_level
 
     setup_logging(verbosity_level(quiet, verbose), stream=err_console.file)

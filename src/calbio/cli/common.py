@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from calbio.core.errors import CalbioInputError
 from calbio.core.seeds import DEFAULT_SEED
-from calbio.errors import CalbioInputError
 
 if TYPE_CHECKING:  # pandas/torch load on first use, not when the CLI starts
     from calbio.data.types import Embeddings, Pairs
@@ -294,8 +294,8 @@ class TrainingOptions:
 
 def validate_shared(inputs: InputOptions, training: TrainingOptions) -> None:
     """Check the shared options before any work (same checks as the Python API)."""
-    from calbio.models.presets import get_preset
-    from calbio.options import check_int, check_min_mapped, check_training
+    from calbio.core.options import check_int, check_min_mapped, check_training
+    from calbio.models.cal.config import get_preset
 
     check_min_mapped(inputs.min_mapped)
     check_int("seed", training.seed, 0)
@@ -353,9 +353,9 @@ def with_shared_options(
 
 @contextlib.contextmanager
 def training_progress(quiet: bool = False) -> Iterator:
-    """Per-epoch progress: a rich bar on a terminal, periodic log lines otherwise (calbio.logs)."""
+    """Per-epoch progress: a rich bar on a terminal, periodic log lines otherwise (core.logs)."""
     from calbio.cli.app import err_console
-    from calbio.logs import training_progress as progress
+    from calbio.core.logs import training_progress as progress
 
     with progress(quiet, console=err_console) as cb:
         yield cb

@@ -13,7 +13,7 @@ import typer
 
 from calbio.cli import common as c
 from calbio.cli.app import app, console, err_console
-from calbio.errors import CalbioInputError
+from calbio.core.errors import CalbioInputError
 
 if TYPE_CHECKING:
     from calbio.data.context import ContextEmbeddings, ContextPairs
@@ -135,10 +135,10 @@ def context_fit(
     shared: ContextOptions,
 ) -> None:
     """Fit the context-conditioned model g(A, B | c) and its calibrated probability."""
-    from calbio._io import check_output_file
+    from calbio.core.io import check_output_file
 
     training_progress = c.training_progress
-    from calbio.models.context import ContextCAL
+    from calbio.models.context.estimator import ContextCAL
 
     check_output_file(out, force)
     cemb, prs = shared.read(inputs)
@@ -187,8 +187,8 @@ def context_evaluate(
     """Per-context and leave-one-context-out AUCs: context model, pooled, per-context, cosine."""
     from rich.table import Table
 
-    from calbio._io import check_output_file
     from calbio.analysis.context import evaluate_contexts
+    from calbio.core.io import check_output_file
 
     if loco_by not in ("context", "label"):
         raise CalbioInputError("--loco-by must be 'context' or 'label'")
@@ -261,7 +261,7 @@ def equivalent(
     import numpy as np
     from rich.table import Table
 
-    from calbio.models.context import ContextCAL
+    from calbio.models.context.estimator import ContextCAL
 
     model = ContextCAL.load(model_dir)
     ctxs = list(context) if context else [str(x) for x in model.contexts_]
@@ -286,7 +286,7 @@ def context_simulate(
     force: c.Force = False,
 ) -> None:
     """Write the synthetic dose-response world (calbio.data.synthetic_dose) as files."""
-    from calbio._io import atomic_dir, write_json_atomic
+    from calbio.core.io import atomic_dir, write_json_atomic
     from calbio.data.synthetic_dose import make_dose_world
 
     world = make_dose_world(seed=seed)
@@ -328,7 +328,7 @@ def context_lineages(
     force: c.Force = False,
 ) -> None:
     """Build per-lineage DepMap gene embeddings (liver, melanoma, neuroblastoma) as a long table."""
-    from calbio._io import atomic_file, check_output_file
+    from calbio.core.io import atomic_file, check_output_file
     from calbio.data.context import depmap_lineage_embeddings
 
     check_output_file(out, force)

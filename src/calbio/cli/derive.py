@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from calbio.cli.app import app, console, err_console
-from calbio.errors import CalbioInputError
+from calbio.core.errors import CalbioInputError
 
 pairs_app = typer.Typer(
     help="Derive association pairs from screens (co-essentiality, co-lethality).",
@@ -52,7 +52,7 @@ def _derive(
     shrinkage: float | None,
     force: bool,
 ) -> None:
-    from calbio._io import atomic_files, check_output_file, to_json
+    from calbio.core.io import atomic_files, check_output_file, to_json
     from calbio.data.derive import (
         METHODS,
         constant_warnings,
@@ -166,7 +166,7 @@ def from_genesets(
     force: Force = False,
 ) -> None:
     """Complex-like pairs: all co-members of small gene sets (e.g. GO cellular component)."""
-    from calbio._io import atomic_file, check_output_file
+    from calbio.core.io import atomic_file, check_output_file
     from calbio.data.derive import pairs_from_genesets, read_gene_sets
 
     if min_size < 2 or max_size < min_size:
@@ -205,7 +205,7 @@ def smiles(
     """Morgan fingerprints from SMILES (RDKit); invalid SMILES are listed and left out."""
     import pandas as pd
 
-    from calbio._io import atomic_file, check_output_file
+    from calbio.core.io import atomic_file, check_output_file
     from calbio.data.molecules import load_smiles_embeddings
 
     if not out.name.lower().endswith((".parquet", ".pq", ".csv", ".csv.gz")):

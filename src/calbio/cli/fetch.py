@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from calbio.cli.app import app, console, err_console
-from calbio.errors import CalbioInputError
+from calbio.core.errors import CalbioInputError
 
 
 def _size(n: int | None) -> str:
@@ -18,8 +18,7 @@ def _size(n: int | None) -> str:
 def _print_list() -> None:
     from rich.table import Table
 
-    from calbio.datasets import list_datasets
-    from calbio.datasets.registry import TOFU
+    from calbio.data.fetch import TOFU, list_datasets
 
     table = Table(title="calbio fetch: public datasets", show_lines=True)
     table.add_column("name", no_wrap=True, style="bold")
@@ -55,8 +54,7 @@ def fetch(
     ] = None,
 ) -> None:
     """Download public data with checksums into the cache; print each local path."""
-    from calbio.datasets import REGISTRY, install
-    from calbio.datasets.registry import MANIFEST, TOFU, with_companions
+    from calbio.data.fetch import MANIFEST, REGISTRY, TOFU, install, with_companions
 
     if list_:
         _print_list()

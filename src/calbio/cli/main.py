@@ -10,7 +10,7 @@ import typer
 
 from calbio.cli import common as c
 from calbio.cli.app import app, console, err_console
-from calbio.errors import CalbioInputError
+from calbio.core.errors import CalbioInputError
 
 Explain = Annotated[
     bool,
@@ -57,7 +57,7 @@ def fit(
     training: c.TrainingOptions,
 ) -> None:
     """Train a model on ALL given pairs and write a model directory (no evaluation)."""
-    from calbio._io import check_output
+    from calbio.core.io import check_output
     from calbio.data.matching import map_pairs, summarize_mapping, write_id_mapping
 
     check_output(out, force, inputs=inputs.paths(embeddings, pairs), kind="dir")
@@ -116,12 +116,12 @@ def evaluate(
     training: c.TrainingOptions,
 ) -> None:
     """Fit model(s) under a protocol and print them beside cosine, degree and Adamic-Adar."""
-    from calbio._io import check_output
+    from calbio.core.io import check_output
+    from calbio.core.options import check_evaluation
     from calbio.data.matching import write_id_mapping
     from calbio.data.pairs import load_pairs
     from calbio.evaluation.protocol import evaluate as run_evaluation
     from calbio.evaluation.splits import PROTOCOLS
-    from calbio.options import check_evaluation
     from calbio.report.console import print_evaluation
 
     if protocol not in PROTOCOLS:
@@ -182,12 +182,12 @@ def score(
     Identifiers the model does not know are counted on stderr and, with --out, listed in
     OUT.unknown.txt beside the CSV (written only when there are some).
     """
-    from calbio._io import check_output
     from calbio.api import describe_score_rows, score_pairs_table
+    from calbio.core.io import check_output
+    from calbio.core.options import check_min_mapped, check_score_kind
     from calbio.data.identifiers import id_resolver
     from calbio.data.pairs import unknown_identifiers
     from calbio.models.persistence import load_model
-    from calbio.options import check_min_mapped, check_score_kind
 
     check_score_kind(kind)
     check_min_mapped(min_mapped)
@@ -224,7 +224,7 @@ def score(
     if out is None:
         table.to_csv(sys.stdout, index=False)
     else:
-        from calbio._io import atomic_files
+        from calbio.core.io import atomic_files
 
         # both files or neither; no side file when every id is known
         with atomic_files(out, *([side] if len(unknown) else [])) as tmps:
@@ -249,9 +249,9 @@ def query(
     """Ranked partners of one entity: known (training) partners and new candidates, listed apart."""
     from rich.table import Table
 
-    from calbio._io import check_output
+    from calbio.core.io import check_output
+    from calbio.core.options import check_top
     from calbio.models.persistence import load_model
-    from calbio.options import check_top
 
     check_top(top)
     if out is not None:
@@ -281,7 +281,7 @@ def query(
             .head(top)
             .reset_index(drop=True)
         )
-        from calbio._io import atomic_file
+        from calbio.core.io import atomic_file
 
         with atomic_file(out) as tmp:
             table.to_csv(tmp, index=False)
@@ -349,7 +349,7 @@ def guard_inputs(argv: list[str]) -> None:
 
     ``--force`` replaces the output; it must never destroy an input (issue 11).
     """
-    from calbio._io import check_not_input
+    from calbio.core.io import check_not_input
 
     outs, others = [], []
     if argv and not argv[0].startswith("-"):
@@ -380,8 +380,8 @@ def main() -> None:
     except KeyboardInterrupt:
         err_console.print("calbio: interrupted")
         sys.exit(130)
-    except Exception as exc:  # a full disk outside calbio._io's writers (e.g. stdout): one line
-        from calbio._io import full_disk_reason, output_name
+    except Exception as exc:  # a full disk outside calbio.core.io's writers (e.g. stdout): one line
+        from calbio.core.io import full_disk_reason, output_name
 
         reason = full_disk_reason(exc)
         if reason is None:

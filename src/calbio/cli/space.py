@@ -10,7 +10,7 @@ import typer
 
 from calbio.cli import common as c
 from calbio.cli.app import app, console, err_console
-from calbio.errors import CalbioInputError
+from calbio.core.errors import CalbioInputError
 
 RunArg = Annotated[
     Path, typer.Argument(help="Model directory (`calbio fit`) or evaluate run directory")
@@ -46,7 +46,7 @@ def _cluster_report(
 ):
     from calbio.analysis.enrichment import cluster_report, read_gmt
     from calbio.data.pairs import load_pairs
-    from calbio.models.cal import CAL
+    from calbio.models.cal.estimator import CAL
 
     model = CAL.load(resolve_model_dir(run))
     sets = [read_gmt(g) for g in genesets or []]
@@ -87,8 +87,8 @@ def clusters(
     force: c.Force = False,
 ) -> None:
     """HDBSCAN clusters of association and embedding space, with offline gene-set enrichment."""
-    from calbio._io import check_output_file
     from calbio.analysis.enrichment import format_pct, save_cluster_report
+    from calbio.core.io import check_output_file
 
     check_output_file(out, force)
     rep = _cluster_report(
@@ -185,8 +185,8 @@ def report(
     force: c.Force = False,
 ) -> None:
     """One self-contained HTML report (figures embedded) for a run or model directory."""
-    from calbio._io import check_output_file
     from calbio.analysis.enrichment import save_cluster_report
+    from calbio.core.io import check_output_file
     from calbio.report.html import load_run, write_report
 
     check_output_file(out, force)

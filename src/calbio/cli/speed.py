@@ -10,7 +10,7 @@ import typer
 
 from calbio.cli import common as c
 from calbio.cli.app import app, console, err_console
-from calbio.errors import CalbioInputError
+from calbio.core.errors import CalbioInputError
 
 TABLE_SUFFIXES = (".parquet", ".pq", ".csv", ".tsv", ".csv.gz", ".tsv.gz")
 
@@ -45,8 +45,8 @@ def neighbors(
     """Top partners of EVERY entity (exact blocked search, or an approximate --index)."""
     import torch
 
-    from calbio._io import atomic_file, check_output_file
-    from calbio.models.cal import CAL
+    from calbio.core.io import atomic_file, check_output_file
+    from calbio.models.cal.estimator import CAL
     from calbio.retrieval.exact import exact_neighbors, neighbors_table
 
     fmt = _table_format(out)
@@ -100,8 +100,8 @@ def build_index_command(
     force: c.Force = False,
 ) -> None:
     """Build a faiss inner-product index of a model's entities (needs calbio[index])."""
-    from calbio._io import check_output_file
-    from calbio.models.cal import CAL
+    from calbio.core.io import check_output_file
+    from calbio.models.cal.estimator import CAL
     from calbio.retrieval.index import build_model_index, require_faiss, save_index
 
     faiss = require_faiss()

@@ -14,7 +14,7 @@ from rich.table import Table
 
 from calbio.cli import common as c
 from calbio.cli.app import app, console, err_console
-from calbio.errors import CalbioInputError
+from calbio.core.errors import CalbioInputError
 
 sweep_app = typer.Typer(
     help="The paper's sweeps: evidence thresholds, blend weight λ, cross-boundary cut-off.",
@@ -61,7 +61,7 @@ def print_tables(tables: list[dict[str, Any]]) -> None:
 def _write_json(path: Path | None, obj: Any, force: bool) -> None:
     if path is None:
         return
-    from calbio._io import check_output_file, write_json_atomic
+    from calbio.core.io import check_output_file, write_json_atomic
 
     check_output_file(path, force)
     write_json_atomic(path, obj)
@@ -90,8 +90,8 @@ def doctor(
     training: c.TrainingOptions,
 ) -> None:
     """The paper's deployment checklist: a verdict, a number and a recommendation per check."""
-    from calbio._io import to_json
     from calbio.analysis.doctor import run_doctor
+    from calbio.core.io import to_json
 
     emb = inputs.embeddings(embeddings)
     prs = c.read_pairs(pairs, inputs.columns, inputs.min_score, inputs.protein_info)
@@ -141,9 +141,9 @@ def ablate(
     training: c.TrainingOptions,
 ) -> None:
     """The paper's Table 4, honestly: every condition scored on the same held-out test pairs."""
-    from calbio._io import atomic_dir, write_json_atomic, write_text_atomic
     from calbio.analysis.ablation import CONDITIONS
     from calbio.analysis.ablation import ablate as run_ablation
+    from calbio.core.io import atomic_dir, write_json_atomic, write_text_atomic
     from calbio.data.matching import map_pairs
     from calbio.report.tables import tables_markdown
 
@@ -152,7 +152,7 @@ def ablate(
     if bad:
         raise CalbioInputError(f"--conditions: unknown {bad}; choose from {list(CONDITIONS)}")
     if out.exists() and not force:
-        from calbio.errors import OutputExistsError
+        from calbio.core.errors import OutputExistsError
 
         raise OutputExistsError("output directory already exists; pass --force to overwrite", out)
     emb = inputs.embeddings(embeddings)
@@ -342,7 +342,7 @@ def degree(
         if pairs is None:
             raise CalbioInputError("a model directory needs --pairs (pairs to analyse)")
         from calbio.data.pairs import load_pairs
-        from calbio.models.cal import CAL
+        from calbio.models.cal.estimator import CAL
 
         frames = [scores_from_model(CAL.load(model_or_run), load_pairs(pairs))]
         err_console.print(
@@ -379,7 +379,7 @@ def run(
     if data is not None:
         import os
 
-        from calbio.datapath import ENV
+        from calbio.data.paths import ENV
 
         if not data.is_dir():
             raise CalbioInputError("--data: not a directory", data)

@@ -9,7 +9,7 @@ import typer
 
 from calbio.cli import common as c
 from calbio.cli.app import app, console, err_console
-from calbio.errors import CalbioInputError
+from calbio.core.errors import CalbioInputError
 
 
 @app.command()
@@ -43,7 +43,7 @@ def transfer(
     training: c.TrainingOptions,
 ) -> None:
     """Train on each pairs file in turn; score every other file's pairs absent from it."""
-    from calbio._io import check_output
+    from calbio.core.io import check_output
     from calbio.evaluation.transfer import transfer as run_transfer
     from calbio.report.console import print_transfer
 

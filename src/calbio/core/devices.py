@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from calbio.errors import CalbioInputError
+from calbio.core.errors import CalbioInputError
 
 if TYPE_CHECKING:
     import torch

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from calbio.core.errors import CalbioInputError
 from calbio.data.types import Embeddings, MappedPairs, Pairs
-from calbio.errors import CalbioInputError
 
 if TYPE_CHECKING:
     from calbio.data.identifiers import IdTablesLike

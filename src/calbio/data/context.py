@@ -35,10 +35,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from calbio.core.errors import CalbioInputError
 from calbio.core.graph import known_keys, pair_key, pair_keys, sample_uniform_negatives
 from calbio.data.matching import resolve_identifiers
 from calbio.data.types import Embeddings
-from calbio.errors import CalbioInputError
 
 if TYPE_CHECKING:
     from calbio.data.identifiers import IdTablesLike

@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from calbio.errors import CalbioInputError
+from calbio.core.errors import CalbioInputError
 
 __all__ = [
     "METHODS",

@@ -11,9 +11,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from calbio._io import sha256_file
+from calbio.core.errors import CalbioInputError
+from calbio.core.io import sha256_file
 from calbio.data.types import Embeddings
-from calbio.errors import CalbioInputError
 
 # Strings read as missing values in numeric feature columns (never in the identifier column,
 # so that gene symbols such as "NA" or "NULL" survive as identifiers).

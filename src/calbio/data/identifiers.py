@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from calbio.errors import CalbioInputError
+from calbio.core.errors import CalbioInputError
 
 log = logging.getLogger("calbio")
 

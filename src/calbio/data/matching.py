@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from calbio.core.errors import CalbioInputError
 from calbio.core.graph import pair_key
 from calbio.data.identifiers import (
     AMBIGUOUS,
@@ -33,7 +34,6 @@ from calbio.data.identifiers import (
     namespace_label,
 )
 from calbio.data.types import Embeddings, MappedPairs, Pairs
-from calbio.errors import CalbioInputError
 
 log = logging.getLogger("calbio")
 
@@ -466,7 +466,7 @@ def write_id_mapping(
     obj: MappedPairs | IdResolver | pd.DataFrame | list[pd.DataFrame] | None, path: str | Path
 ) -> Path:
     """Write the per-identifier mapping (id, namespace, mapped_to, how, gene_id) as TSV."""
-    from calbio._io import write_text_atomic
+    from calbio.core.io import write_text_atomic
 
     return write_text_atomic(path, id_mapping_frame(obj).to_csv(sep="\t", index=False))
 

@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from calbio.core.errors import CalbioInputError
 from calbio.data.types import Embeddings
-from calbio.errors import CalbioInputError
 
 __all__ = [
     "SmilesResult",

@@ -13,8 +13,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from calbio._io import sha256_file
+from calbio.core.errors import CalbioInputError
 from calbio.core.graph import pair_key
+from calbio.core.io import sha256_file
 from calbio.data.embeddings import (
     _COMPRESSION_SUFFIX,
     NA_STRINGS,
@@ -24,7 +25,6 @@ from calbio.data.embeddings import (
     text_compression,
 )
 from calbio.data.types import Pairs
-from calbio.errors import CalbioInputError
 
 # Known identifier column pairs, in order of preference (compared case-insensitively, '#' ignored).
 KNOWN_COLUMN_PAIRS: tuple[tuple[str, str], ...] = (

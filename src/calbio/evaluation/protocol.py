@@ -22,10 +22,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from calbio.core.errors import CalbioInputError
+from calbio.core.logs import get_logger
 from calbio.core.seeds import DEFAULT_SEED
 from calbio.data.coerce import EmbeddingsLike, PairsLike, as_embeddings, as_mapped_pairs
 from calbio.data.types import Embeddings, MappedPairs, Pairs
-from calbio.errors import CalbioInputError
 from calbio.evaluation.pairsets import (
     PairSets,
     heldout_pairsets,
@@ -38,8 +39,7 @@ from calbio.evaluation.scoring import score_pairset
 from calbio.evaluation.splits import Split, make_split
 from calbio.evaluation.timing import Timer
 from calbio.evaluation.verdicts import losing_warnings, paired_verdicts
-from calbio.logs import get_logger
-from calbio.models.graph import shortcuts_for, training_degree
+from calbio.models.graph.heuristics import shortcuts_for, training_degree
 from calbio.models.persistence import versions
 from calbio.models.registry import model_name, resolve_model
 
@@ -239,7 +239,7 @@ def _check_inputs(
     min_mapped: float | None,
     rank_sample: int | None,
 ) -> None:
-    from calbio.options import check_evaluation, check_int
+    from calbio.core.options import check_evaluation, check_int
 
     check_evaluation(
         test_fraction=test_fraction if protocol != "transductive" else None,

@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from calbio._io import atomic_dir, write_json_atomic
+from calbio.core.io import atomic_dir, write_json_atomic
 
 TRANSDUCTIVE_NOTE = (
     "TRANSDUCTIVE: test positives are the training pairs themselves (the paper's protocol); "

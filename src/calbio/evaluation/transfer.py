@@ -20,11 +20,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from calbio._io import atomic_dir, write_json_atomic
+from calbio.core.errors import CalbioInputError
+from calbio.core.io import atomic_dir, write_json_atomic
+from calbio.core.logs import get_logger
 from calbio.core.seeds import DEFAULT_SEED
 from calbio.data.coerce import EmbeddingsLike, PairsLike, as_embeddings, as_mapped_pairs
 from calbio.data.types import Embeddings, MappedPairs, Pairs
-from calbio.errors import CalbioInputError
 from calbio.evaluation.pairsets import novel_pairs, novel_pairsets, stable_seed
 from calbio.evaluation.protocol import (
     ModelLike,
@@ -37,8 +38,7 @@ from calbio.evaluation.ranking import bootstrap_mean_ci
 from calbio.evaluation.scoring import score_pairset
 from calbio.evaluation.timing import Timer
 from calbio.evaluation.verdicts import paired_verdicts
-from calbio.logs import get_logger
-from calbio.models.graph import training_degree
+from calbio.models.graph.heuristics import training_degree
 from calbio.models.persistence import versions
 
 if TYPE_CHECKING:
@@ -350,7 +350,7 @@ def transfer(
 
 
 def _check_settings(cfg: dict[str, Any], min_mapped: float | None) -> None:
-    from calbio.options import check_evaluation, check_int
+    from calbio.core.options import check_evaluation, check_int
 
     check_evaluation(n_boot=cfg["n_boot"], cb_threshold=cfg["cb_threshold"], min_mapped=min_mapped)
     for opt, lo in (("seed", 0), ("negative_ratio", 1), ("rank_sample", 1), ("max_negatives", 1)):

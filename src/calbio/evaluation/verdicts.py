@@ -9,7 +9,7 @@ import numpy as np
 
 from calbio.core.metrics import _resample_auc_batch, roc_auc
 from calbio.evaluation.pairsets import stable_seed
-from calbio.models.graph import SHORTCUTS
+from calbio.models.graph.heuristics import SHORTCUTS
 from calbio.report.text import verdict_sentence
 
 HEADLINE_METRICS = {

@@ -44,11 +44,17 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from calbio._io import check_not_input, inside, sha256_file, write_json_atomic, write_text_atomic
+from calbio.core.errors import CalbioInputError
+from calbio.core.io import (
+    check_not_input,
+    inside,
+    sha256_file,
+    write_json_atomic,
+    write_text_atomic,
+)
+from calbio.core.options import check_evaluation, check_training
 from calbio.data.types import Embeddings, Pairs
-from calbio.errors import CalbioInputError
-from calbio.models.presets import get_preset
-from calbio.options import check_evaluation, check_training
+from calbio.models.cal.config import get_preset
 from calbio.report.tables import tables_markdown
 
 STEP_KINDS = ("doctor", "evaluate", "ablate", "sweep", "degree")
@@ -141,7 +147,7 @@ class Experiment:
 
 
 def _resolve(base: Path, value: Any) -> Path:
-    from calbio.datapath import resolve  # ${CALBIO_DATA}, ${VAR:-default}; unset = error
+    from calbio.data.paths import resolve  # ${CALBIO_DATA}, ${VAR:-default}; unset = error
 
     return resolve(base, value)
 
@@ -206,7 +212,7 @@ def _check_training_table(table: Any, where: str, path: Path) -> dict[str, Any]:
 def _train_fields() -> set[str]:
     import dataclasses
 
-    from calbio.models.presets import TrainConfig
+    from calbio.models.cal.config import TrainConfig
 
     # seeds are set by `seeds` (top level or per step), never by a training table
     return {f.name for f in dataclasses.fields(TrainConfig)} - {"seed"}
@@ -751,7 +757,7 @@ def run_experiment(
             "another --out",
             out,
         )
-    from calbio.datapath import validate_experiment
+    from calbio.data.paths import validate_experiment
 
     validate_experiment(exp)  # a bad data path writes nothing
     out.mkdir(parents=True, exist_ok=True)

@@ -30,9 +30,9 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 
+from calbio.core.errors import CalbioInputError
 from calbio.data.coerce import EmbeddingsLike, PairsLike, as_embeddings, as_mapped_pairs
 from calbio.data.types import Embeddings, MappedPairs
-from calbio.errors import CalbioInputError
 
 if TYPE_CHECKING:
     from calbio.data.identifiers import IdTablesLike
@@ -98,7 +98,7 @@ class AssociationModelBase(BaseEstimator):
         if len(mapped) < 2:
             raise CalbioInputError("fewer than 2 pairs to train on", getattr(pairs, "source", None))
         if progress is None and getattr(self, "verbose", False):
-            from calbio.logs import LogProgress, logger
+            from calbio.core.logs import LogProgress, logger
 
             logger.info(
                 "fitting %s on %d pairs over %d entities",
@@ -213,7 +213,7 @@ class AssociationModelBase(BaseEstimator):
 
     def query(self, name: str, top: int = 20, id_tables: IdTablesLike = None) -> pd.DataFrame:
         """Ranked partners of one entity: score, cosine (when embedded) and training-pair flag."""
-        from calbio.options import check_top
+        from calbio.core.options import check_top
         from calbio.retrieval.exact import model_topk
 
         check_top(top)

@@ -10,7 +10,7 @@ A model directory holds
 
 ``load_model`` checks the format version, that every recorded array is present with its recorded
 shape, that the entity table matches the arrays, and that no array holds NaN or inf; each failure
-is one :class:`~calbio.errors.CalbioInputError` naming the file.
+is one :class:`~calbio.core.errors.CalbioInputError` naming the file.
 
 ``config.json`` also records ``hashes``: the sha256 of the entity list (in order), of the
 training pairs and of every array (dtype, shape and bytes). ``load_model`` recomputes them, so an
@@ -32,8 +32,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from calbio._io import _umask_mode, atomic_dir, write_json_atomic
-from calbio.errors import CalbioInputError
+from calbio.core.errors import CalbioInputError
+from calbio.core.io import _umask_mode, atomic_dir, write_json_atomic
 
 MODEL_FORMAT = 2
 ARRAYS_FILE = "model.safetensors"

@@ -7,7 +7,7 @@ from typing import Any
 
 from sklearn.base import clone
 
-from calbio.errors import CalbioInputError
+from calbio.core.errors import CalbioInputError
 
 # What a model must provide (see calbio.models.base.AssociationModel); checked by duck typing so
 # the registry does not import the base class (base -> persistence -> registry).
@@ -31,11 +31,11 @@ def register_model(name: str) -> Any:
 
 # Modules whose import registers the built-in models (their optional dependencies load lazily).
 BUILTIN_MODULES = (
-    "calbio.models.cal",
-    "calbio.models.graph",
-    "calbio.models.sage",
+    "calbio.models.cal.estimator",
+    "calbio.models.graph.heuristics",
+    "calbio.models.graph.sage",
     "calbio.models.hybrid",
-    "calbio.models.context",
+    "calbio.models.context.estimator",
 )
 
 

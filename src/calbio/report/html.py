@@ -637,7 +637,7 @@ def write_report(
     title: str | None = None,
 ) -> dict[str, Any]:
     """Build the report for ``run_dir`` and write it atomically to ``out``."""
-    from calbio._io import check_output_file, write_text_atomic
+    from calbio.core.io import check_output_file, write_text_atomic
 
     check_output_file(out, force)
     run = load_run(run_dir, clusters_dir)

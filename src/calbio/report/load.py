@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from calbio.errors import CalbioInputError
+from calbio.core.errors import CalbioInputError
 from calbio.report import figures
 
 # Parameters of a model's config that say how it computes, not what it learns.
@@ -115,7 +115,7 @@ def is_model_dir(path: Path) -> bool:
 def _preset_values(preset: Any) -> dict[str, Any]:
     if not isinstance(preset, str):
         return {}
-    from calbio.models.presets import get_preset
+    from calbio.models.cal.config import get_preset
 
     try:
         return dataclasses.asdict(get_preset(preset))

@@ -21,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from calbio._io import atomic_dir, write_json_atomic
-from calbio.errors import CalbioInputError
+from calbio.core.errors import CalbioInputError
+from calbio.core.io import atomic_dir, write_json_atomic
 from calbio.retrieval.exact import Neighbors
 
 INDEX_KINDS: tuple[str, ...] = ("auto", "flat", "ivf", "hnsw")

@@ -33,7 +33,7 @@ import numpy as np
 import torch
 
 from calbio.core.devices import resolve_device
-from calbio.errors import CalbioInputError
+from calbio.core.errors import CalbioInputError
 from calbio.training.losses import info_nce_in_batch, info_nce_sampled
 from calbio.training.negatives import KnownPairs, NegativeSampler, in_batch_mask, sampled_masks
 from calbio.training.trainer import (

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from calbio.core.devices import resolve_device
-from calbio.errors import CalbioInputError
+from calbio.core.errors import CalbioInputError
 from calbio.training.losses import info_nce_in_batch, info_nce_sampled
 from calbio.training.negatives import KnownPairs, NegativeSampler, in_batch_mask, sampled_masks
 
@@ -35,7 +35,7 @@ ModuleOrFactory = nn.Module | Callable[[int], nn.Module]
 
 
 class LoopConfig(Protocol):
-    """The options the loop reads (``calbio.models.presets.TrainConfig`` has them all)."""
+    """The options the loop reads (``calbio.models.cal.config.TrainConfig`` has them all)."""
 
     seed: int
     device: str

@@ -45,12 +45,12 @@ from scipy.optimize import minimize
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
+from calbio.core.errors import CalbioInputError
 from calbio.core.graph import known_keys, pair_keys
+from calbio.core.logs import logger
 from calbio.data.types import Embeddings, MappedPairs
-from calbio.errors import CalbioInputError
-from calbio.logs import logger
 from calbio.models.base import AssociationModelBase
-from calbio.models.cal import CAL, TRAIN_OPTIONS, store_params
+from calbio.models.cal.estimator import CAL, TRAIN_OPTIONS, store_params
 from calbio.models.hybrid.features import (
     FEATURES,
     I_DEG_MIN,
@@ -262,7 +262,7 @@ class Hybrid(AssociationModelBase):
                 "pip install 'calbio[graph]', or pass gnn=False"
             ) from None
         self.gnn_used_ = True
-        from calbio.models.sage import SAGE
+        from calbio.models.graph.sage import SAGE
 
         sage = SAGE(random_state=self.seed, threads=self.threads or 1)
         return sage.fit(emb, MappedPairs(train_idx, len(emb), {}), min_mapped=0.0)
@@ -373,7 +373,7 @@ class Hybrid(AssociationModelBase):
 
     def effective_strength(self, train_idx: np.ndarray, n: int) -> tuple[float, dict[str, float]]:
         """(shrinkage strength, the training graph's coverage and transitivity)."""
-        from calbio.models.graph import adjacency
+        from calbio.models.graph.heuristics import adjacency
 
         a = adjacency(train_idx, n)
         c = float((np.diff(a.indptr) > 0).mean()) if n else 0.0

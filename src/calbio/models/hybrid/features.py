@@ -24,7 +24,13 @@ import pandas as pd
 import scipy.sparse as sp
 
 from calbio.core.graph import pair_keys
-from calbio.models.graph import _aa_weights, _ra_weights, _weighted, _weighted_overlap, adjacency
+from calbio.models.graph.heuristics import (
+    _aa_weights,
+    _ra_weights,
+    _weighted,
+    _weighted_overlap,
+    adjacency,
+)
 
 __all__ = ["FEATURES", "GRAPH_FEATURES", "GraphFeatures", "carve", "hash_unit", "transitivity"]
 

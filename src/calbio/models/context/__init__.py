@@ -1,0 +1,1 @@
+"""The context model g(A, B | c): the estimator and its conditioned module."""

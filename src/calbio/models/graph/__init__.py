@@ -1,0 +1,1 @@
+"""Models that read the training graph: neighbourhood heuristics and GraphSAGE."""

@@ -1,0 +1,104 @@
+"""Ablations: every condition on the same held-out test set; consistent with `evaluate`."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from calbio.analysis.ablation import (
+    TRANSDUCTIVE_LABEL,
+    ablate,
+    prepare_heldout,
+    shuffled_pairs,
+    top_cosine_pairs,
+)
+from calbio.analysis.tables import fmt_ms
+from calbio.core.graph import pair_keys
+from calbio.data.matching import map_pairs
+from calbio.data.synthetic import make_synthetic
+from calbio.evaluation.protocol import evaluate
+from calbio.models.graph.heuristics import training_degree
+
+TINY = {"hidden": 32, "epochs": 3, "batch_size": 128, "threads": 1}
+
+
+@pytest.fixture(scope="module")
+def world():
+    syn = make_synthetic(n_entities=200, dim=16, n_pairs=900, seed=1)
+    return syn.embeddings, map_pairs(syn.pairs, syn.embeddings)
+
+
+def test_full_condition_matches_evaluate_on_the_same_split(world):
+    emb, mapped = world
+    res = ablate(emb, mapped, seeds=(5,), conditions=("full",), **TINY)
+    ev = evaluate(emb, mapped, seed=5, rank=False, n_boot=10, **TINY)
+    full = res["conditions"]["full"][0]
+    assert full["auc"] == pytest.approx(ev.methods["cal"]["auc"])
+    assert full["cb_auc"] == pytest.approx(ev.methods["cal"]["cb_auc"])
+    assert res["n_test_pairs"] == [ev.n_test_pairs]
+    assert full["delta_auc_vs_cosine"] == pytest.approx(
+        ev.methods["cal"]["auc"] - ev.methods["cosine"]["auc"]
+    )
+
+
+def test_all_conditions_two_seeds_give_mean_sd_table(world):
+    emb, mapped = world
+    res = ablate(emb, mapped, seeds=(1, 2), **TINY)
+    t = res["tables"][0]
+    assert TRANSDUCTIVE_LABEL in t["columns"]
+    labels = [r[0] for r in t["rows"]]
+    assert labels[:5] == [
+        "full CAL",
+        "shuffled pairs (one column permuted)",
+        "similar positives (top-cosine pairs)",
+        "random negatives",
+        "inductive node split (cold start)",
+    ]
+    assert all("±" in r[2] for r in t["rows"])
+    assert all(len(v) == 2 for v in res["conditions"].values())
+    node = t["rows"][4]
+    assert node[1] == "own node split" and node[-1] == "-"
+    # baselines see the same graph in every condition: identical across conditions per seed
+    assert len(res["baselines"]["degree"]) == 2
+
+
+def test_shuffled_pairs_keep_degrees(world):
+    _, mapped = world
+    sh = shuffled_pairs(mapped.idx, seed=0)
+    n = mapped.n_entities
+    assert not np.array_equal(sh, mapped.idx)
+    deg_o = training_degree(mapped.idx, n)
+    deg_s = training_degree(sh, n)
+    dropped = len(mapped.idx) - len(sh)  # self-pairs removed cost 2 degree each
+    assert np.abs(deg_o - deg_s).sum() <= 2 * dropped
+
+
+def test_top_cosine_pairs_are_the_highest_non_excluded():
+    rng = np.random.default_rng(0)
+    E = rng.normal(size=(40, 5)).astype(np.float32)
+    E /= np.linalg.norm(E, axis=1, keepdims=True)
+    S = E @ E.T
+    iu = np.triu_indices(40, 1)
+    order = np.argsort(-S[iu])
+    excl = np.stack([iu[0][order[:3]], iu[1][order[:3]]], 1)
+    got = top_cosine_pairs(E, np.arange(40), 10, pair_keys(excl, 40), block=7)
+    want = np.stack([iu[0][order[3:13]], iu[1][order[3:13]]], 1)
+    assert set(map(tuple, np.sort(got, 1))) == set(map(tuple, want))
+
+
+def test_prepare_heldout_negatives_avoid_known_pairs(world):
+    _, mapped = world
+    n = mapped.n_entities
+    held = prepare_heldout(mapped.idx, n, "edge", 0.3, 3)
+    known = pair_keys(mapped.idx, n)
+    assert not np.isin(pair_keys(held.negatives, n), known).any()
+    assert not np.isin(pair_keys(held.dm_negatives, n), known).any()
+
+
+def test_unknown_condition_and_formatting(world):
+    emb, mapped = world
+    with pytest.raises(ValueError, match="unknown ablation"):
+        ablate(emb, mapped, conditions=("nope",), **TINY)
+    assert fmt_ms([0.5]) == "0.500"
+    assert fmt_ms([0.5, 0.7]) == "0.600 ± 0.141"
+    assert fmt_ms([None, float("nan")]) == "-"

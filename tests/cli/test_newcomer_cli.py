@@ -1,0 +1,188 @@
+"""Issue 14 §2/§3: messages that say what to do, and outputs a user can read."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import anndata
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import calbio
+from calbio.analysis.anndata_io import add_association_space
+from calbio.api import excel_forms, query_partners, score_pairs_table, suggest_entities
+from calbio.core.errors import CalbioInputError
+from calbio.scoring import score_rows
+
+TRAIN = ["--epochs", "2", "--hidden", "16", "--batch-size", "64"]
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory, synthetic):
+    d = tmp_path_factory.mktemp("nc_inputs")
+    emb = synthetic.embeddings.to_frame()
+    emb.to_csv(d / "emb.csv")
+    pairs = pd.DataFrame({"gene1": synthetic.pairs.a, "gene2": synthetic.pairs.b})
+    # one pair whose partner is not in the table: it is in the training pairs file only
+    extra = pd.DataFrame({"gene1": ["SYN0001"], "gene2": ["POLR2A"]})
+    pd.concat([pairs, extra]).to_csv(d / "pairs.csv", index=False)
+    return d
+
+
+@pytest.fixture(scope="module")
+def model(files, tmp_path_factory, tiny):
+    out = tmp_path_factory.mktemp("nc_model") / "m"
+    emb = calbio.load_embeddings(files / "emb.csv")
+    prs = calbio.load_pairs(files / "pairs.csv")
+    m = calbio.CAL("fast", random_state=0, **tiny).fit(emb, prs)
+    m.sources_["pairs"] = {"path": str(files / "pairs.csv"), "sha256": prs.sha256}
+    m.save(out)
+    return calbio.CAL.load(out), out
+
+
+def test_score_table_flags_ranks_and_percentiles(model, synthetic):
+    m, _ = model
+    tr = m.train_pairs_[:40]
+    fresh = [("SYN0001", "SYN0002"), ("SYN0003", "SYN0010")]
+    pairs = list(zip(m.names_[tr[:, 0]], m.names_[tr[:, 1]], strict=True)) + fresh
+    t = score_pairs_table(m, calbio.load_pairs(pairs))
+    known = {
+        frozenset(p)
+        for p in zip(m.names_[m.train_pairs_[:, 0]], m.names_[m.train_pairs_[:, 1]], strict=True)
+    }  # noqa: E501
+    expect = [frozenset((a, b)) in known for a, b in zip(t["a"], t["b"], strict=True)]
+    assert t["training_pair"].tolist() == expect and sum(expect) == 40
+    # brute-force ranks from the full score matrix
+    S = score_rows(m.association_, m.embedding_, np.arange(len(m.names_)), kind=m.config.score)
+    np.fill_diagonal(S, -np.inf)
+    row = {n: i for i, n in enumerate(m.names_)}
+    for r in t.itertuples():
+        a, b = row[r.a], row[r.b]
+        assert r.rank_in_a == 1 + int((S[a] > S[a, b]).sum())
+        assert r.rank_in_b == 1 + int((S[b] > S[b, a]).sum())
+    assert t["percentile"].between(0, 100).all()
+    order = np.argsort(t["association"].to_numpy())
+    assert np.all(np.diff(t["percentile"].to_numpy()[order]) >= 0)  # monotone in the score
+
+
+def test_score_with_model_from_another_embedding_names_its_ids(model, tmp_path, cli):
+    _, mdir = model
+    pd.DataFrame({"a": ["TP53", "BRCA1"], "b": ["MDM2", "BARD1"]}).to_csv(
+        tmp_path / "p.csv", index=False
+    )
+    code, out, err = cli(["score", mdir, tmp_path / "p.csv"])
+    assert code == 2 and "Traceback" not in err
+    assert "model's entities look like SYN0001" in err and "another embedding" in err
+    assert "--min-mapped" not in err  # nothing mapped: lowering the threshold would not help
+    assert not (tmp_path / "out.csv").exists()
+
+
+def test_query_separates_known_and_new(model, cli):
+    m, mdir = model
+    known, new = query_partners(m, "SYN0021", top=5)
+    i = m.index_of("SYN0021")
+    tp = m.train_pairs_
+    partners = set(m.names_[np.concatenate([tp[tp[:, 0] == i, 1], tp[tp[:, 1] == i, 0]])])
+    assert set(known["partner"]) == partners and not set(new["partner"]) & partners
+    assert len(new) == 5 and known["rank"].is_monotonic_increasing
+    ranks = sorted([*known["rank"], *new["rank"]])
+    assert ranks[: len(new) + sum(known["rank"] <= new["rank"].max())] == list(
+        range(1, len(new) + 1 + sum(known["rank"] <= new["rank"].max()))
+    )  # no gaps: known and new together are the top of the full ranking
+    code, out, err = cli(["query", mdir, "SYN0021", "--top", "5"])
+    assert code == 0, err
+    assert "Known partners of SYN0021 (training pairs)" in out
+    assert "New candidates for SYN0021 (not training pairs): top 5" in out
+    assert out.index("Known partners") < out.index("New candidates")
+
+
+def test_unknown_identifier_messages(model, cli):
+    m, mdir = model
+    code, _, err = cli(["query", mdir, "POLR2A"])
+    assert code == 2 and "in the training pairs" in err and "not in the embedding table" in err
+    code, _, err = cli(["query", mdir, "syn0021x"])  # typo in another case: fuzzy match
+    assert code == 2 and "close matches: SYN0021" in err and "Traceback" not in err
+    with pytest.raises(CalbioInputError, match="model's entities look like SYN0001"):
+        query_partners(m, "ZZZZZZZZZZZZ")
+
+
+def test_suggestions_case_excel_fuzzy():
+    names = ["SEPTIN2", "MARCH1", "TP53", "tp53x", "DEC1", "MDM2"]
+    assert suggest_entities("Tp53", names)[0] == "TP53"
+    assert suggest_entities("2-Sep", names)[0] == "SEPTIN2"
+    assert suggest_entities("1-Mar", names)[0] == "MARCH1"
+    assert "2-Sep" in suggest_entities("SEPT2", ["2-Sep", "ACTB"])
+    assert suggest_entities("MDM3", names)[0] == "MDM2"
+    assert suggest_entities("QQQQQ", names) == []
+
+
+@given(st.sampled_from(["SEPT", "MARCH", "DEC"]), st.integers(1, 15))
+def test_excel_forms_round_trip(prefix, day):
+    name = f"{prefix}{day}"
+    for form in excel_forms(name):
+        if "-" in form:
+            assert name in excel_forms(form)
+
+
+def test_transform_warns_on_other_table_and_keeps_noise_apart(model, synthetic, caplog):
+    m, _ = model
+    X = synthetic.embeddings.X.copy()
+    names = list(synthetic.embeddings.names)
+    ad = anndata.AnnData(X=X, obs=pd.DataFrame(index=names))
+    info = add_association_space(ad, m, min_cluster_size=5, min_samples=3)
+    assert info["warnings"] == []  # the training table itself
+    params = ad.uns["cal"]["params"]
+    assert "None" not in json.dumps(params) and "layer" not in params
+    labels = ad.obs["cal_cluster"]
+    assert labels.notna().all() and "-1" in set(labels.astype(str))  # noise is -1, not NaN
+    rng = np.random.default_rng(1)
+    other = anndata.AnnData(X=X + rng.normal(0, 0.5, X.shape).astype(np.float32))
+    other.obs_names = names
+    with caplog.at_level(logging.WARNING, logger="calbio"):
+        info = add_association_space(other, m, cluster=False)
+    assert info["warnings"] and "differ from the table the model was fitted on" in caplog.text
+    assert other.obs["cal_cluster"].isna().all()  # not clustered: missing, not noise
+
+
+def test_help_text_and_version(cli):
+    code, out, _ = cli(["--version"])
+    assert code == 0 and out.strip() == f"calbio {calbio.__version__}"
+    code, out, _ = cli(["fit", "--help"])
+    assert code == 0 and "<bool>" not in out and "--patience" in out
+    assert "--validation-fraction" in out
+    code, out, _ = cli(["context-fit", "--help"])
+    assert "(default" not in out.replace("(default: ", "")  # no "'fast' (default)" next to it
+    assert "[default: paper]" in out
+    code, out, _ = cli(["index", "--help"])
+    assert "calbio[index]" in " ".join(out.split())
+
+
+def test_patience_needs_validation_fraction(files, tmp_path, cli):
+    args = ["fit", files / "emb.csv", files / "pairs.csv", "--out", tmp_path / "m", *TRAIN]
+    code, _, err = cli([*args, "--patience", "2"])
+    assert code == 2 and "--validation-fraction" in err and not (tmp_path / "m").exists()
+    code, _, err = cli([*args, "--patience", "1", "--validation-fraction", "0.2"])
+    assert code == 0, err
+    cfg = json.loads((tmp_path / "m" / "config.json").read_text())["params"]
+    assert cfg["patience"] == 1 and cfg["validation_fraction"] == 0.2
+
+
+def test_no_wrapping_when_not_a_terminal(files, tmp_path, cli):
+    long_dir = tmp_path / ("a_rather_long_directory_name_" * 3) / "model"
+    code, out, err = cli(["fit", files / "emb.csv", files / "pairs.csv", "--out", long_dir, *TRAIN])
+    assert code == 0, err
+    wrote = [ln for ln in out.splitlines() if ln.startswith("wrote")]
+    assert len(wrote) == 1 and wrote[0].rstrip().endswith(" s)") and len(wrote[0]) > 80
+    assert "training epoch 2/2" in err  # plain log lines instead of a bar
+
+
+def test_quiet_and_verbose(files, tmp_path, cli):
+    args = ["fit", files / "emb.csv", files / "pairs.csv", "--out", tmp_path / "q", *TRAIN]
+    code, _, err = cli(["--quiet", *args])
+    assert code == 0 and "training epoch" not in err
+    code, _, err = cli(["-q", "-v", "--version"])
+    assert code in (0, 2)

@@ -1,0 +1,208 @@
+"""Experiment files and run directories: every step, summary.md, resumability, --force."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from calbio.core.errors import CalbioInputError
+from calbio.data.synthetic import make_synthetic
+from calbio.experiments import runner
+from calbio.experiments.runner import load_experiment, run_experiment
+
+TRAINING = """
+[training]
+epochs = 3
+hidden = 32
+batch_size = 128
+threads = 1
+"""
+
+
+def write_world(folder: Path) -> None:
+    """Tiny synthetic embedding and pairs files (plus an evidence column)."""
+    syn = make_synthetic(n_entities=150, dim=12, n_pairs=600, seed=5)
+    syn.embeddings.to_frame().to_csv(folder / "emb.csv")
+    pd.DataFrame(
+        {
+            "a": syn.pairs.a,
+            "b": syn.pairs.b,
+            "combined_score": [400 + (i * 37) % 600 for i in range(len(syn.pairs))],
+        }
+    ).to_csv(folder / "pairs.csv", index=False)
+    pd.DataFrame({"a": syn.pairs.a[:200], "b": syn.pairs.b[::-1][:200]}).to_csv(
+        folder / "valid.csv", index=False
+    )
+
+
+def experiment(folder: Path, steps: str) -> Path:
+    """An experiment file in ``folder`` with relative data paths."""
+    write_world(folder)
+    text = (
+        'name = "tiny"\nseeds = [7]\n[data]\nembeddings = "emb.csv"\npairs = "pairs.csv"\n'
+        'validate_with = ["valid.csv"]\nmin_mapped = 0.0\n' + TRAINING + steps
+    )
+    path = folder / "exp.toml"
+    path.write_text(text)
+    return path
+
+
+FAST_STEPS = """
+[[steps]]
+kind = "doctor"
+train_check = false
+
+[[steps]]
+kind = "evaluate"
+seeds = [7, 8]
+n_boot = 5
+
+[[steps]]
+kind = "sweep"
+sweep = "cb"
+
+[[steps]]
+kind = "degree"
+"""
+
+
+def results(out: Path) -> dict[str, dict]:
+    """Step results without timings."""
+    out_d = {}
+    for f in sorted(out.glob("*.json")):
+        if f.name == "environment.json":
+            continue
+        rec = json.loads(f.read_text())
+        rec["result"].pop("seconds", None)
+        out_d[f.stem] = rec["result"]
+    return out_d
+
+
+def test_all_step_kinds_and_summary(tmp_path):
+    steps = (
+        FAST_STEPS
+        + """
+[[steps]]
+kind = "ablate"
+conditions = ["full", "shuffled"]
+
+[[steps]]
+kind = "sweep"
+sweep = "threshold"
+values = [400, 800]
+
+[[steps]]
+kind = "sweep"
+sweep = "lambda"
+lambdas = [0.0, 1.0]
+"""
+    )
+    exp = experiment(tmp_path, steps)
+    out = tmp_path / "run"
+    status = run_experiment(exp, out)
+    assert set(status.values()) == {"done"}
+    names = {
+        "doctor",
+        "evaluate_edge",
+        "sweep_cb",
+        "degree",
+        "ablate",
+        "sweep_threshold",
+        "sweep_lambda",
+    }
+    assert names <= {p.stem for p in out.glob("*.json")}
+    assert (out / "config.toml").read_text() == exp.read_text()
+    env = json.loads((out / "environment.json").read_text())
+    assert "torch" in env and "calbio" in env
+    summary = (out / "summary.md").read_text()
+    for title in (
+        "Doctor: deployment checklist",
+        "Held-out evaluation (edge protocol)",
+        "Validation on valid",
+        "Ablations (paper Table 4",
+        "paper Table 1",
+        "paper Tables 2-3",
+        "paper Table 11",
+        "paper Table 12",
+        "paper Table 13",
+        "paper Tables 8/17",
+        "Top-lift held-out pairs",
+        "FAST/CHANGED settings: epochs 3 (preset: 100)",
+    ):
+        assert title in summary, title
+    assert (out / "evaluate_edge" / "seed8" / "test_scores.csv.gz").is_file()
+
+
+def test_resume_after_crash_gives_same_results(tmp_path, monkeypatch):
+    exp = experiment(tmp_path, FAST_STEPS)
+    out = tmp_path / "run"
+
+    def crash(ctx, step):
+        raise RuntimeError("killed")
+
+    monkeypatch.setitem(runner.STEPS, "degree", crash)
+    with pytest.raises(RuntimeError, match="killed"):
+        run_experiment(exp, out)
+    assert (out / "evaluate_edge.json").is_file() and not (out / "degree.json").exists()
+    assert "degree (degree): not run yet" in (out / "summary.md").read_text()
+    before = (out / "evaluate_edge.json").stat().st_mtime_ns
+    monkeypatch.undo()
+
+    status = run_experiment(exp, out)
+    assert status == {
+        "doctor": "skipped",
+        "evaluate_edge": "skipped",
+        "sweep_cb": "skipped",
+        "degree": "done",
+    }
+    assert (out / "evaluate_edge.json").stat().st_mtime_ns == before
+
+    fresh = tmp_path / "fresh"
+    run_experiment(exp, fresh)
+    assert results(out) == results(fresh)
+
+    forced = run_experiment(exp, out, force=True)
+    assert set(forced.values()) == {"done"}
+    assert results(out) == results(fresh)
+
+
+def test_changed_config_refused_without_force(tmp_path):
+    exp = experiment(tmp_path, '[[steps]]\nkind = "doctor"\ntrain_check = false\n')
+    out = tmp_path / "run"
+    run_experiment(exp, out)
+    exp.write_text(exp.read_text().replace("seeds = [7]", "seeds = [9]"))
+    with pytest.raises(CalbioInputError, match="different experiment"):
+        run_experiment(exp, out)
+    assert run_experiment(exp, out, force=True) == {"doctor": "done"}
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ('[data]\nembeddings = "e.csv"\n[[steps]]\nkind = "doctor"\n', "needs 'pairs'"),
+        ('[data]\nembeddings = "e"\npairs = "p"\n[[steps]]\nkind = "bake"\n', "step kind"),
+        ('[data]\nembeddings = "e"\npairs = "p"\n', "no \\[\\[steps\\]\\]"),
+        (
+            '[data]\nembeddings = "e"\npairs = "p"\n[[steps]]\nkind = "doctor"\n'
+            '[[steps]]\nkind = "doctor"\n',
+            "two steps are named",
+        ),
+        ('[data]\nembeddings = "e"\npairs = "p"\n[training]\nepochs = 0\n', "training"),
+        ("[data\n", "invalid TOML"),
+    ],
+)
+def test_invalid_experiment_files(tmp_path, body, message):
+    p = tmp_path / "bad.toml"
+    p.write_text(body)
+    with pytest.raises(CalbioInputError, match=message):
+        load_experiment(p)
+
+
+def test_shipped_experiment_files_parse():
+    root = Path(__file__).resolve().parents[2] / "experiments"
+    for name in ("depmap_string.toml", "replogle_string.toml"):
+        exp = load_experiment(root / name)
+        assert {s["kind"] for s in exp.steps} >= {"doctor", "evaluate", "ablate", "sweep"}
