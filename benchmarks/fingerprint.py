@@ -39,12 +39,17 @@ NEGATIVE_MODES = {
 VOLATILE = ("timings", "time", "seconds", "wall", "version", "revision", "started", "date", "path")
 
 
+def volatile(key: str) -> bool:
+    """A key that measures the machine (a timing, a version), not the behaviour."""
+    return any(word in part.lower() for part in key.split(".") for word in VOLATILE)
+
+
 def flatten(obj: Any, prefix: str = "") -> dict[str, Any]:
     """Leaf values of nested dicts/lists under dotted keys, volatile keys dropped."""
     out: dict[str, Any] = {}
     if isinstance(obj, dict):
         for k, v in obj.items():
-            if any(word in str(k).lower() for word in VOLATILE):
+            if volatile(str(k)):
                 continue
             out.update(flatten(v, f"{prefix}{k}."))
     elif isinstance(obj, list):
@@ -120,7 +125,10 @@ def same(a: Any, b: Any) -> bool:
 
 def compare(before: Path, after: Path) -> int:
     """Print the keys whose values differ (or exist on one side only); 1 when any differ."""
-    a, b = json.loads(before.read_text()), json.loads(after.read_text())
+    a, b = (
+        {k: v for k, v in json.loads(f.read_text()).items() if not volatile(k)}
+        for f in (before, after)
+    )
     diffs = [k for k in sorted(set(a) | set(b)) if k not in a or k not in b or not same(a[k], b[k])]
     for k in diffs[:50]:
         print(f"{k}: {a.get(k, '<absent>')!r} -> {b.get(k, '<absent>')!r}")
