@@ -11,7 +11,6 @@ from calbio.analysis.enrichment import (
     COHERENT,
     NO_SIGNAL,
     PARTIAL,
-    GeneSets,
     adjust_pvalues,
     check_not_circular,
     classify,
@@ -22,10 +21,10 @@ from calbio.analysis.enrichment import (
     hypergeom_pvalues,
     random_baseline,
     random_matched_membership,
-    read_gmt,
     restrict_to_background,
 )
 from calbio.core.errors import CalbioInputError
+from calbio.data.genesets import GeneSets, read_gmt
 
 
 def hand_sf(k: int, N: int, K: int, n: int) -> float:

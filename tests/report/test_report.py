@@ -11,9 +11,10 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from calbio.analysis.enrichment import cluster_report, read_gmt, save_cluster_report
+from calbio.analysis.enrichment import cluster_report, save_cluster_report
 from calbio.cli.main import app
 from calbio.core.errors import OutputExistsError
+from calbio.data.genesets import read_gmt
 from calbio.data.synthetic import make_synthetic
 from calbio.evaluation.protocol import evaluate
 from calbio.models.cal.estimator import CAL

@@ -27,6 +27,7 @@ from scipy.stats import false_discovery_control, hypergeom
 
 from calbio.analysis.clusters import ClusterAnalysis, membership_matrix
 from calbio.core.errors import CalbioInputError
+from calbio.data.genesets import GeneSets
 
 if TYPE_CHECKING:
     from calbio.data.identifiers import IdTablesLike
@@ -34,46 +35,6 @@ if TYPE_CHECKING:
 COHERENT, PARTIAL, NO_SIGNAL = "coherent", "partial", "no signal"
 CLASSES = (COHERENT, PARTIAL, NO_SIGNAL)
 KEYS = {COHERENT: "coherent", PARTIAL: "partial", NO_SIGNAL: "no_signal"}  # column suffixes
-
-
-@dataclass
-class GeneSets:
-    """Named gene sets as read from GMT files (identifiers as written there)."""
-
-    terms: np.ndarray  # (T,) term names
-    descriptions: np.ndarray  # (T,)
-    genes: list[np.ndarray]  # T arrays of identifiers
-    source: str = ""
-
-    def __len__(self) -> int:
-        return len(self.terms)
-
-
-def read_gmt(path: str | Path) -> GeneSets:
-    """Read a GMT file: one set per line, ``name<TAB>description<TAB>gene<TAB>gene...``."""
-    p = Path(path)
-    try:
-        lines = p.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CalbioInputError(f"cannot read gene sets: {exc.__class__.__name__}", p) from None
-    terms, descs, genes = [], [], []
-    for no, line in enumerate(lines, 1):
-        if not line.strip() or line.startswith("#"):
-            continue
-        fields = line.rstrip("\n\r").split("\t")
-        if len(fields) < 3:
-            raise CalbioInputError(
-                f"line {no} is not GMT (name<TAB>description<TAB>genes...): "
-                f"{len(fields)} tab-separated field(s)",
-                p,
-            )
-        members = np.unique([g.strip() for g in fields[2:] if g.strip()])
-        terms.append(fields[0].strip())
-        descs.append(fields[1].strip())
-        genes.append(members.astype(object))
-    if not terms:
-        raise CalbioInputError("no gene sets found (empty GMT file)", p)
-    return GeneSets(np.asarray(terms, object), np.asarray(descs, object), genes, str(p))
 
 
 def combine_gene_sets(sets: Sequence[GeneSets]) -> GeneSets:

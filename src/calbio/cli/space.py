@@ -44,7 +44,8 @@ def _cluster_report(
     min_set_size: int,
     max_set_size: int,
 ):
-    from calbio.analysis.enrichment import cluster_report, read_gmt
+    from calbio.analysis.enrichment import cluster_report
+    from calbio.data.genesets import read_gmt
     from calbio.data.pairs import load_pairs
     from calbio.models.cal.estimator import CAL
 

@@ -403,34 +403,16 @@ def derive_pairs_by_context(
 
 
 def read_gene_sets(path: str | Path) -> dict[str, np.ndarray]:
-    """Gene sets of a GMT file (``name<TAB>description<TAB>gene...``): name -> unique members.
+    """Gene sets of a GMT file: name -> unique members (``GeneSets.by_name`` of ``read_gmt``).
 
     Blank and ``#`` lines are skipped, so are sets without genes; a name listed twice unites
     its members.
     """
-    p = Path(path)
-    try:
-        lines = p.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CalbioInputError(f"cannot read gene sets: {exc.__class__.__name__}", p) from None
-    sets: dict[str, np.ndarray] = {}
-    for no, line in enumerate(lines, 1):
-        if not line.strip() or line.startswith("#"):
-            continue
-        fields = line.split("\t")
-        if len(fields) < 3 or not fields[0].strip():
-            raise CalbioInputError(
-                f"line {no} is not GMT (name<TAB>description<TAB>genes...): "
-                f"{len(fields)} tab-separated field(s)",
-                p,
-            )
-        members = {g.strip() for g in fields[2:] if g.strip()}
-        if not members:  # a set without genes pairs nothing
-            continue
-        name = fields[0].strip()
-        sets[name] = np.union1d(sets.get(name, np.array([], dtype=object)), sorted(members))
+    from calbio.data.genesets import read_gmt
+
+    sets = read_gmt(path).by_name()
     if not sets:
-        raise CalbioInputError("no gene sets found (empty GMT file)", p)
+        raise CalbioInputError("no gene sets with genes found", Path(path))
     return sets
 
 
