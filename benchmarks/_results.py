@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SHARED = HERE.parent.parent / "shared" / "data"
+# $CALBIO_DATA when set (as the tests and `calbio demo` read it), else ../shared/data
+SHARED = Path(os.environ.get("CALBIO_DATA") or HERE.parent.parent / "shared" / "data")
 
 
 def git_revision() -> str:

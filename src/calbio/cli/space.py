@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -26,9 +26,27 @@ MinSamples = Annotated[int, typer.Option(help="HDBSCAN min_samples (paper: 3)")]
 def resolve_model_dir(path: Path) -> Path:
     """A model directory itself, or the ``model/`` inside an evaluate run directory."""
     for cand in (path, path / "model"):
-        if (cand / "config.json").is_file() and (cand / "model.safetensors").is_file():
+        if (cand / "config.json").is_file():
             return cand
     raise CalbioInputError("no model here (expected config.json or model/config.json)", path)
+
+
+def association_space_model(model_dir: Path) -> Any:
+    """The CAL whose association space clusters are drawn in: the model, or a hybrid's own CAL."""
+    from calbio.models.persistence import load_model
+
+    model = load_model(model_dir)
+    inner = getattr(model, "cal_", None)
+    if inner is not None and hasattr(inner, "association_"):
+        return inner
+    if not hasattr(model, "association_"):
+        name = getattr(model, "registry_name", type(model).__name__)
+        raise CalbioInputError(
+            f"clusters are drawn in CAL's association space; this is a {name!r} model "
+            "(use a cal or hybrid model)",
+            model_dir,
+        )
+    return model
 
 
 def _cluster_report(
@@ -47,9 +65,8 @@ def _cluster_report(
     from calbio.analysis.enrichment import cluster_report
     from calbio.data.genesets import read_gmt
     from calbio.data.pairs import load_pairs
-    from calbio.models.cal.estimator import CAL
 
-    model = CAL.load(resolve_model_dir(run))
+    model = association_space_model(resolve_model_dir(run))
     sets = [read_gmt(g) for g in genesets or []]
     validation = [load_pairs(p) for p in validate_with or []]
     return cluster_report(
