@@ -1,4 +1,13 @@
-"""High-level helpers shared by the CLI and notebooks: scoring tables and the demo."""
+"""User-facing tables: what ``calbio score``, ``calbio query`` and ``calbio demo`` show, for
+the CLI and notebooks alike.
+
+Its role is formatting, not computing: it maps pairs through the one door
+(:func:`calbio.data.coerce.as_mapped_pairs`), asks the model for scores and ranks
+(``score_pairs``, :meth:`~calbio.models.base.AssociationModelBase.rank_partners`,
+``partner_ranks``) and lays the answers out as tables, one row per input row, with the
+messages a user needs (what an unknown id looks like, close matches, duplicate rows). It holds
+no matching or ranking of its own. The short public API is ``calbio`` (the package).
+"""
 
 from __future__ import annotations
 
@@ -16,7 +25,8 @@ from calbio.core.errors import CalbioInputError
 from calbio.core.graph import pair_key, pair_keys
 from calbio.core.io import atomic_dir, write_json_atomic
 from calbio.data.coerce import as_mapped_pairs
-from calbio.data.types import Embeddings, MappedPairs, Pairs
+from calbio.data.matching import input_rows
+from calbio.data.types import Embeddings, Pairs
 from calbio.models.cal.estimator import CAL
 from calbio.scoring import pair_scores
 
@@ -64,22 +74,6 @@ def _map_onto_model(
         ),
         pairs.source or None,
     )
-
-
-def _input_rows(
-    names: np.ndarray, mapped: MappedPairs, pairs: Pairs
-) -> tuple[np.ndarray, np.ndarray]:
-    """The model row each input id matched (exact, case, or through id tables); -1 if none."""
-    idm = mapped.id_mapping
-    to_name = dict(zip(idm["id"], idm["mapped_to"], strict=True)) if idm is not None else {}
-    row_of = pd.Series(np.arange(len(names)), index=pd.Index(names))
-    row_of = row_of[~row_of.index.duplicated()]
-
-    def rows(ids: np.ndarray) -> np.ndarray:
-        matched = pd.Series(ids, dtype=object).astype(str).map(to_name).fillna("")
-        return matched.map(row_of).fillna(-1).to_numpy(np.int64)
-
-    return rows(np.asarray(pairs.a)), rows(np.asarray(pairs.b))
 
 
 def _row_status(
@@ -155,7 +149,7 @@ def score_pairs_table(
         raise CalbioInputError(f"--score applies to CAL models, not {type(model).__name__}")
     names = np.asarray(model.names_, dtype=object)
     n = len(names)
-    ra, rb = _input_rows(names, mapped, pairs)
+    ra, rb = input_rows(pairs, mapped, names)
     ok, first, dup, status = _row_status(ra, rb, n)
     idx = np.stack([ra[ok], rb[ok]], axis=1)
     score, ranks = _scorers(model, kind)
