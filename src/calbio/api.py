@@ -1,4 +1,13 @@
-"""High-level helpers shared by the CLI and notebooks: scoring tables and the demo."""
+"""User-facing tables: what ``calbio score``, ``calbio query`` and ``calbio demo`` show, for
+the CLI and notebooks alike.
+
+Its role is formatting, not computing: it maps pairs through the one door
+(:func:`calbio.data.coerce.as_mapped_pairs`), asks the model for scores and ranks
+(``score_pairs``, :meth:`~calbio.models.base.AssociationModelBase.rank_partners`,
+``partner_ranks``) and lays the answers out as tables, one row per input row, with the
+messages a user needs (what an unknown id looks like, close matches, duplicate rows). It holds
+no matching or ranking of its own. The short public API is ``calbio`` (the package).
+"""
 
 from __future__ import annotations
 
@@ -15,8 +24,9 @@ import pandas as pd
 from calbio.core.errors import CalbioInputError
 from calbio.core.graph import pair_key, pair_keys
 from calbio.core.io import atomic_dir, write_json_atomic
-from calbio.data.matching import map_pairs
-from calbio.data.types import Embeddings, MappedPairs, Pairs
+from calbio.data.coerce import as_mapped_pairs
+from calbio.data.matching import input_rows
+from calbio.data.types import Embeddings, Pairs
 from calbio.models.cal.estimator import CAL
 from calbio.scoring import pair_scores
 
@@ -30,11 +40,6 @@ REAL_DEMO_FILES = (
 
 
 N_RANDOM_PAIRS = 20_000  # reference sample for score percentiles
-RANK_BLOCK = 1024  # pairs per block when ranking against all entities
-
-
-def _model_embeddings(model: Any) -> Embeddings:
-    return model.entity_table()
 
 
 def _looks_like(values: Any, k: int = 3) -> str:
@@ -42,7 +47,7 @@ def _looks_like(values: Any, k: int = 3) -> str:
     return ", ".join(vals) + (", ..." if len(vals) == k else "")
 
 
-def map_onto_model(
+def _map_onto_model(
     model: Any, pairs: Pairs, min_mapped: float | None = None, id_tables: IdTablesLike = None
 ) -> Any:
     """Map pairs onto a model's entities; when too few map, say what the model's ids look like.
@@ -50,7 +55,7 @@ def map_onto_model(
     ``min_mapped`` (None: at least one pair) is the smallest fraction of pairs that must map;
     ``id_tables`` (an ``IdResolver``, a folder or tables) converts identifiers.
     """
-    mapped = map_pairs(pairs, _model_embeddings(model), min_fraction=0.0, id_tables=id_tables)
+    mapped = as_mapped_pairs(pairs, model.entity_table(), 0.0, id_tables)
     st = mapped.stats
     if st["fraction_mapped"] >= (min_mapped or 0.0) and len(mapped):
         return mapped
@@ -71,37 +76,6 @@ def map_onto_model(
     )
 
 
-def _ranks_among_partners(
-    rows_of: Callable[[np.ndarray], np.ndarray], q: np.ndarray, other: np.ndarray
-) -> np.ndarray:
-    """Rank (1 = best) of ``other`` among all entities scored from ``q`` (the query excluded);
-    ties count in the pair's favour. Blocks of pairs x all entities, never an n x n matrix."""
-    out = np.empty(len(q), dtype=np.int64)
-    for start in range(0, len(q), RANK_BLOCK):
-        qs, os_ = q[start : start + RANK_BLOCK], other[start : start + RANK_BLOCK]
-        rows = np.array(rows_of(qs), dtype=np.float64)  # (block, n)
-        at = np.arange(rows.shape[0])
-        rows[at, qs] = -np.inf  # an entity is not its own partner
-        out[start : start + len(qs)] = 1 + (rows > rows[at, os_][:, None]).sum(axis=1)
-    return out
-
-
-def _input_rows(
-    names: np.ndarray, mapped: MappedPairs, pairs: Pairs
-) -> tuple[np.ndarray, np.ndarray]:
-    """The model row each input id matched (exact, case, or through id tables); -1 if none."""
-    idm = mapped.id_mapping
-    to_name = dict(zip(idm["id"], idm["mapped_to"], strict=True)) if idm is not None else {}
-    row_of = pd.Series(np.arange(len(names)), index=pd.Index(names))
-    row_of = row_of[~row_of.index.duplicated()]
-
-    def rows(ids: np.ndarray) -> np.ndarray:
-        matched = pd.Series(ids, dtype=object).astype(str).map(to_name).fillna("")
-        return matched.map(row_of).fillna(-1).to_numpy(np.int64)
-
-    return rows(np.asarray(pairs.a)), rows(np.asarray(pairs.b))
-
-
 def _row_status(
     ra: np.ndarray, rb: np.ndarray, n: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -120,19 +94,18 @@ def _row_status(
 def _scorers(
     model: Any, kind: str | None
 ) -> tuple[Callable[[np.ndarray], np.ndarray], Callable[[np.ndarray], np.ndarray]]:
-    """The model's pair scorer and its all-partners row scorer (CAL: with score ``kind``)."""
-    if not isinstance(model, CAL):
-        return model.score_pairs, model.score_rows
-    kind = kind or model.config.score
-    left, right = model.score_vectors(kind)
+    """The model's pair scorer and its partner ranker (CAL: with score ``kind``)."""
+    if kind is None or not isinstance(model, CAL):
+        return model.score_pairs, model.partner_ranks
+    vectors = model.score_vectors(kind)
 
     def score(i: np.ndarray) -> np.ndarray:
         return model.score_pairs(i, kind=kind)
 
-    def rows_of(q: np.ndarray) -> np.ndarray:
-        return left[q] @ right.T
+    def ranks(i: np.ndarray) -> np.ndarray:
+        return model.partner_ranks(i, vectors=vectors)
 
-    return score, rows_of
+    return score, ranks
 
 
 def _percentiles(
@@ -171,19 +144,18 @@ def score_pairs_table(
     ``load_pairs(..., keep_rows=True)`` to keep its duplicate and self-pair rows. ``id_tables``:
     an ``IdResolver`` (or tables folder) converting identifiers.
     """
-    mapped = map_onto_model(model, pairs, min_mapped, id_tables)
+    mapped = _map_onto_model(model, pairs, min_mapped, id_tables)
     if kind is not None and not isinstance(model, CAL):
         raise CalbioInputError(f"--score applies to CAL models, not {type(model).__name__}")
     names = np.asarray(model.names_, dtype=object)
     n = len(names)
-    ra, rb = _input_rows(names, mapped, pairs)
+    ra, rb = input_rows(pairs, mapped, names)
     ok, first, dup, status = _row_status(ra, rb, n)
     idx = np.stack([ra[ok], rb[ok]], axis=1)
-    score, rows_of = _scorers(model, kind)
+    score, ranks = _scorers(model, kind)
     assoc = score(idx)
     train_pair = np.isin(pair_keys(idx, n), pair_keys(model.train_pairs_, n))
-    rank_a = _ranks_among_partners(rows_of, idx[:, 0], idx[:, 1])
-    rank_b = _ranks_among_partners(rows_of, idx[:, 1], idx[:, 0])
+    rank_a, rank_b = ranks(idx), ranks(idx[:, ::-1].copy())
     pct = _percentiles(score, assoc, n, n_random, seed)
 
     def full(values: np.ndarray, dtype: str) -> pd.Series:
@@ -324,29 +296,15 @@ def query_partners(
     model: Any, name: str, top: int = 20, id_tables: IdTablesLike = None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(known, new): the entity's training partners with their ranks, and the ``top`` best
-    partners that are not training pairs. Ranks are among all other entities (1 = best)."""
-    i = resolve_entity(model, name, id_tables)
-    row = model.score_rows(np.array([i]))[0].astype(np.float64)
-    row[i] = -np.inf
-    order = np.argsort(-row, kind="stable")[: len(row) - 1]
-    rank = np.empty(len(row), dtype=np.int64)
-    rank[order] = np.arange(1, len(order) + 1)
-    tp = np.asarray(model.train_pairs_, dtype=np.int64).reshape(-1, 2)
-    partners = np.unique(np.concatenate([tp[tp[:, 0] == i, 1], tp[tp[:, 1] == i, 0]]))
-    E = getattr(model, "embedding_", None)
-    cos = None if E is None else (E @ E[i]).astype(np.float64)
-
-    def table(rows: np.ndarray) -> pd.DataFrame:
-        rows = rows[np.argsort(rank[rows], kind="stable")]
-        out = {"rank": rank[rows], "partner": model.names_[rows], "association": row[rows]}
-        if cos is not None:
-            out["cosine"] = cos[rows]
-        return pd.DataFrame(out)
-
-    is_partner = np.zeros(len(row), dtype=bool)
-    is_partner[partners] = True
-    new = order[~is_partner[order]][:top]
-    return table(partners), table(new)
+    partners that are not training pairs. Ranks are among all other entities (1 = best), from
+    the model's own ranking (:meth:`~calbio.models.base.AssociationModelBase.rank_partners`)."""
+    ranked = model.rank_partners(resolve_entity(model, name, id_tables))
+    known = ranked["training_pair"].to_numpy(bool)
+    old, new = (
+        t.drop(columns="training_pair").reset_index(drop=True)
+        for t in (ranked[known], ranked[~known].head(top))
+    )
+    return old, new
 
 
 def _demo_inputs(data: Path | None) -> tuple[Embeddings, Pairs, str]:

@@ -48,11 +48,11 @@ from calbio.core.io import atomic_dir, write_json_atomic
 from calbio.core.metrics import average_precision, bootstrap_auc_ci, roc_auc
 from calbio.core.seeds import DEFAULT_SEED
 from calbio.core.version import __version__
+from calbio.data.coerce import as_context_mapped_pairs
 from calbio.data.context import (
     ContextEmbeddings,
     ContextMappedPairs,
     ContextPairs,
-    map_context_pairs,
     split_by_pair,
     within_context_negatives,
 )
@@ -355,7 +355,7 @@ def evaluate_contexts(
     ``id_tables``: an ``IdResolver`` (or tables folder) converting pair identifiers.
     """
     t0 = time.perf_counter()
-    mapped = _mapped(pairs, cemb, min_mapped, id_tables)
+    mapped = as_context_mapped_pairs(pairs, cemb, min_mapped, id_tables)
     if bad := set(methods) - set(METHODS):
         raise ValueError(f"unknown methods {sorted(bad)}; choose from {METHODS}")
     split = _ContextSplit.make(mapped, cemb, test_fraction, seed, train_contexts)
@@ -398,18 +398,6 @@ def evaluate_contexts(
         timings=run.timings,
         model=model,
     )
-
-
-def _mapped(
-    pairs: ContextPairs | ContextMappedPairs,
-    cemb: ContextEmbeddings,
-    min_mapped: float,
-    id_tables: IdTablesLike,
-) -> ContextMappedPairs:
-    """The pairs as rows of the context table (mapped here unless they already are)."""
-    if isinstance(pairs, ContextMappedPairs):
-        return pairs
-    return map_context_pairs(pairs, cemb, min_fraction=min_mapped, id_tables=id_tables)
 
 
 def _model_factory(

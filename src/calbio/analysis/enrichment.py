@@ -452,7 +452,7 @@ def cluster_report(
     ``id_tables``: an ``IdResolver`` (or tables folder) converting validation identifiers.
     """
     from calbio.analysis.clusters import analyze_model
-    from calbio.data.matching import map_pairs
+    from calbio.data.coerce import as_mapped_pairs
 
     if reps < 1:
         raise CalbioInputError("random repetitions must be >= 1 (use >= 10 for a baseline)")
@@ -484,7 +484,7 @@ def cluster_report(
         )
     validation: dict[str, dict[str, Any]] = {}
     for vp in validate_with:
-        mapped = map_pairs(vp, model.entity_table(), min_fraction=0.0, id_tables=id_tables).idx
+        mapped = as_mapped_pairs(vp, model.entity_table(), 0.0, id_tables).idx
         # pairs that are also training pairs would be in clusters by construction: drop them
         vidx = drop_known_pairs(mapped, model.train_pairs_, len(model.names_))
         stem = Path(vp.source).name.split(".")[0] or f"validation{len(validation)}"

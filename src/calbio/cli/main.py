@@ -58,13 +58,14 @@ def fit(
 ) -> None:
     """Train a model on ALL given pairs and write a model directory (no evaluation)."""
     from calbio.core.io import check_output
-    from calbio.data.matching import map_pairs, summarize_mapping, write_id_mapping
+    from calbio.data.coerce import as_mapped_pairs
+    from calbio.data.matching import summarize_mapping, write_id_mapping
 
     check_output(out, force, inputs=inputs.paths(embeddings, pairs), kind="dir")
     estimator = build_model(model, training)
     emb = inputs.embeddings(embeddings)
     prs = inputs.pairs(pairs, known_ids=emb.names)
-    mapped = map_pairs(prs, emb, min_fraction=inputs.min_mapped, id_tables=inputs.id_resolver)
+    mapped = as_mapped_pairs(prs, emb, inputs.min_mapped, inputs.id_resolver)
     c.report_pair_drops(prs)
     err_console.print(summarize_mapping(mapped))
     with training_progress() as cb:

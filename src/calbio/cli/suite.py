@@ -144,7 +144,7 @@ def ablate(
     from calbio.analysis.ablation import CONDITIONS
     from calbio.analysis.ablation import ablate as run_ablation
     from calbio.core.io import atomic_dir, write_json_atomic, write_text_atomic
-    from calbio.data.matching import map_pairs
+    from calbio.data.coerce import as_mapped_pairs
     from calbio.report.tables import tables_markdown
 
     conds = [x.strip() for x in conditions.split(",")] if conditions else list(CONDITIONS)
@@ -156,9 +156,7 @@ def ablate(
 
         raise OutputExistsError("output directory already exists; pass --force to overwrite", out)
     emb = inputs.embeddings(embeddings)
-    mapped = map_pairs(
-        inputs.pairs(pairs), emb, min_fraction=inputs.min_mapped, id_tables=inputs.id_resolver
-    )
+    mapped = as_mapped_pairs(inputs.pairs(pairs), emb, inputs.min_mapped, inputs.id_resolver)
     result = run_ablation(
         emb,
         mapped,

@@ -489,6 +489,26 @@ def summarize_mapping(mapped: MappedPairs) -> str:
     return line
 
 
+def input_rows(
+    pairs: Pairs, mapped: MappedPairs, names: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per input pair, in order, the row each of its ids matched in ``mapped`` (-1 if none).
+
+    Read from the mapping report (``mapped.id_mapping``: exact, case or converted through the
+    identifier tables), so it agrees with the pairs ``mapped`` kept; ``names`` are the rows.
+    """
+    idm = mapped.id_mapping
+    to_name = dict(zip(idm["id"], idm["mapped_to"], strict=True)) if idm is not None else {}
+    row_of = pd.Series(np.arange(len(names)), index=pd.Index(names))
+    row_of = row_of[~row_of.index.duplicated()]
+
+    def rows(ids: np.ndarray) -> np.ndarray:
+        matched = pd.Series(ids, dtype=object).astype(str).map(to_name).fillna("")
+        return matched.map(row_of).fillna(-1).to_numpy(np.int64)
+
+    return rows(np.asarray(pairs.a)), rows(np.asarray(pairs.b))
+
+
 def resolve_identifiers(
     ids: np.ndarray,
     embeddings: Embeddings,

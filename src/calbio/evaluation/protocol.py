@@ -211,6 +211,7 @@ class _Run:
                 "n_pairs": 0,
                 "n_mapped": novel.n_mapped,
                 "n_removed_in_main_pairs": novel.n_removed,
+                "mapping": vm.stats,  # the file's mapping report (converted, unknown ids)
                 "note": NO_NOVEL_PAIRS,
                 "methods": {},  # nothing scored (readers that loop over methods see none)
             }
@@ -224,6 +225,7 @@ class _Run:
                 "n_pairs": int(len(ps.positives)),
                 "n_mapped": novel.n_mapped,
                 "n_removed_in_main_pairs": novel.n_removed,
+                "mapping": vm.stats,
                 "cold_start": bool(ps.cold) if node else None,
                 "n_negatives": int(len(ps.negatives)),
                 "n_negatives_degree_matched": int(len(ps.dm_negatives)),

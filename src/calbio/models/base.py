@@ -10,8 +10,11 @@ graph shortcuts, the GNN, the hybrid and a user's own class are compared on equa
 * scikit-learn's estimator contract (``get_params``/``set_params``/``clone``; ``__init__`` only
   stores parameters; a method called before ``fit`` raises ``NotFittedError``);
 * input coercion at the door (files/frames/arrays -> ``Embeddings``/``MappedPairs``);
-* ``score_pairs`` on names or indices, ``score_rows`` (dense blocks, for filtered ranking),
-  ``query`` (exact blocked top-k when the score factorises);
+* ``score_pairs`` on names or indices (through the one door for pairs,
+  :func:`calbio.data.coerce.as_mapped_pairs`), ``score_rows`` (dense blocks, for filtered
+  ranking);
+* the one ranking of partners: ``rank_partners`` (every other entity of one entity, best
+  first), ``query`` (its first rows) and ``partner_ranks`` (the rank of given pairs);
 * ``save``/``load`` through :mod:`calbio.models.persistence` (safetensors + JSON, no pickle).
 
 A subclass implements ``_fit(emb, mapped)``, ``_score_idx(idx)`` and, to be saved,
@@ -41,6 +44,8 @@ if TYPE_CHECKING:
 Progress = Callable[[int, int, float], None] | None
 # Dense elements materialised per block when a model without factors scores a row block.
 _ROW_BLOCK_ELEMS = 4_000_000
+# Pairs per block when ranking pairs against all entities (partner_ranks).
+_RANK_BLOCK = 1024
 
 
 @runtime_checkable
@@ -144,13 +149,12 @@ class AssociationModelBase(BaseEstimator):
 
     # ------------------------------------------------------------------ scoring
     def pair_index(self, pairs: PairsLike, id_tables: IdTablesLike = None) -> np.ndarray:
-        """Resolve pairs (names or rows) to an (m, 2) int64 array of this model's rows."""
+        """Resolve pairs (names or rows) to an (m, 2) int64 array of this model's rows.
+
+        Through the one door, :func:`calbio.data.coerce.as_mapped_pairs`: rows are checked and
+        kept in order; names are matched (and deduplicated) as in ``fit``.
+        """
         self._check_fitted()
-        if isinstance(pairs, np.ndarray) and np.issubdtype(pairs.dtype, np.integer):
-            idx = pairs.reshape(-1, 2).astype(np.int64)
-            if idx.size and (idx.min() < 0 or idx.max() >= self.n_entities_):
-                raise CalbioInputError("pair indices out of range of the model's entities")
-            return idx
         return as_mapped_pairs(pairs, self.entity_table(), 0.0, id_tables).idx
 
     def score_pairs(self, pairs: PairsLike) -> np.ndarray:
@@ -211,27 +215,72 @@ class AssociationModelBase(BaseEstimator):
         tr = self.train_pairs_
         return np.concatenate([tr[tr[:, 0] == i, 1], tr[tr[:, 1] == i, 0]])
 
-    def query(self, name: str, top: int = 20, id_tables: IdTablesLike = None) -> pd.DataFrame:
-        """Ranked partners of one entity: score, cosine (when embedded) and training-pair flag."""
-        from calbio.core.options import check_top
-        from calbio.retrieval.exact import model_topk
+    def _row(self, entity: str | int | np.integer, id_tables: IdTablesLike = None) -> int:
+        """Row of an entity given by name (matched as in :meth:`index_of`) or by row."""
+        if isinstance(entity, int | np.integer) and not isinstance(entity, bool):
+            self._check_fitted()
+            if not 0 <= int(entity) < self.n_entities_:
+                raise CalbioInputError(f"entity row {int(entity)} is out of range")
+            return int(entity)
+        return self.index_of(str(entity), id_tables)
 
-        check_top(top)
-        i = self.index_of(name, id_tables)
-        nb = model_topk(self, min(top, self.n_entities_ - 1), queries=np.array([i]))
-        order, best = nb.index[0], nb.score[0].astype(np.float64)
-        keep = order >= 0
-        order, best = order[keep], best[keep]
+    def rank_partners(self, entity: str | int, id_tables: IdTablesLike = None) -> pd.DataFrame:
+        """Every other entity as a partner of ``entity``, best first: the one ranking.
+
+        Columns: ``rank`` (1 = best among all other entities; equal scores keep row order),
+        ``partner``, ``association``, ``cosine`` (when the model has an embedding) and
+        ``training_pair``. ``entity``: a name (matched as in :meth:`index_of`) or a row.
+        """
+        i = self._row(entity, id_tables)
+        row = self.score_rows(np.array([i]))[0].astype(np.float64)
+        row[i] = -np.inf  # an entity is not its own partner
+        order = np.argsort(-row, kind="stable")[: len(row) - 1]
         table = {
             "rank": np.arange(1, len(order) + 1),
             "partner": self.names_[order],
-            "association": best,
+            "association": row[order],
         }
         E = getattr(self, "embedding_", None)
         if E is not None:
             table["cosine"] = (E[order] @ E[i]).astype(np.float64)
         table["training_pair"] = np.isin(order, self.training_partners(i))
         return pd.DataFrame(table)
+
+    def query(self, name: str, top: int = 20, id_tables: IdTablesLike = None) -> pd.DataFrame:
+        """The ``top`` best partners of one entity (:meth:`rank_partners`, first rows)."""
+        from calbio.core.options import check_top
+
+        check_top(top)
+        return self.rank_partners(name, id_tables).head(top)
+
+    def partner_ranks(
+        self, pairs: PairsLike, vectors: tuple[np.ndarray, np.ndarray] | None = None
+    ) -> np.ndarray:
+        """Rank (1 = best) of b among all partners of a, for each pair (a, b).
+
+        The query itself is excluded and ties count in the pair's favour (1 + the number of
+        entities scoring strictly higher). ``vectors``: other factors ``(left, right)`` to rank
+        by (CAL's other score kinds), default the model's own scores. Blocks of pairs x all
+        entities; the n x n matrix never exists.
+        """
+        idx = self.pair_index(pairs)
+        if vectors is None:
+            rows_of = self.score_rows
+        else:
+            left, right = vectors
+
+            def rows_of(q: np.ndarray) -> np.ndarray:
+                return left[q] @ right.T
+
+        q, other = idx[:, 0], idx[:, 1]
+        out = np.empty(len(q), dtype=np.int64)
+        for start in range(0, len(q), _RANK_BLOCK):
+            qs, os_ = q[start : start + _RANK_BLOCK], other[start : start + _RANK_BLOCK]
+            rows = np.array(rows_of(qs), dtype=np.float64)  # (block, n)
+            at = np.arange(rows.shape[0])
+            rows[at, qs] = -np.inf
+            out[start : start + len(qs)] = 1 + (rows > rows[at, os_][:, None]).sum(axis=1)
+        return out
 
     # ------------------------------------------------------------------ persistence
     def _get_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:

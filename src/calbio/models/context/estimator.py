@@ -43,14 +43,11 @@ import pandas as pd
 import torch
 
 from calbio.core.errors import CalbioInputError
-from calbio.data.coerce import as_embeddings, as_mapped_pairs
+from calbio.data.coerce import ContextPairsLike, as_context_mapped_pairs, as_embeddings
 from calbio.data.context import (
     ContextEmbeddings,
     ContextMappedPairs,
-    ContextPairs,
     context_indices,
-    context_pairs_from_frame,
-    map_context_pairs,
     split_by_pair,
     within_context_negatives,
 )
@@ -76,8 +73,6 @@ SINGLE_CONTEXT = "all"  # the context name of a plain (context-free) embedding t
 # context model trains on within-context in-batch negatives for a fixed number of epochs (a
 # TrainConfig preset asking for them is refused in fit).
 _CONFIG_FIELDS = frozenset(f.name for f in dataclasses.fields(TrainConfig))
-
-ContextPairsLike = ContextPairs | ContextMappedPairs | pd.DataFrame | Any
 
 
 def context_batches(
@@ -238,28 +233,6 @@ class ContextCAL(AssociationModelBase):
             source=emb.source,
         )
 
-    @staticmethod
-    def _resolve_pairs(
-        pairs: ContextPairsLike,
-        cemb: ContextEmbeddings,
-        min_mapped: float,
-        id_tables: IdTablesLike = None,
-    ) -> ContextMappedPairs:
-        if isinstance(pairs, ContextMappedPairs):
-            if pairs.n_entities != cemb.n_entities or pairs.n_contexts != cemb.n_contexts:
-                raise CalbioInputError("context pairs were mapped onto another table")
-            return pairs
-        if isinstance(pairs, pd.DataFrame):
-            ctx_col = "context" if "context" in pairs.columns else None
-            pairs = context_pairs_from_frame(pairs, context_column=ctx_col)
-        if not isinstance(pairs, ContextPairs):  # plain pairs hold in every context
-            mp = as_mapped_pairs(pairs, cemb.entity_table(), min_mapped, id_tables)
-            names = cemb.entities
-            pairs = ContextPairs(
-                names[mp.idx[:, 0]], names[mp.idx[:, 1]], np.full(len(mp), "", dtype=object)
-            )
-        return map_context_pairs(pairs, cemb, min_fraction=min_mapped, id_tables=id_tables)
-
     # ------------------------------------------------------------------ fitting
     def fit(
         self,
@@ -279,7 +252,7 @@ class ContextCAL(AssociationModelBase):
         t0 = time.perf_counter()
         cfg = self._validate()
         cemb = self._as_table(embeddings)
-        mapped = self._resolve_pairs(pairs, cemb, min_mapped, id_tables)
+        mapped = as_context_mapped_pairs(pairs, cemb, min_mapped, id_tables)
         if self.calibration != "none":
             train, cal = split_by_pair(mapped, self.calibration_fraction, cfg.seed + 7)
             if len(cal) < 2 or len(train) < 2:
@@ -451,7 +424,7 @@ class ContextCAL(AssociationModelBase):
         """Few-shot: fit the context vector of ``context`` on its labelled pairs (net frozen)."""
         self._check_fitted()
         c = self._context_of(context)
-        mapped = self._resolve_pairs(pairs, self._table(), min_mapped, id_tables)
+        mapped = as_context_mapped_pairs(pairs, self._table(), min_mapped, id_tables)
         mapped = mapped.select(mapped.context == c)
         if len(mapped) < 2:
             raise CalbioInputError(f"few-shot adaptation of {context!r} needs >= 2 of its pairs")
