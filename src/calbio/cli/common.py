@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from calbio.core.errors import CalbioInputError
+from calbio.core.options import EVALUATION_SPECS, OptionSpec
 from calbio.core.seeds import DEFAULT_SEED
+from calbio.models.cal.config import CAL_SPECS
 
 if TYPE_CHECKING:  # pandas/torch load on first use, not when the CLI starts
     from calbio.data.types import Embeddings, Pairs
@@ -47,43 +49,42 @@ Preset = Annotated[
         "(the paper's exact recipe: h=1024, 100 epochs)"
     ),
 ]
-Epochs = Annotated[int | None, typer.Option(help="Override the preset's epochs")]
-Negatives = Annotated[str | None, typer.Option(help="in-batch | random | degree")]
-Seed = Annotated[int, typer.Option(help="Random seed (splits, initialisation, batches)")]
-Pca = Annotated[int | None, typer.Option(help="PCA to K dimensions before L2 normalisation")]
-Hidden = Annotated[int | None, typer.Option(help="Hidden width h of the residual MLP")]
-BatchSize = Annotated[int | None, typer.Option(help="Pairs per batch")]
-Lr = Annotated[float | None, typer.Option(help="AdamW learning rate")]
-MaskFN = Annotated[bool, typer.Option(help="Mask known positives among in-batch negatives")]
-BothOrient = Annotated[bool, typer.Option(help="Feed each pair in both orientations")]
-Score = Annotated[str | None, typer.Option(help="half | both | cosine | blend")]
-BlendLambda = Annotated[float | None, typer.Option(help="Weight of the learned score in 'blend'")]
-ValidationFraction = Annotated[
-    float | None,
-    typer.Option(help="Carve this fraction of the training pairs out for validation loss"),
-]
-Patience = Annotated[
-    int | None,
-    typer.Option(
-        help="Early stopping: epochs without validation improvement (needs --validation-fraction)"
-    ),
-]
-Threads = Annotated[int | None, typer.Option(help="torch CPU threads")]
-Device = Annotated[
-    str | None, typer.Option(help="auto | cpu | cuda | mps (auto: CUDA when present); default cpu")
-]
-Precision = Annotated[
-    str | None, typer.Option(help="fp32 | bf16 (bf16 autocast on accelerators only)")
-]
-Devices = Annotated[int | None, typer.Option(help="Data-parallel processes (with --strategy ddp)")]
-Strategy = Annotated[str | None, typer.Option(help="auto (one process) | ddp (data parallel)")]
-MinMapped = Annotated[
-    float | None,
-    typer.Option(
-        help="Strict rule: smallest fraction of pairs that must map onto the table. Default: "
-        "refuse only when the pairs touch under 5% (or under 20) of the embedding's entities"
-    ),
-]
+
+
+def spec_option(spec: OptionSpec, help: str | None = None) -> Any:
+    """The typer option of a spec: ``Annotated[type, typer.Option(help=...)]``.
+
+    Unset (``None``) unless the spec has a ``cli_default``; a ``bool`` is an on/off flag.
+    """
+    kind: Any = spec.type if spec.cli_default is not None else spec.type | None
+    return Annotated[kind, typer.Option(help=help or spec.help)]
+
+
+def spec_options(specs: dict[str, OptionSpec]) -> dict[str, tuple[Any, Any]]:
+    """``name -> (typer annotation, default)`` for every spec offered on the command line."""
+    return {n: (spec_option(s), s.cli_default) for n, s in specs.items() if s.cli}
+
+
+# Evaluation options, generated from calbio.core.options.EVALUATION_SPECS (defaults there too).
+MinMapped = spec_option(EVALUATION_SPECS["min_mapped"])
+TestFraction = spec_option(EVALUATION_SPECS["test_fraction"])
+CbThreshold = spec_option(EVALUATION_SPECS["cb_threshold"])
+NBoot = spec_option(EVALUATION_SPECS["n_boot"])
+RankSample = spec_option(EVALUATION_SPECS["rank_sample"])
+NegativeRatio = spec_option(EVALUATION_SPECS["negative_ratio"])
+
+
+# Training options other commands take alone (e.g. `calbio speed --threads`).
+Seed = spec_option(CAL_SPECS["seed"])
+Epochs = spec_option(CAL_SPECS["epochs"])
+Threads = spec_option(CAL_SPECS["threads"])
+
+
+def eval_default(name: str) -> Any:
+    """The default of an evaluation option (the Python API's)."""
+    return EVALUATION_SPECS[name].default
+
+
 IdTables = Annotated[
     Path | None,
     typer.Option(
@@ -173,19 +174,12 @@ def report_pair_drops(pairs: Pairs) -> None:
 
 
 def train_overrides(**kw: Any) -> dict[str, Any]:
-    """Training overrides from CLI options: drop unset values and False flags."""
+    """Training overrides from CLI options: drop unset values and False flags, then check them
+    (the CAL_SPECS checks and TRAIN_RULES, the same voice as the Python API)."""
+    from calbio.models.cal.config import check_training
+
     out = {k: v for k, v in kw.items() if v is not None and v is not False}
-    if out.get("patience") is not None:
-        if out["patience"] < 1:
-            raise CalbioInputError(f"--patience must be at least 1, got {out['patience']}")
-        if not out.get("validation_fraction"):
-            raise CalbioInputError(
-                "--patience needs --validation-fraction (e.g. 0.1): early stopping watches the "
-                "loss on validation pairs carved out of the training pairs"
-            )
-    vf = out.get("validation_fraction")
-    if vf is not None and not 0.0 <= vf < 1.0:
-        raise CalbioInputError(f"--validation-fraction must be in [0, 1), got {vf}")
+    check_training(out)
     return out
 
 
@@ -203,26 +197,11 @@ INPUT_OPTIONS: dict[str, tuple[Any, Any]] = {
     "min_mapped": (MinMapped, None),
     "id_tables": (IdTables, None),
 }
+# The training options, generated from the CAL specs (models.cal.config.CAL_SPECS): one
+# typer option per spec offered on the CLI, with its help; None leaves the preset's value.
 TRAIN_OPTIONS: dict[str, tuple[Any, Any]] = {
     "preset": (Preset, DEFAULT_PRESET),
-    "seed": (Seed, DEFAULT_SEED),
-    "epochs": (Epochs, None),
-    "negatives": (Negatives, None),
-    "pca": (Pca, None),
-    "hidden": (Hidden, None),
-    "batch_size": (BatchSize, None),
-    "lr": (Lr, None),
-    "mask_false_negatives": (MaskFN, False),
-    "both_orientations": (BothOrient, False),
-    "score": (Score, None),
-    "blend_lambda": (BlendLambda, None),
-    "validation_fraction": (ValidationFraction, None),
-    "patience": (Patience, None),
-    "threads": (Threads, None),
-    "device": (Device, None),
-    "precision": (Precision, None),
-    "devices": (Devices, None),
-    "strategy": (Strategy, None),
+    **spec_options(CAL_SPECS),
 }
 
 
@@ -294,12 +273,11 @@ class TrainingOptions:
 
 def validate_shared(inputs: InputOptions, training: TrainingOptions) -> None:
     """Check the shared options before any work (same checks as the Python API)."""
-    from calbio.core.options import check_int, check_min_mapped, check_training
-    from calbio.models.cal.config import get_preset
+    from calbio.core.options import check_min_mapped
+    from calbio.models.cal.config import check_training, get_preset
 
     check_min_mapped(inputs.min_mapped)
-    check_int("seed", training.seed, 0)
-    check_training(training.overrides)
+    check_training({"seed": training.seed, **training.overrides})
     try:
         get_preset(training.preset)
     except ValueError as exc:

@@ -176,8 +176,8 @@ def context_evaluate(
         "context"
     ),
     k_shot: Annotated[int, typer.Option(help="Labelled pairs for few-shot LOCO adaptation")] = 20,
-    test_fraction: Annotated[float, typer.Option(help="Held-out fraction of pairs")] = 0.3,
-    n_boot: Annotated[int, typer.Option(help="Bootstrap resamples for AUC CIs")] = 200,
+    test_fraction: c.TestFraction = c.eval_default("test_fraction"),
+    n_boot: c.NBoot = 200,  # the context evaluation's own default (many contexts, each with CIs)
     force: c.Force = False,
     *,
     inputs: c.InputOptions,

@@ -197,6 +197,10 @@ class ContextCAL(AssociationModelBase):
         """The preset's name (``"custom"`` for a TrainConfig)."""
         return self.preset if isinstance(self.preset, str) else "custom"
 
+    def check_params(self) -> None:
+        """Validate every parameter, reading no data (raises :class:`CalbioInputError`)."""
+        self._validate()
+
     def _validate(self) -> TrainConfig:
         cfg = self.config
         unsupported = {
