@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import inspect
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from calbio.core.errors import CalbioInputError
-from calbio.core.options import EVALUATION_SPECS, OptionSpec
+from calbio.core.options import EVALUATION_SPECS, OptionSpec, Rule, check_options
 from calbio.core.seeds import DEFAULT_SEED
 from calbio.models.cal.config import CAL_SPECS
 
@@ -173,13 +173,19 @@ def report_pair_drops(pairs: Pairs) -> None:
         err_console.print(f"warning: {w}", markup=False, highlight=False, soft_wrap=True)
 
 
-def train_overrides(**kw: Any) -> dict[str, Any]:
+def train_overrides(
+    specs: Mapping[str, OptionSpec] | None = None,
+    rules: Iterable[Rule] | None = None,
+    **kw: Any,
+) -> dict[str, Any]:
     """Training overrides from CLI options: drop unset values and False flags, then check them
-    (the CAL_SPECS checks and TRAIN_RULES, the same voice as the Python API)."""
-    from calbio.models.cal.config import check_training
+    (by default CAL_SPECS and TRAIN_RULES: the same checks and texts as the Python API)."""
+    from calbio.models.cal.config import TRAIN_RULES
 
     out = {k: v for k, v in kw.items() if v is not None and v is not False}
-    check_training(out)
+    check_options(
+        CAL_SPECS if specs is None else specs, out, TRAIN_RULES if rules is None else rules
+    )
     return out
 
 
@@ -271,13 +277,18 @@ class TrainingOptions:
     overrides: dict[str, Any] = field(default_factory=dict)
 
 
-def validate_shared(inputs: InputOptions, training: TrainingOptions) -> None:
+def validate_shared(
+    inputs: InputOptions,
+    training: TrainingOptions,
+    specs: Mapping[str, OptionSpec] | None = None,
+    rules: Iterable[Rule] | None = None,
+) -> None:
     """Check the shared options before any work (same checks as the Python API)."""
     from calbio.core.options import check_min_mapped
-    from calbio.models.cal.config import check_training, get_preset
+    from calbio.models.cal.config import get_preset
 
     check_min_mapped(inputs.min_mapped)
-    check_training({"seed": training.seed, **training.overrides})
+    train_overrides(specs, rules, seed=training.seed, **training.overrides)
     try:
         get_preset(training.preset)
     except ValueError as exc:
@@ -290,16 +301,25 @@ def with_shared_options(
     train: tuple[str, ...] | None = None,
     inputs: tuple[str, ...] | None = None,
     defaults: dict[str, Any] | None = None,
+    specs: Mapping[str, OptionSpec] | None = None,
+    rules: Iterable[Rule] | None = None,
 ) -> Any:
     """Give a command the shared input and training options, passed as ``inputs``/``training``.
 
     ``train`` / ``inputs`` name a subset of TRAIN_OPTIONS / INPUT_OPTIONS (default: all);
     ``defaults`` changes a default (e.g. ``{"min_mapped": 0.1}``). Commands pass
     ``inputs.id_resolver`` (from ``--id-tables`` / $CALBIO_ID_TABLES) as ``id_tables=``.
+    ``specs`` / ``rules``: the training option specs (default: CAL_SPECS, TRAIN_RULES); every
+    spec offered on the CLI becomes an option, checked by its spec before the command runs.
     """
-    train_names = tuple(TRAIN_OPTIONS) if train is None else train
+    train_table = (
+        TRAIN_OPTIONS
+        if specs is None
+        else {"preset": (Preset, DEFAULT_PRESET), **spec_options(specs)}
+    )
+    train_names = tuple(train_table) if train is None else train
     input_names = tuple(INPUT_OPTIONS) if inputs is None else inputs
-    table = {**TRAIN_OPTIONS, **INPUT_OPTIONS}
+    table = {**train_table, **INPUT_OPTIONS}
     chosen = {
         n: (table[n][0], (defaults or {}).get(n, table[n][1])) for n in (*train_names, *input_names)
     }
@@ -317,8 +337,9 @@ def with_shared_options(
             given_inputs = InputOptions(**{k: kwargs.pop(k) for k in input_names})
             train_values = {k: kwargs.pop(k) for k in train_names}
             head = {k: train_values.pop(k) for k in ("preset", "seed") if k in train_values}
-            training = TrainingOptions(**head, overrides=train_overrides(**train_values))
-            validate_shared(given_inputs, training)
+            overrides = {k: v for k, v in train_values.items() if v is not None and v is not False}
+            training = TrainingOptions(**head, overrides=overrides)
+            validate_shared(given_inputs, training, specs, rules)
             return func(**kwargs, inputs=given_inputs, training=training)
 
         params = own + extra
