@@ -96,3 +96,21 @@ def test_evaluate_and_transfer_check_every_option_before_reading_a_file(tmp_path
             calbio.evaluate(missing, missing, **kw)
         with pytest.raises(CalbioInputError, match=needle):
             calbio.transfer(missing, [missing, missing], heldout=False, **kw)
+
+
+def test_context_constructor_parameters_are_its_specs_and_cal_specs() -> None:
+    from calbio.models.context.config import CONTEXT_SPECS
+    from calbio.models.context.estimator import ContextCAL
+
+    params = _init_params(ContextCAL)
+    shared = [p for p in params if p not in CONTEXT_SPECS and p not in ("preset", "random_state")]
+    assert {"score" if p == "score_kind" else p for p in shared} <= set(CAL_SPECS)
+    assert [p for p in params if p in CONTEXT_SPECS] == list(CONTEXT_SPECS)
+    defaults = inspect.signature(ContextCAL.__init__).parameters
+    for name, spec in CONTEXT_SPECS.items():
+        assert defaults[name].default == spec.default, name
+    with pytest.raises(CalbioInputError, match=r"--context-dim \(context_dim\) must be an integer"):
+        ContextCAL(context_dim=0).check_params()
+    with pytest.raises(CalbioInputError, match=r"--calibration-fraction \(calibration_fraction\)"):
+        ContextCAL(calibration_fraction=1.5).check_params()
+    ContextCAL(calibration="none", calibration_fraction=1.5).check_params()  # unused: accepted
