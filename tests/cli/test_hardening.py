@@ -352,8 +352,7 @@ def test_unwritable_out_refused_before_training(files, tmp_path, cli, monkeypatc
 
 
 def test_api_raises_the_cli_text() -> None:
-    from calbio.core.options import check_training
-    from calbio.models.cal.config import get_preset
+    from calbio.models.cal.config import check_training, get_preset
 
     for field, value in (("lr", -1.0), ("lr", math.nan), ("threads", -3), ("score", "bogus")):
         with pytest.raises(ValueError) as api:

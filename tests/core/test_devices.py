@@ -50,7 +50,7 @@ def test_resolve_device_auto_and_explicit(monkeypatch) -> None:
         ("device", "cpu:1", "device must be one of"),
         ("precision", "fp16", "precision must be one of"),
         ("strategy", "fsdp", "strategy must be one of"),
-        ("devices", 0, "devices must be >= 1"),
+        ("devices", 0, "devices must be an integer >= 1"),  # the one voice of core.options
         ("devices", 2, "needs strategy 'ddp'"),
     ],
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import inspect
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from calbio.core.errors import CalbioInputError
+from calbio.core.options import EVALUATION_SPECS, OptionSpec, Rule, check_options
 from calbio.core.seeds import DEFAULT_SEED
+from calbio.models.cal.config import CAL_SPECS
 
 if TYPE_CHECKING:  # pandas/torch load on first use, not when the CLI starts
     from calbio.data.types import Embeddings, Pairs
@@ -47,43 +49,42 @@ Preset = Annotated[
         "(the paper's exact recipe: h=1024, 100 epochs)"
     ),
 ]
-Epochs = Annotated[int | None, typer.Option(help="Override the preset's epochs")]
-Negatives = Annotated[str | None, typer.Option(help="in-batch | random | degree")]
-Seed = Annotated[int, typer.Option(help="Random seed (splits, initialisation, batches)")]
-Pca = Annotated[int | None, typer.Option(help="PCA to K dimensions before L2 normalisation")]
-Hidden = Annotated[int | None, typer.Option(help="Hidden width h of the residual MLP")]
-BatchSize = Annotated[int | None, typer.Option(help="Pairs per batch")]
-Lr = Annotated[float | None, typer.Option(help="AdamW learning rate")]
-MaskFN = Annotated[bool, typer.Option(help="Mask known positives among in-batch negatives")]
-BothOrient = Annotated[bool, typer.Option(help="Feed each pair in both orientations")]
-Score = Annotated[str | None, typer.Option(help="half | both | cosine | blend")]
-BlendLambda = Annotated[float | None, typer.Option(help="Weight of the learned score in 'blend'")]
-ValidationFraction = Annotated[
-    float | None,
-    typer.Option(help="Carve this fraction of the training pairs out for validation loss"),
-]
-Patience = Annotated[
-    int | None,
-    typer.Option(
-        help="Early stopping: epochs without validation improvement (needs --validation-fraction)"
-    ),
-]
-Threads = Annotated[int | None, typer.Option(help="torch CPU threads")]
-Device = Annotated[
-    str | None, typer.Option(help="auto | cpu | cuda | mps (auto: CUDA when present); default cpu")
-]
-Precision = Annotated[
-    str | None, typer.Option(help="fp32 | bf16 (bf16 autocast on accelerators only)")
-]
-Devices = Annotated[int | None, typer.Option(help="Data-parallel processes (with --strategy ddp)")]
-Strategy = Annotated[str | None, typer.Option(help="auto (one process) | ddp (data parallel)")]
-MinMapped = Annotated[
-    float | None,
-    typer.Option(
-        help="Strict rule: smallest fraction of pairs that must map onto the table. Default: "
-        "refuse only when the pairs touch under 5% (or under 20) of the embedding's entities"
-    ),
-]
+
+
+def spec_option(spec: OptionSpec, help: str | None = None) -> Any:
+    """The typer option of a spec: ``Annotated[type, typer.Option(help=...)]``.
+
+    Unset (``None``) unless the spec has a ``cli_default``; a ``bool`` is an on/off flag.
+    """
+    kind: Any = spec.type if spec.cli_default is not None else spec.type | None
+    return Annotated[kind, typer.Option(help=help or spec.help)]
+
+
+def spec_options(specs: dict[str, OptionSpec]) -> dict[str, tuple[Any, Any]]:
+    """``name -> (typer annotation, default)`` for every spec offered on the command line."""
+    return {n: (spec_option(s), s.cli_default) for n, s in specs.items() if s.cli}
+
+
+# Evaluation options, generated from calbio.core.options.EVALUATION_SPECS (defaults there too).
+MinMapped = spec_option(EVALUATION_SPECS["min_mapped"])
+TestFraction = spec_option(EVALUATION_SPECS["test_fraction"])
+CbThreshold = spec_option(EVALUATION_SPECS["cb_threshold"])
+NBoot = spec_option(EVALUATION_SPECS["n_boot"])
+RankSample = spec_option(EVALUATION_SPECS["rank_sample"])
+NegativeRatio = spec_option(EVALUATION_SPECS["negative_ratio"])
+
+
+# Training options other commands take alone (e.g. `calbio speed --threads`).
+Seed = spec_option(CAL_SPECS["seed"])
+Epochs = spec_option(CAL_SPECS["epochs"])
+Threads = spec_option(CAL_SPECS["threads"])
+
+
+def eval_default(name: str) -> Any:
+    """The default of an evaluation option (the Python API's)."""
+    return EVALUATION_SPECS[name].default
+
+
 IdTables = Annotated[
     Path | None,
     typer.Option(
@@ -172,20 +173,19 @@ def report_pair_drops(pairs: Pairs) -> None:
         err_console.print(f"warning: {w}", markup=False, highlight=False, soft_wrap=True)
 
 
-def train_overrides(**kw: Any) -> dict[str, Any]:
-    """Training overrides from CLI options: drop unset values and False flags."""
+def train_overrides(
+    specs: Mapping[str, OptionSpec] | None = None,
+    rules: Iterable[Rule] | None = None,
+    **kw: Any,
+) -> dict[str, Any]:
+    """Training overrides from CLI options: drop unset values and False flags, then check them
+    (by default CAL_SPECS and TRAIN_RULES: the same checks and texts as the Python API)."""
+    from calbio.models.cal.config import TRAIN_RULES
+
     out = {k: v for k, v in kw.items() if v is not None and v is not False}
-    if out.get("patience") is not None:
-        if out["patience"] < 1:
-            raise CalbioInputError(f"--patience must be at least 1, got {out['patience']}")
-        if not out.get("validation_fraction"):
-            raise CalbioInputError(
-                "--patience needs --validation-fraction (e.g. 0.1): early stopping watches the "
-                "loss on validation pairs carved out of the training pairs"
-            )
-    vf = out.get("validation_fraction")
-    if vf is not None and not 0.0 <= vf < 1.0:
-        raise CalbioInputError(f"--validation-fraction must be in [0, 1), got {vf}")
+    check_options(
+        CAL_SPECS if specs is None else specs, out, TRAIN_RULES if rules is None else rules
+    )
     return out
 
 
@@ -203,26 +203,11 @@ INPUT_OPTIONS: dict[str, tuple[Any, Any]] = {
     "min_mapped": (MinMapped, None),
     "id_tables": (IdTables, None),
 }
+# The training options, generated from the CAL specs (models.cal.config.CAL_SPECS): one
+# typer option per spec offered on the CLI, with its help; None leaves the preset's value.
 TRAIN_OPTIONS: dict[str, tuple[Any, Any]] = {
     "preset": (Preset, DEFAULT_PRESET),
-    "seed": (Seed, DEFAULT_SEED),
-    "epochs": (Epochs, None),
-    "negatives": (Negatives, None),
-    "pca": (Pca, None),
-    "hidden": (Hidden, None),
-    "batch_size": (BatchSize, None),
-    "lr": (Lr, None),
-    "mask_false_negatives": (MaskFN, False),
-    "both_orientations": (BothOrient, False),
-    "score": (Score, None),
-    "blend_lambda": (BlendLambda, None),
-    "validation_fraction": (ValidationFraction, None),
-    "patience": (Patience, None),
-    "threads": (Threads, None),
-    "device": (Device, None),
-    "precision": (Precision, None),
-    "devices": (Devices, None),
-    "strategy": (Strategy, None),
+    **spec_options(CAL_SPECS),
 }
 
 
@@ -292,14 +277,18 @@ class TrainingOptions:
     overrides: dict[str, Any] = field(default_factory=dict)
 
 
-def validate_shared(inputs: InputOptions, training: TrainingOptions) -> None:
+def validate_shared(
+    inputs: InputOptions,
+    training: TrainingOptions,
+    specs: Mapping[str, OptionSpec] | None = None,
+    rules: Iterable[Rule] | None = None,
+) -> None:
     """Check the shared options before any work (same checks as the Python API)."""
-    from calbio.core.options import check_int, check_min_mapped, check_training
+    from calbio.core.options import check_min_mapped
     from calbio.models.cal.config import get_preset
 
     check_min_mapped(inputs.min_mapped)
-    check_int("seed", training.seed, 0)
-    check_training(training.overrides)
+    train_overrides(specs, rules, seed=training.seed, **training.overrides)
     try:
         get_preset(training.preset)
     except ValueError as exc:
@@ -312,16 +301,25 @@ def with_shared_options(
     train: tuple[str, ...] | None = None,
     inputs: tuple[str, ...] | None = None,
     defaults: dict[str, Any] | None = None,
+    specs: Mapping[str, OptionSpec] | None = None,
+    rules: Iterable[Rule] | None = None,
 ) -> Any:
     """Give a command the shared input and training options, passed as ``inputs``/``training``.
 
     ``train`` / ``inputs`` name a subset of TRAIN_OPTIONS / INPUT_OPTIONS (default: all);
     ``defaults`` changes a default (e.g. ``{"min_mapped": 0.1}``). Commands pass
     ``inputs.id_resolver`` (from ``--id-tables`` / $CALBIO_ID_TABLES) as ``id_tables=``.
+    ``specs`` / ``rules``: the training option specs (default: CAL_SPECS, TRAIN_RULES); every
+    spec offered on the CLI becomes an option, checked by its spec before the command runs.
     """
-    train_names = tuple(TRAIN_OPTIONS) if train is None else train
+    train_table = (
+        TRAIN_OPTIONS
+        if specs is None
+        else {"preset": (Preset, DEFAULT_PRESET), **spec_options(specs)}
+    )
+    train_names = tuple(train_table) if train is None else train
     input_names = tuple(INPUT_OPTIONS) if inputs is None else inputs
-    table = {**TRAIN_OPTIONS, **INPUT_OPTIONS}
+    table = {**train_table, **INPUT_OPTIONS}
     chosen = {
         n: (table[n][0], (defaults or {}).get(n, table[n][1])) for n in (*train_names, *input_names)
     }
@@ -339,8 +337,9 @@ def with_shared_options(
             given_inputs = InputOptions(**{k: kwargs.pop(k) for k in input_names})
             train_values = {k: kwargs.pop(k) for k in train_names}
             head = {k: train_values.pop(k) for k in ("preset", "seed") if k in train_values}
-            training = TrainingOptions(**head, overrides=train_overrides(**train_values))
-            validate_shared(given_inputs, training)
+            overrides = {k: v for k, v in train_values.items() if v is not None and v is not False}
+            training = TrainingOptions(**head, overrides=overrides)
+            validate_shared(given_inputs, training, specs, rules)
             return func(**kwargs, inputs=given_inputs, training=training)
 
         params = own + extra

@@ -14,6 +14,7 @@ import typer
 from calbio.cli import common as c
 from calbio.cli.app import app, console, err_console
 from calbio.core.errors import CalbioInputError
+from calbio.models.context.config import CONTEXT_SPECS
 
 if TYPE_CHECKING:
     from calbio.data.context import ContextEmbeddings, ContextPairs
@@ -36,8 +37,9 @@ PairContextCol = Annotated[
     str | None,
     typer.Option(help="Column of the pairs file naming each pair's context (else context-free)"),
 ]
-Calibration = Annotated[str, typer.Option(help="isotonic | platt | none")]
-ContextDim = Annotated[int, typer.Option(help="Width of the learned context vector")]
+# generated from the context model's specs (calbio.models.context.config)
+Calibration = c.spec_option(CONTEXT_SPECS["calibration"])
+ContextDim = c.spec_option(CONTEXT_SPECS["context_dim"])
 
 
 @dataclass(frozen=True)
@@ -51,8 +53,8 @@ class ContextOptions:
     label_column: str | None = None
     covariate: list[str] | None = None
     pair_context_column: str | None = None
-    calibration: str = "isotonic"
-    context_dim: int = 16
+    calibration: str = CONTEXT_SPECS["calibration"].cli_default
+    context_dim: int = CONTEXT_SPECS["context_dim"].cli_default
 
     def read(self, inputs: c.InputOptions) -> tuple[ContextEmbeddings, ContextPairs]:
         """The entity x context table and the (context) pairs."""
@@ -176,8 +178,8 @@ def context_evaluate(
         "context"
     ),
     k_shot: Annotated[int, typer.Option(help="Labelled pairs for few-shot LOCO adaptation")] = 20,
-    test_fraction: Annotated[float, typer.Option(help="Held-out fraction of pairs")] = 0.3,
-    n_boot: Annotated[int, typer.Option(help="Bootstrap resamples for AUC CIs")] = 200,
+    test_fraction: c.TestFraction = c.eval_default("test_fraction"),
+    n_boot: c.NBoot = 200,  # the context evaluation's own default (many contexts, each with CIs)
     force: c.Force = False,
     *,
     inputs: c.InputOptions,

@@ -94,16 +94,10 @@ def evaluate(
     validate_with: Annotated[
         list[Path] | None, typer.Option(help="Independent pairs file to validate on (repeatable)")
     ] = None,
-    test_fraction: Annotated[float, typer.Option(help="Held-out fraction of pairs/entities")] = 0.3,
-    cb_threshold: Annotated[float, typer.Option(help="Cross-boundary: |cosine| below this")] = 0.2,
-    n_boot: Annotated[int, typer.Option(help="Bootstrap resamples for AUC CIs")] = 1000,
-    rank_sample: Annotated[
-        int | None,
-        typer.Option(
-            help="Rank a seeded sample of N held-out (query, partner) pairs per set instead of all "
-            "(genome scale; the MRR CI is reported) [default: all]"
-        ),
-    ] = None,
+    test_fraction: c.TestFraction = c.eval_default("test_fraction"),
+    cb_threshold: c.CbThreshold = c.eval_default("cb_threshold"),
+    n_boot: c.NBoot = c.eval_default("n_boot"),
+    rank_sample: c.RankSample = None,
     model: Annotated[
         list[str] | None,
         typer.Option(
@@ -129,7 +123,12 @@ def evaluate(
         raise CalbioInputError(f"--protocol must be one of {', '.join(PROTOCOLS)}")
     names = model or [c.DEFAULT_MODEL]
     chosen = [] if names == ["none"] else list(build_models(names, training, seeded=False).values())
-    check_evaluation(test_fraction=test_fraction, n_boot=n_boot, cb_threshold=cb_threshold)
+    check_evaluation(
+        test_fraction=test_fraction,
+        n_boot=n_boot,
+        cb_threshold=cb_threshold,
+        rank_sample=rank_sample,
+    )
     sources = [*inputs.paths(embeddings, pairs), *(validate_with or [])]
     check_output(out, force, inputs=sources, kind="dir")
     emb = inputs.embeddings(embeddings)

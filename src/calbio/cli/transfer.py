@@ -28,12 +28,9 @@ def transfer(
             "the shortcuts alone [default: " + c.DEFAULT_MODEL + "]"
         ),
     ] = None,
-    n_boot: Annotated[int, typer.Option(help="Bootstrap resamples for the CIs")] = 1000,
-    rank_sample: Annotated[
-        int | None,
-        typer.Option(help="Rank a seeded sample of N (query, partner) pairs per cell [all]"),
-    ] = None,
-    negative_ratio: Annotated[int, typer.Option(help="Negatives per positive pair")] = 5,
+    n_boot: c.NBoot = c.eval_default("n_boot"),
+    rank_sample: c.RankSample = None,
+    negative_ratio: c.NegativeRatio = c.eval_default("negative_ratio"),
     heldout: Annotated[
         bool, typer.Option(help="Also evaluate each file on a held-out edge split (diagonal)")
     ] = True,

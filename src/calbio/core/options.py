@@ -7,12 +7,15 @@ Messages name the option both ways (``--test-fraction (test_fraction)``).
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from calbio.core.errors import CalbioInputError
+from calbio.core.seeds import DEFAULT_SEED
 
 # The valid choices of the training options (TrainConfig re-exports them).
 NEGATIVE_MODES: tuple[str, ...] = ("in-batch", "random", "degree")
@@ -92,38 +95,167 @@ def check_choice(name: str, value: Any, choices: Iterable[str], *, optional: boo
     return value
 
 
-# name -> check, for the TrainConfig fields a user sets (CLI overrides, TOML [training], API)
-def _training_checks() -> dict[str, Any]:
-    return {
-        "hidden": lambda v: check_int("hidden", v, 1),
-        "depth": lambda v: check_int("depth", v, 0),
-        "tau": lambda v: check_positive("tau", v),
-        "batch_size": lambda v: check_int("batch_size", v, 2),
-        "epochs": lambda v: check_int("epochs", v, 1),
-        "lr": lambda v: check_positive("lr", v),
-        "weight_decay": lambda v: check_non_negative("weight_decay", v),
-        "schedule": lambda v: check_choice("schedule", v, ("cosine", "onecycle", "constant")),
-        "negatives": lambda v: check_choice("negatives", v, NEGATIVE_MODES),
-        "n_negatives": lambda v: check_int("n_negatives", v, 1, optional=True),
-        "degree_power": lambda v: check_non_negative("degree_power", v),
-        "validation_fraction": lambda v: check_fraction("validation_fraction", v, low_open=False),
-        "patience": lambda v: check_int("patience", v, 1, optional=True),
-        "score": lambda v: check_choice("score", v, SCORE_KINDS),
-        "blend_lambda": lambda v: check_fraction(
-            "blend_lambda", v, low_open=False, high_open=False
+# --------------------------------------------------------------------------- one spec per option
+Check = Callable[[str, Any], Any]
+
+
+def at_least(minimum: int) -> Check:
+    """Check: an integer >= ``minimum``."""
+    return functools.partial(check_int, minimum=minimum)
+
+
+def positive() -> Check:
+    """Check: a finite number > 0."""
+    return check_positive
+
+
+def non_negative() -> Check:
+    """Check: a finite number >= 0."""
+    return check_non_negative
+
+
+def fraction(*, low_open: bool = True, high_open: bool = True) -> Check:
+    """Check: a number in the unit interval, each end open or closed."""
+    return functools.partial(check_fraction, low_open=low_open, high_open=high_open)
+
+
+def one_of(choices: Iterable[str]) -> Check:
+    """Check: one of ``choices``."""
+    return functools.partial(check_choice, choices=tuple(choices))
+
+
+def check_device(name: str, value: Any) -> Any:
+    """``--device``: auto | cpu | cuda | cuda:N | mps."""
+    base = value.split(":", 1)[0] if isinstance(value, str) else None
+    if base not in DEVICES or (":" in value and base != "cuda"):
+        raise CalbioInputError(
+            f"{_label(name)} must be one of {', '.join(DEVICES)} (or cuda:N), got {value!r}"
+        )
+    return value
+
+
+@dataclass(frozen=True)
+class OptionSpec:
+    """One option, declared once: its name, type, default, check and help text.
+
+    ``optional``: ``None`` is a valid value (unset). ``cli``: offered on the command line, where
+    ``cli_default`` is its default (``None``: take the preset's or the API's value) and a
+    ``bool`` option is an on/off flag. The CLI options, the API checks and the overrides are
+    all generated from these.
+    """
+
+    name: str
+    type: type
+    default: Any
+    help: str
+    check: Check | None = None
+    optional: bool = False
+    cli: bool = True
+    cli_default: Any = None
+
+    @property
+    def flag(self) -> str:
+        """The command-line flag, ``--test-fraction``."""
+        return "--" + self.name.replace("_", "-")
+
+    @property
+    def label(self) -> str:
+        """The option named both ways, ``--test-fraction (test_fraction)``."""
+        return _label(self.name)
+
+    def validate(self, value: Any) -> Any:
+        """Raise :class:`CalbioInputError` naming the option unless ``value`` is valid."""
+        if value is None and self.optional:
+            return value
+        if self.check is not None:
+            self.check(self.name, value)
+        return value
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A rule across options (``broken(values)`` is True when violated), declared once."""
+
+    names: tuple[str, ...]
+    broken: Callable[[Mapping[str, Any]], bool]
+    message: str
+
+    def check(self, values: Mapping[str, Any]) -> None:
+        """Raise :class:`CalbioInputError` with the rule's message when ``values`` break it."""
+        if self.broken(values):
+            raise CalbioInputError(self.message)
+
+
+def spec_table(specs: Iterable[OptionSpec]) -> dict[str, OptionSpec]:
+    """``name -> spec``; a name declared twice is a programming error."""
+    table: dict[str, OptionSpec] = {}
+    for spec in specs:
+        if spec.name in table:
+            raise ValueError(f"option {spec.name!r} is declared twice")
+        table[spec.name] = spec
+    return table
+
+
+def check_options(
+    specs: Mapping[str, OptionSpec],
+    values: Mapping[str, Any],
+    rules: Iterable[Rule] = (),
+    *,
+    skip_unset: bool = True,
+) -> None:
+    """Check every value that has a spec (``None`` skipped when ``skip_unset``), then the rules.
+
+    The rules see the values over the specs' defaults (an option not given has its default).
+    """
+    for name, value in values.items():
+        spec = specs.get(name)
+        if spec is not None and not (skip_unset and value is None):
+            spec.validate(value)
+    given = {k: v for k, v in values.items() if v is not None}
+    merged = {**{n: s.default for n, s in specs.items()}, **given}
+    for rule in rules:
+        rule.check(merged)
+
+
+# Evaluation options (evaluate, transfer, context-evaluate, experiment runner): declared once.
+EVALUATION_SPECS: dict[str, OptionSpec] = spec_table(
+    [
+        OptionSpec("test_fraction", float, 0.3, "Held-out fraction of pairs/entities", fraction()),
+        OptionSpec("n_boot", int, 1000, "Bootstrap resamples for the CIs", at_least(1)),
+        OptionSpec(
+            "cb_threshold",
+            float,
+            0.2,
+            "Cross-boundary: |cosine| below this",
+            fraction(low_open=True, high_open=False),
         ),
-        "pca": lambda v: check_int("pca", v, 1, optional=True),
-        "seed": lambda v: check_int("seed", v, 0),
-        "threads": lambda v: check_int("threads", v, 1, optional=True),
-    }
-
-
-def check_training(options: Mapping[str, Any]) -> None:
-    """Validate training options (TrainConfig fields); unset (``None``) values are skipped."""
-    checks = _training_checks()
-    for name, value in options.items():
-        if value is not None and name in checks:
-            checks[name](value)
+        OptionSpec(
+            "min_mapped",
+            float,
+            None,
+            "Strict rule: smallest fraction of pairs that must map onto the table. Default: "
+            "refuse only when the pairs touch under 5% (or under 20) of the embedding's entities",
+            fraction(low_open=False, high_open=False),
+            optional=True,
+        ),
+        OptionSpec(
+            "rank_sample",
+            int,
+            None,
+            "Rank a seeded sample of N held-out (query, partner) pairs per set instead of all "
+            "(genome scale; the MRR CI is reported) [default: all]",
+            at_least(1),
+            optional=True,
+        ),
+        OptionSpec("negative_ratio", int, 5, "Negatives per positive pair", at_least(1)),
+        OptionSpec(
+            "max_negatives", int, 50_000, "Most negatives per pair set", at_least(1), cli=False
+        ),
+        OptionSpec(
+            "seed", int, DEFAULT_SEED, "Random seed (splits, initialisation, batches)", at_least(0)
+        ),
+    ]
+)
 
 
 def check_score_kind(kind: str | None) -> str | None:
@@ -138,38 +270,36 @@ def check_top(top: Any) -> int:
 
 def check_min_mapped(value: Any) -> float | None:
     """``--min-mapped``: a fraction in [0, 1], or unset (the embedding-coverage rule)."""
-    if value is None:
-        return None
-    return check_fraction("min_mapped", value, low_open=False, high_open=False)
+    return EVALUATION_SPECS["min_mapped"].validate(value)
 
 
-def check_evaluation(
-    *,
-    test_fraction: Any = None,
-    n_boot: Any = None,
-    cb_threshold: Any = None,
-    min_mapped: Any = None,
-) -> None:
-    """Validate evaluation options (unset values are skipped)."""
-    if test_fraction is not None:
-        check_fraction("test_fraction", test_fraction)
-    if n_boot is not None:
-        check_int("n_boot", n_boot, 1)
-    if cb_threshold is not None:
-        check_fraction("cb_threshold", cb_threshold, low_open=True, high_open=False)
-    if min_mapped is not None:
-        check_min_mapped(min_mapped)
+def check_evaluation(**options: Any) -> None:
+    """Validate evaluation options (:data:`EVALUATION_SPECS`; unset values are skipped)."""
+    unknown = sorted(set(options) - set(EVALUATION_SPECS))
+    if unknown:
+        raise TypeError(f"not evaluation options: {', '.join(unknown)}")
+    check_options(EVALUATION_SPECS, options)
 
 
 __all__ = [
+    "EVALUATION_SPECS",
+    "OptionSpec",
+    "Rule",
+    "at_least",
     "check_choice",
+    "check_device",
     "check_evaluation",
     "check_fraction",
     "check_int",
     "check_min_mapped",
     "check_non_negative",
+    "check_options",
     "check_positive",
     "check_score_kind",
     "check_top",
-    "check_training",
+    "fraction",
+    "non_negative",
+    "one_of",
+    "positive",
+    "spec_table",
 ]

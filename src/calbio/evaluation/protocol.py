@@ -253,6 +253,30 @@ def _check_inputs(
         check_int("rank_sample", rank_sample, 1)
 
 
+def check_models(chosen: dict[str, Any]) -> None:
+    """Validate every chosen model's parameters (those with a ``check_params``), reading nothing."""
+    for inst in chosen.values():
+        check = getattr(inst, "check_params", None)
+        if callable(check):
+            check()
+
+
+def _check_run(
+    seed: Any,
+    negative_ratio: Any,
+    max_negatives: Any,
+    model: Any,
+    model_kwargs: dict[str, Any] | None,
+    options: dict[str, Any],
+) -> None:
+    """The seed, the negatives and every model option: checked before any input is read."""
+    from calbio.core.options import check_evaluation
+
+    check_evaluation(seed=seed, negative_ratio=negative_ratio, max_negatives=max_negatives)
+    probe = instantiate_models(_as_model_list(model), model_kwargs, options, notify=False)
+    check_models(probe)
+
+
 def _split(
     embeddings: Any,
     pairs: Any,
@@ -309,6 +333,12 @@ def evaluate(
 
     timer, t0 = Timer(), time.perf_counter()
     _check_inputs(protocol, test_fraction, n_boot, cb_threshold, min_mapped, rank_sample)
+    given = {
+        "random_state": seed,
+        **train_options,
+        **({} if preset is None else {"preset": preset}),
+    }
+    _check_run(seed, negative_ratio, max_negatives, model, model_kwargs, given)
     id_tables = id_resolver(id_tables)
     n_before = len(id_tables.mappings)  # a resolver passed in may have mapped other files
     with timer("split"):

@@ -30,6 +30,7 @@ from calbio.evaluation.pairsets import novel_pairs, novel_pairsets, stable_seed
 from calbio.evaluation.protocol import (
     ModelLike,
     _as_model_list,
+    check_models,
     evaluate,
     fit_all,
     instantiate_models,
@@ -329,6 +330,7 @@ def transfer(
     specs = _as_model_list(model)
     options = {"random_state": seed, **train_options, **({"preset": preset} if preset else {})}
     probe = instantiate_models(specs, None, options)  # unknown models or options fail here
+    check_models(probe)  # and every model option (device, seed...), before any file is read
     emb, files, mapped, loaded = _prepare(embeddings, pairs_list, names, min_mapped, id_tables)
     acc = _Accumulator(emb, files, mapped, cfg, timer)
     for i, train in enumerate(files):
@@ -350,12 +352,9 @@ def transfer(
 
 
 def _check_settings(cfg: dict[str, Any], min_mapped: float | None) -> None:
-    from calbio.core.options import check_evaluation, check_int
+    from calbio.core.options import check_evaluation
 
-    check_evaluation(n_boot=cfg["n_boot"], cb_threshold=cfg["cb_threshold"], min_mapped=min_mapped)
-    for opt, lo in (("seed", 0), ("negative_ratio", 1), ("rank_sample", 1), ("max_negatives", 1)):
-        if cfg[opt] is not None:
-            check_int(opt, cfg[opt], lo)
+    check_evaluation(**cfg, min_mapped=min_mapped)
 
 
 @dataclass

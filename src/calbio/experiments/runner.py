@@ -52,9 +52,9 @@ from calbio.core.io import (
     write_json_atomic,
     write_text_atomic,
 )
-from calbio.core.options import check_evaluation, check_training
+from calbio.core.options import check_evaluation
 from calbio.data.types import Embeddings, Pairs
-from calbio.models.cal.config import get_preset
+from calbio.models.cal.config import check_training, get_preset
 from calbio.report.tables import tables_markdown
 
 STEP_KINDS = ("doctor", "evaluate", "ablate", "sweep", "degree")

@@ -3,73 +3,212 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 # the valid choices live with their checks in calbio.core.options
-from calbio.core.options import DEVICES, NEGATIVE_MODES, PRECISIONS, SCORE_KINDS, STRATEGIES
+from calbio.core.options import (
+    NEGATIVE_MODES,
+    PRECISIONS,
+    SCORE_KINDS,
+    STRATEGIES,
+    OptionSpec,
+    Rule,
+    at_least,
+    check_device,
+    check_options,
+    fraction,
+    non_negative,
+    one_of,
+    positive,
+    spec_table,
+)
 from calbio.core.seeds import DEFAULT_SEED
+
+SCHEDULES: tuple[str, ...] = ("cosine", "onecycle", "constant")
+S = OptionSpec
+
+# Every knob of a CAL training run, declared once: default (the paper's recipe), check and help.
+# TrainConfig's fields are generated from these; the CLI options (calbio.cli.common), the API
+# checks (TrainConfig, check_training) and the estimators' parameters all read them.
+CAL_SPECS: dict[str, OptionSpec] = spec_table(
+    [
+        S("hidden", int, 1024, "Hidden width h of the residual MLP", at_least(1)),
+        S(
+            "depth",
+            int,
+            3,
+            "Linear-LayerNorm-GELU blocks before the output layer",
+            at_least(0),
+            cli=False,
+        ),
+        S("tau", float, 0.05, "InfoNCE temperature", positive(), cli=False),
+        S("batch_size", int, 512, "Pairs per batch", at_least(2)),
+        S("epochs", int, 100, "Override the preset's epochs", at_least(1)),
+        S("lr", float, 3e-4, "AdamW learning rate", positive()),
+        S("weight_decay", float, 1e-4, "AdamW weight decay", non_negative(), cli=False),
+        S(
+            "schedule",
+            str,
+            "cosine",
+            "cosine (annealed over the epochs) | onecycle | constant",
+            one_of(SCHEDULES),
+            cli=False,
+        ),
+        S("negatives", str, "in-batch", "in-batch | random | degree", one_of(NEGATIVE_MODES)),
+        S(
+            "n_negatives",
+            int,
+            None,
+            "Sampled negatives per batch (random/degree; default: the batch size)",
+            at_least(1),
+            optional=True,
+            cli=False,
+        ),
+        S(
+            "degree_power",
+            float,
+            1.0,
+            "Degree negatives drawn proportional to degree**power",
+            non_negative(),
+            cli=False,
+        ),
+        S(
+            "mask_false_negatives",
+            bool,
+            False,
+            "Mask known positives among in-batch negatives",
+            cli_default=False,
+        ),
+        S(
+            "both_orientations",
+            bool,
+            False,
+            "Feed each pair in both orientations",
+            cli_default=False,
+        ),
+        S("drop_last", bool, False, "Drop the last incomplete batch", cli=False),
+        S(
+            "validation_fraction",
+            float,
+            0.0,
+            "Carve this fraction of the training pairs out for validation loss",
+            fraction(low_open=False),
+        ),
+        S(
+            "patience",
+            int,
+            None,
+            "Early stopping: epochs without validation improvement (needs --validation-fraction)",
+            at_least(1),
+            optional=True,
+        ),
+        S("score", str, "half", "half | both | cosine | blend", one_of(SCORE_KINDS)),
+        S(
+            "blend_lambda",
+            float,
+            0.5,
+            "Weight of the learned score in 'blend'",
+            fraction(low_open=False, high_open=False),
+        ),
+        S(
+            "pca",
+            int,
+            None,
+            "PCA to K dimensions before L2 normalisation",
+            at_least(1),
+            optional=True,
+        ),
+        S(
+            "seed",
+            int,
+            DEFAULT_SEED,
+            "Random seed (splits, initialisation, batches)",
+            at_least(0),
+            cli_default=DEFAULT_SEED,
+        ),
+        S("threads", int, None, "torch CPU threads", at_least(1), optional=True),
+        S(
+            "device",
+            str,
+            "cpu",
+            "auto | cpu | cuda | mps (auto: CUDA when present); default cpu",
+            check_device,
+        ),
+        S(
+            "precision",
+            str,
+            "fp32",
+            "fp32 | bf16 (bf16 autocast on accelerators only)",
+            one_of(PRECISIONS),
+        ),
+        S("devices", int, 1, "Data-parallel processes (with --strategy ddp)", at_least(1)),
+        S("strategy", str, "auto", "auto (one process) | ddp (data parallel)", one_of(STRATEGIES)),
+    ]
+)
+
+# Rules across training options, declared once (the CLI and the API raise the same text).
+TRAIN_RULES: tuple[Rule, ...] = (
+    Rule(
+        ("patience", "validation_fraction"),
+        lambda v: v.get("patience") is not None and not v.get("validation_fraction"),
+        "--patience needs --validation-fraction (e.g. 0.1): early stopping watches the loss on "
+        "validation pairs carved out of the training pairs",
+    ),
+    Rule(
+        ("devices", "strategy"),
+        lambda v: (v.get("devices") or 1) > 1 and v.get("strategy") != "ddp",
+        "--devices > 1 needs strategy 'ddp' (--strategy ddp)",
+    ),
+)
+
+
+def check_training(options: Mapping[str, Any]) -> None:
+    """Validate training options (TrainConfig fields; ``None`` = unset), then the rules."""
+    check_options(CAL_SPECS, options, TRAIN_RULES)
+
+
+def _default(name: str) -> Any:
+    return CAL_SPECS[name].default
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Every knob of a CAL training run; the defaults are the paper's recipe."""
+    """Every knob of a CAL training run; the defaults are the paper's recipe.
 
-    hidden: int = 1024  # width h of the residual MLP
-    depth: int = 3  # number of Linear-LayerNorm-GELU blocks before the output layer
-    tau: float = 0.05  # InfoNCE temperature
-    batch_size: int = 512
-    epochs: int = 100
-    lr: float = 3e-4
-    weight_decay: float = 1e-4
-    schedule: str = (
-        "cosine"  # "cosine" (annealed over `epochs`, stepped per epoch), "onecycle", "constant"
-    )
-    negatives: str = "in-batch"  # in-batch | random | degree
-    n_negatives: int | None = None  # sampled negatives per batch (random/degree); None = batch_size
-    degree_power: float = 1.0  # degree negatives drawn proportional to degree**power
-    mask_false_negatives: bool = False  # never push apart a known positive sitting off-diagonal
-    both_orientations: bool = False  # feed (a, b) and (b, a)
-    drop_last: bool = False
-    validation_fraction: float = (
-        0.0  # carve a validation split from training pairs (early stopping)
-    )
-    patience: int | None = None  # epochs without validation improvement before stopping
-    score: str = "half"  # how pairs are scored after training
-    blend_lambda: float = 0.5  # weight of the learned score in "blend"
-    pca: int | None = None  # PCA to k dimensions before L2 normalisation (fitted on the table)
-    seed: int = DEFAULT_SEED
-    threads: int | None = None  # torch intra-op threads; None leaves torch's default
-    device: str = "cpu"  # auto | cpu | cuda | cuda:N | mps (auto: CUDA, then MPS, else CPU)
-    precision: str = "fp32"  # fp32 | bf16 (bf16 autocast on accelerators only)
-    devices: int = 1  # data-parallel processes on this machine (strategy "ddp")
-    strategy: str = "auto"  # auto (one process) | ddp (Lightning Fabric, gathered negatives)
+    Each field's default, check and help text are declared once, in :data:`CAL_SPECS` (same
+    names, same order: tests/models/test_cal_config.py holds them together).
+    """
+
+    hidden: int = _default("hidden")
+    depth: int = _default("depth")
+    tau: float = _default("tau")
+    batch_size: int = _default("batch_size")
+    epochs: int = _default("epochs")
+    lr: float = _default("lr")
+    weight_decay: float = _default("weight_decay")
+    schedule: str = _default("schedule")
+    negatives: str = _default("negatives")
+    n_negatives: int | None = _default("n_negatives")
+    degree_power: float = _default("degree_power")
+    mask_false_negatives: bool = _default("mask_false_negatives")
+    both_orientations: bool = _default("both_orientations")
+    drop_last: bool = _default("drop_last")
+    validation_fraction: float = _default("validation_fraction")
+    patience: int | None = _default("patience")
+    score: str = _default("score")
+    blend_lambda: float = _default("blend_lambda")
+    pca: int | None = _default("pca")
+    seed: int = _default("seed")
+    threads: int | None = _default("threads")
+    device: str = _default("device")
+    precision: str = _default("precision")
+    devices: int = _default("devices")
+    strategy: str = _default("strategy")
 
     def __post_init__(self) -> None:
-        from calbio.core.options import check_training
-
-        check_training(self.to_dict())  # the same checks and messages as the CLI
-        if self.negatives not in NEGATIVE_MODES:
-            raise ValueError(f"negatives must be one of {NEGATIVE_MODES}, got {self.negatives!r}")
-        if self.score not in SCORE_KINDS:
-            raise ValueError(f"score must be one of {SCORE_KINDS}, got {self.score!r}")
-        if self.schedule not in ("cosine", "onecycle", "constant"):
-            raise ValueError(f"unknown schedule {self.schedule!r}")
-        if not 0.0 <= self.validation_fraction < 1.0:
-            raise ValueError("validation_fraction must be in [0, 1)")
-        base = self.device.split(":", 1)[0]
-        if base not in DEVICES or (":" in self.device and base != "cuda"):
-            raise ValueError(f"device must be one of {DEVICES} (or cuda:N), got {self.device!r}")
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
-        if self.strategy not in STRATEGIES:
-            raise ValueError(f"strategy must be one of {STRATEGIES}, got {self.strategy!r}")
-        if self.devices < 1:
-            raise ValueError("devices must be >= 1")
-        if self.devices > 1 and self.strategy != "ddp":
-            raise ValueError("devices > 1 needs strategy 'ddp'")
-        if self.epochs < 1 or self.batch_size < 2 or self.hidden < 1:
-            raise ValueError("epochs >= 1, batch_size >= 2 and hidden >= 1 are required")
+        check_options(CAL_SPECS, self.to_dict(), TRAIN_RULES, skip_unset=False)
 
     def replace(self, **changes: Any) -> TrainConfig:
         """A copy with some fields changed (``None`` values are ignored)."""

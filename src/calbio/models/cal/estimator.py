@@ -3,50 +3,30 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from sklearn.decomposition import PCA
 
 from calbio.core.errors import CalbioInputError
-from calbio.data.coerce import EmbeddingsLike
+from calbio.data.coerce import EmbeddingsLike, PairsLike
 from calbio.data.types import Embeddings, MappedPairs
 from calbio.models.base import AssociationModelBase, Progress
-from calbio.models.cal.config import TrainConfig, get_preset
+from calbio.models.cal.config import CAL_SPECS, TrainConfig, get_preset
 from calbio.models.cal.module import ResidualAssociationMLP, cal_module
 from calbio.models.registry import register_model
 from calbio.scoring import l2_normalize, pair_scores, score_vectors
 from calbio.training.distributed import fit_module
 from calbio.training.trainer import TrainHistory
 
-# TrainConfig fields exposed as constructor parameters (None = the preset's value).
-TRAIN_OPTIONS: tuple[str, ...] = (
-    "hidden",
-    "depth",
-    "tau",
-    "batch_size",
-    "epochs",
-    "lr",
-    "weight_decay",
-    "schedule",
-    "negatives",
-    "n_negatives",
-    "degree_power",
-    "mask_false_negatives",
-    "both_orientations",
-    "drop_last",
-    "validation_fraction",
-    "patience",
-    "score",
-    "blend_lambda",
-    "pca",
-    "threads",
-    "device",
-    "precision",
-    "devices",
-    "strategy",
-)
+if TYPE_CHECKING:
+    from calbio.data.identifiers import IdTablesLike
+
+# TrainConfig fields exposed as constructor parameters (None = the preset's value): every
+# option of CAL_SPECS but the seed, which is ``random_state`` (tests/models/test_cal_config.py
+# checks that the constructor's parameters are exactly these).
+TRAIN_OPTIONS: tuple[str, ...] = tuple(name for name in CAL_SPECS if name != "seed")
 
 
 def store_params(estimator: Any, params: dict[str, Any]) -> None:
@@ -104,7 +84,16 @@ class CAL(AssociationModelBase):
 
     @property
     def config(self) -> TrainConfig:
-        """The resolved training recipe: the preset with this estimator's overrides."""
+        """The resolved training recipe: the preset with this estimator's overrides.
+
+        Resolved and validated once per :meth:`fit` (and on load) and kept as ``config_``;
+        before that, resolved from the parameters on each access.
+        """
+        cached = getattr(self, "config_", None)
+        return cached if cached is not None else self.resolve_config()
+
+    def resolve_config(self) -> TrainConfig:
+        """Resolve and validate the parameters into a :class:`TrainConfig` (no caching)."""
         try:
             base = get_preset(self.preset)
             return base.replace(
@@ -112,6 +101,26 @@ class CAL(AssociationModelBase):
             )
         except (ValueError, TypeError) as exc:
             raise CalbioInputError(str(exc)) from None
+
+    def check_params(self) -> None:
+        """Validate every parameter, reading no data (raises :class:`CalbioInputError`)."""
+        self.resolve_config()
+
+    def fit(
+        self,
+        embeddings: EmbeddingsLike | np.ndarray,
+        pairs: PairsLike,
+        *,
+        min_mapped: float | None = None,
+        progress: Progress = None,
+        id_tables: IdTablesLike = None,
+    ) -> CAL:
+        """Validate every option, then read, map and fit (see ``AssociationModelBase.fit``)."""
+        self.config_ = self.resolve_config()  # once per fit, before any input is read
+        super().fit(
+            embeddings, pairs, min_mapped=min_mapped, progress=progress, id_tables=id_tables
+        )
+        return self
 
     @property
     def preset_name(self) -> str:
@@ -121,7 +130,7 @@ class CAL(AssociationModelBase):
     # ------------------------------------------------------------------ fitting
     def _fit(self, emb: Embeddings, mapped: MappedPairs, progress: Progress = None) -> None:
         t0 = time.perf_counter()
-        cfg = self.config  # validates every option before any work
+        cfg = self.config  # resolved and validated at the top of fit
         self.fit_preprocessing(emb.X)
         E = self.preprocess(emb.X)
         module, history = fit_module(
@@ -244,7 +253,7 @@ class CAL(AssociationModelBase):
         return arrays, state
 
     def _set_state(self, arrays: dict[str, np.ndarray], state: dict[str, Any]) -> None:
-        cfg = self.config
+        self.config_ = cfg = self.resolve_config()
         module = ResidualAssociationMLP(int(state["dim"]), cfg.hidden, cfg.depth)
         weights = {
             k[len("module.") :]: torch.from_numpy(np.ascontiguousarray(v))

@@ -43,7 +43,12 @@ import pandas as pd
 import torch
 
 from calbio.core.errors import CalbioInputError
-from calbio.data.coerce import ContextPairsLike, as_context_mapped_pairs, as_embeddings
+from calbio.core.options import check_options
+from calbio.data.coerce import (
+    ContextPairsLike,
+    as_context_mapped_pairs,
+    as_embeddings,
+)
 from calbio.data.context import (
     ContextEmbeddings,
     ContextMappedPairs,
@@ -55,6 +60,7 @@ from calbio.data.matching import resolve_identifiers
 from calbio.models.base import AssociationModelBase
 from calbio.models.cal.config import SCORE_KINDS, TrainConfig, get_preset
 from calbio.models.cal.estimator import store_params
+from calbio.models.context.config import CONTEXT_RULES, CONTEXT_SPECS
 from calbio.models.context.module import ContextFiLMMLP
 from calbio.models.registry import register_model
 from calbio.scoring import l2_normalize, pair_scores
@@ -65,7 +71,6 @@ from calbio.training.trainer import ProgressCallback, TrainHistory, train_module
 if TYPE_CHECKING:
     from calbio.data.identifiers import IdTablesLike
 
-CALIBRATIONS = ("isotonic", "platt", "none")
 SINGLE_CONTEXT = "all"  # the context name of a plain (context-free) embedding table
 
 # Constructor parameters named like a TrainConfig field override that field of the preset
@@ -192,6 +197,10 @@ class ContextCAL(AssociationModelBase):
         """The preset's name (``"custom"`` for a TrainConfig)."""
         return self.preset if isinstance(self.preset, str) else "custom"
 
+    def check_params(self) -> None:
+        """Validate every parameter, reading no data (raises :class:`CalbioInputError`)."""
+        self._validate()
+
     def _validate(self) -> TrainConfig:
         cfg = self.config
         unsupported = {
@@ -205,16 +214,8 @@ class ContextCAL(AssociationModelBase):
                 f"the context model supports only within-context in-batch negatives and a fixed "
                 f"number of epochs; unsupported option(s): {', '.join(asked)}"
             )
-        if self.calibration not in CALIBRATIONS:
-            raise CalbioInputError(f"calibration must be one of {CALIBRATIONS}")
-        if self.calibration != "none" and not 0.0 < self.calibration_fraction < 1.0:
-            raise CalbioInputError("calibration_fraction must be in (0, 1)")
-        if int(self.calibration_negatives) < 1:
-            raise CalbioInputError("calibration_negatives must be >= 1")
-        if not 0.0 <= self.context_dropout < 1.0:
-            raise CalbioInputError("context_dropout must be in [0, 1)")
-        if int(self.context_dim) < 1:
-            raise CalbioInputError("context_dim must be >= 1")
+        own = {name: getattr(self, name) for name in CONTEXT_SPECS}
+        check_options(CONTEXT_SPECS, own, CONTEXT_RULES, skip_unset=False)
         return cfg
 
     # ------------------------------------------------------------------ inputs

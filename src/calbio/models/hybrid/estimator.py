@@ -48,6 +48,15 @@ from sklearn.metrics import roc_auc_score
 from calbio.core.errors import CalbioInputError
 from calbio.core.graph import known_keys, pair_keys
 from calbio.core.logs import logger
+from calbio.core.options import (
+    OptionSpec,
+    at_least,
+    check_options,
+    fraction,
+    non_negative,
+    one_of,
+    spec_table,
+)
 from calbio.data.types import Embeddings, MappedPairs
 from calbio.models.base import AssociationModelBase
 from calbio.models.cal.estimator import CAL, TRAIN_OPTIONS, store_params
@@ -61,7 +70,7 @@ from calbio.models.hybrid.features import (
 )
 from calbio.models.registry import register_model
 
-__all__ = ["CAL_OPTIONS", "PRIOR", "Hybrid", "fit_combiner"]
+__all__ = ["CAL_OPTIONS", "HYBRID_SPECS", "PRIOR", "Hybrid", "fit_combiner"]
 
 _COMBINERS = ("warm", "cold")
 # Prior weights (standardised features) the combiner is shrunk toward: the embedding's cosine
@@ -71,6 +80,56 @@ GATES = ("coverage", "transitivity", "none")
 # CAL options the hybrid forwards to its CAL (None = the preset's value): every training option
 # of CAL but data parallelism (the hybrid fits its CAL in one process).
 CAL_OPTIONS: tuple[str, ...] = tuple(o for o in TRAIN_OPTIONS if o not in ("devices", "strategy"))
+
+
+def _check_gnn(name: str, value: Any) -> Any:
+    if value not in (True, False, "auto"):
+        raise CalbioInputError(f"gnn must be True, False or 'auto', got {value!r}")
+    return value
+
+
+def _check_prior(name: str, value: Any) -> Any:
+    unknown = sorted(set(value or {}) - set(FEATURES))
+    if unknown:
+        raise CalbioInputError(f"prior names unknown features: {', '.join(unknown)}")
+    return value
+
+
+# The hybrid's own parameters, declared once (default, check, help); the CAL options it
+# forwards are CAL's own specs (CAL_OPTIONS). Not offered on the CLI (use a TOML experiment).
+HYBRID_SPECS: dict[str, OptionSpec] = spec_table(
+    [
+        OptionSpec("val_fraction", float, 0.1, "Share of pairs carved out", fraction(), cli=False),
+        OptionSpec(
+            "cold_fraction",
+            float,
+            0.1,
+            "Share of entities carved out cold",
+            fraction(low_open=False),
+            cli=False,
+        ),
+        OptionSpec(
+            "val_negatives", int, 5, "Negatives per validation pair", at_least(1), cli=False
+        ),
+        OptionSpec(
+            "prior_strength", float, 1.0, "Pull toward the prior", non_negative(), cli=False
+        ),
+        OptionSpec(
+            "gate", str, "coverage", "coverage | transitivity | none", one_of(GATES), cli=False
+        ),
+        OptionSpec("gate_power", float, 8.0, "Exponent of the coverage gate", cli=False),
+        OptionSpec(
+            "prior", dict, None, "Feature -> prior weight", _check_prior, optional=True, cli=False
+        ),
+        OptionSpec(
+            "gnn", object, "auto", "GraphSAGE feature: True | False | auto", _check_gnn, cli=False
+        ),
+        OptionSpec("degree_negatives", float, 0.0, "Degree-drawn share of negatives", cli=False),
+        OptionSpec("refit_cal", bool, True, "Refit CAL on every training pair", cli=False),
+        OptionSpec("dense_warm_graph", bool, True, "Dense warm-graph features", cli=False),
+        OptionSpec("cal_params", dict, None, "Any other CAL parameter", optional=True, cli=False),
+    ]
+)
 # Dense score elements per query block in score_rows (each feature is one such block).
 _ROW_BLOCK_ELEMS = 1_000_000
 
@@ -267,23 +326,10 @@ class Hybrid(AssociationModelBase):
         sage = SAGE(random_state=self.seed, threads=self.threads or 1)
         return sage.fit(emb, MappedPairs(train_idx, len(emb), {}), min_mapped=0.0)
 
-    def _check_params(self) -> None:
-        if not 0.0 < self.val_fraction < 1.0:
-            raise CalbioInputError(f"val_fraction must be in (0, 1), got {self.val_fraction}")
-        if not 0.0 <= self.cold_fraction < 1.0:
-            raise CalbioInputError(f"cold_fraction must be in [0, 1), got {self.cold_fraction}")
-        if self.val_negatives < 1:
-            raise CalbioInputError(f"val_negatives must be >= 1, got {self.val_negatives}")
-        if not self.prior_strength >= 0:
-            raise CalbioInputError(f"prior_strength must be >= 0, got {self.prior_strength}")
-        if self.gate not in GATES:
-            raise CalbioInputError(f"gate must be one of {', '.join(GATES)}, got {self.gate!r}")
-        unknown = sorted(set(self.prior or {}) - set(FEATURES))
-        if unknown:
-            raise CalbioInputError(f"prior names unknown features: {', '.join(unknown)}")
-        if self.gnn not in (True, False, "auto"):
-            raise CalbioInputError(f"gnn must be True, False or 'auto', got {self.gnn!r}")
-        self._new_cal().config  # noqa: B018 - validates the CAL options before any work
+    def check_params(self) -> None:
+        """Validate every parameter (the CAL options too) before any input is read."""
+        check_options(HYBRID_SPECS, {n: getattr(self, n) for n in HYBRID_SPECS}, skip_unset=False)
+        self._new_cal().check_params()
 
     # ------------------------------------------------------------------ fitting
     def validation_features(
@@ -405,7 +451,7 @@ class Hybrid(AssociationModelBase):
         progress: Callable[[int, int, float], None] | None = None,
     ) -> None:
         t0 = time.perf_counter()
-        self._check_params()
+        self.check_params()
         strength, self.graph_stats_ = self.effective_strength(mapped.idx, len(emb))
         self.strength_ = strength
         logger.info(
