@@ -312,7 +312,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "if missing.any():",
         "if False:",
         "identifiers differing only in case are no longer matched",
-        "tests/data/test_data_matching.py",
+        "tests/data/test_matching.py",
     ),
     M(
         "pairs_dedupe_oriented",
@@ -320,7 +320,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "key = pair_key(ca, cb, len(uniques))",
         "key = ca * len(uniques) + cb",
         "pairs file dedupe keeps (b, a) after (a, b)",
-        "tests/data/test_data_pairs.py",
+        "tests/data/test_pairs.py",
     ),
     M(
         "persistence_accepts_nonfinite",
