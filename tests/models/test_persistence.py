@@ -162,3 +162,38 @@ def test_load_as_the_wrong_class_is_refused(synthetic, tmp_path) -> None:
     path = resolve_model("cosine").fit(synthetic.embeddings, synthetic.pairs).save(tmp_path / "c")
     with pytest.raises(CalbioInputError, match="holds a Cosine, not a CAL"):
         CAL.load(path)
+
+
+# kills the mutations persistence_saves_nonfinite and persistence_accepts_nonfinite
+# (tests/mutations/run.py)
+
+
+def _cosine_model(synthetic):
+    from calbio.models.registry import resolve_model
+
+    return resolve_model("cosine").fit(synthetic.embeddings, synthetic.pairs)
+
+
+def test_save_refuses_nonfinite_weights(synthetic, tmp_path) -> None:
+    from calbio.core.errors import CalbioInputError
+
+    model = _cosine_model(synthetic)
+    model.embedding_ = model.embedding_.copy()
+    model.embedding_[3, 1] = np.inf
+    with pytest.raises(CalbioInputError, match="NaN or inf"):
+        model.save(tmp_path / "m")
+    assert not (tmp_path / "m").exists()
+
+
+def test_load_refuses_nonfinite_weights(synthetic, tmp_path) -> None:
+    from safetensors.numpy import load_file, save_file
+
+    from calbio.core.errors import CalbioInputError
+    from calbio.models.persistence import ARRAYS_FILE, load_model
+
+    out = _cosine_model(synthetic).save(tmp_path / "m")
+    arrays = load_file(str(out / ARRAYS_FILE))
+    arrays["embedding"][0, 0] = np.nan
+    save_file(arrays, str(out / ARRAYS_FILE))
+    with pytest.raises(CalbioInputError, match="NaN or inf"):
+        load_model(out)
