@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import calbio
 from calbio.core.errors import CalbioInputError
 from calbio.core.io import sha256_file
 from calbio.data.pairs import load_pairs, pairs_from_frame, pairs_from_list, parse_min_score
@@ -332,3 +333,36 @@ def test_byte_order_mark(tmp_path: Path) -> None:
     path = tmp_path / "bom.csv"
     path.write_bytes("\ufeffgene1,gene2\nA,B\n".encode())
     assert _pairs(load_pairs(path)) == [("A", "B")]
+
+
+def test_load_pairs_from_frame_list_and_pairs():
+    p = calbio.load_pairs([("A", "B"), ("B", "C"), ("B", "A")])
+    assert len(p) == 2  # the reversed duplicate is dropped, as for files
+    df = pd.DataFrame({"gene_a": ["A", "B"], "gene_b": ["B", "C"], "score": [900, 950]})
+    p2 = calbio.load_pairs(df, min_score={"score": 920})
+    assert len(p2) == 1 and p2.a[0] == "B"
+    assert calbio.load_pairs(p) is p
+    arr = np.array([["A", "B"], ["C", "D"]], dtype=object)
+    assert len(calbio.load_pairs(arr)) == 2
+    with pytest.raises(CalbioInputError, match="exactly two items"):
+        calbio.load_pairs([("A", "B", "C")])
+    with pytest.raises(CalbioInputError, match="expected a file path, DataFrame"):
+        calbio.load_pairs(3.5)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from("ABCDEFG"), st.sampled_from("ABCDEFG")), max_size=30))
+def test_load_pairs_list_matches_frame(rows):
+    """A list of tuples and the same rows as a DataFrame give the same cleaned pairs."""
+    if not rows:
+        assert len(calbio.load_pairs(rows)) == 0
+        return
+    df = pd.DataFrame(rows, columns=["a", "b"])
+    try:
+        from_frame = calbio.load_pairs(df)
+    except CalbioInputError:
+        return
+    from_list = calbio.load_pairs(rows)
+    assert sorted(zip(from_list.a, from_list.b, strict=True)) == sorted(
+        zip(from_frame.a, from_frame.b, strict=True)
+    )

@@ -206,3 +206,48 @@ def test_shipped_experiment_files_parse():
     for name in ("depmap_string.toml", "replogle_string.toml"):
         exp = load_experiment(root / name)
         assert {s["kind"] for s in exp.steps} >= {"doctor", "evaluate", "ablate", "sweep"}
+
+
+TOML = """name = "t"
+[data]
+embeddings = "${CALBIO_DATA}/embeddings/emb.csv"
+pairs = "${CALBIO_DATA:-fallback}/associations/pairs.csv"
+[training]
+preset = "fast"
+epochs = 1
+hidden = 8
+batch_size = 64
+[[steps]]
+kind = "doctor"
+"""
+
+
+def test_experiment_paths_follow_calbio_data(data_dir, tmp_path, monkeypatch):
+    exp_file = tmp_path / "exp" / "e.toml"
+    exp_file.parent.mkdir()
+    exp_file.write_text(TOML)
+    monkeypatch.setenv("CALBIO_DATA", str(data_dir))
+    exp = load_experiment(exp_file)
+    assert exp.data["embeddings"] == data_dir / "embeddings" / "emb.csv"
+    assert exp.data["pairs"] == data_dir / "associations" / "pairs.csv"
+    monkeypatch.delenv("CALBIO_DATA")
+    with pytest.raises(CalbioInputError, match=r"\$\{CALBIO_DATA\} is used .* not set"):
+        load_experiment(exp_file)
+
+
+def test_bad_data_path_writes_nothing(data_dir, tmp_path, monkeypatch):
+    exp_file = tmp_path / "e.toml"
+    exp_file.write_text(TOML.replace("emb.csv", "missing.csv"))
+    monkeypatch.setenv("CALBIO_DATA", str(data_dir))
+    out = tmp_path / "run"
+    with pytest.raises(CalbioInputError, match="embeddings = .*missing.csv"):
+        run_experiment(exp_file, out)
+    assert not out.exists()  # no config.toml, no environment.json
+
+
+def test_shipped_experiments_use_calbio_data(monkeypatch):
+    root = Path(__file__).resolve().parents[2]
+    monkeypatch.setenv("CALBIO_DATA", "/elsewhere/data")
+    exp = load_experiment(root / "experiments" / "depmap_string.toml")
+    assert str(exp.data["embeddings"]).startswith("/elsewhere/data/embeddings/")
+    assert all(str(p).startswith("/elsewhere/data/") for p in exp.data["validate_with"])
