@@ -464,3 +464,17 @@ def test_load_embeddings_from_frame_embeddings_and_h5ad_obsm(tmp_path):
     assert e.X.shape == (12, 3)
     with pytest.raises(CalbioInputError, match="expected a file path, AnnData"):
         calbio.load_embeddings(42)
+
+
+@pytest.mark.parametrize("scale", [1e-30, 1e30, 1e-20, 1e20])
+def test_extreme_norm_rows_named(scale) -> None:
+    from calbio.data.embeddings import embeddings_from_array
+
+    X = np.random.default_rng(0).normal(size=(6, 4))
+    X[2] *= scale
+    X[4] *= scale
+    with pytest.raises(CalbioInputError, match="too small or too large") as exc:
+        embeddings_from_array(X, [f"g{i}" for i in range(6)])
+    assert "g2" in str(exc.value) and "g4" in str(exc.value) and "g1 " not in str(exc.value)
+    ok = embeddings_from_array(X[[0, 1, 3, 5]] * 1e6, ["a", "b", "c", "d"])
+    assert np.isfinite(ok.X).all()

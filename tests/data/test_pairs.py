@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import calbio
+from _helpers import string_world
 from calbio.core.errors import CalbioInputError
 from calbio.core.io import sha256_file
 from calbio.data.pairs import load_pairs, pairs_from_frame, pairs_from_list, parse_min_score
@@ -366,3 +367,41 @@ def test_load_pairs_list_matches_frame(rows):
     assert sorted(zip(from_list.a, from_list.b, strict=True)) == sorted(
         zip(from_frame.a, from_frame.b, strict=True)
     )
+
+
+def test_string_losses_counted_from_raw_file(tmp_path, synthetic) -> None:
+    from calbio.data.pairs import describe_drops, load_pairs
+
+    links, info = string_world(tmp_path, synthetic, info_fraction=0.1)
+    with pytest.raises(CalbioInputError, match=r"only \d+ of 600 rows .* protein ids"):
+        load_pairs(links, protein_info=info)
+    prs = load_pairs(links, protein_info=info, min_mapped=0.0)
+    st_ = prs.stats
+    assert st_["n_rows_read"] == 600
+    lost = st_["n_rows_unmapped_protein"]
+    assert lost > 500
+    assert lost + st_["n_self_dropped"] + st_["n_duplicates_dropped"] + len(prs) == 600
+    line = describe_drops(prs)
+    assert "600 rows read" in line and f"{lost:,} with protein ids missing" in line
+    assert f"{len(prs):,} pairs kept" in line
+
+
+def test_headerless_pairs_file_keeps_its_first_pair(tmp_path, synthetic) -> None:
+    from calbio.data.pairs import load_pairs
+
+    a, b = synthetic.pairs.a[:50], synthetic.pairs.b[:50]
+    path = tmp_path / "noheader.csv"
+    path.write_text("".join(f"{x},{y}\n" for x, y in zip(a, b, strict=True)))
+    prs = load_pairs(path, known_ids=synthetic.embeddings.names)
+    assert len(prs) == 50
+    assert (prs.a[0], prs.b[0]) == (a[0], b[0])
+    assert any("looks like a pair" in w for w in prs.stats["warnings"])
+    with_header = tmp_path / "header.csv"
+    with_header.write_text("x,y\n" + path.read_text())
+    prs = load_pairs(with_header, known_ids=synthetic.embeddings.names)
+    assert len(prs) == 50 and not prs.stats["warnings"]
+    # without the table's names: a first pair whose ids recur further down is still spotted
+    body = "".join(f"{x},{y}\n" for x, y in zip(a, b, strict=True))
+    path.write_text(f"{b[3]},{a[7]}\n" + body)
+    prs = load_pairs(path)
+    assert len(prs) == 51 and (prs.a[0], prs.b[0]) == (b[3], a[7])
