@@ -7,6 +7,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import torch
 
@@ -64,6 +65,19 @@ def shared_file(shared_data: Path) -> Callable[..., Path]:
         return path
 
     return get
+
+
+@pytest.fixture()
+def data_dir(tmp_path, synthetic) -> Path:
+    """A data folder (embeddings/emb.csv, associations/pairs.csv) for ${CALBIO_DATA} paths."""
+    d = tmp_path / "somewhere" / "data"
+    (d / "embeddings").mkdir(parents=True)
+    (d / "associations").mkdir()
+    synthetic.embeddings.to_frame().to_csv(d / "embeddings" / "emb.csv")
+    pd.DataFrame({"a": synthetic.pairs.a, "b": synthetic.pairs.b}).to_csv(
+        d / "associations" / "pairs.csv", index=False
+    )
+    return d
 
 
 @pytest.fixture()

@@ -36,3 +36,14 @@ def test_every_realdata_test_skips_naming_calbio_data_when_it_points_elsewhere(t
     reasons = re.findall(r"^SKIPPED \[\d+\] \S+: (.*)$", out, re.M)
     assert reasons, out[-3000:]
     assert all("CALBIO_DATA" in r for r in reasons), reasons
+
+
+def test_shared_data_fixture_honours_calbio_data(tmp_path):
+    import subprocess
+    import sys
+
+    here = str(Path(__file__).resolve().parent)  # tests/, where conftest.py is
+    code = f"import sys; sys.path.insert(0, {here!r}); import conftest; print(conftest.SHARED)"
+    env = {"CALBIO_DATA": str(tmp_path), "PATH": "", "PYTHONPATH": ":".join(sys.path)}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert out.stdout.strip() == str(tmp_path), out.stderr[-500:]

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from calbio.models.cal.estimator import CAL
 from calbio.scoring import l2_normalize, pair_scores, score_rows
 
 
@@ -45,3 +46,15 @@ def test_rows_match_pairs(ze, kind) -> None:
 def test_unknown_kind(ze) -> None:
     with pytest.raises(ValueError):
         pair_scores(*ze, np.array([[0, 1]]), "dot")
+
+
+# kills the mutation l2_normalisation_skipped (tests/mutations/run.py)
+
+
+def test_rows_are_unit_length_for_training_and_scoring(synthetic, tiny) -> None:
+    from calbio.scoring import l2_normalize
+
+    X = np.array([[3.0, 4.0], [0.0, 0.0], [-1e-3, 0.0]])
+    np.testing.assert_allclose(l2_normalize(X), [[0.6, 0.8], [0.0, 0.0], [-1.0, 0.0]])
+    model = CAL(random_state=0, **tiny).fit(synthetic.embeddings, synthetic.pairs)
+    np.testing.assert_allclose(np.linalg.norm(model.embedding_, axis=1), 1.0, atol=1e-5)

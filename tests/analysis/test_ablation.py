@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from calbio.analysis.ablation import (
     TRANSDUCTIVE_LABEL,
     ablate,
+    failure_modes,
     prepare_heldout,
     shuffled_pairs,
     top_cosine_pairs,
 )
 from calbio.analysis.tables import fmt_ms
 from calbio.core.graph import pair_keys
+from calbio.data.embeddings import embeddings_from_array
 from calbio.data.matching import map_pairs
+from calbio.data.pairs import pairs_from_frame
 from calbio.data.synthetic import make_synthetic
 from calbio.evaluation.protocol import evaluate
 from calbio.models.graph.heuristics import training_degree
@@ -102,3 +106,43 @@ def test_unknown_condition_and_formatting(world):
     assert fmt_ms([0.5]) == "0.500"
     assert fmt_ms([0.5, 0.7]) == "0.600 ± 0.141"
     assert fmt_ms([None, float("nan")]) == "-"
+
+
+QUICK = {"hidden": 64, "epochs": 15, "batch_size": 128}
+
+
+def test_rules_from_numbers():
+    m = failure_modes(0.80, (0.76, 0.84), 0.77, shuffled_auc=0.60)
+    assert [x["flagged"] for x in m] == [True, False]  # cosine inside CAL's CI
+    m = failure_modes(0.80, (0.78, 0.82), 0.70, similarity="Tanimoto", shuffled_auc=0.79)
+    assert [x["flagged"] for x in m] == [False, True] and "Tanimoto" in m[0]["detail"]
+    m = failure_modes(0.80, None, None)
+    assert [x["flagged"] for x in m] == [None, None]
+
+
+def test_ablate_reports_failure_modes_and_tanimoto_for_fingerprints():
+    """Binary fingerprints whose pairs share bits: Tanimoto is the baseline CAL must beat."""
+    rng = np.random.default_rng(4)
+    n, d = 200, 64
+    X = (rng.random((n, d)) < 0.15).astype(np.float32)
+    names = [f"D{i}" for i in range(n)]
+    S = X @ X.T / np.maximum(X.sum(1)[:, None] + X.sum(1)[None, :] - X @ X.T, 1)
+    np.fill_diagonal(S, -1)
+    nn = np.argsort(-S, axis=1)[:, :3]
+    df = pd.DataFrame({"a": np.repeat(names, 3), "b": np.array(names)[nn.ravel()]})
+    emb = embeddings_from_array(X, names)
+    res = ablate(
+        emb,
+        map_pairs(pairs_from_frame(df), emb),
+        conditions=("full", "shuffled"),
+        threads=1,
+        **QUICK,
+    )
+    assert "tanimoto" in res["baselines"]
+    assert res["baselines"]["tanimoto"][0]["auc"] > 0.9
+    modes = {m["mode"]: m for m in res["failure_modes"]}
+    assert modes["no_latent_signal"]["flagged"] is True
+    assert "Tanimoto" in modes["no_latent_signal"]["detail"]
+    notes = " ".join(res["tables"][0]["notes"])
+    assert "'no latent signal': FLAGGED" in notes
+    assert any(r[0] == "baseline: tanimoto" for r in res["tables"][0]["rows"])

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import logging
+
 import anndata
 import numpy as np
 import pandas as pd
 import pytest
 
+import calbio
 from calbio.analysis.anndata_io import add_association_space, transform_h5ad
 from calbio.core.errors import CalbioInputError, OutputExistsError
 from calbio.data.synthetic import make_synthetic
@@ -100,3 +104,46 @@ def test_bad_inputs(model_dir, tmp_path):
         add_association_space(ad, model, layer="missing")
     with pytest.raises(CalbioInputError, match=".h5ad"):
         transform_h5ad(d, tmp_path / "in.h5ad", tmp_path / "out.txt")
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory, synthetic):
+    d = tmp_path_factory.mktemp("nc_inputs")
+    emb = synthetic.embeddings.to_frame()
+    emb.to_csv(d / "emb.csv")
+    pairs = pd.DataFrame({"gene1": synthetic.pairs.a, "gene2": synthetic.pairs.b})
+    # one pair whose partner is not in the table: it is in the training pairs file only
+    extra = pd.DataFrame({"gene1": ["SYN0001"], "gene2": ["POLR2A"]})
+    pd.concat([pairs, extra]).to_csv(d / "pairs.csv", index=False)
+    return d
+
+
+@pytest.fixture(scope="module")
+def model(files, tmp_path_factory, tiny):
+    out = tmp_path_factory.mktemp("nc_model") / "m"
+    emb = calbio.load_embeddings(files / "emb.csv")
+    prs = calbio.load_pairs(files / "pairs.csv")
+    m = calbio.CAL("fast", random_state=0, **tiny).fit(emb, prs)
+    m.sources_["pairs"] = {"path": str(files / "pairs.csv"), "sha256": prs.sha256}
+    m.save(out)
+    return calbio.CAL.load(out), out
+
+
+def test_transform_warns_on_other_table_and_keeps_noise_apart(model, synthetic, caplog):
+    m, _ = model
+    X = synthetic.embeddings.X.copy()
+    names = list(synthetic.embeddings.names)
+    ad = anndata.AnnData(X=X, obs=pd.DataFrame(index=names))
+    info = add_association_space(ad, m, min_cluster_size=5, min_samples=3)
+    assert info["warnings"] == []  # the training table itself
+    params = ad.uns["cal"]["params"]
+    assert "None" not in json.dumps(params) and "layer" not in params
+    labels = ad.obs["cal_cluster"]
+    assert labels.notna().all() and "-1" in set(labels.astype(str))  # noise is -1, not NaN
+    rng = np.random.default_rng(1)
+    other = anndata.AnnData(X=X + rng.normal(0, 0.5, X.shape).astype(np.float32))
+    other.obs_names = names
+    with caplog.at_level(logging.WARNING, logger="calbio"):
+        info = add_association_space(other, m, cluster=False)
+    assert info["warnings"] and "differ from the table the model was fitted on" in caplog.text
+    assert other.obs["cal_cluster"].isna().all()  # not clustered: missing, not noise

@@ -1,15 +1,120 @@
-"""`calbio clusters` reads any saved model: CAL's space, a hybrid's own CAL, or one clear line."""
+"""cli.space (clusters, report): the documented gene-set and validation examples run, any saved
+model is read (a hybrid's own CAL), --force refuses foreign files."""
 
 from __future__ import annotations
+
+import json
+import sys
 
 import pandas as pd
 import pytest
 
+from _helpers import _foreign_dir
 from calbio.data.synthetic import make_synthetic
+
+TRAIN = ["--epochs", "2", "--hidden", "16", "--batch-size", "64"]
 
 
 @pytest.fixture(scope="module")
-def files(tmp_path_factory):
+def files(tmp_path_factory, synthetic):
+    """Embeddings, training pairs (first 1,200), validation pairs (last 300) and a GMT file."""
+    d = tmp_path_factory.mktemp("safety_inputs")
+    synthetic.embeddings.to_frame().to_csv(d / "emb.csv")
+    pairs = pd.DataFrame({"gene1": synthetic.pairs.a, "gene2": synthetic.pairs.b})
+    pairs.iloc[:1200].to_csv(d / "pairs.csv", index=False)
+    pairs.iloc[1200:].to_csv(d / "validation.csv", index=False)
+    names = list(synthetic.embeddings.names)
+    lines = [
+        f"SET{k}\tdesc {k}\t" + "\t".join(names[k * 10 : k * 10 + 10])
+        for k in range(len(names) // 10)
+    ]
+    (d / "sets.gmt").write_text("\n".join(lines) + "\n")
+    return d
+
+
+@pytest.fixture(scope="module")
+def model_dir(files, tmp_path_factory):
+    """A CAL model fitted by the CLI on the synthetic training pairs."""
+    from calbio.cli.main import main
+
+    out = tmp_path_factory.mktemp("safety_model") / "model"
+    argv = ["fit", files / "emb.csv", files / "pairs.csv", "--out", out, *TRAIN]
+    old = sys.argv
+    sys.argv = ["calbio", *map(str, argv)]
+    try:
+        main()
+    except SystemExit as exc:
+        assert not exc.code, exc.code
+    finally:
+        sys.argv = old
+    return out
+
+
+def test_clusters_with_genesets_and_validation_runs(files, model_dir, tmp_path, cli) -> None:
+    """docs/association-space.md: clusters MODEL --genesets G --validate-with P (crashed)."""
+    out = tmp_path / "clusters"
+    code, stdout, err = cli(
+        ["clusters", model_dir, "--out", out, "--genesets", files / "sets.gmt",
+         "--validate-with", files / "validation.csv", "--reps", "2"]
+    )  # fmt: skip
+    assert code == 0, err
+    assert "Traceback" not in err
+    val = json.loads((out / "validation.json").read_text())
+    assert set(val["validation"]) == {"association", "embedding"}
+    assert val["validation"]["association"]["n_mapped"] == 300
+    assert "edges inside association clusters" in stdout
+    assert (out / "table9.csv").is_file()
+
+
+def test_report_with_genesets_and_validation_runs(files, model_dir, tmp_path, cli) -> None:
+    """docs/association-space.md: report RUN --genesets G --validate-with P (crashed)."""
+    run = tmp_path / "run"
+    code, _, err = cli(
+        ["evaluate", files / "emb.csv", files / "pairs.csv", "--out", run, *TRAIN,
+         "--validate-with", files / "validation.csv"]
+    )  # fmt: skip
+    assert code == 0, err
+    html = tmp_path / "report.html"
+    code, _, err = cli(
+        ["report", run, "--out", html, "--genesets", files / "sets.gmt",
+         "--validate-with", files / "validation.csv", "--reps", "2"]
+    )  # fmt: skip
+    assert code == 0, err
+    assert "Traceback" not in err
+    assert html.stat().st_size > 0
+
+
+@pytest.mark.realdata
+def test_clusters_with_genesets_and_validation_real_data(shared_data, tmp_path, cli) -> None:
+    """The documented clusters example on DepMap x STRING with GO BP and Reactome, short fit."""
+    emb = shared_data / "embeddings" / "depmap_crispr_gene_effect_pca50.csv"
+    pairs = shared_data / "associations" / "string_ge950_pairs.csv"
+    model = tmp_path / "model"
+    code, _, err = cli(
+        ["fit", emb, pairs, "--out", model, "--epochs", "1", "--hidden", "32",
+         "--batch-size", "512"]
+    )  # fmt: skip
+    assert code == 0, err
+    out = tmp_path / "clusters"
+    code, _, err = cli(
+        ["clusters", model, "--out", out,
+         "--genesets", shared_data / "genesets" / "GO_BP_propagated_5_500.gmt",
+         "--validate-with", shared_data / "associations" / "reactome_pairs.csv", "--reps", "2"]
+    )  # fmt: skip
+    assert code == 0, err
+    val = json.loads((out / "validation.json").read_text())
+    assert val["reactome_pairs"]["association"]["n_mapped"] > 1000
+
+
+def test_force_refuses_a_directory_with_a_foreign_file_clusters(files, model_dir, tmp_path, cli):
+    out = _foreign_dir(tmp_path, "clusters")
+    code, _, err = cli(["clusters", model_dir, "--out", out, "--force"])
+    assert code == 2 and "notes.txt" in err
+    assert (out / "notes.txt").is_file()
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
     d = tmp_path_factory.mktemp("space")
     world = make_synthetic(n_entities=120, dim=8, n_pairs=500, seed=3)
     world.embeddings.to_frame().to_csv(d / "emb.csv")
@@ -20,12 +125,20 @@ def files(tmp_path_factory):
 
 
 @pytest.mark.parametrize("model", ["hybrid", "adamic_adar"])
-def test_clusters_use_a_hybrids_cal_and_refuse_a_model_without_a_space(cli, files, model):
-    mdir = files / f"model_{model}"
-    fit = ["fit", files / "emb.csv", files / "pairs.csv", "--out", mdir, "--model", model]
+def test_clusters_use_a_hybrids_cal_and_refuse_a_model_without_a_space(cli, world, model):
+    mdir = world / f"model_{model}"
+    fit = [
+        "fit",
+        world / "emb.csv",
+        world / "pairs.csv",
+        "--out",
+        mdir,
+        "--model",
+        model,
+    ]
     code, _, err = cli([*fit, "--epochs", "2", "--hidden", "16"] if model == "hybrid" else fit)
     assert code == 0, err
-    out = files / f"clusters_{model}"
+    out = world / f"clusters_{model}"
     code, _, err = cli(["clusters", mdir, "--out", out, "--min-cluster-size", "3"])
     if model == "hybrid":
         assert code == 0, err

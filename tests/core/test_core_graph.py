@@ -65,3 +65,12 @@ def test_uniform_negatives_avoid_known_and_self_pairs() -> None:
     assert (neg[:, 0] != neg[:, 1]).all()
     assert not np.isin(pair_keys(neg, 8), known_keys(known, 8)).any()
     assert len(np.unique(pair_keys(neg, 8))) == 20
+
+
+# kills the mutation known_matrix_one_orientation (tests/mutations/run.py)
+
+
+def test_known_matrix_is_symmetric_and_filters_both_orientations() -> None:
+    known = known_csr(np.array([[0, 2], [3, 1]]), 4).toarray()
+    np.testing.assert_array_equal(known, known.T)
+    assert known[2, 0] and known[0, 2] and known[1, 3] and known[3, 1]

@@ -7,7 +7,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from _helpers import one_line_error
 from calbio.core.errors import CalbioInputError
 from calbio.data.synthetic import make_synthetic
 from calbio.experiments import runner
@@ -206,3 +209,143 @@ def test_shipped_experiment_files_parse():
     for name in ("depmap_string.toml", "replogle_string.toml"):
         exp = load_experiment(root / name)
         assert {s["kind"] for s in exp.steps} >= {"doctor", "evaluate", "ablate", "sweep"}
+
+
+TOML = """name = "t"
+[data]
+embeddings = "${CALBIO_DATA}/embeddings/emb.csv"
+pairs = "${CALBIO_DATA:-fallback}/associations/pairs.csv"
+[training]
+preset = "fast"
+epochs = 1
+hidden = 8
+batch_size = 64
+[[steps]]
+kind = "doctor"
+"""
+
+
+def test_experiment_paths_follow_calbio_data(data_dir, tmp_path, monkeypatch):
+    exp_file = tmp_path / "exp" / "e.toml"
+    exp_file.parent.mkdir()
+    exp_file.write_text(TOML)
+    monkeypatch.setenv("CALBIO_DATA", str(data_dir))
+    exp = load_experiment(exp_file)
+    assert exp.data["embeddings"] == data_dir / "embeddings" / "emb.csv"
+    assert exp.data["pairs"] == data_dir / "associations" / "pairs.csv"
+    monkeypatch.delenv("CALBIO_DATA")
+    with pytest.raises(CalbioInputError, match=r"\$\{CALBIO_DATA\} is used .* not set"):
+        load_experiment(exp_file)
+
+
+def test_bad_data_path_writes_nothing(data_dir, tmp_path, monkeypatch):
+    exp_file = tmp_path / "e.toml"
+    exp_file.write_text(TOML.replace("emb.csv", "missing.csv"))
+    monkeypatch.setenv("CALBIO_DATA", str(data_dir))
+    out = tmp_path / "run"
+    with pytest.raises(CalbioInputError, match="embeddings = .*missing.csv"):
+        run_experiment(exp_file, out)
+    assert not out.exists()  # no config.toml, no environment.json
+
+
+def test_shipped_experiments_use_calbio_data(monkeypatch):
+    root = Path(__file__).resolve().parents[2]
+    monkeypatch.setenv("CALBIO_DATA", "/elsewhere/data")
+    exp = load_experiment(root / "experiments" / "depmap_string.toml")
+    assert str(exp.data["embeddings"]).startswith("/elsewhere/data/embeddings/")
+    assert all(str(p).startswith("/elsewhere/data/") for p in exp.data["validate_with"])
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory, synthetic) -> Path:
+    d = tmp_path_factory.mktemp("inputs")
+    synthetic.embeddings.to_frame().to_csv(d / "emb.csv")
+    pd.DataFrame({"gene1": synthetic.pairs.a, "gene2": synthetic.pairs.b}).to_csv(
+        d / "pairs.csv", index=False
+    )
+    return d
+
+
+def write_experiment(folder: Path, files: Path, steps: str, head: str = "") -> Path:
+    text = (
+        f"{head}seeds = [1]\n[data]\nembeddings = '{files / 'emb.csv'}'\n"
+        f"pairs = '{files / 'pairs.csv'}'\nmin_mapped = 0.0\n"
+        "[training]\npreset = 'fast'\nepochs = 1\nhidden = 8\nbatch_size = 64\n" + steps
+    )
+    path = folder / "exp.toml"
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("steps", "head"),
+    [
+        ("[[steps]]\nkind = 'evaluate'\nname = '../../victim'\nn_boot = 2\n", ""),
+        ("[[steps]]\nkind = 'evaluate'\nname = '/tmp/victim'\nn_boot = 2\n", ""),
+        ("[[steps]]\nkind = 'doctor'\nname = '..'\n", ""),
+        ("[[steps]]\nkind = 'degree'\nfrom = '../victim'\n", ""),
+        ("[[steps]]\nkind = 'doctor'\n", "name = '../../victim'\n"),
+    ],
+)
+def test_run_refuses_path_names(tmp_path, files, cli, steps, head) -> None:
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "precious.txt").write_text("keep me")
+    work = tmp_path / "a" / "b"
+    work.mkdir(parents=True)
+    exp = write_experiment(work, files, steps, head)
+    code, _, err = cli(["run", exp, "--out", work / "run", "--force"])
+    one_line_error(code, err, "not a plain name")
+    assert (victim / "precious.txt").read_text() == "keep me"
+    assert not (work / "run").exists()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(min_size=1, max_size=12))
+def test_accepted_names_stay_inside(name: str) -> None:
+    from calbio.experiments.runner import check_name
+
+    root = Path("/srv/run")
+    try:
+        check_name(name, "step name")
+    except CalbioInputError:
+        return
+    resolved = (root / name / "seed1").resolve()
+    assert resolved.parent.parent == root and resolved.parent.name == name
+
+
+def test_run_recomputes_a_step_whose_input_changed(tmp_path, files) -> None:
+    from calbio.experiments.runner import run_experiment
+
+    data = tmp_path / "d"
+    data.mkdir()
+    for f in ("emb.csv", "pairs.csv"):
+        (data / f).write_bytes((files / f).read_bytes())
+    exp = write_experiment(tmp_path, data, "[[steps]]\nkind = 'doctor'\ntrain_check = false\n")
+    out = tmp_path / "run"
+    assert run_experiment(exp, out) == {"doctor": "done"}
+    assert run_experiment(exp, out) == {"doctor": "skipped"}
+    rec = json.loads((out / "doctor.json").read_text())
+    assert set(rec["inputs"]) == {str(data / "emb.csv"), str(data / "pairs.csv")}
+    df = pd.read_csv(data / "pairs.csv")
+    df.iloc[: len(df) // 2].to_csv(data / "pairs.csv", index=False)
+    logs: list[str] = []
+    assert run_experiment(exp, out, log=logs.append) == {"doctor": "done"}
+    assert any("inputs changed" in m and "pairs.csv" in m for m in logs)
+    assert run_experiment(exp, out) == {"doctor": "skipped"}
+
+
+@pytest.mark.parametrize(
+    "steps",
+    [
+        "[[steps]]\nkind = 'evaluate'\nn_boot = 0\n",
+        "[[steps]]\nkind = 'evaluate'\ntest_fraction = 1.5\n",
+        "[[steps]]\nkind = 'evaluate'\n[steps.training]\nlr = -1.0\n",
+    ],
+)
+def test_run_validates_step_options_before_work(tmp_path, files, steps) -> None:
+    from calbio.experiments.runner import load_experiment
+
+    exp = write_experiment(tmp_path, files, steps)
+    with pytest.raises(CalbioInputError, match="step 'evaluate_edge': --"):
+        load_experiment(exp)

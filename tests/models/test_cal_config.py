@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import math
 
 import pytest
 
@@ -114,3 +115,15 @@ def test_context_constructor_parameters_are_its_specs_and_cal_specs() -> None:
     with pytest.raises(CalbioInputError, match=r"--calibration-fraction \(calibration_fraction\)"):
         ContextCAL(calibration_fraction=1.5).check_params()
     ContextCAL(calibration="none", calibration_fraction=1.5).check_params()  # unused: accepted
+
+
+def test_api_raises_the_cli_text() -> None:
+    from calbio.models.cal.config import check_training, get_preset
+
+    for field, value in (("lr", -1.0), ("lr", math.nan), ("threads", -3), ("score", "bogus")):
+        with pytest.raises(ValueError) as api:
+            get_preset("fast").replace(**{field: value})
+        with pytest.raises(CalbioInputError) as cli_side:
+            check_training({field: value})
+        assert str(api.value) == str(cli_side.value)
+        assert f"--{field}" in str(api.value)

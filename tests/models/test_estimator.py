@@ -114,3 +114,18 @@ def test_bad_options_are_input_errors_at_fit(synthetic) -> None:
     for bad in (CAL(negatives="nonsense"), CAL(preset="nonsense"), CAL(score="nonsense")):
         with pytest.raises(CalbioInputError):
             bad.fit(synthetic.embeddings, synthetic.pairs)
+
+
+# kills the mutation cal_load_drops_pca (tests/mutations/run.py)
+
+
+def test_cal_pca_round_trips_through_save_load(synthetic, tiny, tmp_path) -> None:
+    model = CAL(random_state=0, pca=5, **tiny).fit(synthetic.embeddings, synthetic.pairs)
+    arrays, _ = model._get_state()
+    assert {"pca.mean", "pca.components"} <= set(arrays)
+    assert all(np.asarray(v).flags.c_contiguous for v in arrays.values())
+    loaded = CAL.load(model.save(tmp_path / "m"))
+    np.testing.assert_array_equal(loaded.pca_components_, model.pca_components_)
+    np.testing.assert_array_equal(loaded.pca_mean_, model.pca_mean_)
+    raw = synthetic.embeddings.X[:20] * 3.0 + 0.5  # new rows, not the fitted table
+    np.testing.assert_allclose(loaded.transform(raw), model.transform(raw), atol=1e-6)

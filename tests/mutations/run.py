@@ -87,7 +87,6 @@ MUTATIONS: tuple[Mutation, ...] = (
         "neg_draws = np.broadcast_to(np.arange(n_n, dtype=np.uint32), (b, n_n))",
         "bootstrap AUC CI resamples positives but never negatives (CI too narrow)",
         "tests/core/test_metrics.py",
-        "tests/mutations/test_mutation_killers.py",
     ),
     M(
         "bootstrap_positives_fixed",
@@ -103,7 +102,6 @@ MUTATIONS: tuple[Mutation, ...] = (
         'self.pca_components_ = arrays.get("pca.components")',
         "self.pca_components_ = None",
         "CAL.load silently drops the fitted PCA (new rows transformed without it)",
-        "tests/mutations/test_mutation_killers.py",
         "tests/models/test_estimator.py",
     ),
     M(
@@ -112,7 +110,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "np.abs(cos) < cb_threshold",
         "np.abs(cos) > cb_threshold",
         "cross-boundary AUC computed on pairs with |cos| > t instead of < t",
-        "tests/mutations/test_mutation_killers.py",
+        "tests/evaluation/test_evaluation_scoring.py",
         "tests/evaluation/test_protocol.py",
     ),
     # ------------------------------------------------------------ evaluation: splits, negatives
@@ -179,7 +177,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "return np.round(s / q) * q",
         "return s",
         "float noise from sparse products breaks ties in evaluation scores",
-        "tests/mutations/test_mutation_killers.py",
+        "tests/evaluation/test_evaluation_scoring.py",
     ),
     M(
         "hits_at_k_exclusive",
@@ -195,7 +193,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "cols = np.concatenate([k[:, 1], k[:, 0]])",
         "cols = np.concatenate([k[:, 1], k[:, 1]])",
         "filtered ranks remove known pairs in one orientation only",
-        "tests/mutations/test_mutation_killers.py",
+        "tests/core/test_core_graph.py",
     ),
     M(
         "validation_keeps_main_pairs",
@@ -237,7 +235,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "return X / np.maximum(norms, np.finfo(np.float32).tiny)",
         "return X",
         "embeddings are not L2-normalised before training and scoring",
-        "tests/mutations/test_mutation_killers.py",
+        "tests/test_scoring.py",
     ),
     M(
         "adamic_adar_weights_ra",
@@ -294,7 +292,6 @@ MUTATIONS: tuple[Mutation, ...] = (
         "if stopper.best_state is not None and cfg.patience is not None:",
         "if False:",
         "early stopping keeps the last epoch's weights instead of the best validation epoch",
-        "tests/mutations/test_mutation_killers.py",
         "tests/training/test_training.py",
     ),
     M(
@@ -312,7 +309,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "if missing.any():",
         "if False:",
         "identifiers differing only in case are no longer matched",
-        "tests/data/test_data_matching.py",
+        "tests/data/test_matching.py",
     ),
     M(
         "pairs_dedupe_oriented",
@@ -320,7 +317,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "key = pair_key(ca, cb, len(uniques))",
         "key = ca * len(uniques) + cb",
         "pairs file dedupe keeps (b, a) after (a, b)",
-        "tests/data/test_data_pairs.py",
+        "tests/data/test_pairs.py",
     ),
     M(
         "persistence_accepts_nonfinite",
@@ -328,7 +325,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         'if arrays[k].dtype.kind == "f" and not np.isfinite(arrays[k]).all():',
         "if False:",
         "loading a model with NaN/inf weights is not refused",
-        "tests/mutations/test_mutation_killers.py",
+        "tests/models/test_persistence.py",
     ),
     M(
         "persistence_saves_nonfinite",
@@ -336,7 +333,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         'if v.dtype.kind == "f" and not np.isfinite(v).all():',
         "if False:",
         "saving a model with NaN/inf weights is not refused",
-        "tests/mutations/test_mutation_killers.py",
+        "tests/models/test_persistence.py",
     ),
     M(
         "atomic_dir_leaves_partial",
@@ -344,7 +341,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "if tmp.exists():\n            shutil.rmtree(tmp, ignore_errors=True)",
         "if False:\n            shutil.rmtree(tmp, ignore_errors=True)",
         "a failed directory write leaves its partial temporary directory behind",
-        "tests/mutations/test_mutation_killers.py",
+        "tests/core/test_io.py",
         "tests/cli/test_cli.py",
     ),
 )

@@ -18,7 +18,7 @@ from calbio.data.genesets import read_gmt
 from calbio.data.synthetic import make_synthetic
 from calbio.evaluation.protocol import evaluate
 from calbio.models.cal.estimator import CAL
-from calbio.report.html import load_run, top_lift_pairs, verdict, write_report
+from calbio.report.html import load_run, shorten_members, top_lift_pairs, verdict, write_report
 
 IMG = re.compile(
     r'<img id="([^"]+)" class="figure" alt="[^"]*" src="data:image/png;base64,([^"]+)"'
@@ -159,3 +159,25 @@ def test_cli_report_and_clusters(run_dir, tmp_path):
     assert r.exit_code == 0, r.output
     assert (tmp_path / "c" / "clusters.csv").is_file()
     assert not (tmp_path / "c" / "table9.csv").exists()  # no gene sets given: no enrichment
+
+
+def test_shorten_members_never_cuts_a_symbol():
+    members = ";".join(f"MED{i}" for i in range(1, 40))
+    short = shorten_members(members, limit=30)
+    body, more = short.split(" … ")
+    names = body.split(" ")
+    assert all(n in members.split(";") for n in names)
+    assert more == f"(+{39 - len(names)} more)"
+    assert shorten_members("A;B") == "A B"
+    assert shorten_members("VERYLONGSYMBOL", limit=4) == "VERYLONGSYMBOL"
+
+
+def test_html_report_has_roc_and_cross_boundary_figures(result, tmp_path):
+    from calbio.report.html import write_report
+
+    run = tmp_path / "run"
+    result.save(run)
+    info = write_report(run, tmp_path / "r.html")
+    assert {"roc-0", "cb-0", "quintiles-0", "loss"} <= set(info["figures"])
+    frame = pd.read_csv(run / "test_scores.csv.gz")
+    assert len(frame) == len(result.scores)

@@ -7,7 +7,7 @@ import torch
 from calbio.models.cal.config import TrainConfig
 from calbio.models.cal.module import cal_module
 from calbio.training.negatives import KnownPairs, NegativeSampler, in_batch_mask
-from calbio.training.trainer import train_module
+from calbio.training.trainer import split_validation, train_module, validation_loss
 
 
 def _data(synthetic):
@@ -77,3 +77,23 @@ def test_degree_sampler_prefers_hubs() -> None:
     assert not np.isin(draws, np.arange(20, 25)).any()  # never an entity outside training
     u = NegativeSampler("random", 25, train, torch.Generator().manual_seed(0)).sample(20_000)
     assert abs((u.numpy() == 0).mean() - 1 / 20) < 0.01
+
+
+# kills the mutation early_stopping_keeps_last (tests/mutations/run.py)
+
+
+def test_early_stopping_restores_the_best_validation_epoch(synthetic) -> None:
+    from calbio.scoring import l2_normalize
+
+    X = torch.from_numpy(l2_normalize(synthetic.embeddings.X))
+    idx = synthetic.embeddings.index
+    pairs = np.array([[idx[a], idx[b]] for a, b in zip(synthetic.pairs.a, synthetic.pairs.b)])
+    cfg = TrainConfig(
+        hidden=16, epochs=50, batch_size=64, lr=3e-2, validation_fraction=0.2, patience=2
+    )
+    model, hist = train_module(X, pairs, cfg, module=cal_module(cfg))
+    assert hist.stopped_early and hist.best_epoch < len(hist.val_loss) - 1
+    _, val_idx = split_validation(pairs, cfg.validation_fraction, cfg.seed)
+    final = validation_loss(model, X, val_idx, cfg)
+    assert final == pytest.approx(min(hist.val_loss), rel=1e-5)
+    assert final < hist.val_loss[-1]

@@ -1,23 +1,13 @@
-"""Issue 14 §1/§3: matplotlib figures from Python, shared with the HTML report."""
+"""report.plots: matplotlib figures from Python (ROC, degree breakdown, cross-boundary, loss)."""
 
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from calbio.evaluation.protocol import evaluate
-from calbio.report import figures, plots
-from calbio.report.html import shorten_members
-
-
-@pytest.fixture(scope="module")
-def result(synthetic):
-    return evaluate(
-        synthetic.embeddings, synthetic.pairs, epochs=2, hidden=16, batch_size=128, n_boot=20
-    )
+from calbio.report import plots
 
 
 def _by_degree_metrics() -> dict:
@@ -93,46 +83,3 @@ def test_degree_breakdown_from_scores_without_by_degree(result):
     assert table["n"].sum() == len(plots.uniform_sets(result.scores))
     with pytest.raises(ValueError, match="per-pair scores"):
         plots.plot_roc({"methods": {}})
-
-
-def test_report_figures_come_from_plots(result, monkeypatch):
-    seen = []
-    real = plots.plot_roc
-
-    def spy(r):
-        seen.append(r)
-        return real(r)
-
-    monkeypatch.setattr(plots, "plot_roc", spy)
-    b64 = figures.roc(result)
-    assert seen and len(b64) > 1000
-
-
-def test_shorten_members_never_cuts_a_symbol():
-    members = ";".join(f"MED{i}" for i in range(1, 40))
-    short = shorten_members(members, limit=30)
-    body, more = short.split(" … ")
-    names = body.split(" ")
-    assert all(n in members.split(";") for n in names)
-    assert more == f"(+{39 - len(names)} more)"
-    assert shorten_members("A;B") == "A B"
-    assert shorten_members("VERYLONGSYMBOL", limit=4) == "VERYLONGSYMBOL"
-
-
-def test_html_report_has_roc_and_cross_boundary_figures(result, tmp_path):
-    from calbio.report.html import write_report
-
-    run = tmp_path / "run"
-    result.save(run)
-    info = write_report(run, tmp_path / "r.html")
-    assert {"roc-0", "cb-0", "quintiles-0", "loss"} <= set(info["figures"])
-    frame = pd.read_csv(run / "test_scores.csv.gz")
-    assert len(frame) == len(result.scores)
-
-
-def test_evaluation_repr_is_short(result):
-    from calbio.report.console import evaluation_repr
-
-    r = evaluation_repr(result)
-    assert r.startswith("EvaluationResult (edge protocol, seed 42)")
-    assert "cal 0." in r and len(r.splitlines()) <= 6 and len(r) < 800

@@ -12,6 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import calbio
+from _helpers import string_world
 from calbio.core.errors import CalbioInputError
 from calbio.core.io import sha256_file
 from calbio.data.pairs import load_pairs, pairs_from_frame, pairs_from_list, parse_min_score
@@ -332,3 +334,74 @@ def test_byte_order_mark(tmp_path: Path) -> None:
     path = tmp_path / "bom.csv"
     path.write_bytes("\ufeffgene1,gene2\nA,B\n".encode())
     assert _pairs(load_pairs(path)) == [("A", "B")]
+
+
+def test_load_pairs_from_frame_list_and_pairs():
+    p = calbio.load_pairs([("A", "B"), ("B", "C"), ("B", "A")])
+    assert len(p) == 2  # the reversed duplicate is dropped, as for files
+    df = pd.DataFrame({"gene_a": ["A", "B"], "gene_b": ["B", "C"], "score": [900, 950]})
+    p2 = calbio.load_pairs(df, min_score={"score": 920})
+    assert len(p2) == 1 and p2.a[0] == "B"
+    assert calbio.load_pairs(p) is p
+    arr = np.array([["A", "B"], ["C", "D"]], dtype=object)
+    assert len(calbio.load_pairs(arr)) == 2
+    with pytest.raises(CalbioInputError, match="exactly two items"):
+        calbio.load_pairs([("A", "B", "C")])
+    with pytest.raises(CalbioInputError, match="expected a file path, DataFrame"):
+        calbio.load_pairs(3.5)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from("ABCDEFG"), st.sampled_from("ABCDEFG")), max_size=30))
+def test_load_pairs_list_matches_frame(rows):
+    """A list of tuples and the same rows as a DataFrame give the same cleaned pairs."""
+    if not rows:
+        assert len(calbio.load_pairs(rows)) == 0
+        return
+    df = pd.DataFrame(rows, columns=["a", "b"])
+    try:
+        from_frame = calbio.load_pairs(df)
+    except CalbioInputError:
+        return
+    from_list = calbio.load_pairs(rows)
+    assert sorted(zip(from_list.a, from_list.b, strict=True)) == sorted(
+        zip(from_frame.a, from_frame.b, strict=True)
+    )
+
+
+def test_string_losses_counted_from_raw_file(tmp_path, synthetic) -> None:
+    from calbio.data.pairs import describe_drops, load_pairs
+
+    links, info = string_world(tmp_path, synthetic, info_fraction=0.1)
+    with pytest.raises(CalbioInputError, match=r"only \d+ of 600 rows .* protein ids"):
+        load_pairs(links, protein_info=info)
+    prs = load_pairs(links, protein_info=info, min_mapped=0.0)
+    st_ = prs.stats
+    assert st_["n_rows_read"] == 600
+    lost = st_["n_rows_unmapped_protein"]
+    assert lost > 500
+    assert lost + st_["n_self_dropped"] + st_["n_duplicates_dropped"] + len(prs) == 600
+    line = describe_drops(prs)
+    assert "600 rows read" in line and f"{lost:,} with protein ids missing" in line
+    assert f"{len(prs):,} pairs kept" in line
+
+
+def test_headerless_pairs_file_keeps_its_first_pair(tmp_path, synthetic) -> None:
+    from calbio.data.pairs import load_pairs
+
+    a, b = synthetic.pairs.a[:50], synthetic.pairs.b[:50]
+    path = tmp_path / "noheader.csv"
+    path.write_text("".join(f"{x},{y}\n" for x, y in zip(a, b, strict=True)))
+    prs = load_pairs(path, known_ids=synthetic.embeddings.names)
+    assert len(prs) == 50
+    assert (prs.a[0], prs.b[0]) == (a[0], b[0])
+    assert any("looks like a pair" in w for w in prs.stats["warnings"])
+    with_header = tmp_path / "header.csv"
+    with_header.write_text("x,y\n" + path.read_text())
+    prs = load_pairs(with_header, known_ids=synthetic.embeddings.names)
+    assert len(prs) == 50 and not prs.stats["warnings"]
+    # without the table's names: a first pair whose ids recur further down is still spotted
+    body = "".join(f"{x},{y}\n" for x, y in zip(a, b, strict=True))
+    path.write_text(f"{b[3]},{a[7]}\n" + body)
+    prs = load_pairs(path)
+    assert len(prs) == 51 and (prs.a[0], prs.b[0]) == (b[3], a[7])

@@ -13,6 +13,7 @@ import scipy.sparse as sp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import calbio
 from calbio.core.errors import CalbioInputError
 from calbio.core.io import sha256_file
 from calbio.data.embeddings import embeddings_from_array, embeddings_from_frame, load_embeddings
@@ -416,3 +417,64 @@ def test_csv_with_byte_order_mark(tmp_path: Path) -> None:
     path.write_bytes("\ufeffgenes,a\nA,1\nB,2\n".encode())
     emb = load_embeddings(path, id_column="genes")
     assert list(emb.names) == ["A", "B"]
+
+
+def _adata(n: int = 12, d: int = 5) -> anndata.AnnData:
+    rng = np.random.default_rng(0)
+    ad = anndata.AnnData(
+        X=rng.normal(size=(n, d)).astype(np.float32),
+        obs=pd.DataFrame(
+            {"symbol": [f"S{i}" for i in range(n)]}, index=[f"g{i}" for i in range(n)]
+        ),
+    )
+    ad.layers["raw"] = ad.X * 2
+    ad.obsm["X_pca"] = rng.normal(size=(n, 3))
+    return ad
+
+
+def test_load_embeddings_from_anndata_x_layer_obsm():
+    ad = _adata()
+    e = calbio.load_embeddings(ad)
+    assert e.names[0] == "g0" and e.X.shape == (12, 5)
+    np.testing.assert_allclose(e.X, ad.X)
+    e = calbio.load_embeddings(ad, layer="raw", id_column="symbol")
+    assert e.names[3] == "S3"
+    np.testing.assert_allclose(e.X, ad.X * 2)
+    e = calbio.load_embeddings(ad, obsm="X_pca")
+    assert e.X.shape == (12, 3) and e.meta["obsm"] == "X_pca"
+    with pytest.raises(CalbioInputError, match="obsm key 'X_umap' not found.*X_pca"):
+        calbio.load_embeddings(ad, obsm="X_umap")
+    with pytest.raises(CalbioInputError, match="layer 'nope' not found"):
+        calbio.load_embeddings(ad, layer="nope")
+    with pytest.raises(CalbioInputError, match="not both"):
+        calbio.load_embeddings(ad, layer="raw", obsm="X_pca")
+
+
+def test_load_embeddings_from_frame_embeddings_and_h5ad_obsm(tmp_path):
+    ad = _adata()
+    df = pd.DataFrame(ad.X, index=ad.obs_names)
+    e = calbio.load_embeddings(df)
+    assert list(e.names[:2]) == ["g0", "g1"]
+    assert calbio.load_embeddings(e) is e
+    withcol = df.reset_index(names="gene")
+    assert calbio.load_embeddings(withcol, id_column="gene").names[1] == "g1"
+    path = tmp_path / "a.h5ad"
+    ad.write_h5ad(path)
+    e = calbio.load_embeddings(path, obsm="X_pca")
+    assert e.X.shape == (12, 3)
+    with pytest.raises(CalbioInputError, match="expected a file path, AnnData"):
+        calbio.load_embeddings(42)
+
+
+@pytest.mark.parametrize("scale", [1e-30, 1e30, 1e-20, 1e20])
+def test_extreme_norm_rows_named(scale) -> None:
+    from calbio.data.embeddings import embeddings_from_array
+
+    X = np.random.default_rng(0).normal(size=(6, 4))
+    X[2] *= scale
+    X[4] *= scale
+    with pytest.raises(CalbioInputError, match="too small or too large") as exc:
+        embeddings_from_array(X, [f"g{i}" for i in range(6)])
+    assert "g2" in str(exc.value) and "g4" in str(exc.value) and "g1 " not in str(exc.value)
+    ok = embeddings_from_array(X[[0, 1, 3, 5]] * 1e6, ["a", "b", "c", "d"])
+    assert np.isfinite(ok.X).all()
