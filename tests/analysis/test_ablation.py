@@ -102,3 +102,21 @@ def test_unknown_condition_and_formatting(world):
     assert fmt_ms([0.5]) == "0.500"
     assert fmt_ms([0.5, 0.7]) == "0.600 ± 0.141"
     assert fmt_ms([None, float("nan")]) == "-"
+
+
+@pytest.mark.parametrize("protocol", ["edge", "node"])
+def test_prepare_heldout_is_the_protocols_split_and_negatives(world, protocol):
+    """Ablations score on evaluate()'s own held-out positives and negatives (same seed)."""
+    emb, mapped = world
+    ev = evaluate(emb, mapped, model=None, protocol=protocol, seed=8, rank=False, n_boot=2)
+    held = prepare_heldout(mapped.idx, len(emb), protocol, 0.3, 8)
+    row = {name: i for i, name in enumerate(emb.names)}
+    test = ev.scores[ev.scores["dataset"] == "test"]
+    for kind, want in [
+        ("positive", held.positives),
+        ("negative", held.negatives),
+        ("degree_matched_negative", held.dm_negatives),
+    ]:
+        got = test.loc[test["set"] == kind, ["a", "b"]].to_numpy()
+        got = np.array([[row[a], row[b]] for a, b in got], dtype=np.int64).reshape(-1, 2)
+        assert len(want) and np.array_equal(got, want), kind
