@@ -146,3 +146,21 @@ def test_ablate_reports_failure_modes_and_tanimoto_for_fingerprints():
     notes = " ".join(res["tables"][0]["notes"])
     assert "'no latent signal': FLAGGED" in notes
     assert any(r[0] == "baseline: tanimoto" for r in res["tables"][0]["rows"])
+
+
+@pytest.mark.parametrize("protocol", ["edge", "node"])
+def test_prepare_heldout_is_the_protocols_split_and_negatives(world, protocol):
+    """Ablations score on evaluate()'s own held-out positives and negatives (same seed)."""
+    emb, mapped = world
+    ev = evaluate(emb, mapped, model=None, protocol=protocol, seed=8, rank=False, n_boot=2)
+    held = prepare_heldout(mapped.idx, len(emb), protocol, 0.3, 8)
+    row = {name: i for i, name in enumerate(emb.names)}
+    test = ev.scores[ev.scores["dataset"] == "test"]
+    for kind, want in [
+        ("positive", held.positives),
+        ("negative", held.negatives),
+        ("degree_matched_negative", held.dm_negatives),
+    ]:
+        got = test.loc[test["set"] == kind, ["a", "b"]].to_numpy()
+        got = np.array([[row[a], row[b]] for a, b in got], dtype=np.int64).reshape(-1, 2)
+        assert len(want) and np.array_equal(got, want), kind

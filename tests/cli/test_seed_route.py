@@ -18,3 +18,25 @@ def test_evaluate_models_are_built_unseeded_and_fit_models_seeded() -> None:
 def test_default_seed_is_one_constant() -> None:
     assert TrainingOptions().seed == DEFAULT_SEED
     assert seed_or_default(None) == DEFAULT_SEED and seed_or_default(3) == 3
+
+
+def test_cli_evaluate_seed_reaches_the_model_once_by_its_named_stream(
+    tmp_path, synthetic, cli
+) -> None:
+    import json
+
+    import pandas as pd
+
+    from calbio.core.seeds import child_seed
+
+    synthetic.embeddings.to_frame().to_csv(tmp_path / "emb.csv")
+    pairs = pd.DataFrame({"gene1": synthetic.pairs.a, "gene2": synthetic.pairs.b})
+    pairs.to_csv(tmp_path / "pairs.csv", index=False)
+    out = tmp_path / "run"
+    train = ["--preset", "fast", "--epochs", "1", "--hidden", "16", "--threads", "1"]
+    args = ["evaluate", tmp_path / "emb.csv", tmp_path / "pairs.csv", "--out", out]
+    code, _, err = cli([*args, "--seed", "7", "--n-boot", "5", *train])
+    assert code == 0, err
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["seed"] == 7
+    assert metrics["config"]["models"]["cal"]["random_state"] == child_seed(7, "model/cal")

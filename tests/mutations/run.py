@@ -281,7 +281,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     M(
         "trainer_seed_ignored",
         "training/trainer.py",
-        "gen = torch.Generator().manual_seed(cfg.seed)",
+        'gen = torch.Generator().manual_seed(child_seed(cfg.seed, "batches"))',
         "gen = torch.Generator()\n    gen.seed()",
         "the trainer's batch order ignores the seed (runs not reproducible)",
         "tests/training/test_training.py",

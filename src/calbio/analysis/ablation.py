@@ -16,13 +16,13 @@ import numpy as np
 import scipy.sparse as sp
 
 from calbio.analysis.tables import fmt_ms, mean_sd, table
-from calbio.core.graph import known_keys, pair_keys, sample_uniform_negatives
-from calbio.core.seeds import DEFAULT_SEED
+from calbio.core.graph import known_keys, pair_keys
+from calbio.core.seeds import DEFAULT_SEED, child_seed, stream
 from calbio.data.types import Embeddings, MappedPairs
-from calbio.evaluation.pairsets import PairSets
+from calbio.evaluation.pairsets import PairSets, heldout_pairsets
 from calbio.evaluation.protocol import fit_shortcuts
 from calbio.evaluation.scoring import score_sets
-from calbio.evaluation.splits import Split, make_split, sample_degree_matched_negatives
+from calbio.evaluation.splits import Split, checked_split
 from calbio.models.cal.estimator import CAL
 from calbio.models.graph.heuristics import training_degree
 
@@ -67,20 +67,11 @@ def prepare_heldout(
     negative_ratio: int = 5,
     max_negatives: int = 50_000,
 ) -> HeldOut:
-    """Split and sample negatives exactly as ``calbio.evaluation.protocol.evaluate`` does."""
-    split = make_split(pairs_idx, n, protocol, test_fraction, seed)
-    if len(split.train_idx) < 2 or len(split.test_idx) < 1:
-        raise ValueError(f"{protocol} split left too few pairs (train {len(split.train_idx)})")
-    rng = np.random.default_rng(seed + 7)
-    all_keys = known_keys(pairs_idx, n)
-    held = split.heldout_mask() if protocol == "node" else None
-    n_neg = min(negative_ratio * len(split.test_idx), max_negatives)
-    negatives = sample_uniform_negatives(n_neg, split.universe, all_keys, n, rng, held)
+    """The split and test negatives of ``calbio.evaluate`` for this seed (its own builders)."""
+    split = checked_split(pairs_idx, n, protocol, test_fraction, seed)
     deg = training_degree(split.train_idx, n)
-    dm = sample_degree_matched_negatives(
-        split.test_idx, negative_ratio, split.universe, deg, all_keys, n, rng, held, max_negatives
-    )
-    return HeldOut(split, negatives, dm, all_keys)
+    ps = heldout_pairsets(pairs_idx, split, deg, seed, negative_ratio, max_negatives)
+    return HeldOut(split, ps.negatives, ps.dm_negatives, known_keys(pairs_idx, n))
 
 
 def fit_on(
@@ -92,8 +83,8 @@ def fit_on(
     progress: Callable[[int, int, float], None] | None = None,
     **train_options: Any,
 ) -> CAL:
-    """Fit CAL on given pair rows of ``emb`` (no mapping step)."""
-    model = CAL(preset, random_state=seed, **train_options)
+    """Fit CAL on given pair rows of ``emb`` (no mapping step; ``evaluate``'s CAL seed)."""
+    model = CAL(preset, random_state=child_seed(seed, "model/cal"), **train_options)
     return model.fit(emb, MappedPairs(np.asarray(train_idx), len(emb), {}), progress=progress)
 
 
@@ -127,13 +118,13 @@ def score_model(
 
 def preprocessed(emb: Embeddings, pca: int | None = None, seed: int = DEFAULT_SEED) -> np.ndarray:
     """The table exactly as CAL sees it (optional PCA, then L2 normalisation)."""
-    model = CAL("paper", random_state=seed, pca=pca)
+    model = CAL("paper", random_state=child_seed(seed, "model/cal"), pca=pca)
     return model.fit_preprocessing(emb.X).preprocess(emb.X)  # the estimator's own steps
 
 
 def shuffled_pairs(train_idx: np.ndarray, seed: int) -> np.ndarray:
     """Permute the second column (keeps every entity's degree); drops self-pairs."""
-    rng = np.random.default_rng(seed + 101)
+    rng = stream(seed, "ablation/shuffle")
     out = np.stack([train_idx[:, 0], rng.permutation(train_idx[:, 1])], axis=1)
     return out[out[:, 0] != out[:, 1]]
 

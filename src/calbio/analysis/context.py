@@ -46,7 +46,7 @@ import pandas as pd
 from calbio.core.graph import degrees, known_keys, pairs_from_keys
 from calbio.core.io import atomic_dir, write_json_atomic
 from calbio.core.metrics import average_precision, bootstrap_auc_ci, roc_auc
-from calbio.core.seeds import DEFAULT_SEED
+from calbio.core.seeds import DEFAULT_SEED, child_seed, stream
 from calbio.core.version import __version__
 from calbio.data.coerce import as_context_mapped_pairs
 from calbio.data.context import (
@@ -115,7 +115,7 @@ def make_test_sets(
     seed: int,
 ) -> ContextTestSets:
     """Uniform and degree-matched within-context negatives for the test positives."""
-    rng = np.random.default_rng(seed)
+    rng = stream(seed, "negatives")
     neg = within_context_negatives(test, negative_ratio, cemb, known, rng)
     n = cemb.n_entities
     deg = degrees(pairs_from_keys(known_keys(train.idx, n), n), n)
@@ -412,7 +412,7 @@ def _model_factory(
     return functools.partial(
         ContextCAL,
         preset,
-        random_state=seed,
+        random_state=child_seed(seed, "model/context"),
         context_dim=context_dim,
         context_dropout=context_dropout,
         calibration=calibration,
@@ -597,7 +597,7 @@ def _few_shot_pairs(
     seed: int,
 ) -> ContextMappedPairs:
     """k labelled pairs per held-out context, drawn from its TRAINING-split pairs only."""
-    rng = np.random.default_rng(seed + 3)
+    rng = stream(seed, "context_analysis/few_shot")
     pick = []
     for c in held:  # loop over held-out contexts
         cand = np.flatnonzero(train_mask & (mapped.context == c))

@@ -25,7 +25,7 @@ from calbio.analysis.ablation import (
 from calbio.analysis.tables import table
 from calbio.core.graph import known_keys, sample_uniform_negatives
 from calbio.core.metrics import roc_auc
-from calbio.core.seeds import DEFAULT_SEED
+from calbio.core.seeds import DEFAULT_SEED, stream
 from calbio.data.coerce import as_mapped_pairs
 from calbio.data.types import Embeddings, MappedPairs, Pairs
 from calbio.models.graph.heuristics import degree_product_score, training_degree
@@ -178,7 +178,7 @@ def _independence_check(
 ) -> dict[str, Any]:
     """How well similarity alone (cosine, Tanimoto for fingerprints) separates pairs from random."""
     n = len(emb)
-    rng = np.random.default_rng(seed + 3)
+    rng = stream(seed, "doctor/independence")
     keys = known_keys(idx, n)
     negs = sample_uniform_negatives(min(5 * len(idx), 200_000), universe, keys, n, rng)
     sim_name, auc = similarity_baseline(emb, idx, negs)  # Tanimoto for fingerprints

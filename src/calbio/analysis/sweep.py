@@ -19,7 +19,7 @@ from calbio.analysis.tables import fmt_ms, table
 from calbio.core.errors import CalbioInputError
 from calbio.core.graph import sample_uniform_negatives
 from calbio.core.metrics import roc_auc
-from calbio.core.seeds import DEFAULT_SEED
+from calbio.core.seeds import DEFAULT_SEED, stream
 from calbio.data.coerce import as_mapped_pairs
 from calbio.data.types import Embeddings, MappedPairs, Pairs
 from calbio.evaluation.pairsets import PairSets
@@ -341,7 +341,7 @@ def _blend_validation_and_test(
     n = held.split.n_entities
     E = model.embedding_
     split = Split("edge", fit_idx, held.positives, held.split.universe, None, n)
-    rng = np.random.default_rng(seed + 11)
+    rng = stream(seed, "sweep/validation_negatives")
     val_neg = sample_uniform_negatives(5 * len(val_idx), held.split.universe, held.all_keys, n, rng)
     methods: dict[str, Any] = dict(_blend_methods(model, lambdas))
     base = fit_shortcuts(E, split.train_idx)

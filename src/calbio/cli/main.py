@@ -28,8 +28,8 @@ def build_models(
 ) -> dict[str, object]:
     """Fresh registered models; each command-line training option goes where it applies.
 
-    ``seeded=False`` leaves ``random_state`` unset for ``evaluate``, which sets it from its own
-    ``seed`` (the seed reaches a model by one route).
+    ``seeded=False`` leaves ``random_state`` unset for ``evaluate``, which derives each model's
+    from its own ``seed`` (the seed reaches a model by one route, once).
     """
     from calbio.evaluation.protocol import instantiate_models
 

@@ -37,6 +37,7 @@ import pandas as pd
 
 from calbio.core.errors import CalbioInputError
 from calbio.core.graph import known_keys, pair_key, pair_keys, sample_uniform_negatives
+from calbio.core.seeds import stream
 from calbio.data.matching import resolve_identifiers
 from calbio.data.types import Embeddings
 
@@ -656,7 +657,7 @@ def split_by_pair(
     """Seeded split of distinct entity pairs: a pair is on the same side in every context."""
     keys = pairs.keys()
     uniq = np.unique(keys)
-    rng = np.random.default_rng(seed)
+    rng = stream(seed, "split")
     n_out = int(round(fraction * len(uniq)))
     out_keys = rng.choice(uniq, size=n_out, replace=False) if n_out else uniq[:0]
     held = np.isin(keys, out_keys)

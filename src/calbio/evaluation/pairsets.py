@@ -8,18 +8,15 @@ never a known pair of any file involved, in either orientation, nor a self-pair.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
 
 from calbio.core.graph import known_csr, known_keys, pair_keys, sample_uniform_negatives
+from calbio.core.seeds import stream
 from calbio.evaluation.splits import Split, sample_degree_matched_negatives
 from calbio.evaluation.timing import Timer
-
-# Offset of the test-negative stream from the split seed (kept: every metric depends on it).
-TEST_NEGATIVES_OFFSET = 7
 
 
 @dataclass
@@ -61,12 +58,6 @@ class NovelPairs:
     n_removed: int  # pairs of the other file already in the reference file
 
 
-def stable_seed(seed: int, name: str) -> int:
-    """A 64-bit seed derived from ``seed`` and a name (the same on every platform and run)."""
-    digest = hashlib.sha256(f"{seed}:{name}".encode()).digest()
-    return int.from_bytes(digest[:8], "little")
-
-
 def sample_negatives(
     positives: np.ndarray,
     universe: np.ndarray,
@@ -104,10 +95,10 @@ def heldout_pairsets(
     """The held-out test set of ``split`` (of all known pairs ``pairs_idx``) with negatives.
 
     ``deg``: training degrees (degree-matched negatives match them). Negatives are drawn with
-    ``default_rng(seed + 7)``, uniform first, and are never any known pair.
+    the run's ``"negatives"`` stream, uniform first, and are never any known pair.
     """
     n = split.n_entities
-    rng = np.random.default_rng(seed + TEST_NEGATIVES_OFFSET)
+    rng = stream(seed, "negatives")
     all_keys = known_keys(pairs_idx, n)
     held = split.heldout_mask() if split.protocol == "node" else None
     neg, dm = sample_negatives(

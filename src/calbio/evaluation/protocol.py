@@ -24,7 +24,7 @@ import pandas as pd
 
 from calbio.core.errors import CalbioInputError
 from calbio.core.logs import get_logger
-from calbio.core.seeds import DEFAULT_SEED
+from calbio.core.seeds import DEFAULT_SEED, child_seed, stream
 from calbio.data.coerce import EmbeddingsLike, PairsLike, as_embeddings, as_mapped_pairs
 from calbio.data.types import Embeddings, MappedPairs, Pairs
 from calbio.evaluation.pairsets import (
@@ -32,11 +32,10 @@ from calbio.evaluation.pairsets import (
     heldout_pairsets,
     novel_pairs,
     novel_pairsets,
-    stable_seed,
 )
 from calbio.evaluation.result import EvaluationResult
 from calbio.evaluation.scoring import score_pairset
-from calbio.evaluation.splits import Split, make_split
+from calbio.evaluation.splits import Split, checked_split
 from calbio.evaluation.timing import Timer
 from calbio.evaluation.verdicts import losing_warnings, paired_verdicts
 from calbio.models.graph.heuristics import shortcuts_for, training_degree
@@ -68,6 +67,7 @@ def instantiate_models(
     model_kwargs: dict[str, Any] | None = None,
     train_options: dict[str, Any] | None = None,
     *,
+    seed: int | None = None,
     notify: bool = True,
 ) -> dict[str, Any]:
     """Fresh models by name; each training option goes to every model with such a parameter.
@@ -75,6 +75,9 @@ def instantiate_models(
     An option that no chosen model takes (say ``lr`` for ``hybrid`` alone) is an error, never
     silently dropped; one that only some take is logged once (a warning naming the models that
     ignore it; ``notify=False`` skips it). ``model_kwargs``: parameters of a single model.
+    ``seed`` (the run's seed): a model whose ``random_state`` is still None gets the run's
+    ``model/<name>`` stream; one given its own ``random_state`` keeps it (as scikit-learn's
+    ``clone`` does). The seed reaches each model here, once.
     """
     options = dict(train_options or {})
     chosen: dict[str, Any] = {}
@@ -88,6 +91,8 @@ def instantiate_models(
         name = model_name(inst)
         if name in chosen:
             name = f"{name}_{len(chosen)}"
+        if seed is not None and "random_state" in params and inst.random_state is None:
+            inst.set_params(random_state=child_seed(seed, f"model/{name}"))
         chosen[name] = inst
         takes[name] = set(take)
     used = set().union(*takes.values()) if takes else set()
@@ -216,7 +221,7 @@ class _Run:
                 "methods": {},  # nothing scored (readers that loop over methods see none)
             }
             return
-        rng = np.random.default_rng(stable_seed(self.seed, stem))
+        rng = stream(self.seed, f"negatives/{stem}")
         ratio, cap = self.config["negative_ratio"], self.config["max_negatives"]
         for ps in novel_pairsets(novel, self.deg, rng, ratio, cap, self.timer, cold_split=node):
             res, table = self.score(ps, verdicts)
@@ -288,9 +293,7 @@ def _split(
 ) -> tuple[Embeddings, MappedPairs, Split]:
     emb: Embeddings = as_embeddings(embeddings)
     mapped: MappedPairs = as_mapped_pairs(pairs, emb, min_mapped, id_tables)
-    split = make_split(mapped.idx, len(emb), protocol, test_fraction, seed)
-    if len(split.train_idx) < 2 or len(split.test_idx) < 1:
-        raise ValueError(f"{protocol} split left too few pairs (train {len(split.train_idx)})")
+    split = checked_split(mapped.idx, len(emb), protocol, test_fraction, seed)
     return emb, mapped, split
 
 
@@ -321,10 +324,15 @@ def evaluate(
     ``model``: a registered name (``"cal"``, ``"hybrid"``, ``"sage"``...), a class, an instance
     (cloned, never mutated), a list of these, or None for the shortcuts alone. ``model_kwargs``:
     constructor parameters of a single model. ``preset`` and ``train_options`` (``epochs``,
-    ``negatives``...) go to every chosen model that has such parameters; ``random_state``
-    defaults to ``seed``. ``rank_sample``: rank a seeded sample of that many held-out (query,
-    target) pairs per set (genome scale). ``min_mapped``: the strict rule, smallest fraction of
-    pairs that must map (default: refuse only when the pairs cover too little of the table).
+    ``negatives``...) go to every chosen model that has such parameters. ``seed`` is the run's
+    one seed: the split, the negatives, the bootstrap and the ranking sample each draw from
+    its own named stream (:mod:`calbio.core.seeds`), and a model whose ``random_state`` is None
+    gets the stream ``model/<name>`` (recorded in ``result.config["models"]``); a model given
+    its own ``random_state`` (an instance, ``model_kwargs`` or a training option) keeps it,
+    as scikit-learn's ``clone`` does. ``rank_sample``: rank a seeded sample of that many
+    held-out (query, target) pairs per set (genome scale). ``min_mapped``: the strict rule,
+    smallest fraction of pairs that must map (default: refuse only when the pairs cover too
+    little of the table).
     ``id_tables``: an ``IdResolver`` (or tables folder) converting identifier namespaces
     (default $CALBIO_ID_TABLES); what it converted is on ``result.id_mapping``.
     """
@@ -345,9 +353,8 @@ def evaluate(
         emb, mapped, split = _split(
             embeddings, pairs, protocol, test_fraction, seed, min_mapped, id_tables
         )
-    preset_option = {} if preset is None else {"preset": preset}
-    options = {"random_state": seed, **train_options, **preset_option}
-    chosen = instantiate_models(_as_model_list(model), model_kwargs, options)
+    options = {**train_options, **({} if preset is None else {"preset": preset})}
+    chosen = instantiate_models(_as_model_list(model), model_kwargs, options, seed=seed)
     train = MappedPairs(split.train_idx, len(emb), mapped.stats)
     methods = fit_all(chosen, emb, train, timer, progress)
     cfg = dict(

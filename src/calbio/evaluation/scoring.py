@@ -10,6 +10,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from calbio.core.metrics import average_precision, bootstrap_auc_ci, roc_auc
+from calbio.core.seeds import child_seed
 from calbio.evaluation.pairsets import PairSets
 from calbio.evaluation.ranking import filtered_ranks, rank_summary
 from calbio.evaluation.timing import Timer
@@ -203,6 +204,7 @@ def score_pairset(
     sc = ScoredSet(ps, label, uni, kind != "negative", cb)
     bins = DegreeBins.from_degrees(degree)  # from training degrees only, never test pairs
     pair_bin = bins.of(_pair_degree(degree, sets, ps.cold))
+    boot_seed, rank_seed = child_seed(seed, "bootstrap"), child_seed(seed, "ranking")
     results: dict[str, dict[str, Any]] = {}
     for name, model in models.items():
         if ps.cold and not getattr(model, "cold_start", True):
@@ -211,14 +213,19 @@ def score_pairset(
             s = tie_safe(model.score_pairs(sets))
         table[name] = sc.scores[name] = s
         with timer("bootstrap"):
-            entry = _auc_entry(sc, s, n_boot, seed)
+            entry = _auc_entry(sc, s, n_boot, boot_seed)
         ranks = query_bin = None
         if rank:
             with timer(f"rank:{name}"):
                 ranks, qt = model_ranks(
-                    model, ps.positives, ps.candidates, ps.known, rank_sample=rank_sample, seed=seed
+                    model,
+                    ps.positives,
+                    ps.candidates,
+                    ps.known,
+                    rank_sample=rank_sample,
+                    seed=rank_seed,
                 )
-            entry.update(rank_summary(ranks, n_boot=n_boot, seed=seed))
+            entry.update(rank_summary(ranks, n_boot=n_boot, seed=boot_seed))
             sc.ranks[name], sc.queries = ranks, qt
             # ranking: the query entity's degree (a cold set: the known end's)
             q_deg = _pair_degree(degree, qt, True) if ps.cold else degree[qt[:, 0]]

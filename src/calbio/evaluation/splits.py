@@ -20,7 +20,7 @@ from calbio.core.graph import (
     pair_keys,
     valid_negatives,
 )
-from calbio.core.seeds import DEFAULT_SEED
+from calbio.core.seeds import DEFAULT_SEED, stream
 
 __all__ = [
     "PROTOCOLS",
@@ -67,7 +67,7 @@ def make_split(
     """Split known pairs by protocol; seeded and deterministic."""
     pairs_idx = np.asarray(pairs_idx, dtype=np.int64).reshape(-1, 2)
     universe = np.unique(pairs_idx)
-    rng = np.random.default_rng(seed)
+    rng = stream(seed, "split")
     if protocol == "transductive":
         return Split(protocol, pairs_idx, pairs_idx.copy(), universe, None, n_entities)
     if not 0.0 < test_fraction < 1.0:
@@ -93,6 +93,20 @@ def make_split(
             protocol, pairs_idx[~touches], pairs_idx[touches], universe, heldout, n_entities
         )
     raise ValueError(f"protocol must be one of {PROTOCOLS}, got {protocol!r}")
+
+
+def checked_split(
+    pairs_idx: np.ndarray,
+    n_entities: int,
+    protocol: str = "edge",
+    test_fraction: float = 0.3,
+    seed: int = DEFAULT_SEED,
+) -> Split:
+    """:func:`make_split`, refused when it leaves under 2 training pairs or no test pair."""
+    split = make_split(pairs_idx, n_entities, protocol, test_fraction, seed)
+    if len(split.train_idx) < 2 or len(split.test_idx) < 1:
+        raise ValueError(f"{protocol} split left too few pairs (train {len(split.train_idx)})")
+    return split
 
 
 def degree_strata(degree: np.ndarray, entities: np.ndarray, min_size: int = 5) -> np.ndarray:

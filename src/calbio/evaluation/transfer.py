@@ -23,10 +23,10 @@ import pandas as pd
 from calbio.core.errors import CalbioInputError
 from calbio.core.io import atomic_dir, write_json_atomic
 from calbio.core.logs import get_logger
-from calbio.core.seeds import DEFAULT_SEED
+from calbio.core.seeds import DEFAULT_SEED, child_seed, stream
 from calbio.data.coerce import EmbeddingsLike, PairsLike, as_embeddings, as_mapped_pairs
 from calbio.data.types import Embeddings, MappedPairs, Pairs
-from calbio.evaluation.pairsets import novel_pairs, novel_pairsets, stable_seed
+from calbio.evaluation.pairsets import novel_pairs, novel_pairsets
 from calbio.evaluation.protocol import (
     ModelLike,
     _as_model_list,
@@ -246,7 +246,7 @@ def _score_cell(
         "n_mapped": novel.n_mapped,
         "n_removed_in_train_pairs": novel.n_removed,
     }
-    rng = np.random.default_rng(stable_seed(seed, f"{train}->{test}"))
+    rng = stream(seed, f"transfer/{train}->{test}")
     sets = novel_pairsets(novel, deg, rng, cfg["negative_ratio"], cfg["max_negatives"], timer)
     if not sets:
         cell["note"] = f"0 novel pairs: every pair of {test} is in {train}"
@@ -266,7 +266,8 @@ def _score_cell(
     )
     for name, ranks in sc.ranks.items():
         hits = (np.asarray(ranks) <= 10).astype(np.float64)
-        res[name]["hits@10_ci"] = list(bootstrap_mean_ci(hits, n_boot=n_boot, seed=seed))
+        boot = child_seed(seed, "bootstrap/hits@10")
+        res[name]["hits@10_ci"] = list(bootstrap_mean_ci(hits, n_boot=n_boot, seed=boot))
     cell.update(
         n_negatives=int(len(ps.negatives)),
         n_negatives_degree_matched=int(len(ps.dm_negatives)),
@@ -328,8 +329,9 @@ def transfer(
     )
     _check_settings(cfg, min_mapped)
     specs = _as_model_list(model)
-    options = {"random_state": seed, **train_options, **({"preset": preset} if preset else {})}
-    probe = instantiate_models(specs, None, options)  # unknown models or options fail here
+    options = {**train_options, **({"preset": preset} if preset else {})}
+    # unknown models or options fail here
+    probe = instantiate_models(specs, None, options, seed=seed)
     check_models(probe)  # and every model option (device, seed...), before any file is read
     emb, files, mapped, loaded = _prepare(embeddings, pairs_list, names, min_mapped, id_tables)
     acc = _Accumulator(emb, files, mapped, cfg, timer)
@@ -341,11 +343,11 @@ def transfer(
             len(files),
             len(mapped[i]),
         )
-        acc.train_on(i, instantiate_models(specs, None, options, notify=False), progress)
+        acc.train_on(i, instantiate_models(specs, None, options, seed=seed, notify=False), progress)
         if heldout:
             log.info("transfer: held-out edge split of %s", train)
             with timer("heldout"):
-                fresh = instantiate_models(specs, None, options, notify=False)
+                fresh = instantiate_models(specs, None, options, seed=seed, notify=False)
                 r = evaluate(emb, mapped[i], model=list(fresh.values()), progress=progress, **cfg)
             acc.add_heldout(train, r)
     return acc.result(loaded, list(probe), heldout, preset, train_options, t0)

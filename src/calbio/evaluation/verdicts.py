@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from calbio.core.metrics import _resample_auc_batch, roc_auc
-from calbio.evaluation.pairsets import stable_seed
+from calbio.core.seeds import stream
 from calbio.models.graph.heuristics import SHORTCUTS
 from calbio.report.text import verdict_sentence
 
@@ -215,7 +215,7 @@ def paired_verdicts(
         if not todo:
             continue
         needed = sorted({x for m, r, _ in todo for x in (m, r)})
-        rng = np.random.default_rng(stable_seed(seed, f"paired:{where}:{key}"))
+        rng = stream(seed, f"paired/{where}/{key}")
         if key == "mrr":
             reps = _mean_replicates({m: 1.0 / sc.ranks[m] for m in needed}, n_boot, rng)
         else:

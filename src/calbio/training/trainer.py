@@ -20,6 +20,7 @@ from torch import nn
 
 from calbio.core.devices import resolve_device
 from calbio.core.errors import CalbioInputError
+from calbio.core.seeds import child_seed, stream
 from calbio.training.losses import info_nce_in_batch, info_nce_sampled
 from calbio.training.negatives import KnownPairs, NegativeSampler, in_batch_mask, sampled_masks
 
@@ -95,10 +96,10 @@ def _scheduler(opt: torch.optim.Optimizer, cfg: LoopConfig, steps_per_epoch: int
 def split_validation(
     train_idx: np.ndarray, fraction: float, seed: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Carve a seeded validation subset out of the training pairs."""
+    """Carve a seeded validation subset out of the training pairs (stream ``validation_carve``)."""
     if fraction <= 0:
         return train_idx, train_idx[:0]
-    rng = np.random.default_rng(seed + 1)
+    rng = stream(seed, "validation_carve")
     perm = rng.permutation(len(train_idx))
     n_val = max(1, int(round(fraction * len(train_idx))))
     return train_idx[perm[n_val:]], train_idx[perm[:n_val]]
@@ -116,7 +117,8 @@ def train_module(
 ) -> tuple[nn.Module, TrainHistory]:
     """Train ``module`` on L2-normalised embeddings ``X`` (n, d) and pair indices (m, 2).
 
-    ``module`` is trained as given, or built as ``module(d)`` after ``torch.manual_seed(cfg.seed)``.
+    ``module`` is trained as given, or built as ``module(d)`` after seeding torch from the
+    ``init`` stream of ``cfg.seed`` (:mod:`calbio.core.seeds`).
     ``batches`` gives an epoch's batches as positions into the training pairs (default: shuffled
     consecutive cuts) and ``batch_loss`` the loss of one batch (default: symmetric InfoNCE of
     ``module(X[a])`` against ``X[b]``, with in-batch or sampled negatives).
@@ -160,8 +162,9 @@ def _train(
 ) -> tuple[nn.Module, TrainHistory]:
     """The loop behind :func:`train_module` (and each rank of a data-parallel fit)."""
     dev = dist.device if dist is not None else resolve_device(cfg.device)
-    torch.manual_seed(cfg.seed)
-    gen = torch.Generator().manual_seed(cfg.seed)  # CPU draws: identical on every device/rank
+    torch.manual_seed(child_seed(cfg.seed, "init"))  # the factory's initialisation
+    # batch order and sampled negatives: CPU draws, identical on every device/rank
+    gen = torch.Generator().manual_seed(child_seed(cfg.seed, "batches"))
     train_idx = np.asarray(train_idx, dtype=np.int64).reshape(-1, 2)
     if len(train_idx) < 2:
         raise ValueError("need at least 2 training pairs")

@@ -10,6 +10,7 @@ import torch
 from sklearn.decomposition import PCA
 
 from calbio.core.errors import CalbioInputError
+from calbio.core.seeds import child_seed
 from calbio.data.coerce import EmbeddingsLike, PairsLike
 from calbio.data.types import Embeddings, MappedPairs
 from calbio.models.base import AssociationModelBase, Progress
@@ -156,7 +157,7 @@ class CAL(AssociationModelBase):
             return self
         if not 1 <= k <= min(X.shape):
             raise CalbioInputError(f"--pca {k} must be between 1 and {min(X.shape)}")
-        pca = PCA(n_components=k, random_state=cfg.seed).fit(X)
+        pca = PCA(n_components=k, random_state=child_seed(cfg.seed, "pca")).fit(X)
         self.pca_mean_ = np.ascontiguousarray(pca.mean_, dtype=np.float32)
         self.pca_components_ = np.ascontiguousarray(pca.components_, dtype=np.float32)
         return self

@@ -44,6 +44,7 @@ import torch
 
 from calbio.core.errors import CalbioInputError
 from calbio.core.options import check_options
+from calbio.core.seeds import child_seed, stream
 from calbio.data.coerce import (
     ContextPairsLike,
     as_context_mapped_pairs,
@@ -255,7 +256,9 @@ class ContextCAL(AssociationModelBase):
         cemb = self._as_table(embeddings)
         mapped = as_context_mapped_pairs(pairs, cemb, min_mapped, id_tables)
         if self.calibration != "none":
-            train, cal = split_by_pair(mapped, self.calibration_fraction, cfg.seed + 7)
+            train, cal = split_by_pair(
+                mapped, self.calibration_fraction, child_seed(cfg.seed, "context/calibration")
+            )
             if len(cal) < 2 or len(train) < 2:
                 raise CalbioInputError("too few pairs to set a calibration split aside")
         else:
@@ -294,7 +297,7 @@ class ContextCAL(AssociationModelBase):
 
             if not 1 <= k <= min(X.shape):
                 raise CalbioInputError(f"pca {k} must be between 1 and {min(X.shape)}")
-            pca = PCA(n_components=k, random_state=cfg.seed).fit(X)
+            pca = PCA(n_components=k, random_state=child_seed(cfg.seed, "pca")).fit(X)
             self.pca_mean_ = pca.mean_.astype(np.float32)
             self.pca_components_ = pca.components_.astype(np.float32)
             X = (X - self.pca_mean_) @ self.pca_components_.T
@@ -352,9 +355,9 @@ class ContextCAL(AssociationModelBase):
                 "a training pair refers to an entity not measured in its context"
             )
         X = torch.from_numpy(self.X_)
-        torch.manual_seed(cfg.seed)
+        torch.manual_seed(child_seed(cfg.seed, "init"))
         module = self._new_module(cfg)
-        rng = np.random.default_rng(cfg.seed)
+        rng = stream(cfg.seed, "context/batches")
         row_context = self.context_
         labels = torch.from_numpy(self.context_label_)
         cov = torch.from_numpy(self._std_cov()) if len(self.cov_mean_) else None
@@ -440,7 +443,7 @@ class ContextCAL(AssociationModelBase):
             tau=cfg.tau,
             steps=steps,
             lr=lr,
-            seed=cfg.seed,
+            seed=child_seed(cfg.seed, "context/few_shot"),
         )
         self.z_override_[c] = z.numpy()
         self._Z = None
@@ -562,7 +565,7 @@ class ContextCAL(AssociationModelBase):
         from sklearn.isotonic import IsotonicRegression
         from sklearn.linear_model import LogisticRegression
 
-        rng = np.random.default_rng(self.config.seed + 11)
+        rng = stream(self.config.seed, "context/calibration_negatives")
         k = int(self.calibration_negatives)
         neg = within_context_negatives(cal, k, self._table(), known, rng)
         s = np.r_[self.score_idx(cal.idx, cal.context), self.score_idx(neg.idx, neg.context)]

@@ -26,7 +26,7 @@ import torch
 
 from calbio.core.errors import CalbioInputError
 from calbio.core.graph import degrees, known_keys, pair_keys
-from calbio.core.seeds import seed_or_default
+from calbio.core.seeds import child_seed, seed_or_default, stream
 from calbio.data.types import Embeddings, MappedPairs
 from calbio.models.base import AssociationModelBase
 from calbio.models.cal.estimator import store_params
@@ -128,8 +128,8 @@ class SAGE(AssociationModelBase):
         seed: int,
         progress: Callable[[int, int, float], None] | None,
     ) -> None:
-        torch.manual_seed(seed)
-        rng = np.random.default_rng(seed)
+        torch.manual_seed(child_seed(seed, "init"))
+        rng = stream(seed, "sage/sampling")
         n = len(emb)
         E = l2_normalize(emb.X)
         x = torch.from_numpy(E)

@@ -57,6 +57,7 @@ from calbio.core.options import (
     one_of,
     spec_table,
 )
+from calbio.core.seeds import child_seed, seed_or_default, stream
 from calbio.data.types import Embeddings, MappedPairs
 from calbio.models.base import AssociationModelBase
 from calbio.models.cal.estimator import CAL, TRAIN_OPTIONS, store_params
@@ -283,8 +284,8 @@ class Hybrid(AssociationModelBase):
 
     @property
     def seed(self) -> int:
-        """The seed (``random_state``, 42 when None)."""
-        return 42 if self.random_state is None else int(self.random_state)
+        """The seed (``random_state``, :data:`~calbio.core.seeds.DEFAULT_SEED` when None)."""
+        return seed_or_default(self.random_state)
 
     def cal_kwargs(self) -> dict[str, Any]:
         """Constructor parameters of the hybrid's CAL (preset, forwarded options, seed)."""
@@ -293,7 +294,12 @@ class Hybrid(AssociationModelBase):
         if clash:
             raise CalbioInputError(f"cal_params repeats hybrid parameters: {', '.join(clash)}")
         kw = {k: getattr(self, k) for k in CAL_OPTIONS if getattr(self, k) is not None}
-        return {"preset": self.preset, **kw, **extra, "random_state": self.seed}
+        return {
+            "preset": self.preset,
+            **kw,
+            **extra,
+            "random_state": child_seed(self.seed, "hybrid/cal"),
+        }
 
     def _new_cal(self) -> CAL:
         kw = self.cal_kwargs()
@@ -323,7 +329,7 @@ class Hybrid(AssociationModelBase):
         self.gnn_used_ = True
         from calbio.models.graph.sage import SAGE
 
-        sage = SAGE(random_state=self.seed, threads=self.threads or 1)
+        sage = SAGE(random_state=child_seed(self.seed, "hybrid/sage"), threads=self.threads or 1)
         return sage.fit(emb, MappedPairs(train_idx, len(emb), {}), min_mapped=0.0)
 
     def check_params(self) -> None:
@@ -364,8 +370,9 @@ class Hybrid(AssociationModelBase):
         )
         known = known_keys(e, n)
         universe = np.unique(e)
-        rng = np.random.default_rng(self.seed + 11)
-        held = hash_unit(np.arange(n), self.seed + 1) < self.cold_fraction
+        rng = stream(self.seed, "hybrid/negatives")
+        cold_seed = child_seed(self.seed, "hybrid/cold_entities")  # the carve's held entities
+        held = hash_unit(np.arange(n), cold_seed) < self.cold_fraction
         # orient each cold pair held-aside end first, so that its negatives stay cold
         cold = np.where(held[cold[:, :1]], cold, cold[:, ::-1])
         pos = np.concatenate([warm, cold])

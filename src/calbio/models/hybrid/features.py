@@ -24,6 +24,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from calbio.core.graph import pair_keys
+from calbio.core.seeds import child_seed
 from calbio.models.graph.heuristics import (
     _aa_weights,
     _ra_weights,
@@ -76,10 +77,10 @@ def carve(
     warm validation pairs. Whether a pair is carved never depends on the other pairs.
     """
     e = np.asarray(train_idx, dtype=np.int64).reshape(-1, 2)
-    cold_ent = hash_unit(np.arange(n), seed + 1) < cold_fraction
+    cold_ent = hash_unit(np.arange(n), child_seed(seed, "hybrid/cold_entities")) < cold_fraction
     cold = cold_ent[e[:, 0]] | cold_ent[e[:, 1]]
     keys = pair_keys(e, n)
-    warm = ~cold & (hash_unit(keys, seed) < val_fraction)
+    warm = ~cold & (hash_unit(keys, child_seed(seed, "hybrid/warm_pairs")) < val_fraction)
     return e[~cold & ~warm], e[warm], e[cold]
 
 
