@@ -278,7 +278,8 @@ def _check_run(
     from calbio.core.options import check_evaluation
 
     check_evaluation(seed=seed, negative_ratio=negative_ratio, max_negatives=max_negatives)
-    probe = instantiate_models(_as_model_list(model), model_kwargs, options, notify=False)
+    given = {"random_state": seed, **options}
+    probe = instantiate_models(_as_model_list(model), model_kwargs, given, notify=False)
     check_models(probe)
 
 
@@ -295,6 +296,10 @@ def _split(
     mapped: MappedPairs = as_mapped_pairs(pairs, emb, min_mapped, id_tables)
     split = checked_split(mapped.idx, len(emb), protocol, test_fraction, seed)
     return emb, mapped, split
+
+
+# evaluate()'s arguments recorded in the result's config
+_RUN_CONFIG = ("test_fraction", "negative_ratio", "max_negatives", "n_boot", "rank_sample")
 
 
 def evaluate(
@@ -321,49 +326,31 @@ def evaluate(
 ) -> EvaluationResult:
     """Fit the chosen model(s) on the protocol's training pairs; score them beside the shortcuts.
 
-    ``model``: a registered name (``"cal"``, ``"hybrid"``, ``"sage"``...), a class, an instance
-    (cloned, never mutated), a list of these, or None for the shortcuts alone. ``model_kwargs``:
-    constructor parameters of a single model. ``preset`` and ``train_options`` (``epochs``,
-    ``negatives``...) go to every chosen model that has such parameters. ``seed`` is the run's
-    one seed: the split, the negatives, the bootstrap and the ranking sample each draw from
-    its own named stream (:mod:`calbio.core.seeds`), and a model whose ``random_state`` is None
-    gets the stream ``model/<name>`` (recorded in ``result.config["models"]``); a model given
-    its own ``random_state`` (an instance, ``model_kwargs`` or a training option) keeps it,
-    as scikit-learn's ``clone`` does. ``rank_sample``: rank a seeded sample of that many
-    held-out (query, target) pairs per set (genome scale). ``min_mapped``: the strict rule,
-    smallest fraction of pairs that must map (default: refuse only when the pairs cover too
-    little of the table).
-    ``id_tables``: an ``IdResolver`` (or tables folder) converting identifier namespaces
-    (default $CALBIO_ID_TABLES); what it converted is on ``result.id_mapping``.
+    ``model``: a registered name, a class, an instance (cloned, never mutated), a list of these,
+    or None for the shortcuts alone; ``model_kwargs``: a single model's constructor parameters;
+    ``preset`` and ``train_options`` go to every chosen model that takes them. ``seed``: the
+    run's one seed; split, negatives, bootstrap, ranking and each model (``model/<name>``,
+    unless given its own ``random_state``) draw from named streams (:mod:`calbio.core.seeds`).
+    ``rank_sample``: rank a seeded sample of held-out queries per set. ``min_mapped``: smallest
+    fraction of pairs that must map. ``id_tables``: an ``IdResolver`` or tables folder (default
+    $CALBIO_ID_TABLES); what it converted is on ``result.id_mapping``.
     """
     from calbio.data.identifiers import id_resolver
-    from calbio.data.matching import id_mapping_frame
 
     timer, t0 = Timer(), time.perf_counter()
     _check_inputs(protocol, test_fraction, n_boot, cb_threshold, min_mapped, rank_sample)
-    given = {
-        "random_state": seed,
-        **train_options,
-        **({} if preset is None else {"preset": preset}),
-    }
-    _check_run(seed, negative_ratio, max_negatives, model, model_kwargs, given)
+    options = {**train_options, **({} if preset is None else {"preset": preset})}
+    _check_run(seed, negative_ratio, max_negatives, model, model_kwargs, options)
     id_tables = id_resolver(id_tables)
     n_before = len(id_tables.mappings)  # a resolver passed in may have mapped other files
     with timer("split"):
         emb, mapped, split = _split(
             embeddings, pairs, protocol, test_fraction, seed, min_mapped, id_tables
         )
-    options = {**train_options, **({} if preset is None else {"preset": preset})}
     chosen = instantiate_models(_as_model_list(model), model_kwargs, options, seed=seed)
     train = MappedPairs(split.train_idx, len(emb), mapped.stats)
     methods = fit_all(chosen, emb, train, timer, progress)
-    cfg = dict(
-        test_fraction=test_fraction,
-        negative_ratio=negative_ratio,
-        max_negatives=max_negatives,
-        n_boot=n_boot,
-        rank_sample=rank_sample,
-    )
+    cfg = {k: v for k, v in locals().items() if k in _RUN_CONFIG}
     run = _Run(emb, mapped, split, methods, list(chosen), cb_threshold, seed, rank, cfg, timer)
     test = heldout_pairsets(mapped.idx, split, run.deg, seed, negative_ratio, max_negatives, timer)
     verdicts: list[dict[str, Any]] = []
@@ -371,10 +358,8 @@ def evaluate(
     validation, tables = {}, [table]
     for vp in validate_with:
         run.validate(vp, validation, tables, verdicts, min_mapped, id_tables)
-    result = _result(run, pairs, test, results, validation, verdicts, tables, t0)
-    result.id_mapping = id_mapping_frame(id_tables.mappings[n_before:])
-    result.mapping_lines = id_tables.lines[n_before:]
-    return result
+    mapping = (id_tables, n_before)  # what this run's identifier conversion added
+    return _result(run, pairs, test, results, validation, verdicts, tables, t0, mapping)
 
 
 def _result(
@@ -386,13 +371,17 @@ def _result(
     verdicts: list[dict[str, Any]],
     tables: list[pd.DataFrame],
     t0: float,
+    mapping: tuple[Any, int],
 ) -> EvaluationResult:
+    from calbio.data.matching import id_mapping_frame
+
     split, emb, chosen = run.split, run.emb, {k: run.methods[k] for k in run.chosen}
     with run.timer("tables"):
         scores = pd.concat(tables, ignore_index=True)
         scores["a"] = emb.names[scores["a"].to_numpy()]
         scores["b"] = emb.names[scores["b"].to_numpy()]
-    return EvaluationResult(
+    id_tables, n_before = mapping
+    result = EvaluationResult(
         protocol=split.protocol,
         seed=run.seed,
         n_entities=int(len(split.universe)),
@@ -412,6 +401,9 @@ def _result(
         models=chosen,
         scores=scores,
     )
+    result.id_mapping = id_mapping_frame(id_tables.mappings[n_before:])
+    result.mapping_lines = id_tables.lines[n_before:]
+    return result
 
 
 def _timings(timer: Timer, t0: float) -> dict[str, float]:
