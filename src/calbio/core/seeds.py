@@ -11,13 +11,16 @@ independent unless ``(s, a) == (t, b)``.
 Names in use (a "/" nests them; a model's own steps are named under its ``random_state``):
 
 - evaluation: ``split``, ``negatives`` (held-out test), ``negatives/<set>`` (each validation
-  file), ``bootstrap``, ``ranking`` (rank sample), ``paired/<set>/<metric>`` (verdicts),
-  ``transfer/<train>-><test>``, ``model/<name>`` (each chosen model's ``random_state``);
+  file), ``bootstrap``, ``bootstrap/hits@10``, ``ranking`` (rank sample),
+  ``paired/<set>/<metric>`` (verdicts), ``transfer/<train>-><test>``, ``model/<name>`` (each
+  chosen model's ``random_state``);
 - inside a model: ``init`` (torch initialisation), ``batches`` (batch order and sampled
-  negatives), ``early_stopping`` (validation carve), ``pca``, ``hybrid/carve``,
-  ``hybrid/cold_entities``, ``hybrid/negatives``, ``hybrid/cal``, ``hybrid/sage``,
-  ``context/calibration``, ``context/conformal``;
-- analyses: ``ablation/shuffle``, ``doctor``, ``sweep``, ``context_analysis``.
+  negatives), ``validation_carve`` (early stopping), ``pca``, ``sage/sampling``,
+  ``hybrid/{cal,sage,negatives,cold_entities,warm_pairs}``,
+  ``context/{batches,calibration,calibration_negatives,few_shot}``;
+- analyses: ``ablation/shuffle``, ``doctor/independence``, ``sweep/validation_negatives``,
+  ``context_analysis/few_shot``, ``model/cal`` and ``model/context`` (the models an analysis
+  fits itself).
 """
 
 from __future__ import annotations
