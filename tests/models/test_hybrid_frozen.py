@@ -279,6 +279,19 @@ def test_hybrid_fit_matches_the_recorded_scores(gnn: bool, one_thread) -> None:
         np.testing.assert_allclose(got[key], values, rtol=0, atol=ATOL, err_msg=key)
 
 
+def test_block_sizes_do_not_change_the_scores(one_thread, monkeypatch) -> None:
+    """Tiny pair, two-hop and row blocks (many blocks, ragged ends) give the recorded scores."""
+    import calbio.models.hybrid.estimator as est
+    import calbio.models.hybrid.features as feat
+
+    monkeypatch.setattr(feat, "_PAIR_BLOCK", 97)
+    monkeypatch.setattr(feat, "_L3_BLOCK_ELEMS", 5_000)
+    monkeypatch.setattr(est, "_ROW_BLOCK_ELEMS", 1_000)
+    got, want = frozen_fit(False), REF["no_gnn"]
+    for key, values in want.items():
+        np.testing.assert_allclose(got[key], values, rtol=0, atol=ATOL, err_msg=key)
+
+
 if __name__ == "__main__":  # print the references (see the module docstring)
     torch.set_num_threads(1)
     print("REF = {")
