@@ -17,9 +17,8 @@ is nearly dense on heavy-tailed graphs: 4.8 GB at 20k entities); for pairs, each
 expanding end's two-hop row is computed once, in blocks of ends sized by their work (dense rows
 plus lookups), and read at the other ends' neighbours; for query rows, per block of queries.
 Common neighbours, Adamic-Adar and resource allocation share one intersection per pair block,
-and the per-entity vectors are gathered once per (small) block. At 20k entities x 280k training
-pairs, the features of 360k validation-like pairs take 7.5 CPU s at a 0.74 GB peak (33 CPU s
-and 0.92 GB with one two-hop expansion per pair and 65k-pair blocks).
+and the per-entity vectors are gathered once per (small) block (time and peak memory at 20k
+entities x 400k pairs: ``python benchmarks/hybrid_speed.py``, benchmarks/SPEED.md).
 """
 
 from __future__ import annotations
