@@ -56,7 +56,8 @@ GRAPH_FEATURES: tuple[str, ...] = tuple(f for f in FEATURES if f not in ("cal", 
 I_DEG_MIN = FEATURES.index("log_deg_min")
 I_L3 = FEATURES.index("log_l3")
 _PAIR_BLOCK = 8_192  # pairs per block: (8192, 256) float64 gathers of 16 MB
-# Two-hop (sparse) elements materialised per block when counting length-3 paths.
+# Elements per block when counting length-3 paths: sparse two-hop products (transitivity), or
+# dense two-hop rows of the expanded ends plus the other ends' neighbours read from them (pairs).
 _L3_BLOCK_ELEMS = 4_000_000
 
 
