@@ -289,6 +289,22 @@ class Hybrid(AssociationModelBase):
         self._new_cal().config  # noqa: B018 - validates the CAL options before any work
 
     # ------------------------------------------------------------------ fitting
+    def _fit_carved(self, emb: Embeddings, fit_idx: np.ndarray, progress: Progress) -> tuple:
+        """Stages 1 and 2 of the fit: CAL and GraphSAGE (or None) on the carved pairs, logged."""
+        t = time.perf_counter()
+        logger.info("hybrid: [1/5] fitting CAL on %d carved pairs", len(fit_idx))
+        cal = self._fit_cal(emb, fit_idx, progress)
+        logger.info(
+            "hybrid: CAL fitted on %d carved pairs (%.1f s)", len(fit_idx), time.perf_counter() - t
+        )
+        t = time.perf_counter()
+        if self.gnn:
+            logger.info("hybrid: [2/5] fitting GraphSAGE on the carved graph")
+        gnn = self._fit_gnn(emb, fit_idx, progress)
+        if gnn is not None:
+            logger.info("hybrid: GraphSAGE fitted (%.1f s)", time.perf_counter() - t)
+        return cal, gnn
+
     def validation_features(
         self, emb: Embeddings, train_idx: np.ndarray, progress: Progress = None
     ) -> dict[str, dict[str, Any]]:
@@ -306,18 +322,7 @@ class Hybrid(AssociationModelBase):
             raise CalbioInputError(
                 f"too few training pairs ({len(e)}) to carve hybrid validation pairs"
             )
-        t = time.perf_counter()
-        logger.info("hybrid: [1/5] fitting CAL on %d carved pairs", len(fit_idx))
-        cal = self._fit_cal(emb, fit_idx, progress)
-        logger.info(
-            "hybrid: CAL fitted on %d carved pairs (%.1f s)", len(fit_idx), time.perf_counter() - t
-        )
-        t = time.perf_counter()
-        if self.gnn:
-            logger.info("hybrid: [2/5] fitting GraphSAGE on the carved graph")
-        gnn = self._fit_gnn(emb, fit_idx, progress)
-        if gnn is not None:
-            logger.info("hybrid: GraphSAGE fitted (%.1f s)", time.perf_counter() - t)
+        cal, gnn = self._fit_carved(emb, fit_idx, progress)
         t = time.perf_counter()
         logger.info("hybrid: [3/5] graph features of the validation pairs")
         left, right = cal.score_vectors()
