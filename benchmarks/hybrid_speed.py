@@ -3,10 +3,17 @@
 ``calbio.evaluate(model=["cal", "hybrid"], rank_sample=2000)`` on the synthetic heavy-tailed
 world of benchmarks/speed.py (20k entities x 400k pairs at ``--scale 1``), fast preset, one
 torch thread, in a fresh process; peak RSS is the process's high-water mark (VmHWM). Writes the
-"hybrid_genome" section of benchmarks/SPEED.md.
+"hybrid_genome" section of benchmarks/SPEED.md. CPU seconds of one thread are the load-free
+measure on a shared machine: CAL's fit runs from the start of evaluate to the hybrid's first log
+line ("hybrid: fitting on ..."), the hybrid's from there to its last ("hybrid: fitted in").
+
+``--transfer`` instead writes three such pair files (generator seeds 0, 1, 2) on one embedding
+table and runs ``calbio transfer`` on them in a child process; its peak RSS is the child's
+``ru_maxrss`` (section "hybrid_transfer").
 
     python benchmarks/hybrid_speed.py              # 20k x 400k (many minutes)
     python benchmarks/hybrid_speed.py --scale 0.5  # 10k x 200k
+    python benchmarks/hybrid_speed.py --transfer --epochs 1   # memory of calbio transfer
 """
 
 from __future__ import annotations
@@ -14,6 +21,8 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import resource
+import shlex
 import subprocess
 import sys
 import time
@@ -124,9 +133,23 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scale", type=float, default=1.0)
     ap.add_argument("--n-boot", type=int, default=200)
+    ap.add_argument("--transfer", action="store_true", help="measure calbio transfer instead")
+    ap.add_argument("--model", dest="models", action="append", help="transfer: [hybrid]")
+    ap.add_argument("--epochs", type=int, help="transfer: CAL epochs (memory does not need 20)")
+    ap.add_argument("--no-heldout", action="store_true", help="transfer: no diagonal fits")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     n, m = int(20_000 * args.scale), int(400_000 * args.scale)
+    if args.transfer:
+        args.models = args.models or ["hybrid"]
+        r = transfer(args, n, m)
+        argv = shlex.join(sys.argv[1:])
+        RAW.mkdir(exist_ok=True)
+        (RAW / f"hybrid_transfer_{args.scale}.json").write_text(json.dumps(r, indent=1))
+        body = "## Genome scale: calbio transfer\n\n" + transfer_section(r, argv)
+        update_section(REPORT, "hybrid_transfer", body)
+        print(transfer_section(r, argv))
+        return
     if args.child:
         print(json.dumps(child(n, m, args.n_boot)))
         return
@@ -141,6 +164,80 @@ def main() -> None:
     (RAW / f"hybrid_genome_{args.scale}.json").write_text(json.dumps(r, indent=1))
     update_section(REPORT, "hybrid_genome", "## Genome scale: the hybrid\n\n" + section(r))
     print(section(r))
+
+
+def write_world(folder: Path, n: int, m: int) -> tuple[Path, list[Path]]:
+    """One embedding table (seed 0) and three pair files of m pairs (seeds 0, 1, 2)."""
+    import pandas as pd
+
+    from speed import genome_world
+
+    names = np.array([f"g{i}" for i in range(n)], dtype=object)
+    files = []
+    for seed in (0, 1, 2):
+        X, pairs = genome_world(n, m, 64, seed=seed)
+        if seed == 0:
+            emb = pd.DataFrame(X, columns=[f"d{j}" for j in range(X.shape[1])])
+            emb.insert(0, "id", names)
+            emb.to_csv(folder / "emb.tsv", sep="\t", index=False)
+        f = folder / f"pairs_{seed}.tsv"
+        pd.DataFrame({"a": names[pairs[:, 0]], "b": names[pairs[:, 1]]}).to_csv(
+            f, sep="\t", index=False
+        )
+        files.append(f)
+    return folder / "emb.tsv", files
+
+
+def transfer(args: argparse.Namespace, n: int, m: int) -> dict:
+    """``calbio transfer`` on three m-pair files in a child process: wall, CPU, peak RSS."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        emb, files = write_world(Path(tmp), n, m)
+        cmd = ["calbio", "transfer", str(emb), *map(str, files), "--out", str(Path(tmp) / "out")]
+        for model in args.models:
+            cmd += ["--model", model]
+        cmd += ["--rank-sample", "2000", "--n-boot", str(args.n_boot), "--threads", "1"]
+        if args.epochs:
+            cmd += ["--epochs", str(args.epochs)]
+        if args.no_heldout:
+            cmd += ["--no-heldout"]
+        t0 = time.perf_counter()
+        out = subprocess.run(cmd, capture_output=True, text=True)
+        wall = time.perf_counter() - t0
+        if out.returncode:
+            raise SystemExit(f"calbio transfer failed ({out.returncode}):\n{out.stderr[-3000:]}")
+        use = resource.getrusage(resource.RUSAGE_CHILDREN)
+        shown = [a if a.startswith("--") or "/" not in a else Path(a).name for a in cmd]
+    return {
+        "n_entities": n,
+        "n_pairs": m,
+        "command": shlex.join(shown),
+        "wall_s": wall,
+        "cpu_s": use.ru_utime + use.ru_stime,
+        "peak_rss_mb": use.ru_maxrss / 1024,  # KB on Linux: the largest child's high-water mark
+        "log": [ln for ln in out.stderr.splitlines() if "hybrid:" in ln or "transfer" in ln][-40:],
+    }
+
+
+def transfer_section(r: dict, argv: str) -> str:
+    """Markdown of one transfer run: peak RSS against the 4 GB target."""
+    rss = r["peak_rss_mb"]
+    return "\n".join(
+        [
+            f"Generated by `python benchmarks/hybrid_speed.py {argv}` at commit {git_revision()}: "
+            f"three files of {r['n_pairs']:,} synthetic heavy-tailed pairs (generator seeds 0, 1, "
+            f"2) over {r['n_entities']:,} entities, in a child process:",
+            "",
+            f"    {r['command']}",
+            "",
+            "| measure | value | target |",
+            "|---|---:|---|",
+            f"| peak RSS of `calbio transfer` (MB) | {rss:.0f} | < 4096: "
+            f"{'met' if rss < 4096 else 'MISSED'} |",
+            f"| wall / CPU seconds | {r['wall_s']:.0f} / {r['cpu_s']:.0f} | |",
+        ]
+    )
 
 
 if __name__ == "__main__":

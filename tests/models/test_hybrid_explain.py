@@ -80,12 +80,20 @@ def test_negatives_option_reaches_the_hybrids_cal(data) -> None:
 
 def test_every_stage_of_the_fit_is_logged(data, caplog) -> None:
     emb, idx = data
+    calls: list[tuple[int, int]] = []
     with caplog.at_level(logging.INFO, logger="calbio"):
-        Hybrid(hidden=16, epochs=2, batch_size=64, gnn=False, random_state=0).fit(emb, idx)
+        Hybrid(hidden=16, epochs=2, batch_size=64, gnn=False, random_state=0).fit(
+            emb, idx, progress=lambda e, n, loss: calls.append((e, n))
+        )
     text = "\n".join(r.getMessage() for r in caplog.records if r.name.startswith("calbio"))
-    for stage in ("transitivity", "CAL fitted on", "features of", "combiners fitted",
-                  "CAL refitted", "fitted in"):  # fmt: skip
+    for stage in ("fitting on", "transitivity", "[1/5] fitting CAL", "CAL fitted on",
+                  "[3/5] graph features", "features of", "[4/5] fitting the", "combiners fitted",
+                  "[5/5] refitting CAL", "CAL refitted", "fitted in"):  # fmt: skip
         assert stage in text, stage
+    # every stage is announced before it starts: "[k/5]" comes before its "done" line
+    assert text.index("[1/5]") < text.index("CAL fitted on") < text.index("[3/5]")
+    # the progress callback follows the epochs of both CAL fits (carved, then all pairs)
+    assert calls == [(1, 2), (2, 2), (1, 2), (2, 2)]
 
 
 def test_transitivity_of_cliques_and_stars() -> None:

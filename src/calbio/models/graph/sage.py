@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from calbio.core.errors import CalbioInputError
-from calbio.core.graph import degrees, known_keys, pair_keys
+from calbio.core.graph import degrees, in_sorted, known_keys, pair_keys
 from calbio.core.seeds import child_seed, seed_or_default, stream
 from calbio.data.types import Embeddings, MappedPairs
 from calbio.models.base import AssociationModelBase
@@ -160,7 +160,7 @@ class SAGE(AssociationModelBase):
             )
             neg = np.stack([anchors, partner], axis=1)
             nk = pair_keys(neg, n)
-            neg = neg[(neg[:, 0] != neg[:, 1]) & ~np.isin(nk, known)]
+            neg = neg[(neg[:, 0] != neg[:, 1]) & ~in_sorted(nk, known)]  # known: sorted keys
             h = enc(x, _undirected(msg))
             pairs = torch.from_numpy(np.concatenate([sup, neg]))
             logits = (h[pairs[:, 0]] * h[pairs[:, 1]]).sum(dim=1)

@@ -46,7 +46,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
 from calbio.core.errors import CalbioInputError
-from calbio.core.graph import known_keys, pair_keys
+from calbio.core.graph import in_sorted, known_keys, pair_keys
 from calbio.core.logs import logger
 from calbio.core.options import (
     OptionSpec,
@@ -59,7 +59,7 @@ from calbio.core.options import (
 )
 from calbio.core.seeds import child_seed, seed_or_default, stream
 from calbio.data.types import Embeddings, MappedPairs
-from calbio.models.base import AssociationModelBase
+from calbio.models.base import AssociationModelBase, Progress
 from calbio.models.cal.estimator import CAL, TRAIN_OPTIONS, store_params
 from calbio.models.hybrid.features import (
     FEATURES,
@@ -160,7 +160,7 @@ def _sample_negatives(
     )
     cand = np.stack([anchors, partner], axis=1)
     keys = pair_keys(cand, n)
-    return (cand[:, 0] != cand[:, 1]) & ~np.isin(keys, known_keys), cand
+    return (cand[:, 0] != cand[:, 1]) & ~in_sorted(keys, known_keys), cand
 
 
 def _contrasts(Z: np.ndarray, y: np.ndarray, src: np.ndarray) -> np.ndarray:
@@ -308,10 +308,11 @@ class Hybrid(AssociationModelBase):
         except TypeError as exc:
             raise CalbioInputError(f"cal_params: {exc}") from None
 
-    def _fit_cal(self, emb: Embeddings, train_idx: np.ndarray) -> CAL:
-        return self._new_cal().fit(emb, MappedPairs(train_idx, len(emb), {}), min_mapped=0.0)
+    def _fit_cal(self, emb: Embeddings, train_idx: np.ndarray, progress: Progress = None) -> CAL:
+        mapped = MappedPairs(train_idx, len(emb), {})
+        return self._new_cal().fit(emb, mapped, min_mapped=0.0, progress=progress)
 
-    def _fit_gnn(self, emb: Embeddings, train_idx: np.ndarray) -> Any:
+    def _fit_gnn(self, emb: Embeddings, train_idx: np.ndarray, progress: Progress = None) -> Any:
         """A GraphSAGE model fitted on ``train_idx`` (for the ``sage`` feature), or None."""
         self.gnn_used_ = False
         if not self.gnn:
@@ -330,7 +331,9 @@ class Hybrid(AssociationModelBase):
         from calbio.models.graph.sage import SAGE
 
         sage = SAGE(random_state=child_seed(self.seed, "hybrid/sage"), threads=self.threads or 1)
-        return sage.fit(emb, MappedPairs(train_idx, len(emb), {}), min_mapped=0.0)
+        return sage.fit(
+            emb, MappedPairs(train_idx, len(emb), {}), min_mapped=0.0, progress=progress
+        )
 
     def check_params(self) -> None:
         """Validate every parameter (the CAL options too) before any input is read."""
@@ -338,14 +341,31 @@ class Hybrid(AssociationModelBase):
         self._new_cal().check_params()
 
     # ------------------------------------------------------------------ fitting
+    def _fit_carved(self, emb: Embeddings, fit_idx: np.ndarray, progress: Progress) -> tuple:
+        """Stages 1 and 2 of the fit: CAL and GraphSAGE (or None) on the carved pairs, logged."""
+        t = time.perf_counter()
+        logger.info("hybrid: [1/5] fitting CAL on %d carved pairs", len(fit_idx))
+        cal = self._fit_cal(emb, fit_idx, progress)
+        logger.info(
+            "hybrid: CAL fitted on %d carved pairs (%.1f s)", len(fit_idx), time.perf_counter() - t
+        )
+        t = time.perf_counter()
+        if self.gnn:
+            logger.info("hybrid: [2/5] fitting GraphSAGE on the carved graph")
+        gnn = self._fit_gnn(emb, fit_idx, progress)
+        if gnn is not None:
+            logger.info("hybrid: GraphSAGE fitted (%.1f s)", time.perf_counter() - t)
+        return cal, gnn
+
     def validation_features(
-        self, emb: Embeddings, train_idx: np.ndarray
+        self, emb: Embeddings, train_idx: np.ndarray, progress: Progress = None
     ) -> dict[str, dict[str, Any]]:
         """Features and labels of the carved validation pairs plus sampled negatives.
 
         Returns ``{"warm": {...}, "cold": {...}}``, each with ``pairs``, ``y``, ``X``, ``src``
         (pairs are routed to the cold combiner when an end has no partner in the carved graph);
         also ``"fit"``: the carved pairs, their :class:`GraphFeatures`, GraphSAGE and CAL.
+        ``progress(epoch, n_epochs, loss)`` follows the CAL and GraphSAGE fits.
         """
         n = len(emb)
         e = np.asarray(train_idx, dtype=np.int64).reshape(-1, 2)
@@ -354,16 +374,9 @@ class Hybrid(AssociationModelBase):
             raise CalbioInputError(
                 f"too few training pairs ({len(e)}) to carve hybrid validation pairs"
             )
+        cal, gnn = self._fit_carved(emb, fit_idx, progress)
         t = time.perf_counter()
-        cal = self._fit_cal(emb, fit_idx)
-        logger.info(
-            "hybrid: CAL fitted on %d carved pairs (%.1f s)", len(fit_idx), time.perf_counter() - t
-        )
-        t = time.perf_counter()
-        gnn = self._fit_gnn(emb, fit_idx)
-        if gnn is not None:
-            logger.info("hybrid: GraphSAGE fitted (%.1f s)", time.perf_counter() - t)
-        t = time.perf_counter()
+        logger.info("hybrid: [3/5] graph features of the validation pairs")
         left, right = cal.score_vectors()
         feats = GraphFeatures(
             fit_idx, n, left, right, cal.embedding_, None if gnn is None else gnn.node_vectors_
@@ -459,6 +472,7 @@ class Hybrid(AssociationModelBase):
     ) -> None:
         t0 = time.perf_counter()
         self.check_params()
+        logger.info("hybrid: fitting on %d pairs over %d entities", len(mapped.idx), len(emb))
         strength, self.graph_stats_ = self.effective_strength(mapped.idx, len(emb))
         self.strength_ = strength
         logger.info(
@@ -468,7 +482,8 @@ class Hybrid(AssociationModelBase):
             self.graph_stats_["transitivity"],
             strength,
         )
-        val = self.validation_features(emb, mapped.idx)
+        val = self.validation_features(emb, mapped.idx, progress)
+        logger.info("hybrid: [4/5] fitting the warm and cold combiners")
         combiners = self.fit_combiners(val, strength)
         report: dict[str, Any] = {"n_fit_pairs": int(len(val["fit"]["pairs"]))}
         for name in _COMBINERS:
@@ -490,7 +505,8 @@ class Hybrid(AssociationModelBase):
         del val  # the carved graph's features are not needed any more
         if self.refit_cal:
             t = time.perf_counter()
-            self.cal_ = self._fit_cal(emb, mapped.idx)
+            logger.info("hybrid: [5/5] refitting CAL on all %d pairs", len(mapped.idx))
+            self.cal_ = self._fit_cal(emb, mapped.idx, progress)
             logger.info("hybrid: CAL refitted on all %d pairs (%.1f s)", len(mapped.idx),
                         time.perf_counter() - t)  # fmt: skip
         else:

@@ -13,8 +13,12 @@ Per pair ``(a, b)`` (all symmetric in ``a, b``):
 * ``sage``: the GraphSAGE link score ``h_a . h_b`` (0 when the hybrid has no GraphSAGE).
 
 Memory: the length-3 paths are never materialised as an ``n x n`` matrix (the two-hop product
-is nearly dense on heavy-tailed graphs: 4.8 GB at 20k entities); they are computed per block of
-pairs (or of query rows) from the sparse adjacency, blocks sized by their two-hop work.
+is nearly dense on heavy-tailed graphs: 4.8 GB at 20k entities); for pairs, each distinct
+expanding end's two-hop row is computed once, in blocks of ends sized by their work (dense rows
+plus lookups), and read at the other ends' neighbours; for query rows, per block of queries.
+Common neighbours, Adamic-Adar and resource allocation share one intersection per pair block,
+and the per-entity vectors are gathered once per (small) block (time and peak memory at 20k
+entities x 400k pairs: ``python benchmarks/hybrid_speed.py``, benchmarks/SPEED.md).
 """
 
 from __future__ import annotations
@@ -29,7 +33,6 @@ from calbio.models.graph.heuristics import (
     _aa_weights,
     _ra_weights,
     _weighted,
-    _weighted_overlap,
     adjacency,
 )
 
@@ -52,8 +55,10 @@ FEATURES: tuple[str, ...] = (
 # Features read from the training graph (the rest: CAL, the embedding, GraphSAGE's vectors).
 GRAPH_FEATURES: tuple[str, ...] = tuple(f for f in FEATURES if f not in ("cal", "cosine", "sage"))
 I_DEG_MIN = FEATURES.index("log_deg_min")
-_PAIR_BLOCK = 65_536
-# Two-hop (sparse) elements materialised per block when counting length-3 paths.
+I_L3 = FEATURES.index("log_l3")
+_PAIR_BLOCK = 8_192  # pairs per block: (8192, 256) float64 gathers of 16 MB
+# Elements per block when counting length-3 paths: sparse two-hop products (transitivity), or
+# dense two-hop rows of the expanded ends plus the other ends' neighbours read from them (pairs).
 _L3_BLOCK_ELEMS = 4_000_000
 
 
@@ -123,8 +128,9 @@ class GraphFeatures:
     ) -> None:
         a = adjacency(train_idx, n)
         self.A = a
-        self.AW = _weighted(a, _aa_weights(a))
-        self.AR = _weighted(a, _ra_weights(a))
+        self.aa_w, self.ra_w = _aa_weights(a), _ra_weights(a)
+        self.AW = _weighted(a, self.aa_w)
+        self.AR = _weighted(a, self.ra_w)
         deg = np.asarray(a.sum(axis=1)).ravel()
         isq = np.zeros(n)
         isq[deg > 0] = 1.0 / np.sqrt(deg[deg > 0])
@@ -150,49 +156,81 @@ class GraphFeatures:
         self.H = np.zeros((n, 1)) if gnn is None else np.asarray(gnn, dtype=np.float64)
 
     def l3(self, p: np.ndarray) -> np.ndarray:
-        """Degree-normalised length-3 path counts of pairs ``p`` (k, 2), in two-hop blocks."""
+        """Degree-normalised length-3 path counts of pairs ``p`` (k, 2), in two-hop blocks.
+
+        Each pair is expanded from its end with the smaller two-hop neighbourhood, and each such
+        end once for all its pairs: its two-hop row ``t = B[end] A`` is read at the other ends'
+        neighbours (``l3 = sum_v t[v] B[other, v]``). Validation pairs share their anchors (a
+        positive and its negatives), and 400k pairs have at most 20k distinct ends, so this is
+        an order of magnitude less two-hop work than one expansion per pair.
+        """
         p = np.asarray(p, dtype=np.int64).reshape(-1, 2)
-        # expand from the end with the smaller two-hop neighbourhood
+        out = np.zeros(len(p))
+        if not len(p):
+            return out
         swap = self.hop2[p[:, 0]] > self.hop2[p[:, 1]]
-        p = np.where(swap[:, None], p[:, ::-1], p)
-        out = np.empty(len(p))
-        for rows in _blocks(self.hop2[p[:, 0]], _L3_BLOCK_ELEMS):
-            t = self.B[p[rows, 0]] @ self.A
-            out[rows] = np.asarray(t.multiply(self.B[p[rows, 1]]).sum(axis=1)).ravel()
+        end = np.where(swap, p[:, 1], p[:, 0])
+        other = np.where(swap, p[:, 0], p[:, 1])
+        order = np.argsort(end, kind="stable")
+        ends, first, count = np.unique(end[order], return_index=True, return_counts=True)
+        # work of an end: its dense two-hop row, and the neighbours of its pairs' other ends
+        work = len(self.deg) + self.hop2[ends] + np.add.reduceat(self.deg[other[order]], first)
+        for blk in _blocks(work, _L3_BLOCK_ELEMS):
+            rows = order[first[blk[0]] : first[blk[-1]] + count[blk[-1]]]  # grouped by end
+            out[rows] = self._l3_block(ends[blk], count[blk], other[rows])
         return out
+
+    def _l3_block(self, ends: np.ndarray, count: np.ndarray, other: np.ndarray) -> np.ndarray:
+        """``l3`` of the pairs ``(ends[i], other[j])``, ``count[i]`` consecutive ``j`` per end."""
+        t = (self.B[ends] @ self.A).toarray()  # (len(ends), n): its rows are the ends' B A
+        nb = self.B[other]  # the other ends' neighbours v, valued isq[v]
+        per = np.diff(nb.indptr)
+        row = np.repeat(np.repeat(np.arange(len(ends)), count), per)
+        prod = t[row, nb.indices] * nb.data
+        pair = np.repeat(np.arange(len(other)), per)
+        return np.bincount(pair, weights=prod, minlength=len(other))
 
     def pairs(self, idx: np.ndarray) -> np.ndarray:
         """(m, len(FEATURES)) feature matrix of the pairs ``idx`` (m, 2)."""
         idx = np.asarray(idx, dtype=np.int64).reshape(-1, 2)
         out = np.empty((len(idx), len(FEATURES)))
+        # length-3 paths over all pairs at once (each expanded end once), the rest per block
+        out[:, I_L3] = np.log1p(self.l3(idx))
+        rest = [j for j in range(len(FEATURES)) if j != I_L3]
         for s in range(0, len(idx), _PAIR_BLOCK):
             p = idx[s : s + _PAIR_BLOCK]
-            out[s : s + len(p)] = np.stack(self._pair_block(p), axis=1)
+            out[s : s + len(p), rest] = np.stack(self._pair_block(p), axis=1)
         return out
 
     def _pair_block(self, p: np.ndarray) -> list[np.ndarray]:
+        """Every feature of the pairs ``p`` but ``log_l3``, in the order of FEATURES."""
+
         def dot(x: np.ndarray, y: np.ndarray) -> np.ndarray:
             return np.einsum("ij,ij->i", x, y)
 
         a, b = p[:, 0], p[:, 1]
+        # the shared neighbours once, for common neighbours, Adamic-Adar and resource allocation
+        common = self.A[a].multiply(self.A[b]).tocsr()
 
-        def overlap(w: sp.csr_matrix) -> np.ndarray:
-            return _weighted_overlap(self.A, w, p)
+        def shared(w: np.ndarray) -> np.ndarray:
+            c = sp.csr_matrix((w[common.indices], common.indices, common.indptr), common.shape)
+            return np.log1p(np.asarray(c.sum(axis=1)).ravel())
 
         la, lb = self.logdeg[a], self.logdeg[b]
+        La, Lb, Ea, Eb = self.L[a], self.L[b], self.E[a], self.E[b]  # each row gathered once
+        MRa, MRb = self.MR[a], self.MR[b]
         return [
-            dot(self.L[a], self.R[b]),
-            dot(self.E[a], self.E[b]),
-            np.log1p(overlap(self.A)),
-            np.log1p(overlap(self.AW)),
-            np.log1p(overlap(self.AR)),
+            dot(La, self.R[b]),
+            dot(Ea, Eb),
+            np.log1p(np.asarray(common.sum(axis=1)).ravel()),
+            shared(self.aa_w),
+            shared(self.ra_w),
             la + lb,
             np.minimum(la, lb),
-            0.5 * (dot(self.L[a], self.MR[b]) + dot(self.MR[a], self.L[b])),
-            dot(self.ML[a], self.MR[b]),
-            0.5 * (dot(self.E[a], self.ME[b]) + dot(self.ME[a], self.E[b])),
+            0.5 * (dot(La, MRb) + dot(MRa, Lb)),
+            dot(self.ML[a], MRb),
+            0.5 * (dot(Ea, self.ME[b]) + dot(self.ME[a], Eb)),
             dot(self.H[a], self.H[b]),
-            np.log1p(self.l3(p)),
         ]
 
     def rows(self, q: np.ndarray, c: np.ndarray) -> list[np.ndarray]:
