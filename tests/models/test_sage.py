@@ -124,3 +124,19 @@ def test_evaluate_runs_sage_in_node_protocol(synthetic) -> None:
         n_boot=20,
     )
     assert 0.5 < res.methods["sage"]["auc"] <= 1.0
+
+
+def test_sage_parameters_are_its_specs_and_checked_before_reading(tmp_path) -> None:
+    import inspect
+
+    from calbio.models.graph.sage import SAGE_SPECS
+
+    params = inspect.signature(SAGE.__init__).parameters
+    assert sorted(n for n in params if n not in ("self", "random_state")) == sorted(SAGE_SPECS)
+    for name, spec in SAGE_SPECS.items():
+        assert params[name].default == spec.default, name
+    with pytest.raises(CalbioInputError, match=r"--supervision-fraction \(supervision_fraction\)"):
+        SAGE(supervision_fraction=1.0).check_params()
+    missing = tmp_path / "absent.csv"  # the option error comes first: nothing is read
+    with pytest.raises(CalbioInputError, match=r"--hidden must be an integer >= 1"):
+        calbio.evaluate(missing, missing, model=SAGE(hidden=0))

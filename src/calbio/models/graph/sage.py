@@ -26,6 +26,15 @@ import torch
 
 from calbio.core.errors import CalbioInputError
 from calbio.core.graph import degrees, in_sorted, known_keys, pair_keys
+from calbio.core.options import (
+    OptionSpec,
+    at_least,
+    check_options,
+    fraction,
+    non_negative,
+    positive,
+    spec_table,
+)
 from calbio.core.seeds import child_seed, seed_or_default, stream
 from calbio.data.types import Embeddings, MappedPairs
 from calbio.models.base import AssociationModelBase
@@ -67,6 +76,28 @@ def _undirected(e: np.ndarray) -> torch.Tensor:
     return torch.cat([t.T, t.flip(1).T], dim=1)
 
 
+# GraphSAGE's parameters, declared once (default, check, help); not offered on the CLI.
+def _spec(*args: Any, **kwargs: Any) -> OptionSpec:
+    return OptionSpec(*args, **kwargs, cli=False)
+
+
+SAGE_SPECS: dict[str, OptionSpec] = spec_table(
+    [
+        _spec("hidden", int, 128, "Hidden width of the SAGEConv layers", at_least(1)),
+        _spec("out", int, 64, "Output (embedding) width", at_least(1)),
+        _spec("layers", int, 2, "SAGEConv layers", at_least(1)),
+        _spec("epochs", int, 150, "Full-graph training epochs", at_least(1)),
+        _spec("lr", float, 0.01, "Adam learning rate", positive()),
+        _spec("weight_decay", float, 0.0, "Adam weight decay", non_negative()),
+        _spec("dropout", float, 0.1, "Feature dropout", fraction(low_open=False)),
+        _spec("supervision_fraction", float, 0.3, "Share of edges used as targets", fraction()),
+        _spec("node_dropout", float, 0.1, "Share of nodes dropped", fraction(low_open=False)),
+        _spec("n_negatives", int, 1, "Negatives per target edge", at_least(1)),
+        _spec("threads", int, 1, "torch CPU threads", at_least(1), optional=True),
+    ]
+)
+
+
 @register_model("sage")
 class SAGE(AssociationModelBase):
     """GraphSAGE link predictor: SAGEConv encoder over the training graph, dot-product decoder."""
@@ -92,13 +123,9 @@ class SAGE(AssociationModelBase):
     ) -> None:
         store_params(self, locals())
 
-    def _check_params(self) -> None:
-        if min(self.hidden, self.out, self.layers, self.epochs, self.n_negatives) < 1:
-            raise CalbioInputError("hidden, out, layers, epochs and n_negatives must be >= 1")
-        if not 0.0 < self.supervision_fraction < 1.0:
-            raise CalbioInputError("supervision_fraction must be in (0, 1)")
-        if not 0.0 <= self.node_dropout < 1.0 or not 0.0 <= self.dropout < 1.0:
-            raise CalbioInputError("node_dropout and dropout must be in [0, 1)")
+    def check_params(self) -> None:
+        """Validate every parameter against :data:`SAGE_SPECS` before any input is read."""
+        check_options(SAGE_SPECS, {n: getattr(self, n) for n in SAGE_SPECS}, skip_unset=False)
 
     def _build(self, dim: int) -> torch.nn.Module:
         return _encoder(dim, self.hidden, self.out, self.layers, self.dropout)
@@ -109,7 +136,7 @@ class SAGE(AssociationModelBase):
         mapped: MappedPairs,
         progress: Callable[[int, int, float], None] | None = None,
     ) -> None:
-        self._check_params()
+        self.check_params()
         t0 = time.perf_counter()
         seed = seed_or_default(self.random_state)
         threads_before = torch.get_num_threads()
