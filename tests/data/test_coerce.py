@@ -75,6 +75,15 @@ def test_every_pair_form_maps_to_the_same_rows(world) -> None:
     np.testing.assert_array_equal(as_mapped_pairs(idx, emb).idx, idx)
 
 
+def test_a_pairs_file_path_is_read_like_the_cli_reads_it(tmp_path) -> None:
+    """A str or Path names a pairs file (it is not a sequence of characters)."""
+    emb = _emb(6)
+    path = tmp_path / "pairs.csv"
+    pd.DataFrame({"gene1": ["G0", "G2"], "gene2": ["G1", "G3"]}).to_csv(path, index=False)
+    for form in (path, str(path)):
+        np.testing.assert_array_equal(as_mapped_pairs(form, emb, 0.0).idx, [[0, 1], [2, 3]])
+
+
 def test_rows_and_mapped_pairs_are_checked_against_the_table() -> None:
     emb = _emb(5)
     with pytest.raises(CalbioInputError, match="out of range of the 5 entities"):

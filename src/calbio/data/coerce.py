@@ -2,17 +2,19 @@
 
 This module is the one door for pairs. Every model (``fit``, ``score_pairs``, ``pair_index``,
 the context model's ``fit`` / ``adapt_context``), every evaluation and every command turns the
-pairs a user gives (a ``Pairs``, a DataFrame, a list of tuples, a ``MappedPairs``, an (m, 2)
-integer array of rows; for the context model also ``ContextPairs`` / ``ContextMappedPairs``)
-into row indices through :func:`as_mapped_pairs` or :func:`as_context_mapped_pairs`, with the
-identifier tables passed in explicitly (``id_tables``: an ``IdResolver``). Nothing outside
-``calbio.data`` calls the matching engine (:func:`calbio.data.matching.map_pairs`) directly
-(tests/data/test_coerce.py checks it). The mapping report (pairs mapped, ids converted,
-unknown ids) comes back on ``MappedPairs.stats`` and ``.id_mapping``.
+pairs a user gives (a ``Pairs``, a DataFrame, a file path, a list of tuples, a ``MappedPairs``,
+an (m, 2) integer array of rows; for the context model also ``ContextPairs`` /
+``ContextMappedPairs``) into row indices through :func:`as_mapped_pairs` or
+:func:`as_context_mapped_pairs`, with the identifier tables passed in explicitly (``id_tables``:
+an ``IdResolver``). Nothing outside ``calbio.data`` calls the matching engine
+(:func:`calbio.data.matching.map_pairs`) directly (tests/data/test_coerce.py checks it). The
+mapping report (pairs mapped, ids converted, unknown ids) comes back on ``MappedPairs.stats``
+and ``.id_mapping``.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +29,9 @@ if TYPE_CHECKING:
     from calbio.data.identifiers import IdTablesLike
 
 EmbeddingsLike = Embeddings | pd.DataFrame | Any  # Any: an AnnData (anndata is imported lazily)
-PairsLike = Pairs | MappedPairs | pd.DataFrame | np.ndarray | Sequence[tuple[str, str]]
+PairsLike = (
+    Pairs | MappedPairs | pd.DataFrame | np.ndarray | str | os.PathLike | Sequence[tuple[str, str]]
+)
 # the context model's pairs: ContextPairs, ContextMappedPairs, a DataFrame (optional
 # ``context`` column) or any plain pair input (context-free: the pair holds in every context)
 ContextPairsLike = Any
@@ -49,12 +53,14 @@ def as_embeddings(
     return embeddings_from_array(X, names)
 
 
-def as_pairs(pairs: Pairs | pd.DataFrame | Sequence[Sequence[Any]]) -> Pairs:
-    """Coerce pairs given by identifier (a ``Pairs``, a DataFrame, a list of tuples)."""
-    from calbio.data.pairs import pairs_from_frame, pairs_from_list
+def as_pairs(pairs: Pairs | pd.DataFrame | str | os.PathLike | Sequence[Sequence[Any]]) -> Pairs:
+    """Coerce pairs given by identifier: a ``Pairs``, a DataFrame, a file path, a list of tuples."""
+    from calbio.data.pairs import load_pairs, pairs_from_frame, pairs_from_list
 
     if isinstance(pairs, Pairs):
         return pairs
+    if isinstance(pairs, str | os.PathLike):  # a file, read as `calbio fit` reads it
+        return load_pairs(pairs)
     if isinstance(pairs, pd.DataFrame):
         return pairs_from_frame(pairs)
     return pairs_from_list(list(pairs))
