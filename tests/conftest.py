@@ -99,3 +99,72 @@ def cli(capsys) -> Callable[[list], tuple[int, str, str]]:
         return code, out.out, out.err
 
     return run
+
+
+# ---------------------------------------------------------------- inputs shared by test modules
+# Module-scoped: each module that asks gets its own copy (tests may write beside them).
+CLI_TRAIN = ["--epochs", "2", "--hidden", "16", "--batch-size", "64"]
+
+
+@pytest.fixture(scope="module")
+def cli_inputs(tmp_path_factory, synthetic) -> Path:
+    """Embeddings, training pairs (first 1,200), validation pairs (last 300) and a GMT file."""
+    import pandas as pd
+
+    d = tmp_path_factory.mktemp("cli_inputs")
+    synthetic.embeddings.to_frame().to_csv(d / "emb.csv")
+    pairs = pd.DataFrame({"gene1": synthetic.pairs.a, "gene2": synthetic.pairs.b})
+    pairs.iloc[:1200].to_csv(d / "pairs.csv", index=False)
+    pairs.iloc[1200:].to_csv(d / "validation.csv", index=False)
+    names = list(synthetic.embeddings.names)
+    lines = [
+        f"SET{k}\tdesc {k}\t" + "\t".join(names[k * 10 : k * 10 + 10])
+        for k in range(len(names) // 10)
+    ]
+    (d / "sets.gmt").write_text("\n".join(lines) + "\n")
+    return d
+
+
+@pytest.fixture(scope="module")
+def cli_model_dir(cli_inputs, tmp_path_factory) -> Path:
+    """A CAL model fitted by the CLI (``calbio fit``) on ``cli_inputs``' training pairs."""
+    from calbio.cli.main import main
+
+    out = tmp_path_factory.mktemp("cli_model") / "model"
+    argv = ["fit", cli_inputs / "emb.csv", cli_inputs / "pairs.csv", "--out", out, *CLI_TRAIN]
+    old = sys.argv
+    sys.argv = ["calbio", *map(str, argv)]
+    try:
+        main()
+    except SystemExit as exc:
+        assert not exc.code, exc.code
+    finally:
+        sys.argv = old
+    return out
+
+
+@pytest.fixture(scope="module")
+def inputs_with_unmapped(tmp_path_factory, synthetic) -> Path:
+    """The synthetic table and all its pairs, plus one pair whose partner is not in the table."""
+    import pandas as pd
+
+    d = tmp_path_factory.mktemp("inputs_with_unmapped")
+    synthetic.embeddings.to_frame().to_csv(d / "emb.csv")
+    pairs = pd.DataFrame({"gene1": synthetic.pairs.a, "gene2": synthetic.pairs.b})
+    extra = pd.DataFrame({"gene1": ["SYN0001"], "gene2": ["POLR2A"]})
+    pd.concat([pairs, extra]).to_csv(d / "pairs.csv", index=False)
+    return d
+
+
+@pytest.fixture(scope="module")
+def saved_cal(inputs_with_unmapped, tmp_path_factory, tiny) -> tuple:
+    """(CAL loaded back, its directory): fitted in the API on ``inputs_with_unmapped``."""
+    import calbio
+
+    out = tmp_path_factory.mktemp("saved_cal") / "m"
+    emb = calbio.load_embeddings(inputs_with_unmapped / "emb.csv")
+    prs = calbio.load_pairs(inputs_with_unmapped / "pairs.csv")
+    m = calbio.CAL("fast", random_state=0, **tiny).fit(emb, prs)
+    m.sources_["pairs"] = {"path": str(inputs_with_unmapped / "pairs.csv"), "sha256": prs.sha256}
+    m.save(out)
+    return calbio.CAL.load(out), out

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -14,31 +13,8 @@ from calbio.core.errors import CalbioInputError
 from calbio.scoring import score_rows
 
 
-@pytest.fixture(scope="module")
-def files(tmp_path_factory, synthetic):
-    d = tmp_path_factory.mktemp("nc_inputs")
-    emb = synthetic.embeddings.to_frame()
-    emb.to_csv(d / "emb.csv")
-    pairs = pd.DataFrame({"gene1": synthetic.pairs.a, "gene2": synthetic.pairs.b})
-    # one pair whose partner is not in the table: it is in the training pairs file only
-    extra = pd.DataFrame({"gene1": ["SYN0001"], "gene2": ["POLR2A"]})
-    pd.concat([pairs, extra]).to_csv(d / "pairs.csv", index=False)
-    return d
-
-
-@pytest.fixture(scope="module")
-def model(files, tmp_path_factory, tiny):
-    out = tmp_path_factory.mktemp("nc_model") / "m"
-    emb = calbio.load_embeddings(files / "emb.csv")
-    prs = calbio.load_pairs(files / "pairs.csv")
-    m = calbio.CAL("fast", random_state=0, **tiny).fit(emb, prs)
-    m.sources_["pairs"] = {"path": str(files / "pairs.csv"), "sha256": prs.sha256}
-    m.save(out)
-    return calbio.CAL.load(out), out
-
-
-def test_score_table_flags_ranks_and_percentiles(model, synthetic):
-    m, _ = model
+def test_score_table_flags_ranks_and_percentiles(saved_cal, synthetic):
+    m, _ = saved_cal
     tr = m.train_pairs_[:40]
     fresh = [("SYN0001", "SYN0002"), ("SYN0003", "SYN0010")]
     pairs = list(zip(m.names_[tr[:, 0]], m.names_[tr[:, 1]], strict=True)) + fresh
@@ -62,8 +38,8 @@ def test_score_table_flags_ranks_and_percentiles(model, synthetic):
     assert np.all(np.diff(t["percentile"].to_numpy()[order]) >= 0)  # monotone in the score
 
 
-def test_query_separates_known_and_new(model, cli):
-    m, mdir = model
+def test_query_separates_known_and_new(saved_cal, cli):
+    m, mdir = saved_cal
     known, new = query_partners(m, "SYN0021", top=5)
     i = m.index_of("SYN0021")
     tp = m.train_pairs_
@@ -81,8 +57,8 @@ def test_query_separates_known_and_new(model, cli):
     assert out.index("Known partners") < out.index("New candidates")
 
 
-def test_unknown_identifier_messages(model, cli):
-    m, mdir = model
+def test_unknown_identifier_messages(saved_cal, cli):
+    m, mdir = saved_cal
     code, _, err = cli(["query", mdir, "POLR2A"])
     assert code == 2 and "in the training pairs" in err and "not in the embedding table" in err
     code, _, err = cli(["query", mdir, "syn0021x"])  # typo in another case: fuzzy match

@@ -10,7 +10,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import calbio
 from calbio.analysis.anndata_io import add_association_space, transform_h5ad
 from calbio.core.errors import CalbioInputError, OutputExistsError
 from calbio.data.synthetic import make_synthetic
@@ -106,31 +105,8 @@ def test_bad_inputs(model_dir, tmp_path):
         transform_h5ad(d, tmp_path / "in.h5ad", tmp_path / "out.txt")
 
 
-@pytest.fixture(scope="module")
-def files(tmp_path_factory, synthetic):
-    d = tmp_path_factory.mktemp("nc_inputs")
-    emb = synthetic.embeddings.to_frame()
-    emb.to_csv(d / "emb.csv")
-    pairs = pd.DataFrame({"gene1": synthetic.pairs.a, "gene2": synthetic.pairs.b})
-    # one pair whose partner is not in the table: it is in the training pairs file only
-    extra = pd.DataFrame({"gene1": ["SYN0001"], "gene2": ["POLR2A"]})
-    pd.concat([pairs, extra]).to_csv(d / "pairs.csv", index=False)
-    return d
-
-
-@pytest.fixture(scope="module")
-def model(files, tmp_path_factory, tiny):
-    out = tmp_path_factory.mktemp("nc_model") / "m"
-    emb = calbio.load_embeddings(files / "emb.csv")
-    prs = calbio.load_pairs(files / "pairs.csv")
-    m = calbio.CAL("fast", random_state=0, **tiny).fit(emb, prs)
-    m.sources_["pairs"] = {"path": str(files / "pairs.csv"), "sha256": prs.sha256}
-    m.save(out)
-    return calbio.CAL.load(out), out
-
-
-def test_transform_warns_on_other_table_and_keeps_noise_apart(model, synthetic, caplog):
-    m, _ = model
+def test_transform_warns_on_other_table_and_keeps_noise_apart(saved_cal, synthetic, caplog):
+    m, _ = saved_cal
     X = synthetic.embeddings.X.copy()
     names = list(synthetic.embeddings.names)
     ad = anndata.AnnData(X=X, obs=pd.DataFrame(index=names))

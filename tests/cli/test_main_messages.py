@@ -5,38 +5,12 @@ from __future__ import annotations
 import json
 
 import pandas as pd
-import pytest
-
-import calbio
 
 TRAIN = ["--epochs", "2", "--hidden", "16", "--batch-size", "64"]
 
 
-@pytest.fixture(scope="module")
-def files(tmp_path_factory, synthetic):
-    d = tmp_path_factory.mktemp("nc_inputs")
-    emb = synthetic.embeddings.to_frame()
-    emb.to_csv(d / "emb.csv")
-    pairs = pd.DataFrame({"gene1": synthetic.pairs.a, "gene2": synthetic.pairs.b})
-    # one pair whose partner is not in the table: it is in the training pairs file only
-    extra = pd.DataFrame({"gene1": ["SYN0001"], "gene2": ["POLR2A"]})
-    pd.concat([pairs, extra]).to_csv(d / "pairs.csv", index=False)
-    return d
-
-
-@pytest.fixture(scope="module")
-def model(files, tmp_path_factory, tiny):
-    out = tmp_path_factory.mktemp("nc_model") / "m"
-    emb = calbio.load_embeddings(files / "emb.csv")
-    prs = calbio.load_pairs(files / "pairs.csv")
-    m = calbio.CAL("fast", random_state=0, **tiny).fit(emb, prs)
-    m.sources_["pairs"] = {"path": str(files / "pairs.csv"), "sha256": prs.sha256}
-    m.save(out)
-    return calbio.CAL.load(out), out
-
-
-def test_score_with_model_from_another_embedding_names_its_ids(model, tmp_path, cli):
-    _, mdir = model
+def test_score_with_model_from_another_embedding_names_its_ids(saved_cal, tmp_path, cli):
+    _, mdir = saved_cal
     pd.DataFrame({"a": ["TP53", "BRCA1"], "b": ["MDM2", "BARD1"]}).to_csv(
         tmp_path / "p.csv", index=False
     )
@@ -47,8 +21,15 @@ def test_score_with_model_from_another_embedding_names_its_ids(model, tmp_path, 
     assert not (tmp_path / "out.csv").exists()
 
 
-def test_patience_needs_validation_fraction(files, tmp_path, cli):
-    args = ["fit", files / "emb.csv", files / "pairs.csv", "--out", tmp_path / "m", *TRAIN]
+def test_patience_needs_validation_fraction(inputs_with_unmapped, tmp_path, cli):
+    args = [
+        "fit",
+        inputs_with_unmapped / "emb.csv",
+        inputs_with_unmapped / "pairs.csv",
+        "--out",
+        tmp_path / "m",
+        *TRAIN,
+    ]
     code, _, err = cli([*args, "--patience", "2"])
     assert code == 2 and "--validation-fraction" in err and not (tmp_path / "m").exists()
     code, _, err = cli([*args, "--patience", "1", "--validation-fraction", "0.2"])
@@ -57,9 +38,18 @@ def test_patience_needs_validation_fraction(files, tmp_path, cli):
     assert cfg["patience"] == 1 and cfg["validation_fraction"] == 0.2
 
 
-def test_no_wrapping_when_not_a_terminal(files, tmp_path, cli):
+def test_no_wrapping_when_not_a_terminal(inputs_with_unmapped, tmp_path, cli):
     long_dir = tmp_path / ("a_rather_long_directory_name_" * 3) / "model"
-    code, out, err = cli(["fit", files / "emb.csv", files / "pairs.csv", "--out", long_dir, *TRAIN])
+    code, out, err = cli(
+        [
+            "fit",
+            inputs_with_unmapped / "emb.csv",
+            inputs_with_unmapped / "pairs.csv",
+            "--out",
+            long_dir,
+            *TRAIN,
+        ]
+    )
     assert code == 0, err
     wrote = [ln for ln in out.splitlines() if ln.startswith("wrote")]
     assert len(wrote) == 1 and wrote[0].rstrip().endswith(" s)") and len(wrote[0]) > 80

@@ -21,41 +21,6 @@ TRAIN = ["--epochs", "2", "--hidden", "16", "--batch-size", "64"]
 SRC = str(Path(__file__).resolve().parents[2] / "src")
 
 
-@pytest.fixture(scope="module")
-def files(tmp_path_factory, synthetic):
-    """Embeddings, training pairs (first 1,200), validation pairs (last 300) and a GMT file."""
-    d = tmp_path_factory.mktemp("safety_inputs")
-    synthetic.embeddings.to_frame().to_csv(d / "emb.csv")
-    pairs = pd.DataFrame({"gene1": synthetic.pairs.a, "gene2": synthetic.pairs.b})
-    pairs.iloc[:1200].to_csv(d / "pairs.csv", index=False)
-    pairs.iloc[1200:].to_csv(d / "validation.csv", index=False)
-    names = list(synthetic.embeddings.names)
-    lines = [
-        f"SET{k}\tdesc {k}\t" + "\t".join(names[k * 10 : k * 10 + 10])
-        for k in range(len(names) // 10)
-    ]
-    (d / "sets.gmt").write_text("\n".join(lines) + "\n")
-    return d
-
-
-@pytest.fixture(scope="module")
-def model_dir(files, tmp_path_factory):
-    """A CAL model fitted by the CLI on the synthetic training pairs."""
-    from calbio.cli.main import main
-
-    out = tmp_path_factory.mktemp("safety_model") / "model"
-    argv = ["fit", files / "emb.csv", files / "pairs.csv", "--out", out, *TRAIN]
-    old = sys.argv
-    sys.argv = ["calbio", *map(str, argv)]
-    try:
-        main()
-    except SystemExit as exc:
-        assert not exc.code, exc.code
-    finally:
-        sys.argv = old
-    return out
-
-
 def run_limited(argv: list, limit: int, cwd: Path) -> subprocess.CompletedProcess:
     """Run the CLI in a child whose files may not exceed ``limit`` bytes (RLIMIT_FSIZE).
 
@@ -84,9 +49,9 @@ def leftovers(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir())
 
 
-def test_fit_under_a_file_size_limit_is_one_line_exit_2(files, tmp_path) -> None:
+def test_fit_under_a_file_size_limit_is_one_line_exit_2(cli_inputs, tmp_path) -> None:
     out = tmp_path / "model"
-    argv = ["fit", files / "emb.csv", files / "pairs.csv", "--out", out, *TRAIN[:2]]
+    argv = ["fit", cli_inputs / "emb.csv", cli_inputs / "pairs.csv", "--out", out, *TRAIN[:2]]
     res = run_limited([*argv, "--hidden", "256", "--batch-size", "64"], 20_000, tmp_path)
     assert res.returncode == 2, res.stderr
     assert "Traceback" not in res.stderr
@@ -96,9 +61,13 @@ def test_fit_under_a_file_size_limit_is_one_line_exit_2(files, tmp_path) -> None
     assert leftovers(tmp_path) == []  # no model directory, no temporary sibling
 
 
-def test_score_under_a_file_size_limit_is_one_line_exit_2(files, model_dir, tmp_path) -> None:
+def test_score_under_a_file_size_limit_is_one_line_exit_2(
+    cli_inputs, cli_model_dir, tmp_path
+) -> None:
     out = tmp_path / "scores.csv"
-    res = run_limited(["score", model_dir, files / "validation.csv", "--out", out], 1, tmp_path)
+    res = run_limited(
+        ["score", cli_model_dir, cli_inputs / "validation.csv", "--out", out], 1, tmp_path
+    )
     assert res.returncode == 2, res.stderr
     assert "Traceback" not in res.stderr
     err = [line for line in res.stderr.splitlines() if line.startswith("calbio: error")]
@@ -106,9 +75,17 @@ def test_score_under_a_file_size_limit_is_one_line_exit_2(files, model_dir, tmp_
     assert leftovers(tmp_path) == []
 
 
-def test_force_refuses_a_directory_with_a_foreign_file_fit(files, tmp_path, cli) -> None:
+def test_force_refuses_a_directory_with_a_foreign_file_fit(cli_inputs, tmp_path, cli) -> None:
     out = _foreign_dir(tmp_path, "results")
-    argv = ["fit", files / "emb.csv", files / "pairs.csv", "--out", out, *TRAIN, "--force"]
+    argv = [
+        "fit",
+        cli_inputs / "emb.csv",
+        cli_inputs / "pairs.csv",
+        "--out",
+        out,
+        *TRAIN,
+        "--force",
+    ]
     code, _, err = cli(argv)
     assert code == 2
     assert "notes.txt" in err and "calbio did not write" in err and "Traceback" not in err
@@ -126,9 +103,9 @@ def test_force_refuses_a_directory_with_a_foreign_file_fit(files, tmp_path, cli)
     assert (out / "extra.txt").is_file()
 
 
-def test_force_refuses_a_directory_with_a_foreign_file_evaluate(files, tmp_path, cli) -> None:
+def test_force_refuses_a_directory_with_a_foreign_file_evaluate(cli_inputs, tmp_path, cli) -> None:
     out = tmp_path / "run"
-    argv = ["evaluate", files / "emb.csv", files / "pairs.csv", "--out", out, *TRAIN]
+    argv = ["evaluate", cli_inputs / "emb.csv", cli_inputs / "pairs.csv", "--out", out, *TRAIN]
     argv += ["--n-boot", "10", "--force"]
     assert cli(argv)[0] == 0
     (out / ".calbio_output.json").unlink()  # a run written by an older calbio: known names only
@@ -140,14 +117,14 @@ def test_force_refuses_a_directory_with_a_foreign_file_evaluate(files, tmp_path,
     assert (out / "model" / "my_plot.png").read_bytes() == b"png"
 
 
-def test_score_keeps_one_row_per_input_row_in_order(model_dir, tmp_path, cli) -> None:
+def test_score_keeps_one_row_per_input_row_in_order(cli_model_dir, tmp_path, cli) -> None:
     pairs = tmp_path / "p.csv"
     pairs.write_text(
         "gene1,gene2\nsyn0001,syn0002\nSYN0001,SYN0002\nSYN0002,SYN0001\nsyn0003,SYN0004\n"
         "SYN0005,NOPE\nSYN0006,syn0006\n"
     )
     out = tmp_path / "scores.csv"
-    code, _, err = cli(["score", model_dir, pairs, "--out", out])
+    code, _, err = cli(["score", cli_model_dir, pairs, "--out", out])
     assert code == 0, err
     t = pd.read_csv(out, keep_default_na=False)
     assert len(t) == 6
@@ -166,11 +143,11 @@ def test_score_keeps_one_row_per_input_row_in_order(model_dir, tmp_path, cli) ->
     assert (tmp_path / "scores.csv.unknown.txt").read_text() == "NOPE\n"
 
 
-def test_score_writes_no_unknown_file_when_every_id_is_known(model_dir, tmp_path, cli) -> None:
+def test_score_writes_no_unknown_file_when_every_id_is_known(cli_model_dir, tmp_path, cli) -> None:
     pairs = tmp_path / "p.csv"
     pairs.write_text("gene1,gene2\nSYN0001,SYN0002\nSYN0003,SYN0004\n")
     out = tmp_path / "scores.csv"
-    code, _, err = cli(["score", model_dir, pairs, "--out", out])
+    code, _, err = cli(["score", cli_model_dir, pairs, "--out", out])
     assert code == 0, err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["p.csv", "scores.csv"]
     assert "duplicate" not in err

@@ -4,7 +4,6 @@ model is read (a hybrid's own CAL), --force refuses foreign files."""
 from __future__ import annotations
 
 import json
-import sys
 
 import pandas as pd
 import pytest
@@ -15,47 +14,14 @@ from calbio.data.synthetic import make_synthetic
 TRAIN = ["--epochs", "2", "--hidden", "16", "--batch-size", "64"]
 
 
-@pytest.fixture(scope="module")
-def files(tmp_path_factory, synthetic):
-    """Embeddings, training pairs (first 1,200), validation pairs (last 300) and a GMT file."""
-    d = tmp_path_factory.mktemp("safety_inputs")
-    synthetic.embeddings.to_frame().to_csv(d / "emb.csv")
-    pairs = pd.DataFrame({"gene1": synthetic.pairs.a, "gene2": synthetic.pairs.b})
-    pairs.iloc[:1200].to_csv(d / "pairs.csv", index=False)
-    pairs.iloc[1200:].to_csv(d / "validation.csv", index=False)
-    names = list(synthetic.embeddings.names)
-    lines = [
-        f"SET{k}\tdesc {k}\t" + "\t".join(names[k * 10 : k * 10 + 10])
-        for k in range(len(names) // 10)
-    ]
-    (d / "sets.gmt").write_text("\n".join(lines) + "\n")
-    return d
-
-
-@pytest.fixture(scope="module")
-def model_dir(files, tmp_path_factory):
-    """A CAL model fitted by the CLI on the synthetic training pairs."""
-    from calbio.cli.main import main
-
-    out = tmp_path_factory.mktemp("safety_model") / "model"
-    argv = ["fit", files / "emb.csv", files / "pairs.csv", "--out", out, *TRAIN]
-    old = sys.argv
-    sys.argv = ["calbio", *map(str, argv)]
-    try:
-        main()
-    except SystemExit as exc:
-        assert not exc.code, exc.code
-    finally:
-        sys.argv = old
-    return out
-
-
-def test_clusters_with_genesets_and_validation_runs(files, model_dir, tmp_path, cli) -> None:
+def test_clusters_with_genesets_and_validation_runs(
+    cli_inputs, cli_model_dir, tmp_path, cli
+) -> None:
     """docs/association-space.md: clusters MODEL --genesets G --validate-with P (crashed)."""
     out = tmp_path / "clusters"
     code, stdout, err = cli(
-        ["clusters", model_dir, "--out", out, "--genesets", files / "sets.gmt",
-         "--validate-with", files / "validation.csv", "--reps", "2"]
+        ["clusters", cli_model_dir, "--out", out, "--genesets", cli_inputs / "sets.gmt",
+         "--validate-with", cli_inputs / "validation.csv", "--reps", "2"]
     )  # fmt: skip
     assert code == 0, err
     assert "Traceback" not in err
@@ -66,18 +32,18 @@ def test_clusters_with_genesets_and_validation_runs(files, model_dir, tmp_path, 
     assert (out / "table9.csv").is_file()
 
 
-def test_report_with_genesets_and_validation_runs(files, model_dir, tmp_path, cli) -> None:
+def test_report_with_genesets_and_validation_runs(cli_inputs, cli_model_dir, tmp_path, cli) -> None:
     """docs/association-space.md: report RUN --genesets G --validate-with P (crashed)."""
     run = tmp_path / "run"
     code, _, err = cli(
-        ["evaluate", files / "emb.csv", files / "pairs.csv", "--out", run, *TRAIN,
-         "--validate-with", files / "validation.csv"]
+        ["evaluate", cli_inputs / "emb.csv", cli_inputs / "pairs.csv", "--out", run, *TRAIN,
+         "--validate-with", cli_inputs / "validation.csv"]
     )  # fmt: skip
     assert code == 0, err
     html = tmp_path / "report.html"
     code, _, err = cli(
-        ["report", run, "--out", html, "--genesets", files / "sets.gmt",
-         "--validate-with", files / "validation.csv", "--reps", "2"]
+        ["report", run, "--out", html, "--genesets", cli_inputs / "sets.gmt",
+         "--validate-with", cli_inputs / "validation.csv", "--reps", "2"]
     )  # fmt: skip
     assert code == 0, err
     assert "Traceback" not in err
@@ -106,9 +72,11 @@ def test_clusters_with_genesets_and_validation_real_data(shared_data, tmp_path, 
     assert val["reactome_pairs"]["association"]["n_mapped"] > 1000
 
 
-def test_force_refuses_a_directory_with_a_foreign_file_clusters(files, model_dir, tmp_path, cli):
+def test_force_refuses_a_directory_with_a_foreign_file_clusters(
+    cli_inputs, cli_model_dir, tmp_path, cli
+):
     out = _foreign_dir(tmp_path, "clusters")
-    code, _, err = cli(["clusters", model_dir, "--out", out, "--force"])
+    code, _, err = cli(["clusters", cli_model_dir, "--out", out, "--force"])
     assert code == 2 and "notes.txt" in err
     assert (out / "notes.txt").is_file()
 

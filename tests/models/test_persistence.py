@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import json
 import pickle
-import sys
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 from safetensors.numpy import load_file, save_file
 
@@ -205,51 +203,16 @@ def test_load_refuses_nonfinite_weights(synthetic, tmp_path) -> None:
 TRAIN = ["--epochs", "2", "--hidden", "16", "--batch-size", "64"]
 
 
-@pytest.fixture(scope="module")
-def files(tmp_path_factory, synthetic):
-    """Embeddings, training pairs (first 1,200), validation pairs (last 300) and a GMT file."""
-    d = tmp_path_factory.mktemp("safety_inputs")
-    synthetic.embeddings.to_frame().to_csv(d / "emb.csv")
-    pairs = pd.DataFrame({"gene1": synthetic.pairs.a, "gene2": synthetic.pairs.b})
-    pairs.iloc[:1200].to_csv(d / "pairs.csv", index=False)
-    pairs.iloc[1200:].to_csv(d / "validation.csv", index=False)
-    names = list(synthetic.embeddings.names)
-    lines = [
-        f"SET{k}\tdesc {k}\t" + "\t".join(names[k * 10 : k * 10 + 10])
-        for k in range(len(names) // 10)
-    ]
-    (d / "sets.gmt").write_text("\n".join(lines) + "\n")
-    return d
-
-
-@pytest.fixture(scope="module")
-def model_dir(files, tmp_path_factory):
-    """A CAL model fitted by the CLI on the synthetic training pairs."""
-    from calbio.cli.main import main
-
-    out = tmp_path_factory.mktemp("safety_model") / "model"
-    argv = ["fit", files / "emb.csv", files / "pairs.csv", "--out", out, *TRAIN]
-    old = sys.argv
-    sys.argv = ["calbio", *map(str, argv)]
-    try:
-        main()
-    except SystemExit as exc:
-        assert not exc.code, exc.code
-    finally:
-        sys.argv = old
-    return out
-
-
-def _copy_model(model_dir: Path, tmp_path: Path) -> Path:
+def _copy_model(cli_model_dir: Path, tmp_path: Path) -> Path:
     import shutil
 
     m = tmp_path / "m"
-    shutil.copytree(model_dir, m)
+    shutil.copytree(cli_model_dir, m)
     return m
 
 
-def test_rotated_entities_are_refused(model_dir, tmp_path, cli) -> None:
-    m = _copy_model(model_dir, tmp_path)
+def test_rotated_entities_are_refused(cli_model_dir, tmp_path, cli) -> None:
+    m = _copy_model(cli_model_dir, tmp_path)
     lines = (m / "entities.csv").read_text().splitlines()
     rotated = [lines[0], *lines[2:], lines[1]]  # header kept, rows rotated by one
     (m / "entities.csv").write_text("\n".join(rotated) + "\n")
@@ -259,10 +222,10 @@ def test_rotated_entities_are_refused(model_dir, tmp_path, cli) -> None:
     assert "entities.csv" in err and "does not match the hash" in err
 
 
-def test_changed_array_is_refused(model_dir, tmp_path, cli) -> None:
+def test_changed_array_is_refused(cli_model_dir, tmp_path, cli) -> None:
     from safetensors.numpy import load_file, save_file
 
-    m = _copy_model(model_dir, tmp_path)
+    m = _copy_model(cli_model_dir, tmp_path)
     arrays = load_file(str(m / "model.safetensors"))
     k = sorted(arrays)[0]
     arrays[k] = arrays[k] * 1.01
@@ -271,10 +234,10 @@ def test_changed_array_is_refused(model_dir, tmp_path, cli) -> None:
     assert code == 2 and "model.safetensors" in err and repr(k) in err
 
 
-def test_model_without_hashes_loads_with_a_warning(model_dir, tmp_path, caplog) -> None:
+def test_model_without_hashes_loads_with_a_warning(cli_model_dir, tmp_path, caplog) -> None:
     from calbio.models.persistence import load_model
 
-    m = _copy_model(model_dir, tmp_path)
+    m = _copy_model(cli_model_dir, tmp_path)
     cfg = json.loads((m / "config.json").read_text())
     assert set(cfg["hashes"]) == {"entities", "train_pairs", "arrays"}
     del cfg["hashes"]
@@ -282,4 +245,4 @@ def test_model_without_hashes_loads_with_a_warning(model_dir, tmp_path, caplog) 
     with caplog.at_level("WARNING", logger="calbio"):
         model = load_model(m)
     assert "records no hashes" in caplog.text
-    assert list(model.names_) == list(load_model(model_dir).names_)
+    assert list(model.names_) == list(load_model(cli_model_dir).names_)
