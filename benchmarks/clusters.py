@@ -32,9 +32,9 @@ from calbio.analysis.enrichment import (
     enrich_membership,
     format_pct,
     random_matched_membership,
-    read_gmt,
     restrict_to_background,
 )
+from calbio.data.genesets import read_gmt
 from calbio.data.matching import map_pairs
 from calbio.models.cal.estimator import CAL
 
