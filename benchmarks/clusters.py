@@ -34,8 +34,8 @@ from calbio.analysis.enrichment import (
     random_matched_membership,
     restrict_to_background,
 )
+from calbio.data.coerce import as_mapped_pairs
 from calbio.data.genesets import read_gmt
-from calbio.data.matching import map_pairs
 from calbio.models.cal.estimator import CAL
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -120,7 +120,7 @@ def main() -> None:
     )
 
     reactome = calbio.load_pairs(args.data / VALID)
-    v_all = map_pairs(reactome, model._as_embeddings(), min_fraction=0.0).idx
+    v_all = as_mapped_pairs(reactome, model.entity_table(), 0.0).idx
     vidx = drop_known_pairs(v_all, model.train_pairs_, len(model.names_))
     dens = {
         space: edge_density(labels, vidx, reps=args.reps, seed=args.seed)
