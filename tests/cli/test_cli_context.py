@@ -1,6 +1,9 @@
 """The context commands end to end through the CLI (simulate -> fit -> equivalent)."""
 
 import json
+import re
+
+import pytest
 
 
 def test_context_fit_and_equivalent(tmp_path, cli) -> None:
@@ -46,3 +49,20 @@ def test_context_fit_and_equivalent(tmp_path, cli) -> None:
     assert "P(equivalent)" in out
     code, _, err = cli(["context-fit", world / "table.csv.gz", world / "pairs.csv", "--out", model])
     assert code == 2 and "--force" in err
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--test-fraction", "1.5", r"--test-fraction \(test_fraction\) must be in \(0, 1\)"),
+        ("--n-boot", "-1", r"--n-boot \(n_boot\) must be an integer >= 0"),
+        ("--k-shot", "0", r"--k-shot \(k_shot\) must be an integer >= 1"),
+    ],
+)
+def test_context_evaluate_checks_its_options_before_reading(tmp_path, cli, option, value, message):
+    """The option error comes first: the (missing) input files are never opened."""
+    out = tmp_path / "out"
+    missing = [tmp_path / "absent_table.csv", tmp_path / "absent_pairs.csv"]
+    code, _, err = cli(["context-evaluate", *missing, "--out", out, option, value])
+    assert code == 2 and re.search(message, err), err
+    assert "not found" not in err and not out.exists()

@@ -326,6 +326,22 @@ class ContextEvaluationResult:
         return Path(out)
 
 
+def check_context_evaluation(**options: Any) -> None:
+    """:func:`evaluate_contexts`' evaluation options, checked before any input is read.
+
+    ``test_fraction``, ``seed``, ``negative_ratio``, ``cb_threshold`` by their specs; ``n_boot``
+    >= 0 (0: no bootstrap CIs); ``k_shot`` >= 1. Unset (``None``) values are skipped.
+    """
+    from calbio.core.options import check_evaluation, check_int
+
+    n_boot, k_shot = options.pop("n_boot", None), options.pop("k_shot", None)
+    check_evaluation(**options)
+    if n_boot is not None:
+        check_int("n_boot", n_boot, 0)
+    if k_shot is not None:
+        check_int("k_shot", k_shot, 1)
+
+
 def evaluate_contexts(
     cemb: ContextEmbeddings,
     pairs: ContextPairs | ContextMappedPairs,
@@ -355,9 +371,17 @@ def evaluate_contexts(
     ``id_tables``: an ``IdResolver`` (or tables folder) converting pair identifiers.
     """
     t0 = time.perf_counter()
-    mapped = as_context_mapped_pairs(pairs, cemb, min_mapped, id_tables)
+    check_context_evaluation(
+        test_fraction=test_fraction,
+        seed=seed,
+        negative_ratio=negative_ratio,
+        cb_threshold=cb_threshold,
+        n_boot=n_boot,
+        k_shot=k_shot,
+    )
     if bad := set(methods) - set(METHODS):
         raise ValueError(f"unknown methods {sorted(bad)}; choose from {METHODS}")
+    mapped = as_context_mapped_pairs(pairs, cemb, min_mapped, id_tables)
     split = _ContextSplit.make(mapped, cemb, test_fraction, seed, train_contexts)
     sets = make_test_sets(split.test, mapped, split.train_rows, cemb, negative_ratio, seed)
     new_model = _model_factory(

@@ -189,11 +189,14 @@ def context_evaluate(
     """Per-context and leave-one-context-out AUCs: context model, pooled, per-context, cosine."""
     from rich.table import Table
 
-    from calbio.analysis.context import evaluate_contexts
+    from calbio.analysis.context import check_context_evaluation, evaluate_contexts
     from calbio.core.io import check_output_file
 
     if loco_by not in ("context", "label"):
         raise CalbioInputError("--loco-by must be 'context' or 'label'")
+    check_context_evaluation(
+        test_fraction=test_fraction, seed=training.seed, n_boot=n_boot, k_shot=k_shot
+    )
     check_output_file(out, force)
     cemb, prs = shared.read(inputs)
     result = evaluate_contexts(
