@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import json
 import logging
 from pathlib import Path
 
@@ -402,3 +403,31 @@ def test_cli_evaluate_with_then_without_tables_in_one_process(
     assert code == 0, err
     df = pd.read_csv(tmp_path / "env" / "id_mapping.tsv", sep="\t", dtype=str)
     assert dict(zip(df["id"], df["how"], strict=True))["C7orf26"] == "alias"
+
+
+def test_clusters_map_validation_pairs_through_id_tables(tables_dir, tmp_path, cli, monkeypatch):
+    """`calbio clusters --id-tables`: Entrez-keyed validation pairs reach a symbol model."""
+    monkeypatch.delenv("CALBIO_ID_TABLES", raising=False)
+    names = ["TP53", "INTS15", "A1BG", "SEPTIN7", "MARCHF1", "GENEA", "GENEC", "OLDB"]
+    rng = np.random.default_rng(1)
+    pd.DataFrame(rng.normal(size=(8, 6)), index=pd.Index(names, name="gene")).to_csv(
+        tmp_path / "emb.csv"
+    )
+    gids = ["7157", "79034", "1", "989", "55016"]
+    rows = [(a, b) for i, a in enumerate(gids) for b in gids[i + 1 :]]
+    pd.DataFrame(rows, columns=["gene1", "gene2"]).to_csv(tmp_path / "pairs.csv", index=False)
+    valid = [("100", "102"), ("100", "7157"), ("102", "989")]  # not training pairs
+    pd.DataFrame(valid, columns=["gene1", "gene2"]).to_csv(tmp_path / "valid.csv", index=False)
+    model = tmp_path / "model"
+    tiny = ["--epochs", "1", "--hidden", "8", "--batch-size", "4", "--id-tables", tables_dir]
+    code, _, err = cli(["fit", tmp_path / "emb.csv", tmp_path / "pairs.csv", "--out", model, *tiny])
+    assert code == 0, err
+    mapped = {}
+    for extra in ([], ["--id-tables", tables_dir]):
+        out = tmp_path / f"clusters{len(extra)}"
+        args = ["clusters", model, "--out", out, "--validate-with", tmp_path / "valid.csv"]
+        code, _, err = cli([*args, "--min-cluster-size", "2", "--min-samples", "1", *extra])
+        assert code == 0, err
+        density = json.loads((out / "validation.json").read_text())["valid"]["association"]
+        mapped[bool(extra)] = density["n_mapped"]
+    assert mapped == {False: 0, True: 3}

@@ -61,9 +61,11 @@ def _cluster_report(
     correction: str,
     min_set_size: int,
     max_set_size: int,
+    id_tables: Path | None = None,
 ):
     from calbio.analysis.enrichment import cluster_report
     from calbio.data.genesets import read_gmt
+    from calbio.data.identifiers import id_resolver
     from calbio.data.pairs import load_pairs
 
     model = association_space_model(resolve_model_dir(run))
@@ -78,6 +80,7 @@ def _cluster_report(
         reps=reps,
         seed=seed,
         alpha=alpha,
+        id_tables=id_resolver(id_tables),
         correction=correction,
         min_set_size=min_set_size,
         max_set_size=max_set_size,
@@ -102,6 +105,7 @@ def clusters(
     min_set_size: Annotated[int, typer.Option(help="Smallest term inside the background")] = 5,
     max_set_size: Annotated[int, typer.Option(help="Largest term inside the background")] = 500,
     fmt: Annotated[str, typer.Option("--format", help="Tables as csv or parquet")] = "csv",
+    id_tables: c.IdTables = None,
     force: c.Force = False,
 ) -> None:
     """HDBSCAN clusters of association and embedding space, with offline gene-set enrichment."""
@@ -121,6 +125,7 @@ def clusters(
         correction,
         min_set_size,
         max_set_size,
+        id_tables,
     )
     save_cluster_report(rep, out, force=force, fmt=fmt)
     t = rep.analysis.table
@@ -200,6 +205,7 @@ def report(
     min_samples: MinSamples = 3,
     reps: Annotated[int, typer.Option(help="Random matched-size repetitions")] = 10,
     title: Annotated[str | None, typer.Option(help="Page title")] = None,
+    id_tables: c.IdTables = None,
     force: c.Force = False,
 ) -> None:
     """One self-contained HTML report (figures embedded) for a run or model directory."""
@@ -225,6 +231,7 @@ def report(
             rep = _cluster_report(  # the clusters command's defaults
                 run, genesets, validate_with, min_cluster_size, min_samples, reps,
                 seed=0, alpha=0.05, correction="bh", min_set_size=5, max_set_size=500,
+                id_tables=id_tables,
             )  # fmt: skip
             clusters_dir = save_cluster_report(rep, Path(tmp) / "clusters")
         info = write_report(run, out, force=force, clusters_dir=clusters_dir, title=title)
