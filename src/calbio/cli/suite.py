@@ -15,6 +15,7 @@ from rich.table import Table
 from calbio.cli import common as c
 from calbio.cli.app import app, console, err_console
 from calbio.core.errors import CalbioInputError
+from calbio.core.seeds import DEFAULT_SEED
 
 sweep_app = typer.Typer(
     help="The paper's sweeps: evidence thresholds, blend weight λ, cross-boundary cut-off.",
@@ -128,7 +129,7 @@ def ablate(
     embeddings: c.EmbeddingsArg,
     pairs: c.PairsArg,
     out: Annotated[Path, typer.Option(help="Directory for ablation.json and ablation.md")],
-    seeds: Seeds = "42",
+    seeds: Seeds = str(DEFAULT_SEED),
     conditions: Annotated[
         str | None,
         typer.Option(help="Comma-separated subset of full,shuffled,similar,random_negatives,node"),
@@ -180,7 +181,7 @@ SWEEP_TRAINING = ("preset", "epochs", "hidden", "negatives", "pca", "threads")
 
 # The options every `calbio sweep` over a table and a pairs file takes besides its own.
 SWEEP_OPTIONS: dict[str, tuple[Any, Any]] = {
-    "seeds": (Seeds, "42"),
+    "seeds": (Seeds, str(DEFAULT_SEED)),
     "cb_threshold": (CbThreshold, 0.2),
     "out": (JsonOut, None),
     "force": (c.Force, False),

@@ -53,6 +53,7 @@ from calbio.core.io import (
     write_text_atomic,
 )
 from calbio.core.options import check_evaluation
+from calbio.core.seeds import DEFAULT_SEED
 from calbio.data.types import Embeddings, Pairs
 from calbio.models.cal.config import check_training, get_preset
 from calbio.report.tables import tables_markdown
@@ -260,7 +261,7 @@ def load_experiment(path: str | Path) -> Experiment:
             raise CalbioInputError(
                 f"step {s['name']!r}: from = {s['from']!r} names no step of the experiment", path
             )
-    seeds = check_seeds(raw.get("seeds", [42]), "", path)
+    seeds = check_seeds(raw.get("seeds", [DEFAULT_SEED]), "", path)
     name = check_name(raw.get("name", path.stem), "experiment name", path)
     return Experiment(path, text, data, training, seeds, steps, name)
 
