@@ -52,6 +52,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "p1g": {"prior_strength": 1.0, "gate": "transitivity", "prior": OLD_PRIOR},
     "p1": {"prior_strength": 1.0, "gate": "none", "prior": OLD_PRIOR},
     "p100": {"prior_strength": 100.0, "gate": "none", "prior": OLD_PRIOR},
+    # session 4, after the weights table showed collinear CN/AA/RA flipping sign (disclosed)
+    "nonneg": {"nonnegative": True},
     "thin": {
         "val_fraction": 0.5,
         "prior_strength": 0.1,

@@ -221,3 +221,15 @@ def test_evaluate_runs_hybrid(synthetic, protocol) -> None:
     m = res.methods["hybrid"]
     assert 0.5 < m["auc"] <= 1.0 and m["mrr"] > 0
     assert res.models["hybrid"].random_state == child_seed(42, "model/hybrid")  # set once
+
+
+def test_nonnegative_bounds_every_evidence_weight_at_zero(data) -> None:
+    from calbio.models.hybrid.estimator import EVIDENCE
+
+    emb, idx = data
+    free = _hybrid(prior_strength=0.0, gate="none").fit(emb, idx)
+    bounded = _hybrid(prior_strength=0.0, gate="none", nonnegative=True).fit(emb, idx)
+    w_free, w_bounded = free.weights()[list(EVIDENCE)], bounded.weights()[list(EVIDENCE)]
+    assert (w_bounded.to_numpy() >= -1e-12).all()
+    assert (w_free.to_numpy() < -1e-6).any()  # unbounded, some evidence weight goes negative
+    assert set(EVIDENCE) == set(FEATURES) - {"log_deg_sum", "log_deg_min"}

@@ -78,6 +78,9 @@ _COMBINERS = ("warm", "cold")
 # twice, GraphSAGE and Adamic-Adar once (CAL's score is left to the data).
 PRIOR: dict[str, float] = {"cosine": 2.0, "sage": 1.0, "log_aa": 1.0}
 GATES = ("coverage", "transitivity", "none")
+# Features that can only add evidence for a pair (``nonnegative=True`` bounds their weights at
+# 0); the degree features may point either way.
+EVIDENCE: tuple[str, ...] = tuple(f for f in FEATURES if not f.startswith("log_deg"))
 # CAL options the hybrid forwards to its CAL (None = the preset's value): every training option
 # of CAL but data parallelism (the hybrid fits its CAL in one process).
 CAL_OPTIONS: tuple[str, ...] = tuple(o for o in TRAIN_OPTIONS if o not in ("devices", "strategy"))
@@ -129,6 +132,9 @@ HYBRID_SPECS: dict[str, OptionSpec] = spec_table(
         OptionSpec("refit_cal", bool, True, "Refit CAL on every training pair", cli=False),
         OptionSpec("dense_warm_graph", bool, True, "Dense warm-graph features", cli=False),
         OptionSpec("cal_params", dict, None, "Any other CAL parameter", optional=True, cli=False),
+        OptionSpec(
+            "nonnegative", bool, False, "Bound the evidence features' weights at 0", cli=False
+        ),
     ]
 )
 # Dense score elements per query block in score_rows (each feature is one such block).
@@ -172,7 +178,9 @@ def _contrasts(Z: np.ndarray, y: np.ndarray, src: np.ndarray) -> np.ndarray:
     return Z[row_of[src[neg]]] - Z[neg]
 
 
-def _shrunk_logistic(D: np.ndarray, w0: np.ndarray, strength: float) -> np.ndarray:
+def _shrunk_logistic(
+    D: np.ndarray, w0: np.ndarray, strength: float, bounds: list[tuple[Any, Any]] | None = None
+) -> np.ndarray:
     """argmin_w mean(log(1 + exp(-D w))) + strength / 2 * ||w - w0||^2 (L-BFGS, deterministic)."""
 
     def f(w: np.ndarray) -> tuple[float, np.ndarray]:
@@ -181,14 +189,23 @@ def _shrunk_logistic(D: np.ndarray, w0: np.ndarray, strength: float) -> np.ndarr
         g = -(D.T @ (1.0 / (1.0 + np.exp(m)))) / len(D)
         return loss + 0.5 * strength * float((w - w0) @ (w - w0)), g + strength * (w - w0)
 
-    res = minimize(f, w0.copy(), jac=True, method="L-BFGS-B", options={"maxiter": 500})
+    res = minimize(
+        f, w0.copy(), jac=True, method="L-BFGS-B", bounds=bounds, options={"maxiter": 500}
+    )
     return np.asarray(res.x)
 
 
 def fit_combiner(
-    X: np.ndarray, y: np.ndarray, src: np.ndarray, strength: float, prior: np.ndarray
+    X: np.ndarray,
+    y: np.ndarray,
+    src: np.ndarray,
+    strength: float,
+    prior: np.ndarray,
+    nonnegative: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """Combiner weights: standardise, shrunk pairwise logistic on contrasts, Platt scale.
+
+    ``nonnegative``: a boolean mask of features whose weight is bounded below by 0 (None: free).
 
     Returns ``coef`` / ``intercept`` on raw features (score = ``X @ coef + intercept``) and
     ``mu``, ``sd``, ``zcoef`` (weights of the standardised features, ``coef = zcoef / sd``).
@@ -199,7 +216,11 @@ def fit_combiner(
     Z = (X - mu) / sd
     D = _contrasts(Z, y, src)
     w0 = np.where(X.std(axis=0) < 1e-12, 0.0, prior)  # a constant feature carries no prior
-    w = _shrunk_logistic(D, w0, strength) if len(D) else w0
+    bounds = None
+    if nonnegative is not None:
+        bounds = [(0.0, None) if keep else (None, None) for keep in nonnegative]
+        w0 = np.where(nonnegative, np.maximum(w0, 0.0), w0)
+    w = _shrunk_logistic(D, w0, strength, bounds) if len(D) else w0
     s = (Z @ w)[:, None]
     platt = LogisticRegression(C=1e6, max_iter=1000).fit(s, y)
     zcoef = w * float(platt.coef_[0, 0])
@@ -234,7 +255,9 @@ class Hybrid(AssociationModelBase):
     embedding's entities with a training pair, ``"transitivity"`` by ``t / (1 - t)`` of the
     graph's transitivity, ``"none"`` by 1;
     ``gnn`` adds the GraphSAGE feature: True needs ``torch_geometric`` (``calbio[graph]``),
-    ``"auto"`` uses it when installed (``gnn_used_`` says whether it was), False never.
+    ``"auto"`` uses it when installed (``gnn_used_`` says whether it was), False never;
+    ``nonnegative`` bounds the weights of the evidence features (:data:`EVIDENCE`: all but the
+    degree features) at 0, so collinear evidence cannot take opposite signs (off by default).
     """
 
     uses_graph: ClassVar[bool] = True
@@ -256,6 +279,7 @@ class Hybrid(AssociationModelBase):
         refit_cal: bool = True,
         dense_warm_graph: bool = True,
         cal_params: dict[str, Any] | None = None,
+        nonnegative: bool = False,
         epochs: int | None = None,
         hidden: int | None = None,
         depth: int | None = None,
@@ -455,13 +479,14 @@ class Hybrid(AssociationModelBase):
         """Warm and cold combiners of :meth:`validation_features`' output (cold reuses warm
         when the carve has too few cold pairs)."""
         prior = _prior_vector(self.prior)
+        bounded = np.isin(FEATURES, EVIDENCE) if self.nonnegative else None
         combiners: dict[str, dict[str, np.ndarray]] = {}
         for name in _COMBINERS:
             X, y = val[name]["X"], val[name]["y"]
             if name == "cold" and (y.sum() < 2 or (1 - y).sum() < 2):
                 combiners[name] = combiners["warm"]
                 continue
-            combiners[name] = fit_combiner(X, y, val[name]["src"], strength, prior)
+            combiners[name] = fit_combiner(X, y, val[name]["src"], strength, prior, bounded)
         return combiners
 
     def _fit(
