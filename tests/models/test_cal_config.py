@@ -45,6 +45,14 @@ def test_hybrid_constructor_parameters_are_its_specs_and_the_forwarded_cal_specs
         assert defaults[name].default == spec.default, name
 
 
+def test_hybrid_fit_checks_its_options_before_reading_a_file(tmp_path) -> None:
+    missing = tmp_path / "no_such_table.csv"
+    with pytest.raises(CalbioInputError, match=r"--val-fraction \(val_fraction\) must be in"):
+        Hybrid(val_fraction=0.0).fit(missing, missing)
+    with pytest.raises(CalbioInputError, match="--device must be one of"):
+        Hybrid(device="tpu").fit(missing, missing)  # the CAL inside it, checked first too
+
+
 def test_hybrid_checks_its_own_options_in_the_spec_voice() -> None:
     with pytest.raises(CalbioInputError, match=r"--val-fraction \(val_fraction\) must be in"):
         Hybrid(val_fraction=0.0).check_params()

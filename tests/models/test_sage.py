@@ -140,3 +140,5 @@ def test_sage_parameters_are_its_specs_and_checked_before_reading(tmp_path) -> N
     missing = tmp_path / "absent.csv"  # the option error comes first: nothing is read
     with pytest.raises(CalbioInputError, match=r"--hidden must be an integer >= 1"):
         calbio.evaluate(missing, missing, model=SAGE(hidden=0))
+    with pytest.raises(CalbioInputError, match=r"--hidden must be an integer >= 1"):
+        SAGE(hidden=0).fit(missing, missing)  # fit itself checks before reading too

@@ -94,10 +94,11 @@ class AssociationModelBase(BaseEstimator):
         progress: Progress = None,
         id_tables: IdTablesLike = None,
     ) -> AssociationModelBase:
-        """Coerce the inputs once, then fit on the known pairs; returns self.
+        """Check every parameter, coerce the inputs once, then fit on the known pairs; returns self.
 
         ``id_tables``: an ``IdResolver`` (or tables folder) converting pair identifiers.
         """
+        self._prepare_fit()  # before any input is read
         emb = as_embeddings(embeddings)
         mapped = as_mapped_pairs(pairs, emb, min_mapped, id_tables)
         if len(mapped) < 2:
@@ -125,6 +126,13 @@ class AssociationModelBase(BaseEstimator):
             },
         }
         return self
+
+    def check_params(self) -> None:
+        """Validate every parameter, reading no data (models with parameters override this)."""
+
+    def _prepare_fit(self) -> None:
+        """The first step of :meth:`fit`, before any input is read: check the parameters."""
+        self.check_params()
 
     def _fit(self, emb: Embeddings, mapped: MappedPairs, progress: Progress = None) -> None:
         raise NotImplementedError

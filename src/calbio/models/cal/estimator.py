@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
@@ -11,7 +11,7 @@ from sklearn.decomposition import PCA
 
 from calbio.core.errors import CalbioInputError
 from calbio.core.seeds import child_seed
-from calbio.data.coerce import EmbeddingsLike, PairsLike
+from calbio.data.coerce import EmbeddingsLike
 from calbio.data.types import Embeddings, MappedPairs
 from calbio.models.base import AssociationModelBase, Progress
 from calbio.models.cal.config import CAL_SPECS, TrainConfig, get_preset
@@ -20,9 +20,6 @@ from calbio.models.registry import register_model
 from calbio.scoring import l2_normalize, pair_scores, score_vectors
 from calbio.training.distributed import fit_module
 from calbio.training.trainer import TrainHistory
-
-if TYPE_CHECKING:
-    from calbio.data.identifiers import IdTablesLike
 
 # TrainConfig fields exposed as constructor parameters (None = the preset's value): every
 # option of CAL_SPECS but the seed, which is ``random_state`` (tests/models/test_cal_config.py
@@ -107,21 +104,9 @@ class CAL(AssociationModelBase):
         """Validate every parameter, reading no data (raises :class:`CalbioInputError`)."""
         self.resolve_config()
 
-    def fit(
-        self,
-        embeddings: EmbeddingsLike | np.ndarray,
-        pairs: PairsLike,
-        *,
-        min_mapped: float | None = None,
-        progress: Progress = None,
-        id_tables: IdTablesLike = None,
-    ) -> CAL:
-        """Validate every option, then read, map and fit (see ``AssociationModelBase.fit``)."""
-        self.config_ = self.resolve_config()  # once per fit, before any input is read
-        super().fit(
-            embeddings, pairs, min_mapped=min_mapped, progress=progress, id_tables=id_tables
-        )
-        return self
+    def _prepare_fit(self) -> None:
+        """Resolve and validate the recipe once per fit, before any input is read."""
+        self.config_ = self.resolve_config()
 
     @property
     def preset_name(self) -> str:

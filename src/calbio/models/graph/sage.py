@@ -136,7 +136,6 @@ class SAGE(AssociationModelBase):
         mapped: MappedPairs,
         progress: Callable[[int, int, float], None] | None = None,
     ) -> None:
-        self.check_params()
         t0 = time.perf_counter()
         seed = seed_or_default(self.random_state)
         threads_before = torch.get_num_threads()

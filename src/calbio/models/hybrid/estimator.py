@@ -496,7 +496,6 @@ class Hybrid(AssociationModelBase):
         progress: Callable[[int, int, float], None] | None = None,
     ) -> None:
         t0 = time.perf_counter()
-        self.check_params()
         logger.info("hybrid: fitting on %d pairs over %d entities", len(mapped.idx), len(emb))
         strength, self.graph_stats_ = self.effective_strength(mapped.idx, len(emb))
         self.strength_ = strength
