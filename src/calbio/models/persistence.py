@@ -40,6 +40,30 @@ ARRAYS_FILE = "model.safetensors"
 log = logging.getLogger("calbio")
 
 
+MODULE_PREFIX = "module."  # saved torch weights: "module.<parameter name>"
+
+
+def module_arrays(module: Any) -> dict[str, np.ndarray]:
+    """A torch module's weights as arrays keyed ``module.<name>`` (the saved form)."""
+    return {f"{MODULE_PREFIX}{k}": v.detach().numpy() for k, v in module.state_dict().items()}
+
+
+def load_module_arrays(module: Any, arrays: dict[str, np.ndarray]) -> Any:
+    """Load :func:`module_arrays`' weights back into ``module``; returns it in eval mode."""
+    import torch
+
+    n = len(MODULE_PREFIX)
+    module.load_state_dict(
+        {
+            k[n:]: torch.from_numpy(np.ascontiguousarray(v))
+            for k, v in arrays.items()
+            if k.startswith(MODULE_PREFIX)
+        }
+    )
+    module.eval()
+    return module
+
+
 def hash_names(names: Any) -> str:
     """sha256 of an ordered list of identifiers (one per line, as strings)."""
     text = "\n".join(str(x) for x in np.asarray(names, dtype=object).ravel())

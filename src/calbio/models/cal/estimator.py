@@ -16,6 +16,7 @@ from calbio.data.types import Embeddings, MappedPairs
 from calbio.models.base import AssociationModelBase, Progress
 from calbio.models.cal.config import CAL_SPECS, TrainConfig, get_preset
 from calbio.models.cal.module import ResidualAssociationMLP, cal_module
+from calbio.models.persistence import load_module_arrays, module_arrays
 from calbio.models.registry import register_model
 from calbio.scoring import l2_normalize, pair_scores, score_vectors
 from calbio.training.distributed import fit_module
@@ -225,7 +226,7 @@ class CAL(AssociationModelBase):
 
     # ------------------------------------------------------------------ persistence
     def _get_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-        arrays = {f"module.{k}": v.detach().numpy() for k, v in self.module_.state_dict().items()}
+        arrays = module_arrays(self.module_)
         arrays["embedding"] = self.embedding_
         if self.pca_components_ is not None:
             arrays["pca.mean"] = self.pca_mean_
@@ -241,14 +242,7 @@ class CAL(AssociationModelBase):
     def _set_state(self, arrays: dict[str, np.ndarray], state: dict[str, Any]) -> None:
         self.config_ = cfg = self.resolve_config()
         module = ResidualAssociationMLP(int(state["dim"]), cfg.hidden, cfg.depth)
-        weights = {
-            k[len("module.") :]: torch.from_numpy(np.ascontiguousarray(v))
-            for k, v in arrays.items()
-            if k.startswith("module.")
-        }
-        module.load_state_dict(weights)
-        module.eval()
-        self.module_ = module
+        self.module_ = load_module_arrays(module, arrays)
         self.embedding_ = arrays["embedding"]
         self.pca_mean_ = arrays.get("pca.mean")
         self.pca_components_ = arrays.get("pca.components")

@@ -63,6 +63,7 @@ from calbio.models.cal.config import SCORE_KINDS, TrainConfig, get_preset
 from calbio.models.cal.estimator import store_params
 from calbio.models.context.config import CONTEXT_RULES, CONTEXT_SPECS
 from calbio.models.context.module import ContextFiLMMLP
+from calbio.models.persistence import load_module_arrays, module_arrays
 from calbio.models.registry import register_model
 from calbio.scoring import l2_normalize, pair_scores
 from calbio.training.losses import info_nce_in_batch
@@ -587,7 +588,7 @@ class ContextCAL(AssociationModelBase):
 
     # ------------------------------------------------------------------ persistence
     def _get_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-        arrays = {f"module.{k}": v.detach().numpy() for k, v in self.module_.state_dict().items()}
+        arrays = module_arrays(self.module_)
         arrays.update(
             {
                 "X": self.X_,
@@ -654,16 +655,7 @@ class ContextCAL(AssociationModelBase):
             for c, z in zip(arrays["z_override.context"], arrays["z_override.z"], strict=True):
                 self.z_override_[int(c)] = z
         self.n_features_in_ = int(state["n_features_in"])
-        module = self._new_module(self.config)
-        module.load_state_dict(
-            {
-                key[len("module.") :]: torch.from_numpy(np.ascontiguousarray(v))
-                for key, v in arrays.items()
-                if key.startswith("module.")
-            }
-        )
-        module.eval()
-        self.module_ = module
+        self.module_ = load_module_arrays(self._new_module(self.config), arrays)
         self.history_ = TrainHistory(**state["history"])
         self.calibration_stats_ = dict(state["calibration_stats"])
         self.fit_seconds_ = float(state.get("fit_seconds", float("nan")))

@@ -39,6 +39,7 @@ from calbio.core.seeds import child_seed, seed_or_default, stream
 from calbio.data.types import Embeddings, MappedPairs
 from calbio.models.base import AssociationModelBase
 from calbio.models.cal.estimator import store_params
+from calbio.models.persistence import load_module_arrays, module_arrays
 from calbio.models.registry import register_model
 from calbio.scoring import l2_normalize
 
@@ -229,7 +230,7 @@ class SAGE(AssociationModelBase):
         return np.einsum("ij,ij->i", h[idx[:, 0]], h[idx[:, 1]], dtype=np.float64)
 
     def _get_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-        arrays = {f"module.{k}": v.detach().numpy() for k, v in self.module_.state_dict().items()}
+        arrays = module_arrays(self.module_)
         arrays["node_vectors"] = self.node_vectors_
         arrays["embedding"] = self.embedding_
         state = {
@@ -240,16 +241,7 @@ class SAGE(AssociationModelBase):
         return arrays, state
 
     def _set_state(self, arrays: dict[str, np.ndarray], state: dict[str, Any]) -> None:
-        enc = self._build(int(state["dim"]))
-        enc.load_state_dict(
-            {
-                k[len("module.") :]: torch.from_numpy(np.ascontiguousarray(v))
-                for k, v in arrays.items()
-                if k.startswith("module.")
-            }
-        )
-        enc.eval()
-        self.module_ = enc
+        self.module_ = load_module_arrays(self._build(int(state["dim"])), arrays)
         self.node_vectors_ = arrays["node_vectors"]
         self.embedding_ = arrays["embedding"]
         self.loss_ = list(state["loss"])
