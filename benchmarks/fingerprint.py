@@ -23,18 +23,12 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _results import SHARED  # noqa: E402
 
-EMB = "embeddings/depmap_crispr_gene_effect_pca50.csv"
-PAIRS = "associations/string_ge950_pairs.csv"
-VALID = ("associations/reactome_pairs.csv", "associations/signor_pairs.csv")
-# the calls of graph_models.py and real_data.py (models, presets, negative modes)
-GRAPH_MODELS = ["cal", "sage", "hybrid"]
-NEGATIVE_MODES = {
-    "in-batch": {},
-    "mask": {"mask_false_negatives": True},
-    "both": {"both_orientations": True},
-    "random": {"negatives": "random"},
-    "degree": {"negatives": "degree"},
-}
+# the very calls of graph_models.py and real_data.py: their inputs, models and negative modes
+from graph_models import EMB, PAIRS, VALID  # noqa: E402
+from graph_models import MODELS as GRAPH_MODELS  # noqa: E402
+from real_data import NEGATIVE_MODES  # noqa: E402
+from real_data import VALID as REAL_DATA_VALID  # noqa: E402
+
 # keys that measure the machine, not the behaviour
 VOLATILE = ("timings", "time", "seconds", "wall", "version", "revision", "started", "date", "path")
 
@@ -95,7 +89,7 @@ def run(epochs: int, seed: int) -> dict[str, Any]:
             preset="paper",
             epochs=epochs,
             seed=seed,
-            validate_with=valid[:1],
+            validate_with=[valid[VALID.index(REAL_DATA_VALID)]],
             n_boot=50,
         )
         runs[f"real_data/{protocol}"] = res.to_dict()
