@@ -227,9 +227,36 @@ def test_nonnegative_bounds_every_evidence_weight_at_zero(data) -> None:
     from calbio.models.hybrid.estimator import EVIDENCE
 
     emb, idx = data
-    free = _hybrid(prior_strength=0.0, gate="none").fit(emb, idx)
-    bounded = _hybrid(prior_strength=0.0, gate="none", nonnegative=True).fit(emb, idx)
+    free = _hybrid(prior_strength=0.0, gate="none", nonnegative=False).fit(emb, idx)
+    bounded = _hybrid(prior_strength=0.0, gate="none").fit(emb, idx)  # bounded by default
     w_free, w_bounded = free.weights()[list(EVIDENCE)], bounded.weights()[list(EVIDENCE)]
     assert (w_bounded.to_numpy() >= -1e-12).all()
     assert (w_free.to_numpy() < -1e-6).any()  # unbounded, some evidence weight goes negative
     assert set(EVIDENCE) == set(FEATURES) - {"log_deg_sum", "log_deg_min"}
+
+
+def test_cold_scores_sit_on_the_warm_combiners_scale(data) -> None:
+    """cold_scale="warm": over the cold validation pairs, the cold combiner's scores have the
+    mean and spread of the warm combiner's scores of the same pairs, and keep their order."""
+    emb, idx = data
+    model = _hybrid()
+    val = model.validation_features(emb, idx)
+    own = model.set_params(cold_scale="own").fit_combiners(val, 1.0)
+    warm = model.set_params(cold_scale="warm").fit_combiners(val, 1.0)
+    X = val["cold"]["X"]
+
+    def score(c):
+        return X @ c["coef"] + c["intercept"][0]
+
+    assert np.allclose(warm["warm"]["coef"], own["warm"]["coef"])  # the warm combiner is as fitted
+    s_ref, s_cold, s_own = score(warm["warm"]), score(warm["cold"]), score(own["cold"])
+    assert s_cold.mean() == pytest.approx(s_ref.mean(), abs=1e-9)
+    assert s_cold.std() == pytest.approx(s_ref.std(), rel=1e-9)
+    assert np.corrcoef(s_cold, s_own)[0, 1] == pytest.approx(1.0)  # same order of cold pairs
+    assert abs(s_own.mean() - s_ref.mean()) > 1e-3  # ... which their own scale does not give
+
+
+def test_cold_scale_is_checked_before_reading(tmp_path) -> None:
+    with pytest.raises(CalbioInputError, match="cold_scale"):
+        _hybrid(cold_scale="platt").fit(tmp_path / "missing.csv", tmp_path / "missing.csv")
+

@@ -23,7 +23,12 @@ from calbio.data.types import Embeddings, MappedPairs
 from calbio.models.hybrid import Hybrid
 
 ATOL = 1e-6
-# frozen_world(), Hybrid(hidden=32, epochs=3, batch_size=128, random_state=0), one thread
+# The combiner choices of session 5 (nonnegative evidence weights, cold scores on the warm
+# scale) change what the hybrid computes, not how: the references pin the feature and fit path
+# under the earlier choices, which these two parameters restore.
+LEGACY = {"nonnegative": False, "cold_scale": "own"}
+# frozen_world(), Hybrid(hidden=32, epochs=3, batch_size=128, random_state=0, **LEGACY), one
+# thread
 # fmt: off
 REF: dict[str, dict[str, list[float]]] = {
     'no_gnn': {
@@ -238,7 +243,7 @@ def frozen_fit(gnn: bool) -> dict[str, list[float]]:
     """Fit the hybrid on the frozen world's first 2,700 pairs; its scores and weights."""
     emb, idx = frozen_world()
     n = len(emb)
-    model = Hybrid(hidden=32, epochs=3, batch_size=128, gnn=gnn, random_state=0)
+    model = Hybrid(hidden=32, epochs=3, batch_size=128, gnn=gnn, random_state=0, **LEGACY)
     model.fit(emb, MappedPairs(idx[:2700], n, {}), min_mapped=0.0)
     rng = np.random.default_rng(3)
     probe = np.concatenate([idx[2700:2760], rng.integers(0, n, size=(60, 2))])
