@@ -23,6 +23,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 import calbio
@@ -40,29 +41,184 @@ FILES = {
     "signor": "associations/signor_pairs.csv",
     "gocc30": "genesets/GO_CC_propagated_5_500.gmt",  # complex-like pairs, sets <= 30 genes
 }
-# Hybrid variants (constructor parameters); "default" is whatever Hybrid() is now.
+# Hybrid variants (constructor parameters); "default" is whatever Hybrid() is now. Until
+# session 5 every run had nonnegative=False and one Platt scale per combiner (LEGACY); the
+# cached rows of those variants were run so, and their parameters now say it.
+LEGACY = {"nonnegative": False, "cold_scale": "own"}
+OLD = {"prior_strength": 1.0, **LEGACY}  # the default until session 5
 OLD_PRIOR = {"cal": 1.0, "cosine": 1.0, "log_aa": 1.0, "sage": 1.0}  # first prior tried
 VARIANTS: dict[str, dict[str, Any]] = {
     "default": {},  # Hybrid() now
-    "cov4": {"gate": "coverage", "gate_power": 4.0},  # first coverage gate (ran as "default")
-    "cov8": {"gate": "coverage", "gate_power": 8.0},  # the default since the cov4 STRING cells
+    "cov4": {"gate": "coverage", "gate_power": 4.0, **OLD},  # first coverage gate
+    "cov8": {"gate": "coverage", "gate_power": 8.0, **OLD},  # default, sessions 3-4
     "legacy": {},  # Hybrid() at commit 6ea389d, before this redesign (cached result)
-    "p0": {"prior_strength": 0.0},  # standardised combiner, no shrinkage
-    "tgate": {"prior_strength": 0.1, "gate": "transitivity", "prior": OLD_PRIOR},
-    "p1g": {"prior_strength": 1.0, "gate": "transitivity", "prior": OLD_PRIOR},
-    "p1": {"prior_strength": 1.0, "gate": "none", "prior": OLD_PRIOR},
-    "p100": {"prior_strength": 100.0, "gate": "none", "prior": OLD_PRIOR},
+    "p0": {"prior_strength": 0.0, **LEGACY},  # standardised combiner, no shrinkage
+    "tgate": {"prior_strength": 0.1, "gate": "transitivity", "prior": OLD_PRIOR, **LEGACY},
+    "p1g": {"prior_strength": 1.0, "gate": "transitivity", "prior": OLD_PRIOR, **LEGACY},
+    "p1": {"prior_strength": 1.0, "gate": "none", "prior": OLD_PRIOR, **LEGACY},
+    "p100": {"prior_strength": 100.0, "gate": "none", "prior": OLD_PRIOR, **LEGACY},
     # session 4, after the weights table showed collinear CN/AA/RA flipping sign (disclosed)
-    "nonneg": {"nonnegative": True},
+    "nonneg": {"prior_strength": 1.0, "nonnegative": True, "cold_scale": "own"},
     "thin": {
         "val_fraction": 0.5,
         "prior_strength": 0.1,
         "gate": "transitivity",
         "prior": OLD_PRIOR,
+        **LEGACY,
     },
+    # session 5 (design seeds 7 and 11; see GRAPH_MODELS.md, disclosure 6)
+    "warmscale": {"prior_strength": 1.0, "nonnegative": False, "cold_scale": "warm"},
+    "nnwarm": {"prior_strength": 1.0, "nonnegative": True, "cold_scale": "warm"},
+    # nnwarm's shrinkage x 0.1 (run as a sensitivity check; the default since session 5) and x 10
+    "s01": {"prior_strength": 0.1, "nonnegative": True, "cold_scale": "warm"},
+    "s10": {"prior_strength": 10.0, "nonnegative": True, "cold_scale": "warm"},
+    # combiner rules that are not Hybrid parameters (COMBINERS below)
+    "one": dict(OLD),
+    "onec": dict(OLD),
+    "anchor": dict(OLD),
+    "dfree": dict(OLD),
+    "cos1": dict(OLD),
+    "coldfree": {"prior_strength": 1.0, "nonnegative": True, "cold_scale": "warm"},
 }
 OTHERS = ["cal", "sage"]
-CHOSEN = "cov8"  # the variant that is Hybrid()'s default
+CHOSEN = "s01"  # the variant that is Hybrid()'s default
+
+
+def _vector_shrunk(X, y, src, lam, prior) -> dict:
+    """fit_combiner with one shrinkage strength per feature (``dfree``, ``coldfree``)."""
+    from scipy.optimize import minimize
+    from sklearn.linear_model import LogisticRegression
+
+    from calbio.models.hybrid.estimator import _contrasts
+
+    mu, sd = X.mean(axis=0), X.std(axis=0)
+    const = sd < 1e-12
+    sd[const] = 1.0
+    Z = (X - mu) / sd
+    D = _contrasts(Z, y, src)
+    w0 = np.where(const, 0.0, prior)
+
+    def f(w):
+        m = D @ w
+        g = -(D.T @ (1.0 / (1.0 + np.exp(m)))) / len(D)
+        return np.logaddexp(0.0, -m).mean() + 0.5 * float(lam * (w - w0) @ (w - w0)), g + lam * (
+            w - w0
+        )
+
+    w = minimize(f, w0.copy(), jac=True, method="L-BFGS-B", options={"maxiter": 500}).x
+    platt = LogisticRegression(C=1e6, max_iter=1000).fit((Z @ w)[:, None], y)
+    coef = w * float(platt.coef_[0, 0]) / sd
+    return {"coef": coef, "intercept": np.array([float(platt.intercept_[0]) - coef @ mu])}
+
+
+def _joint(model, val, strength) -> dict:
+    """One combiner fitted on the warm and cold validation pairs together."""
+    from calbio.models.hybrid.estimator import _prior_vector, fit_combiner
+
+    X, y, src = (np.concatenate([val["warm"][k], val["cold"][k]]) for k in ("X", "y", "src"))
+    return fit_combiner(X, y, src, strength, _prior_vector(model.prior))
+
+
+def _per_feature(model, val, strength, warm_lam=None, cold_lam=None, prior=None) -> dict:
+    from calbio.models.hybrid.estimator import _prior_vector
+    from calbio.models.hybrid.features import FEATURES
+
+    prior = _prior_vector(model.prior if prior is None else prior)
+    out = {}
+    for name, lam in (("warm", warm_lam), ("cold", cold_lam)):
+        lam = np.full(len(FEATURES), strength) if lam is None else lam
+        out[name] = _vector_shrunk(val[name]["X"], val[name]["y"], val[name]["src"], lam, prior)
+    return out
+
+
+def _shift_cold(c: dict, warm: dict, X) -> dict:
+    """``anchor``: the cold intercept moved so that the cold validation pairs' mean score is
+    the warm combiner's (no change of scale)."""
+    shift = (X @ warm["coef"]).mean() - (X @ c["coef"]).mean() + warm["intercept"][0]
+    return {**c, "intercept": np.array([shift])}
+
+
+def _c_one(model, val, strength):
+    c = _joint(model, val, strength)
+    return {"warm": c, "cold": c}
+
+
+def _c_onec(model, val, strength):
+    from calbio.models.hybrid.estimator import Hybrid, on_scale_of
+
+    c = _joint(model, val, strength)
+    own = Hybrid.fit_combiners(model, val, strength)
+    return {"warm": c, "cold": on_scale_of(own["cold"], c, val["cold"]["X"])}
+
+
+def _c_anchor(model, val, strength):
+    from calbio.models.hybrid.estimator import Hybrid
+
+    own = Hybrid.fit_combiners(model, val, strength)
+    return {**own, "cold": _shift_cold(own["cold"], own["warm"], val["cold"]["X"])}
+
+
+def _c_dfree(model, val, strength):
+    from calbio.models.hybrid.features import FEATURES
+
+    lam = np.array([0.0 if f.startswith("log_deg") else strength for f in FEATURES])
+    return _per_feature(model, val, strength, warm_lam=lam, cold_lam=lam)
+
+
+def _c_cos1(model, val, strength):
+    return _per_feature(model, val, strength, prior={"cosine": 1.0})
+
+
+def _c_coldfree(model, val, strength):
+    from calbio.models.hybrid.estimator import on_scale_of
+    from calbio.models.hybrid.features import FEATURES
+
+    c = _per_feature(model, val, strength, cold_lam=np.zeros(len(FEATURES)))
+    return {"warm": c["warm"], "cold": on_scale_of(c["cold"], c["warm"], val["cold"]["X"])}
+
+
+# Combiner rules that are not Hybrid parameters: fit_combiners(model, val, strength) -> combiners
+COMBINERS = {
+    "one": _c_one,  # a single combiner for every pair: the node protocol's AUC fell
+    "onec": _c_onec,  # ... with the cold combiner on its scale: STRING held-out MRR fell
+    "anchor": _c_anchor,  # the cold level from the warm combiner, cold scale kept
+    "dfree": _c_dfree,  # the degree features left unshrunk
+    "cos1": _c_cos1,  # the prior: the cosine alone
+    "coldfree": _c_coldfree,  # the cold combiner unshrunk
+}
+# The carved fits (CAL, GraphSAGE, validation features) of one training part, shared by every
+# variant run on it: variants differ only in their combiner, or in parameters read after it.
+_CARVED: dict[str, Any] = {}
+_COMBINER_ONLY = {"prior_strength", "gate", "gate_power", "prior", "nonnegative", "cold_scale"}
+
+
+def variant_model(variant: str, seed: int) -> Any:
+    """A Hybrid of the variant, named ``hybrid_<variant>``, seeded as a plain "hybrid" is."""
+    from calbio.core.seeds import child_seed
+    from calbio.models.hybrid import Hybrid
+
+    rule = COMBINERS.get(variant)
+
+    def fit_combiners(self, val, strength):
+        return rule(self, val, strength) if rule else Hybrid.fit_combiners(self, val, strength)
+
+    def validation_features(self, emb, train_idx, progress=None):
+        params = {k: v for k, v in self.get_params().items() if k not in _COMBINER_ONLY}
+        key = f"{hash(np.asarray(train_idx).tobytes())}/{sorted(params.items())!r}"
+        if key not in _CARVED:
+            _CARVED[key] = Hybrid.validation_features(self, emb, train_idx, progress)
+        return _CARVED[key]
+
+    cls = type(
+        f"Hybrid_{variant}",
+        (Hybrid,),
+        {
+            "registry_name": f"hybrid_{variant}",
+            "fit_combiners": fit_combiners,
+            "validation_features": validation_features,
+        },
+    )
+    return cls(**VARIANTS[variant], random_state=child_seed(seed, "model/hybrid"))
 
 
 def load_files(tmp: Path) -> dict[str, calbio.Pairs]:
@@ -94,17 +250,22 @@ def run_cell(
     emb: calbio.Embeddings,
     files: dict[str, calbio.Pairs],
     train: str,
-    variant: str,
+    variants: list[str],
     seed: int,
     n_boot: int,
-) -> dict:
-    """Fit on the seed's edge-split training part of ``train``; score every other file."""
-    path = RAW / str(seed) / train / f"{variant}.json"
-    if path.exists():
-        return json.loads(path.read_text())
-    from calbio.models.hybrid import Hybrid
+) -> None:
+    """Fit on the seed's edge-split training part of ``train``; score every other file.
 
-    models: list[Any] = list(OTHERS) if variant == "base" else [Hybrid(**VARIANTS[variant])]
+    ``variants``: "base" (cal and sage) or hybrid variants; those not cached yet are run in one
+    evaluation (sharing the carved fits) and cached one file per variant.
+    """
+    todo = [v for v in variants if not (RAW / str(seed) / train / f"{v}.json").exists()]
+    if not todo:
+        return
+    models: list[Any] = []
+    if "base" in todo:
+        models += OTHERS
+    models += [variant_model(v, seed) for v in todo if v != "base"]
     res = calbio.evaluate(
         emb,
         files[train],
@@ -116,15 +277,28 @@ def run_cell(
         validate_with=[files[k] for k in FILES if k != train],
     )
     d = res.to_dict()
-    out = {
-        "params": VARIANTS.get(variant, {}),
-        "cells": cell_metrics(d),
-        "fit_seconds": {k[4:]: v for k, v in d["timings"].items() if k.startswith("fit:")},
-        "commit": git_revision(),  # runs without it predate the named seed streams (76dc24f)
-    }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(out, indent=1))
-    return out
+    cells = cell_metrics(d)
+    fits = {k[4:]: v for k, v in d["timings"].items() if k.startswith("fit:")}
+    first = next((v for v in todo if v != "base"), None)
+    for v in todo:
+        keep = OTHERS + ["cosine", "degree", "adamic_adar"] if v == "base" else [f"hybrid_{v}"]
+        out = {
+            "params": VARIANTS.get(v, {}),
+            "cells": {
+                test: {("hybrid" if k == f"hybrid_{v}" else k): m[k] for k in keep if k in m}
+                for test, m in cells.items()
+            },
+            # variants after the first reuse its carved fits: their fit time is not their own
+            "fit_seconds": (
+                {k: fits[k] for k in OTHERS + ["shortcuts"]}
+                if v == "base"
+                else {"hybrid": fits[f"hybrid_{v}"] if v == first else None}
+            ),
+            "commit": git_revision(),  # runs without it predate the named seed streams (76dc24f)
+        }
+        path = RAW / str(seed) / train / f"{v}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(out, indent=1))
 
 
 def gaps(seed: int, variant: str) -> list[dict]:
@@ -152,7 +326,7 @@ def gaps(seed: int, variant: str) -> list[dict]:
                         "best": best,
                         "best_value": vals[best],
                         "gap": h[metric] - vals[best],
-                        "fit_ratio": var["fit_seconds"]["hybrid"]
+                        "fit_ratio": (var["fit_seconds"].get("hybrid") or float("nan"))
                         / base["fit_seconds"].get("cal", float("nan")),
                     }
                 )
@@ -267,10 +441,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         files = load_files(Path(tmp))
         for train in args.train:
-            run_cell(emb, files, train, "base", args.seed, args.n_boot)
-            for v in args.variants:
-                run_cell(emb, files, train, v, args.seed, args.n_boot)
-                print(f"done {train} {v}", flush=True)
+            run_cell(emb, files, train, ["base", *args.variants], args.seed, args.n_boot)
+            print(f"done {train}: {', '.join(args.variants)}", flush=True)
     for v in (v for v in args.variants if v != "base"):  # base holds no hybrid
         print(summary(args.seed, v))
 

@@ -3,8 +3,9 @@
 DepMap PCA-50 x STRING >= 950, the training part of the seed-42 edge split (the benchmark's
 test pairs are never read). For each of 5 model seeds the hybrid carves its validation pairs,
 fits CAL and GraphSAGE, and fits the warm and cold combiners (standardised weights); a bootstrap
-over validation queries (a positive with its own negatives, resampled together) refits the
-combiner ``--n-boot`` times for a 95% percentile CI. The check: no weight changes sign across
+over validation queries (a positive with its own negatives, resampled together) refits both
+combiners ``--n-boot`` times with the model's own ``fit_combiners`` (so its bounds and its cold
+scale apply) for a 95% percentile CI. The check: no weight changes sign across
 seeds unless its CI covers zero at a seed where it has the minority sign. Writes the
 "hybrid_weights" section of benchmarks/GRAPH_MODELS.md.
 
@@ -17,6 +18,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -32,24 +34,29 @@ RAW = HERE / "results"
 SEEDS = (42, 2027, 7, 11, 13)
 
 
-def bootstrap(
-    X: np.ndarray, y: np.ndarray, src: np.ndarray, strength: float, prior: np.ndarray, n: int
-) -> np.ndarray:
-    """(n, features) standardised weights refitted on query-bootstrap resamples."""
-    from calbio.models.hybrid import fit_combiner
-
+def resample(v: dict, rng: np.random.Generator) -> dict:
+    """One query-bootstrap resample of a combiner's validation pairs (a positive with its own
+    negatives, drawn together; a drawn query is a new query)."""
+    X, y, src = v["X"], v["y"], v["src"]
     order = np.argsort(src, kind="stable")
-    groups, starts, sizes = np.unique(src[order], return_index=True, return_counts=True)
+    _, starts, sizes = np.unique(src[order], return_index=True, return_counts=True)
+    g = rng.integers(0, len(starts), len(starts))
+    lens = sizes[g]
+    first = np.repeat(starts[g] - np.r_[0, np.cumsum(lens)[:-1]], lens)
+    rows = order[first + np.arange(lens.sum())]
+    return {"X": X[rows], "y": y[rows], "src": np.repeat(np.arange(len(g)), lens)}
+
+
+def bootstrap(model: Any, val: dict, strength: float, n: int) -> dict[str, np.ndarray]:
+    """Per combiner, (n, features) standardised weights refitted by the model's own
+    ``fit_combiners`` (its bounds, its cold scale) on query-bootstrap resamples of both."""
     rng = np.random.default_rng(0)
-    out = []
+    out: dict[str, list] = {"warm": [], "cold": []}
     for _ in range(n):
-        g = rng.integers(0, len(groups), len(groups))
-        lens = sizes[g]
-        first = np.repeat(starts[g] - np.r_[0, np.cumsum(lens)[:-1]], lens)
-        rows = order[first + np.arange(lens.sum())]
-        new_src = np.repeat(np.arange(len(g)), lens)  # a resampled query is a new query
-        out.append(fit_combiner(X[rows], y[rows], new_src, strength, prior)["zcoef"])
-    return np.array(out)
+        comb = model.fit_combiners({k: resample(val[k], rng) for k in out}, strength)
+        for k in out:
+            out[k].append(comb[k]["zcoef"])
+    return {k: np.array(v) for k, v in out.items()}
 
 
 def main() -> None:
@@ -57,7 +64,6 @@ def main() -> None:
     from calbio.data.coerce import as_mapped_pairs
     from calbio.evaluation.splits import make_split
     from calbio.models.hybrid import FEATURES, Hybrid
-    from calbio.models.hybrid.estimator import _prior_vector
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n-boot", type=int, default=200)
@@ -72,13 +78,11 @@ def main() -> None:
         h = Hybrid(random_state=seed)
         strength, stats = h.effective_strength(train, len(emb))
         val = h.validation_features(emb, train)
-        prior = _prior_vector(h.prior)
         comb = h.fit_combiners(val, strength)
+        boots = bootstrap(h, val, strength, args.n_boot)
         raw[seed] = {"strength": strength, **stats}
         for name in ("warm", "cold"):
-            v = val[name]
-            boots = bootstrap(v["X"], v["y"], v["src"], strength, prior, args.n_boot)
-            lo, hi = np.percentile(boots, [2.5, 97.5], axis=0)
+            lo, hi = np.percentile(boots[name], [2.5, 97.5], axis=0)
             raw[seed][name] = {
                 "w": comb[name]["zcoef"].tolist(),
                 "lo": lo.tolist(),

@@ -259,4 +259,3 @@ def test_cold_scores_sit_on_the_warm_combiners_scale(data) -> None:
 def test_cold_scale_is_checked_before_reading(tmp_path) -> None:
     with pytest.raises(CalbioInputError, match="cold_scale"):
         _hybrid(cold_scale="platt").fit(tmp_path / "missing.csv", tmp_path / "missing.csv")
-

@@ -24,9 +24,9 @@ from calbio.models.hybrid import Hybrid
 
 ATOL = 1e-6
 # The combiner choices of session 5 (nonnegative evidence weights, cold scores on the warm
-# scale) change what the hybrid computes, not how: the references pin the feature and fit path
-# under the earlier choices, which these two parameters restore.
-LEGACY = {"nonnegative": False, "cold_scale": "own"}
+# scale, a tenth of the shrinkage) change what the hybrid computes, not how: the references pin
+# the feature and fit path under the earlier choices, which these three parameters restore.
+LEGACY = {"nonnegative": False, "cold_scale": "own", "prior_strength": 1.0}
 # frozen_world(), Hybrid(hidden=32, epochs=3, batch_size=128, random_state=0, **LEGACY), one
 # thread
 # fmt: off

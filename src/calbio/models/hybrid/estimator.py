@@ -9,14 +9,15 @@ pairs). The weights ``w`` (standardised units) minimise the mean pairwise logist
 within-query contrasts (a validation positive minus each negative sampled at its own anchor,
 as filtered ranking compares them) plus ``strength / 2 * ||w - w0||^2``: an L2 pull toward a
 fixed prior ``w0`` (:data:`PRIOR`: the embedding's cosine twice, GraphSAGE and Adamic-Adar
-once). Then one Platt scale and intercept make warm and cold scores comparable log-odds. The
-shrinkage keeps collinear weights from swapping sign between seeds, and keeps the embedding's
-own signal in the score when validation pairs carved from the training graph overstate what
-that graph (and a CAL fitted on it) says about associations of another kind. The *gate* sets
-the strength from the training graph: ``prior_strength * ((1 - c) / c) ** 8``, ``c`` the share
-of the embedding's entities that have a training pair. A graph that covers most entities
-(STRING >= 950 covers 0.76 of DepMap's genes: strength 1e-4) is fitted freely; one that
-covers a third (Reactome, 0.32: strength 370) or a quarter (SIGNOR) is the prior's blend.
+once). Then a Platt scale and intercept make the scores log-odds. The shrinkage keeps the
+embedding's own signal in the score when validation pairs carved from the training graph
+overstate what that graph (and a CAL fitted on it) says about associations of another kind.
+The *gate* sets the strength from the training graph: ``prior_strength * ((1 - c) / c) ** 8``
+(``prior_strength`` 0.1), ``c`` the share of the embedding's entities that have a training
+pair. A graph that covers most entities (STRING >= 950 covers 0.76 of DepMap's genes:
+strength 1e-5) is fitted freely; one that covers half (STRING's node-protocol training part,
+0.53: 0.03) is pulled a little; one that covers a third (Reactome, 0.32: strength 42) or a
+quarter (SIGNOR: 1.2e3) is the prior's blend.
 The evidence features' weights are bounded at 0 (``nonnegative``: collinear common-neighbour,
 Adamic-Adar and resource-allocation weights cannot take opposite signs); only the degree
 features may point either way.
@@ -128,7 +129,7 @@ HYBRID_SPECS: dict[str, OptionSpec] = spec_table(
             "val_negatives", int, 5, "Negatives per validation pair", at_least(1), cli=False
         ),
         OptionSpec(
-            "prior_strength", float, 1.0, "Pull toward the prior", non_negative(), cli=False
+            "prior_strength", float, 0.1, "Pull toward the prior", non_negative(), cli=False
         ),
         OptionSpec(
             "gate", str, "coverage", "coverage | transitivity | none", one_of(GATES), cli=False
@@ -317,7 +318,7 @@ class Hybrid(AssociationModelBase):
         val_fraction: float = 0.1,
         cold_fraction: float = 0.1,
         val_negatives: int = 5,
-        prior_strength: float = 1.0,
+        prior_strength: float = 0.1,
         gate: str = "coverage",
         gate_power: float = 8.0,
         prior: dict[str, float] | None = None,
