@@ -7,8 +7,12 @@ only and scored on the novel pairs of every other file (pairs absent from the tr
 The benchmark's test pairs (STRING's seed-42 split scored by graph_models.py) are never the
 basis of a choice here: the hybrid's variants are compared on the transfer cells.
 
-    python benchmarks/hybrid_design.py --variants base shrink  # results cached per cell
-    python benchmarks/hybrid_design.py --seed 2027 --variants default --write
+    python benchmarks/hybrid_design.py --seed 7 --variants cov8 s01 --node  # cached per cell
+    python benchmarks/hybrid_design.py --write
+
+Variants run together share their carved fits (CAL, GraphSAGE, validation features); rules
+that are not Hybrid parameters (``COMBINERS``: a joint combiner, an unshrunk one, ...) replace
+``fit_combiners``. ``--node`` adds STRING's node split (cold start) for the variants run.
 
 Raw results: benchmarks/results/hybrid_design/<seed>/<train file>/<variant>.json.
 ``--write`` writes the "hybrid_design" section of benchmarks/GRAPH_MODELS.md.
@@ -360,9 +364,12 @@ def write_section() -> None:
         "Rows without a commit were run before the named seed streams (offset seeds, session "
         "3); their seed-42 and seed-2027 splits are not today's.",
         "",
+        "'STRING node' (``--node``): the seed's node split of STRING (cold start), the hybrid's "
+        "AUC / MRR and CAL's beside it; '-' where not run.",
+        "",
         "| seed | variant | parameters | run at | transfer cells within 0.01 | mean gap "
-        "| worst gap | STRING self AUC / MRR |",
-        "|---|---|---|---|---|---|---|---|",
+        "| worst gap | STRING self AUC / MRR | STRING node AUC / MRR (CAL) |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for sdir in sorted(RAW.glob("*"), key=lambda p: int(p.name)):
         seed = int(sdir.name)
@@ -381,12 +388,14 @@ def write_section() -> None:
                 for r in rows
                 if r["train"] == "string" and r["test"] == "self"
             }
-            params = json.dumps(VARIANTS.get(v, {})).replace("|", "/")
+            shown = {**({"combiner": v} if v in COMBINERS else {}), **VARIANTS.get(v, {})}
+            params = json.dumps(shown).replace("|", "/")
             lines.append(
                 f"| {seed} | {v} | `{params}` | {run_commit(seed, v)} "
                 f"| {ok}/{len(tr)} ({len(files)} training files) "
                 f"| {mean:+.3f} | {worst['gap']:+.3f} ({worst['train']}->{worst['test']} "
-                f"{worst['metric']}) | {fmt(own.get('auc'))} / {fmt(own.get('mrr'))} |"
+                f"{worst['metric']}) | {fmt(own.get('auc'))} / {fmt(own.get('mrr'))} "
+                f"| {node_cell(seed, v)} |"
             )
     for sdir in sorted(RAW.glob("*"), key=lambda p: int(p.name)):
         rows = gaps(int(sdir.name), CHOSEN)
@@ -408,6 +417,58 @@ def write_section() -> None:
             )
     update_section(REPORT, "hybrid_design", "\n".join(lines))
     print("\n".join(lines))
+
+
+def node_cell(seed: int, variant: str) -> str:
+    """'hybrid AUC / MRR (CAL AUC / MRR)' on the seed's STRING node split, or '-'."""
+    path = RAW / str(seed) / "string" / f"{variant}.json"
+    base = RAW / str(seed) / "string" / "base.json"
+    node = json.loads(path.read_text()).get("node") if path.exists() else None
+    cal = json.loads(base.read_text()).get("node", {}).get("cal") if base.exists() else None
+    if not node:
+        return "-"
+    h = node["hybrid"]
+    ref = f" ({fmt(cal['auc'])} / {fmt(cal['mrr'])})" if cal else ""
+    return f"{fmt(h['auc'])} / {fmt(h['mrr'])}{ref}"
+
+
+def run_node(
+    emb: calbio.Embeddings, files: dict[str, calbio.Pairs], variants: list[str], seed: int
+) -> None:
+    """STRING's node split (cold start) for cached variants without it: adds ``"node"``
+    (method -> auc, mrr) to their cached STRING file; "base" gets CAL's and GraphSAGE's."""
+    todo = []
+    for v in ["base", *variants]:
+        path = RAW / str(seed) / "string" / f"{v}.json"
+        need = "node" if v == "base" else "node_fit"
+        if path.exists() and need not in json.loads(path.read_text()):
+            todo.append(v)
+    if not todo:
+        return
+    models = (OTHERS if "base" in todo else []) + [
+        variant_model(v, seed) for v in todo if v != "base"
+    ]
+    res = calbio.evaluate(
+        emb,
+        files["string"],
+        model=models,
+        preset="fast",
+        seed=seed,
+        n_boot=1,
+        min_mapped=0.0,
+        protocol="node",
+    )
+    got = {m: {"auc": r["auc"], "mrr": r.get("mrr")} for m, r in res.to_dict()["methods"].items()}
+    for v in todo:
+        path = RAW / str(seed) / "string" / f"{v}.json"
+        d = json.loads(path.read_text())
+        keep = OTHERS if v == "base" else [f"hybrid_{v}"]
+        d["node"] = {("hybrid" if k == f"hybrid_{v}" else k): got[k] for k in keep}
+        if v != "base":  # the gate's reading of the node split's training graph
+            h = res.models[f"hybrid_{v}"]
+            d["node_fit"] = {**h.graph_stats_, "strength": h.strength_}
+        d["node_commit"] = git_revision()
+        path.write_text(json.dumps(d, indent=1))
 
 
 def run_commit(seed: int, variant: str) -> str:
@@ -432,6 +493,7 @@ def main() -> None:
     ap.add_argument("--train", nargs="+", default=list(FILES))
     ap.add_argument("--n-boot", type=int, default=100)
     ap.add_argument("--write", action="store_true", help="only write the GRAPH_MODELS section")
+    ap.add_argument("--node", action="store_true", help="also STRING's node split (cold start)")
     args = ap.parse_args()
     if args.write:
         write_section()
@@ -443,6 +505,8 @@ def main() -> None:
         for train in args.train:
             run_cell(emb, files, train, ["base", *args.variants], args.seed, args.n_boot)
             print(f"done {train}: {', '.join(args.variants)}", flush=True)
+        if args.node:
+            run_node(emb, files, args.variants, args.seed)
     for v in (v for v in args.variants if v != "base"):  # base holds no hybrid
         print(summary(args.seed, v))
 
