@@ -344,6 +344,39 @@ MUTATIONS: tuple[Mutation, ...] = (
         "tests/core/test_io.py",
         "tests/cli/test_cli.py",
     ),
+    # ------------------------------------------------------------ the hybrid (issue 17)
+    M(
+        "hybrid_cold_own_scale",
+        "models/hybrid/estimator.py",
+        'if self.cold_scale == "warm" and combiners["cold"] is not combiners["warm"]:',
+        'if False and combiners["cold"] is not combiners["warm"]:',
+        "cold-start scores stay at their own Platt level, not on the warm combiner's scale",
+        "tests/models/test_hybrid.py",
+    ),
+    M(
+        "hybrid_evidence_unbounded",
+        "models/hybrid/estimator.py",
+        "bounded = np.isin(FEATURES, EVIDENCE) if self.nonnegative else None",
+        "bounded = None",
+        "nonnegative=True no longer bounds the evidence weights (collinear weights flip sign)",
+        "tests/models/test_hybrid.py",
+    ),
+    M(
+        "hybrid_validation_pairs_in_their_graph",
+        "models/hybrid/estimator.py",
+        "warm_graph = np.concatenate([fit_idx, cold]) if self.dense_warm_graph else fit_idx",
+        "warm_graph = np.concatenate([fit_idx, cold, warm])",
+        "warm validation pairs count as their own shared-neighbour evidence (leakage)",
+        "tests/models/test_hybrid.py",
+    ),
+    M(
+        "hybrid_explain_drops_intercept",
+        "models/hybrid/estimator.py",
+        'contrib[sel, -1] = float(c["intercept"][0]) + float(coef @ mu)',
+        "contrib[sel, -1] = 0.0",
+        "explain's contributions no longer sum to the score",
+        "tests/models/test_hybrid_explain.py",
+    ),
 )
 
 
