@@ -76,6 +76,10 @@ VARIANTS: dict[str, dict[str, Any]] = {
     # nnwarm's shrinkage x 0.1 (run as a sensitivity check; the default since session 5) and x 10
     "s01": {"prior_strength": 0.1, "nonnegative": True, "cold_scale": "warm"},
     "s10": {"prior_strength": 10.0, "nonnegative": True, "cold_scale": "warm"},
+    # the default with the degree product in the prior (is the Reactome -> SIGNOR miss a price
+    # worth paying? it is read by the degree product alone)
+    "pdeg05": {"prior": {"cosine": 2.0, "sage": 1.0, "log_aa": 1.0, "log_deg_sum": 0.5}},
+    "pdeg1": {"prior": {"cosine": 2.0, "sage": 1.0, "log_aa": 1.0, "log_deg_sum": 1.0}},
     # combiner rules that are not Hybrid parameters (COMBINERS below)
     "one": dict(OLD),
     "onec": dict(OLD),
