@@ -259,3 +259,25 @@ def test_cold_scores_sit_on_the_warm_combiners_scale(data) -> None:
 def test_cold_scale_is_checked_before_reading(tmp_path) -> None:
     with pytest.raises(CalbioInputError, match="cold_scale"):
         _hybrid(cold_scale="platt").fit(tmp_path / "missing.csv", tmp_path / "missing.csv")
+
+
+def test_a_model_saved_before_cold_scale_loads_with_its_own_scale(data, tmp_path) -> None:
+    """Models saved before ``cold_scale`` existed scored cold pairs on their own Platt scale;
+    loading one says so in its parameters (a clone refits the same way); scores are unchanged."""
+    import json
+
+    from calbio.models.persistence import load_model
+
+    emb, idx = data
+    model = _hybrid(cold_scale="own").fit(emb, idx)
+    model.save(tmp_path / "m")
+    cfg_path = tmp_path / "m" / "config.json"
+    cfg = json.loads(cfg_path.read_text())
+    del cfg["state"]["cold_scale"], cfg["params"]["cold_scale"]  # as session 4 wrote it
+    cfg_path.write_text(json.dumps(cfg))
+    old = load_model(tmp_path / "m")
+    assert old.get_params()["cold_scale"] == "own"
+    assert clone(old).cold_scale == "own"
+    pairs = np.asarray(idx)[:20]
+    np.testing.assert_allclose(old.score_pairs(pairs), model.score_pairs(pairs))
+    assert load_model(tmp_path / "m").cold_scale == "own"

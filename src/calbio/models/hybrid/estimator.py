@@ -704,6 +704,7 @@ class Hybrid(AssociationModelBase):
             "gnn_used": bool(getattr(self, "gnn_used_", self.gnn_vectors_ is not None)),
             "graph_stats": dict(getattr(self, "graph_stats_", {})),
             "strength": float(getattr(self, "strength_", float("nan"))),
+            "cold_scale": self.cold_scale,
         }
         return arrays, state
 
@@ -731,4 +732,7 @@ class Hybrid(AssociationModelBase):
         self.fit_seconds_ = float(state["fit_seconds"])
         self.graph_stats_ = dict(state.get("graph_stats", {}))
         self.strength_ = float(state.get("strength", float("nan")))
+        # a model saved before cold_scale existed had each combiner on its own Platt scale: its
+        # parameters say so, so that a clone refits what was saved
+        self.cold_scale = state.get("cold_scale", "own")
         self._feats = None
