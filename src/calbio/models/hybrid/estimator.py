@@ -305,7 +305,8 @@ class Hybrid(AssociationModelBase):
     degree features) at 0, so collinear evidence cannot take opposite signs;
     ``cold_scale``: ``"warm"`` puts the cold combiner's scores on the warm combiner's scale
     (:func:`on_scale_of`), ``"own"`` keeps each combiner's own Platt scale (with
-    ``nonnegative=False``: the hybrid of calbio before this choice, as the frozen test pins).
+    ``nonnegative=False, prior_strength=1.0``: the hybrid before session 5, as the frozen test
+    pins).
     """
 
     uses_graph: ClassVar[bool] = True
