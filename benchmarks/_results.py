@@ -12,6 +12,23 @@ HERE = Path(__file__).resolve().parent
 SHARED = Path(os.environ.get("CALBIO_DATA") or HERE.parent.parent / "shared" / "data")
 
 
+def pair_files(files: dict[str, str], tmp: Path, max_size: int = 30) -> list[Path]:
+    """Paths of shared pair files (relative to SHARED), in order; a ``.gmt`` gene-set file
+    becomes the pairs of co-members of its sets of <= ``max_size`` genes, written into ``tmp``."""
+    from calbio.data.derive import pairs_from_genesets, read_gene_sets
+
+    out = []
+    for name, rel in files.items():
+        if rel.endswith(".gmt"):
+            path = tmp / f"{name}.csv"
+            sets = read_gene_sets(SHARED / rel)
+            pairs_from_genesets(sets, max_size=max_size).to_csv(path, index=False)
+            out.append(path)
+        else:
+            out.append(SHARED / rel)
+    return out
+
+
 def git_revision() -> str:
     """Short commit hash of the working tree (for provenance lines)."""
     try:

@@ -33,7 +33,7 @@ import torch
 import calbio
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _results import SHARED, git_revision, update_section  # noqa: E402
+from _results import SHARED, git_revision, pair_files, update_section  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 REPORT = HERE / "GRAPH_MODELS.md"
@@ -231,18 +231,7 @@ def variant_model(variant: str, seed: int) -> Any:
 
 def load_files(tmp: Path) -> dict[str, calbio.Pairs]:
     """The four shared pair files (GO-CC pairs derived here from the GMT, sets of <= 30 genes)."""
-    from calbio.data.derive import pairs_from_genesets, read_gene_sets
-
-    out = {}
-    for name, rel in FILES.items():
-        if rel.endswith(".gmt"):
-            df = pairs_from_genesets(read_gene_sets(SHARED / rel), max_size=30)
-            path = tmp / f"{name}.csv"
-            df.to_csv(path, index=False)
-            out[name] = calbio.load_pairs(path)
-        else:
-            out[name] = calbio.load_pairs(SHARED / rel)
-    return out
+    return {n: calbio.load_pairs(p) for n, p in zip(FILES, pair_files(FILES, tmp), strict=True)}
 
 
 def cell_metrics(d: dict) -> dict[str, dict[str, dict[str, float]]]:

@@ -27,7 +27,7 @@ import torch
 import calbio
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _results import SHARED, git_revision, update_section  # noqa: E402
+from _results import SHARED, git_revision, pair_files, update_section  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 REPORT = HERE / "GRAPH_MODELS.md"
@@ -41,21 +41,6 @@ FILES = {
 }
 MODELS = ["cal", "sage", "hybrid"]
 TOLERANCE = 0.01
-
-
-def pair_files(tmp: Path) -> list[Path]:
-    """Paths of the four files (the GO-CC pairs derived into ``tmp``)."""
-    from calbio.data.derive import pairs_from_genesets, read_gene_sets
-
-    out = []
-    for name, rel in FILES.items():
-        if rel.endswith(".gmt"):
-            path = tmp / f"{name}.csv"
-            pairs_from_genesets(read_gene_sets(SHARED / rel), max_size=30).to_csv(path, index=False)
-            out.append(path)
-        else:
-            out.append(SHARED / rel)
-    return out
 
 
 def fmt(v: float | None) -> str:
@@ -140,7 +125,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             res = calbio.transfer(
                 emb,
-                pair_files(Path(tmp)),
+                pair_files(FILES, Path(tmp)),
                 model=MODELS,
                 names=list(FILES),
                 seed=seed,

@@ -34,7 +34,7 @@ import torch
 import calbio
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _results import SHARED, git_revision, update_section  # noqa: E402
+from _results import SHARED, git_revision, pair_files, update_section  # noqa: E402
 from transfer import FILES as DESIGN_FILES  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -51,21 +51,6 @@ SESSION4 = {"nonnegative": False, "cold_scale": "own", "prior_strength": 1.0}
 HYBRIDS = ("hybrid", "hybrid_s4")
 RIVALS = ("cal", "sage", "cosine", "degree", "adamic_adar")
 TOLERANCE = 0.01
-
-
-def pair_files(tmp: Path) -> list[Path]:
-    """Paths of the seven files (GO pairs derived into ``tmp``: sets of <= 30 genes)."""
-    from calbio.data.derive import pairs_from_genesets, read_gene_sets
-
-    out = []
-    for name, rel in FILES.items():
-        if rel.endswith(".gmt"):
-            path = tmp / f"{name}.csv"
-            pairs_from_genesets(read_gene_sets(SHARED / rel), max_size=30).to_csv(path, index=False)
-            out.append(path)
-        else:
-            out.append(SHARED / rel)
-    return out
 
 
 def session4_hybrid() -> Any:
@@ -175,7 +160,7 @@ def main() -> None:
     emb = calbio.load_embeddings(SHARED / EMB)
     raw = RAW / f"transfer_holdout_{args.seed}.json"
     with tempfile.TemporaryDirectory() as tmp:
-        paths = pair_files(Path(tmp))
+        paths = pair_files(FILES, Path(tmp))
         gate = gate_table(emb, paths)
         if args.reuse and raw.exists():
             d = json.loads(raw.read_text())
