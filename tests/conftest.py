@@ -168,3 +168,39 @@ def saved_cal(inputs_with_unmapped, tmp_path_factory, tiny) -> tuple:
     m.sources_["pairs"] = {"path": str(inputs_with_unmapped / "pairs.csv"), "sha256": prs.sha256}
     m.save(out)
     return calbio.CAL.load(out), out
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory, synthetic) -> Path:
+    """``emb.csv`` and ``pairs.csv`` (every pair) of the synthetic world; a module that needs
+    other files defines its own ``files`` (it overrides this one)."""
+    import pandas as pd
+
+    d = tmp_path_factory.mktemp("inputs")
+    synthetic.embeddings.to_frame().to_csv(d / "emb.csv")
+    pd.DataFrame({"gene1": synthetic.pairs.a, "gene2": synthetic.pairs.b}).to_csv(
+        d / "pairs.csv", index=False
+    )
+    return d
+
+
+# An experiment file over ${CALBIO_DATA}/embeddings/emb.csv and .../associations/pairs.csv, one
+# doctor step (the experiment tests of the runner and of the CLI write it, or a broken copy).
+EXPERIMENT_TOML = """name = "t"
+[data]
+embeddings = "${CALBIO_DATA}/embeddings/emb.csv"
+pairs = "${CALBIO_DATA:-fallback}/associations/pairs.csv"
+[training]
+preset = "fast"
+epochs = 1
+hidden = 8
+batch_size = 64
+[[steps]]
+kind = "doctor"
+"""
+
+
+@pytest.fixture
+def experiment_toml() -> str:
+    """:data:`EXPERIMENT_TOML`."""
+    return EXPERIMENT_TOML

@@ -12,16 +12,6 @@ import pytest
 TRAIN = ["--epochs", "2", "--hidden", "16", "--batch-size", "64"]
 
 
-@pytest.fixture(scope="module")
-def files(tmp_path_factory, synthetic):
-    d = tmp_path_factory.mktemp("inputs")
-    synthetic.embeddings.to_frame().to_csv(d / "emb.csv")
-    pd.DataFrame({"gene1": synthetic.pairs.a, "gene2": synthetic.pairs.b}).to_csv(
-        d / "pairs.csv", index=False
-    )
-    return d
-
-
 def test_fit_query_score(files, tmp_path, cli) -> None:
     model = tmp_path / "model"
     code, out, err = cli(["fit", files / "emb.csv", files / "pairs.csv", "--out", model, *TRAIN])

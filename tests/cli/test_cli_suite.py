@@ -128,33 +128,19 @@ def test_run_command_and_bad_input_exit_code(files, tmp_path):
     assert "needs 'pairs'" in proc.stderr and proc.stdout == ""
 
 
-TOML = """name = "t"
-[data]
-embeddings = "${CALBIO_DATA}/embeddings/emb.csv"
-pairs = "${CALBIO_DATA:-fallback}/associations/pairs.csv"
-[training]
-preset = "fast"
-epochs = 1
-hidden = 8
-batch_size = 64
-[[steps]]
-kind = "doctor"
-"""
-
-
-def test_bad_data_path_cli_exit_2(data_dir, tmp_path, monkeypatch, cli):
+def test_bad_data_path_cli_exit_2(data_dir, tmp_path, monkeypatch, cli, experiment_toml):
     exp_file = tmp_path / "e.toml"
-    exp_file.write_text(TOML.replace("pairs.csv", "nope.csv"))
+    exp_file.write_text(experiment_toml.replace("pairs.csv", "nope.csv"))
     monkeypatch.setenv("CALBIO_DATA", str(data_dir))
     code, _, err = cli(["run", exp_file, "--out", tmp_path / "run"])
     assert code == 2 and "nope.csv" in err and "Traceback" not in err
     assert not (tmp_path / "run").exists()
 
 
-def test_run_data_option_sets_calbio_data(data_dir, tmp_path, monkeypatch, cli):
+def test_run_data_option_sets_calbio_data(data_dir, tmp_path, monkeypatch, cli, experiment_toml):
     monkeypatch.delenv("CALBIO_DATA", raising=False)
     exp_file = tmp_path / "e.toml"
-    exp_file.write_text(TOML.replace("emb.csv", "missing.csv"))
+    exp_file.write_text(experiment_toml.replace("emb.csv", "missing.csv"))
     code, _, err = cli(["run", exp_file, "--out", tmp_path / "run", "--data", data_dir])
     # the variable resolved (the error names the data folder), and nothing was written
     assert code == 2 and str(data_dir / "embeddings" / "missing.csv") in err

@@ -23,16 +23,6 @@ def snapshot(folder: Path) -> dict[str, bytes]:
 
 
 @pytest.fixture(scope="module")
-def files(tmp_path_factory, synthetic) -> Path:
-    d = tmp_path_factory.mktemp("inputs")
-    synthetic.embeddings.to_frame().to_csv(d / "emb.csv")
-    pd.DataFrame({"gene1": synthetic.pairs.a, "gene2": synthetic.pairs.b}).to_csv(
-        d / "pairs.csv", index=False
-    )
-    return d
-
-
-@pytest.fixture(scope="module")
 def model_dir(files, tmp_path_factory) -> Path:
     from calbio.data.embeddings import load_embeddings
     from calbio.data.matching import map_pairs

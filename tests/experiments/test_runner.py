@@ -211,24 +211,10 @@ def test_shipped_experiment_files_parse():
         assert {s["kind"] for s in exp.steps} >= {"doctor", "evaluate", "ablate", "sweep"}
 
 
-TOML = """name = "t"
-[data]
-embeddings = "${CALBIO_DATA}/embeddings/emb.csv"
-pairs = "${CALBIO_DATA:-fallback}/associations/pairs.csv"
-[training]
-preset = "fast"
-epochs = 1
-hidden = 8
-batch_size = 64
-[[steps]]
-kind = "doctor"
-"""
-
-
-def test_experiment_paths_follow_calbio_data(data_dir, tmp_path, monkeypatch):
+def test_experiment_paths_follow_calbio_data(data_dir, tmp_path, monkeypatch, experiment_toml):
     exp_file = tmp_path / "exp" / "e.toml"
     exp_file.parent.mkdir()
-    exp_file.write_text(TOML)
+    exp_file.write_text(experiment_toml)
     monkeypatch.setenv("CALBIO_DATA", str(data_dir))
     exp = load_experiment(exp_file)
     assert exp.data["embeddings"] == data_dir / "embeddings" / "emb.csv"
@@ -238,9 +224,9 @@ def test_experiment_paths_follow_calbio_data(data_dir, tmp_path, monkeypatch):
         load_experiment(exp_file)
 
 
-def test_bad_data_path_writes_nothing(data_dir, tmp_path, monkeypatch):
+def test_bad_data_path_writes_nothing(data_dir, tmp_path, monkeypatch, experiment_toml):
     exp_file = tmp_path / "e.toml"
-    exp_file.write_text(TOML.replace("emb.csv", "missing.csv"))
+    exp_file.write_text(experiment_toml.replace("emb.csv", "missing.csv"))
     monkeypatch.setenv("CALBIO_DATA", str(data_dir))
     out = tmp_path / "run"
     with pytest.raises(CalbioInputError, match="embeddings = .*missing.csv"):
@@ -254,16 +240,6 @@ def test_shipped_experiments_use_calbio_data(monkeypatch):
     exp = load_experiment(root / "experiments" / "depmap_string.toml")
     assert str(exp.data["embeddings"]).startswith("/elsewhere/data/embeddings/")
     assert all(str(p).startswith("/elsewhere/data/") for p in exp.data["validate_with"])
-
-
-@pytest.fixture(scope="module")
-def files(tmp_path_factory, synthetic) -> Path:
-    d = tmp_path_factory.mktemp("inputs")
-    synthetic.embeddings.to_frame().to_csv(d / "emb.csv")
-    pd.DataFrame({"gene1": synthetic.pairs.a, "gene2": synthetic.pairs.b}).to_csv(
-        d / "pairs.csv", index=False
-    )
-    return d
 
 
 def write_experiment(folder: Path, files: Path, steps: str, head: str = "") -> Path:
