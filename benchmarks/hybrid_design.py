@@ -86,37 +86,11 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "anchor": dict(OLD),
     "dfree": dict(OLD),
     "cos1": dict(OLD),
+    # its rule fits both combiners unbounded (_per_feature), whatever nonnegative says
     "coldfree": {"prior_strength": 1.0, "nonnegative": True, "cold_scale": "warm"},
 }
 OTHERS = ["cal", "sage"]
 CHOSEN = "s01"  # the variant that is Hybrid()'s default
-
-
-def _vector_shrunk(X, y, src, lam, prior) -> dict:
-    """fit_combiner with one shrinkage strength per feature (``dfree``, ``coldfree``)."""
-    from scipy.optimize import minimize
-    from sklearn.linear_model import LogisticRegression
-
-    from calbio.models.hybrid.estimator import _contrasts
-
-    mu, sd = X.mean(axis=0), X.std(axis=0)
-    const = sd < 1e-12
-    sd[const] = 1.0
-    Z = (X - mu) / sd
-    D = _contrasts(Z, y, src)
-    w0 = np.where(const, 0.0, prior)
-
-    def f(w):
-        m = D @ w
-        g = -(D.T @ (1.0 / (1.0 + np.exp(m)))) / len(D)
-        return np.logaddexp(0.0, -m).mean() + 0.5 * float(lam * (w - w0) @ (w - w0)), g + lam * (
-            w - w0
-        )
-
-    w = minimize(f, w0.copy(), jac=True, method="L-BFGS-B", options={"maxiter": 500}).x
-    platt = LogisticRegression(C=1e6, max_iter=1000).fit((Z @ w)[:, None], y)
-    coef = w * float(platt.coef_[0, 0]) / sd
-    return {"coef": coef, "intercept": np.array([float(platt.intercept_[0]) - coef @ mu])}
 
 
 def _joint(model, val, strength) -> dict:
@@ -128,14 +102,16 @@ def _joint(model, val, strength) -> dict:
 
 
 def _per_feature(model, val, strength, warm_lam=None, cold_lam=None, prior=None) -> dict:
-    from calbio.models.hybrid.estimator import _prior_vector
+    """Warm and cold combiners with one shrinkage strength per feature (``None``: ``strength``
+    for every feature), unbounded whatever ``model.nonnegative`` says (as these rules ran)."""
+    from calbio.models.hybrid.estimator import _prior_vector, fit_combiner
     from calbio.models.hybrid.features import FEATURES
 
     prior = _prior_vector(model.prior if prior is None else prior)
     out = {}
     for name, lam in (("warm", warm_lam), ("cold", cold_lam)):
         lam = np.full(len(FEATURES), strength) if lam is None else lam
-        out[name] = _vector_shrunk(val[name]["X"], val[name]["y"], val[name]["src"], lam, prior)
+        out[name] = fit_combiner(val[name]["X"], val[name]["y"], val[name]["src"], lam, prior)
     return out
 
 

@@ -200,15 +200,22 @@ def _contrasts(Z: np.ndarray, y: np.ndarray, src: np.ndarray) -> np.ndarray:
 
 
 def _shrunk_logistic(
-    D: np.ndarray, w0: np.ndarray, strength: float, bounds: list[tuple[Any, Any]] | None = None
+    D: np.ndarray,
+    w0: np.ndarray,
+    strength: float | np.ndarray,
+    bounds: list[tuple[Any, Any]] | None = None,
 ) -> np.ndarray:
-    """argmin_w mean(log(1 + exp(-D w))) + strength / 2 * ||w - w0||^2 (L-BFGS, deterministic)."""
+    """argmin_w mean(log(1 + exp(-D w))) + 1/2 * sum(strength * (w - w0)^2) (L-BFGS,
+    deterministic); ``strength`` is one number or one per feature."""
+    scalar = np.ndim(strength) == 0
 
     def f(w: np.ndarray) -> tuple[float, np.ndarray]:
         m = D @ w
         loss = np.logaddexp(0.0, -m).mean()
         g = -(D.T @ (1.0 / (1.0 + np.exp(m)))) / len(D)
-        return loss + 0.5 * strength * float((w - w0) @ (w - w0)), g + strength * (w - w0)
+        d = w - w0
+        pen = float(strength) * float(d @ d) if scalar else float((strength * d) @ d)
+        return loss + 0.5 * pen, g + strength * d
 
     res = minimize(
         f, w0.copy(), jac=True, method="L-BFGS-B", bounds=bounds, options={"maxiter": 500}
@@ -220,13 +227,14 @@ def fit_combiner(
     X: np.ndarray,
     y: np.ndarray,
     src: np.ndarray,
-    strength: float,
+    strength: float | np.ndarray,
     prior: np.ndarray,
     nonnegative: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """Combiner weights: standardise, shrunk pairwise logistic on contrasts, Platt scale.
 
-    ``nonnegative``: a boolean mask of features whose weight is bounded below by 0 (None: free).
+    ``strength``: the pull toward ``prior``, one number or one per feature; ``nonnegative``: a
+    boolean mask of features whose weight is bounded below by 0 (None: free).
 
     Returns ``coef`` / ``intercept`` on raw features (score = ``X @ coef + intercept``) and
     ``mu``, ``sd``, ``zcoef`` (weights of the standardised features, ``coef = zcoef / sd``).
