@@ -81,6 +81,37 @@ def test_validation_negatives_do_not_depend_on_file_order(synthetic, tiny) -> No
     assert len(negs(r1)) and (negs(r1) == negs(r2)).all()
 
 
+def test_validation_files_are_taken_as_paths_or_frames(synthetic, tiny, tmp_path) -> None:
+    """validate_with takes what the one door takes (a path, a str, a DataFrame), and names the
+    validation set after the file."""
+    import pandas as pd
+
+    main, val, _ = _main_and_validation(synthetic)
+    frame = pd.DataFrame({"gene1": val.a, "gene2": val.b})
+    frame.to_csv(tmp_path / "val.csv", index=False)
+    kw = dict(protocol="edge", n_boot=5, rank=False, model=None)
+    ref = evaluate(synthetic.embeddings, main, validate_with=[val], **kw, **tiny)
+    for given in (tmp_path / "val.csv", str(tmp_path / "val.csv")):
+        r = evaluate(synthetic.embeddings, main, validate_with=[given], **kw, **tiny)
+        assert r.validation["val"]["methods"] == ref.validation["val"]["methods"]
+    r = evaluate(synthetic.embeddings, main, validate_with=[frame], **kw, **tiny)
+    (name,) = r.validation
+    assert r.validation[name]["n_pairs"] == ref.validation["val"]["n_pairs"]
+
+
+def test_a_missing_validation_file_fails_before_any_fit(synthetic, tiny, tmp_path, monkeypatch):
+    from calbio.core.errors import CalbioInputError
+    from calbio.evaluation import protocol
+
+    def no_fit(*args, **kwargs):
+        raise AssertionError("a model was fitted before the validation file was read")
+
+    monkeypatch.setattr(protocol, "fit_all", no_fit)
+    main, _, _ = _main_and_validation(synthetic)
+    with pytest.raises(CalbioInputError, match="nope.csv"):
+        evaluate(synthetic.embeddings, main, validate_with=[tmp_path / "nope.csv"], **tiny)
+
+
 def test_test_negatives_are_saved(edge_result, tmp_path) -> None:
     import pandas as pd
 

@@ -88,7 +88,7 @@ def threshold_sweep(
     min_mapped: float = 0.1,
     id_tables: IdTablesLike = None,
     cb_threshold: float = 0.2,
-    validate_with: Sequence[Pairs] = (),
+    validate_with: Sequence[Any] = (),
     n_boot: int = 200,
     preset: str = "paper",
     log: Callable[[str], None] | None = None,

@@ -25,7 +25,13 @@ import pandas as pd
 from calbio.core.errors import CalbioInputError
 from calbio.core.logs import get_logger
 from calbio.core.seeds import DEFAULT_SEED, child_seed, stream
-from calbio.data.coerce import EmbeddingsLike, PairsLike, as_embeddings, as_mapped_pairs
+from calbio.data.coerce import (
+    EmbeddingsLike,
+    PairsLike,
+    as_embeddings,
+    as_mapped_pairs,
+    as_pairs,
+)
 from calbio.data.types import Embeddings, MappedPairs, Pairs
 from calbio.evaluation.pairsets import (
     PairSets,
@@ -315,7 +321,7 @@ def evaluate(
     cb_threshold: float = 0.2,
     negative_ratio: int = 5,
     max_negatives: int = 50_000,
-    validate_with: Sequence[Pairs] = (),
+    validate_with: Sequence[PairsLike] = (),
     n_boot: int = 1000,
     rank: bool = True,
     rank_sample: int | None = None,
@@ -332,7 +338,9 @@ def evaluate(
     run's one seed; split, negatives, bootstrap, ranking and each model (``model/<name>``,
     unless given its own ``random_state``) draw from named streams (:mod:`calbio.core.seeds`).
     ``rank_sample``: rank a seeded sample of held-out queries per set. ``min_mapped``: smallest
-    fraction of pairs that must map. ``id_tables``: an ``IdResolver`` or tables folder (default
+    fraction of pairs that must map. ``validate_with``: other pair files (paths, DataFrames,
+    ``Pairs``), read before any model is fitted; each is scored on its pairs absent from
+    ``pairs``. ``id_tables``: an ``IdResolver`` or tables folder (default
     $CALBIO_ID_TABLES); what it converted is on ``result.id_mapping``.
     """
     from calbio.data.identifiers import id_resolver
@@ -342,6 +350,7 @@ def evaluate(
     options = {**train_options, **({} if preset is None else {"preset": preset})}
     _check_run(seed, negative_ratio, max_negatives, model, model_kwargs, options)
     id_tables = id_resolver(id_tables)
+    validation_pairs = [as_pairs(v) for v in validate_with]  # a bad file fails before the fit
     n_before = len(id_tables.mappings)  # a resolver passed in may have mapped other files
     with timer("split"):
         emb, mapped, split = _split(
@@ -356,7 +365,7 @@ def evaluate(
     verdicts: list[dict[str, Any]] = []
     results, table = run.score(test, verdicts)
     validation, tables = {}, [table]
-    for vp in validate_with:
+    for vp in validation_pairs:
         run.validate(vp, validation, tables, verdicts, min_mapped, id_tables)
     mapping = (id_tables, n_before)  # what this run's identifier conversion added
     return _result(run, pairs, test, results, validation, verdicts, tables, t0, mapping)
