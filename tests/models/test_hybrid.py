@@ -55,6 +55,7 @@ def test_bad_parameters_are_input_errors(data) -> None:
         {"cold_fraction": 1.0},
         {"prior_strength": -1.0},
         {"gate": "x"},
+        {"closure_gap": 0.0},
         {"prior": {"nope": 1.0}},
         {"val_negatives": 0},
         {"negatives": "nope"},
@@ -190,6 +191,7 @@ def test_save_load_round_trip(fitted, data, tmp_path) -> None:
     # explanations survive the round trip (standardisation saved with the weights)
     pd.testing.assert_frame_equal(back.explain(idx[:20]), fitted.explain(idx[:20]), rtol=1e-6)
     assert back.graph_stats_ == fitted.graph_stats_ and back.strength_ == fitted.strength_
+    assert back.closure_ == fitted.closure_
 
 
 @pytest.mark.parametrize(
@@ -274,10 +276,50 @@ def test_a_model_saved_before_cold_scale_loads_with_its_own_scale(data, tmp_path
     cfg_path = tmp_path / "m" / "config.json"
     cfg = json.loads(cfg_path.read_text())
     del cfg["state"]["cold_scale"], cfg["params"]["cold_scale"]  # as session 4 wrote it
+    del cfg["state"]["closure_gap"], cfg["params"]["closure_gap"]
     cfg_path.write_text(json.dumps(cfg))
     old = load_model(tmp_path / "m")
     assert old.get_params()["cold_scale"] == "own"
+    assert old.get_params()["closure_gap"] is None  # nor had it a closure gate
     assert clone(old).cold_scale == "own"
     pairs = np.asarray(idx)[:20]
     np.testing.assert_allclose(old.score_pairs(pairs), model.score_pairs(pairs))
     assert load_model(tmp_path / "m").cold_scale == "own"
+
+
+def _clique_world(n: int = 240, n_sets: int = 40, size: int = 8, seed: int = 0):
+    """Random embeddings (the cosine says nothing) and pairs of co-members of random sets."""
+    rng = np.random.default_rng(seed)
+    names = np.array([f"g{i}" for i in range(n)], dtype=object)
+    emb = calbio.data.types.Embeddings(names, rng.normal(size=(n, 16)).astype(np.float32))
+    members = [rng.choice(n, size=size, replace=False) for _ in range(n_sets)]
+    pairs = {(min(a, b), max(a, b)) for m in members for a in m for b in m if a != b}
+    return emb, np.array(sorted(pairs), dtype=np.int64)
+
+
+def test_closure_gate_pulls_a_graph_of_cliques_to_the_prior() -> None:
+    """Co-members of sets: Adamic-Adar gives the carve's pairs away and the cosine does not, so
+    the closure gate raises the shrinkage far above the coverage gate's."""
+    from calbio.models.hybrid.estimator import CLOSURE_POWER
+
+    emb, idx = _clique_world()
+    model = _hybrid().fit(emb, idx)
+    plain = _hybrid(closure_gap=None).fit(emb, idx)
+    assert model.closure_ > 0.4 and plain.closure_ == model.closure_
+    want = model.prior_strength * (model.closure_ / model.closure_gap) ** CLOSURE_POWER
+    assert model.strength_ == pytest.approx(max(want, plain.strength_))
+    assert model.strength_ > 100 * max(plain.strength_, 1.0)
+
+
+def test_closure_gate_leaves_a_graph_the_embedding_explains_alone(data) -> None:
+    """The synthetic world's pairs follow its embedding: the closure stays far under the gap,
+    its pull is negligible, and the fit is the coverage gate's."""
+    emb, idx = data
+    model = _hybrid().fit(emb, idx)
+    plain = _hybrid(closure_gap=None).fit(emb, idx)
+    assert model.closure_ < 0.8 * model.closure_gap
+    assert model.strength_ < max(plain.strength_, 1e-6)
+    for name in ("warm", "cold"):
+        np.testing.assert_allclose(
+            model.combiners_[name]["coef"], plain.combiners_[name]["coef"], atol=1e-6
+        )
