@@ -15,8 +15,22 @@ thread. For each hybrid, each cell's gap is its AUC or MRR minus the best of CAL
 the shortcuts (the other hybrid is not a rival); the issue-17 target is a gap >= -0.01. Cells
 are counted apart for the four design files and for the cells that touch a new file.
 
-    python benchmarks/transfer_holdout.py              # seed 42
+Session 6 added the closure gate (``Hybrid(closure_gap=...)``), designed on these seven files
+(it reads GO-BP's pairs as a graph of cliques). ``--set s6`` confirms it on four files that no
+choice read, against the session-5 hybrid (``closure_gap=None``) and the same rivals:
+
+* ``ebp10``: co-members of Enrichr's GO Biological Process 2021 sets of <= 10 genes (another
+  release of GO-BP than ``gobp30``, unpropagated; sets of <= 30 give 278k pairs, too many for
+  this run's time);
+* ``gocc50``: co-members of GO cellular-component sets of 31 to 50 genes (wider compartments
+  than ``gocc30``, no pair from a set of <= 30);
+* ``k562_db``: the K562 STRING links whose curated-database channel is >= 700 (complexes and
+  pathways);
+* ``k562_exp``: the K562 STRING links whose experimental channel is >= 700.
+
+    python benchmarks/transfer_holdout.py              # seed 42, the session-5 set
     python benchmarks/transfer_holdout.py --seed 2027
+    python benchmarks/transfer_holdout.py --set s6     # the closure gate's confirmation
 """
 
 from __future__ import annotations
@@ -46,22 +60,69 @@ NEW_FILES = {
     "gobp30": "genesets/GO_BP_propagated_5_500.gmt",
     "k562_700": "associations/string_v12_replogle_k562_ge700.csv",
 }
+K562 = "associations/string_v12_replogle_k562_ge700.csv"
+# session 6: files derived here (gene sets: (gmt, min size, max size); K562 STRING links:
+# (csv, channel, minimum score))
+S6_FILES: dict[str, tuple] = {
+    "ebp10": ("genesets/enrichr.GO_Biological_Process_2021.gmt", 2, 10),
+    "gocc50": ("genesets/GO_CC_propagated_5_500.gmt", 31, 50),
+    "k562_db": (K562, "database", 700),
+    "k562_exp": (K562, "experimental", 700),
+}
 FILES = {**DESIGN_FILES, **NEW_FILES}
-SESSION4 = {"nonnegative": False, "cold_scale": "own", "prior_strength": 1.0}
-HYBRIDS = ("hybrid", "hybrid_s4")
+SESSION4 = {"nonnegative": False, "cold_scale": "own", "prior_strength": 1.0, "closure_gap": None}
+SESSION5 = {"closure_gap": None}
+# per set: its new files, the earlier hybrid run beside Hybrid() (name, parameters), section
+SETS: dict[str, dict[str, Any]] = {
+    "s5": {"new": NEW_FILES, "old": ("hybrid_s4", SESSION4), "section": "transfer_holdout"},
+    "s6": {"new": S6_FILES, "old": ("hybrid_s5", SESSION5), "section": "transfer_holdout_s6"},
+}
 RIVALS = ("cal", "sage", "cosine", "degree", "adamic_adar")
 TOLERANCE = 0.01
 
 
-def session4_hybrid() -> Any:
-    """The session-4 hybrid, registered under its own name so both hybrids run side by side."""
+GATES: dict[str, list[dict[str, float]]] = {}  # per hybrid name: its fits' gate readings
+
+
+def recorded_hybrid(name: str, params: dict[str, Any]) -> Any:
+    """A hybrid named ``name`` (so that two run side by side) that records, per fit, how its
+    gates read the training graph (coverage, transitivity, closure, strength) in GATES."""
     from calbio.models.hybrid import Hybrid
 
-    cls = type("HybridSession4", (Hybrid,), {"registry_name": "hybrid_s4"})
-    return cls(**SESSION4)
+    def _fit(self, emb, mapped, progress=None):
+        Hybrid._fit(self, emb, mapped, progress)
+        GATES.setdefault(name, []).append(
+            {**self.graph_stats_, "closure": self.closure_, "strength": self.strength_}
+        )
+
+    cls = type(f"Hybrid_{name}", (Hybrid,), {"registry_name": name, "_fit": _fit})
+    return cls(**params)
 
 
-def gaps(d: dict) -> list[dict]:
+def set_files(which: str, tmp: Path) -> tuple[dict[str, Path], list[str]]:
+    """(name -> pair file, names of the new files) of a set: the design files plus its own."""
+    import pandas as pd
+
+    from calbio.data.derive import pairs_from_genesets, read_gene_sets
+
+    new = SETS[which]["new"]
+    if which == "s5":
+        files = {**DESIGN_FILES, **new}
+        return dict(zip(files, pair_files(files, tmp), strict=True)), list(new)
+    out = dict(zip(DESIGN_FILES, pair_files(DESIGN_FILES, tmp), strict=True))
+    for name, (rel, a, b) in new.items():
+        path = tmp / f"{name}.csv"
+        if rel.endswith(".gmt"):
+            pairs = pairs_from_genesets(read_gene_sets(SHARED / rel), min_size=a, max_size=b)
+        else:
+            links = pd.read_csv(SHARED / rel)
+            pairs = links.loc[links[a] >= b, ["gene1", "gene2"]]
+        pairs.to_csv(path, index=False)
+        out[name] = path
+    return out, list(new)
+
+
+def gaps(d: dict, new: list[str], hybrids: tuple[str, str]) -> list[dict]:
     """Per off-diagonal cell and metric: each hybrid's value minus the best rival's."""
     rows = []
     for tr in d["files"]:
@@ -69,9 +130,9 @@ def gaps(d: dict) -> list[dict]:
             if tr == te:
                 continue
             for metric in ("auc", "mrr"):
-                vals = {m: d["matrix"][m][metric][tr][te]["value"] for m in (*RIVALS, *HYBRIDS)}
+                vals = {m: d["matrix"][m][metric][tr][te]["value"] for m in (*RIVALS, *hybrids)}
                 rivals = {m: vals[m] for m in RIVALS if vals[m] is not None and vals[m] == vals[m]}
-                if not rivals or any(vals[h] is None for h in HYBRIDS):
+                if not rivals or any(vals[h] is None for h in hybrids):
                     continue
                 best = max(rivals, key=rivals.get)
                 rows.append(
@@ -79,48 +140,47 @@ def gaps(d: dict) -> list[dict]:
                         "train": tr,
                         "test": te,
                         "metric": metric,
-                        "new": tr in NEW_FILES or te in NEW_FILES,
+                        "new": tr in new or te in new,
                         "best": best,
                         "best_value": rivals[best],
-                        **{h: vals[h] for h in HYBRIDS},
-                        **{f"gap_{h}": vals[h] - rivals[best] for h in HYBRIDS},
+                        **{h: vals[h] for h in hybrids},
+                        **{f"gap_{h}": vals[h] - rivals[best] for h in hybrids},
                     }
                 )
     return rows
 
 
-def gate_table(emb: Any, paths: list[Path]) -> list[str]:
-    """How the hybrid's coverage gate reads each training file (all its pairs)."""
-    from calbio.data.coerce import as_mapped_pairs
-    from calbio.models.hybrid import Hybrid
-
+def gate_table(d: dict) -> list[str]:
+    """How the fitted ``Hybrid()`` read each training file (its gates' inputs and strength)."""
     lines = [
-        "| training file | pairs | coverage | transitivity | shrinkage strength |",
+        "| training file | coverage | transitivity | closure | shrinkage strength |",
         "|---|---|---|---|---|",
     ]
-    for name, path in zip(FILES, paths, strict=True):
-        idx = as_mapped_pairs(calbio.load_pairs(path), emb, 0.0).idx
-        strength, stats = Hybrid().effective_strength(idx, len(emb))
+    for name, g in d["gates"].items():
         lines.append(
-            f"| {name} | {len(idx)} | {stats['coverage']:.2f} | {stats['transitivity']:.2f} "
-            f"| {strength:.2g} |"
+            f"| {name} | {g['coverage']:.2f} | {g['transitivity']:.2f} | {g['closure']:.3f} "
+            f"| {g['strength']:.2g} |"
         )
     return lines
 
 
-def section(d: dict, seed: int, n_boot: int, gate: list[str]) -> str:
+def section(d: dict, which: str, seed: int, n_boot: int) -> str:
     """The section: counts per hybrid and group, then every cell that touches a new file."""
-    rows = gaps(d)
+    new, (old, _) = list(SETS[which]["new"]), SETS[which]["old"]
+    hybrids = ("hybrid", old)
+    rows = gaps(d, new, hybrids)
     cmd = "python benchmarks/transfer_holdout.py" + ("" if seed == 42 else f" --seed {seed}")
+    cmd += "" if which == "s5" else f" --set {which}"
     lines = [
         f"Generated by `{cmd}` "
-        f"at commit {git_revision()}: `calbio.transfer` (seed {seed}, fast preset, {n_boot} "
-        f"bootstrap resamples, no held-out diagonal) on DepMap PCA-50 x {', '.join(FILES)}; "
-        f"new files: {', '.join(NEW_FILES)} (never read while the hybrid was designed). "
-        "`hybrid` = `Hybrid()` (session 5), `hybrid_s4` = the session-4 hybrid. Gap = the hybrid "
-        "minus the best of CAL, GraphSAGE, cosine, degree product and Adamic-Adar in that cell.",
+        f"at commit {d.get('commit', git_revision())}: `calbio.transfer` (seed {seed}, fast "
+        f"preset, {n_boot} bootstrap resamples, no held-out diagonal) on DepMap PCA-50 x "
+        f"{', '.join(d['files'])}; new files: {', '.join(new)} (never read while the hybrid was "
+        f"designed, until this run). `hybrid` = `Hybrid()` (session 6), `{old}` = "
+        f"`Hybrid(**{SETS[which]['old'][1]})`. Gap = the hybrid minus the best of CAL, "
+        "GraphSAGE, cosine, degree product and Adamic-Adar in that cell.",
         "",
-        "| cells | hybrid: within 0.01 | mean gap | worst gap | hybrid_s4: within 0.01 "
+        f"| cells | hybrid: within 0.01 | mean gap | worst gap | {old}: within 0.01 "
         "| mean gap | worst gap |",
         "|---|---|---|---|---|---|---|",
     ]
@@ -129,57 +189,65 @@ def section(d: dict, seed: int, n_boot: int, gate: list[str]) -> str:
         ("touching a new file", [r for r in rows if r["new"]]),
     ):
         cells = [label + f" ({len(sel)})"]
-        for h in HYBRIDS:
+        for h in hybrids:
             g = np.array([r[f"gap_{h}"] for r in sel])
             cells += [f"{int((g >= -TOLERANCE).sum())}", f"{g.mean():+.3f}", f"{g.min():+.3f}"]
         lines.append("| " + " | ".join(cells) + " |")
     lines += [
         "",
-        "| train -> test | metric | hybrid | hybrid_s4 | best rival | gap | gap (s4) |",
+        f"| train -> test | metric | hybrid | {old} | best rival | gap | gap ({old}) |",
         "|---|---|---|---|---|---|---|",
     ]
     for r in (r for r in rows if r["new"]):
         mark = "" if r["gap_hybrid"] >= -TOLERANCE else " **missed**"
         lines.append(
             f"| {r['train']} -> {r['test']} | {r['metric'].upper()} | {r['hybrid']:.3f} "
-            f"| {r['hybrid_s4']:.3f} | {r['best']} {r['best_value']:.3f} "
-            f"| {r['gap_hybrid']:+.3f}{mark} | {r['gap_hybrid_s4']:+.3f} |"
+            f"| {r[old]:.3f} | {r['best']} {r['best_value']:.3f} "
+            f"| {r['gap_hybrid']:+.3f}{mark} | {r[f'gap_{old}']:+.3f} |"
         )
-    lines += ["", "How `Hybrid()`'s coverage gate reads each training file:", "", *gate]
+    lines += ["", "How `Hybrid()`'s gates read each training file (all its pairs):", "",
+              *gate_table(d)]  # fmt: skip
     return "\n".join(lines)
 
 
 def main() -> None:
-    """Run the seven-file transfer once and write the section."""
+    """Run one set's transfer once and write its section."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--set", default="s5", choices=sorted(SETS))
     ap.add_argument("--n-boot", type=int, default=50)
     ap.add_argument("--reuse", action="store_true", help="rewrite from the saved raw results")
     args = ap.parse_args()
     torch.set_num_threads(1)
     emb = calbio.load_embeddings(SHARED / EMB)
-    raw = RAW / f"transfer_holdout_{args.seed}.json"
-    with tempfile.TemporaryDirectory() as tmp:
-        paths = pair_files(FILES, Path(tmp))
-        gate = gate_table(emb, paths)
-        if args.reuse and raw.exists():
-            d = json.loads(raw.read_text())
-        else:
+    raw = RAW / f"transfer_holdout_{args.set}_{args.seed}.json"
+    if args.reuse and raw.exists():
+        d = json.loads(raw.read_text())
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            files, _ = set_files(args.set, Path(tmp))
             res = calbio.transfer(
                 emb,
-                paths,
-                model=["cal", "sage", "hybrid", session4_hybrid()],
-                names=list(FILES),
+                list(files.values()),
+                model=[
+                    "cal",
+                    "sage",
+                    recorded_hybrid("hybrid", {}),
+                    recorded_hybrid(*SETS[args.set]["old"]),
+                ],
+                names=list(files),
                 seed=args.seed,
                 preset="fast",
                 n_boot=args.n_boot,
                 heldout=False,
                 min_mapped=0.0,
             )
-            d = res.to_dict()
-            raw.write_text(json.dumps(d, indent=1, default=str))
-    text = section(d, args.seed, args.n_boot, gate)
-    name = "transfer_holdout" if args.seed == 42 else f"transfer_holdout_seed{args.seed}"
+        d = res.to_dict()
+        d["commit"] = git_revision()
+        d["gates"] = dict(zip(d["files"], GATES["hybrid"], strict=True))
+        raw.write_text(json.dumps(d, indent=1, default=str))
+    text = section(d, args.set, args.seed, args.n_boot)
+    name = SETS[args.set]["section"] + ("" if args.seed == 42 else f"_seed{args.seed}")
     update_section(REPORT, name, text)
     print(text)
 
