@@ -88,6 +88,12 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "cos1": dict(OLD),
     # its rule fits both combiners unbounded (_per_feature), whatever nonnegative says
     "coldfree": {"prior_strength": 1.0, "nonnegative": True, "cold_scale": "warm"},
+    # session 6: the default plus popularity added after the fit (rule _added), to
+    # see what reading popularity costs where SIGNOR's AUC asks for it (design seeds 7 and 11)
+    "psum05": {},
+    "pmin05": {},
+    "pmin1": {},
+    "cold1": {},
 }
 OTHERS = ["cal", "sage"]
 CHOSEN = "s01"  # the variant that is Hybrid()'s default
@@ -161,6 +167,25 @@ def _c_coldfree(model, val, strength):
     return {"warm": c["warm"], "cold": on_scale_of(c["cold"], c["warm"], val["cold"]["X"])}
 
 
+def _added(model, val, strength, feature: str = "", lam: float = 0.0, cold_offset: float = 0.0):
+    """The default's combiners plus ``lam`` (log-odds per standard deviation of ``feature`` on
+    the warm validation pairs) on ``feature`` in both, and the cold intercept lowered by
+    ``cold_offset`` (log-odds): popularity the carve did not ask for."""
+    from calbio.models.hybrid.estimator import Hybrid
+    from calbio.models.hybrid.features import FEATURES
+
+    c = Hybrid.fit_combiners(model, val, strength)
+    out = {}
+    for name in ("warm", "cold"):
+        coef = np.array(c[name]["coef"], dtype=float)
+        if feature:
+            j = FEATURES.index(feature)
+            coef[j] += lam / c["warm"]["sd"][j]
+        shift = cold_offset if name == "cold" else 0.0
+        out[name] = {**c[name], "coef": coef, "intercept": c[name]["intercept"] - shift}
+    return out
+
+
 # Combiner rules that are not Hybrid parameters: fit_combiners(model, val, strength) -> combiners
 COMBINERS = {
     "one": _c_one,  # a single combiner for every pair: the node protocol's AUC fell
@@ -169,11 +194,24 @@ COMBINERS = {
     "dfree": _c_dfree,  # the degree features left unshrunk
     "cos1": _c_cos1,  # the prior: the cosine alone
     "coldfree": _c_coldfree,  # the cold combiner unshrunk
+    # popularity added to the default after its fit (session 6)
+    "psum05": lambda m, v, s: _added(m, v, s, "log_deg_sum", 0.5),  # summed log degrees
+    "pmin05": lambda m, v, s: _added(m, v, s, "log_deg_min", 0.5),  # the less known end's
+    "pmin1": lambda m, v, s: _added(m, v, s, "log_deg_min", 1.0),
+    "cold1": lambda m, v, s: _added(m, v, s, cold_offset=1.0),  # pairs with a new gene lower
 }
 # The carved fits (CAL, GraphSAGE, validation features) of one training part, shared by every
 # variant run on it: variants differ only in their combiner, or in parameters read after it.
 _CARVED: dict[str, Any] = {}
-_COMBINER_ONLY = {"prior_strength", "gate", "gate_power", "prior", "nonnegative", "cold_scale"}
+_COMBINER_ONLY = {
+    "prior_strength",
+    "gate",
+    "gate_power",
+    "closure_gap",
+    "prior",
+    "nonnegative",
+    "cold_scale",
+}
 
 
 def variant_model(variant: str, seed: int) -> Any:
@@ -435,7 +473,11 @@ def run_node(
         d["node"] = {("hybrid" if k == f"hybrid_{v}" else k): got[k] for k in keep}
         if v != "base":  # the gate's reading of the node split's training graph
             h = res.models[f"hybrid_{v}"]
-            d["node_fit"] = {**h.graph_stats_, "strength": h.strength_}
+            d["node_fit"] = {
+                **h.graph_stats_,
+                "closure": getattr(h, "closure_", None),
+                "strength": h.strength_,
+            }
         d["node_commit"] = git_revision()
         path.write_text(json.dumps(d, indent=1))
 
