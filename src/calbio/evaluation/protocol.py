@@ -32,6 +32,7 @@ from calbio.data.coerce import (
     as_mapped_pairs,
     as_pairs,
 )
+from calbio.data.identifiers import id_resolver
 from calbio.data.types import Embeddings, MappedPairs, Pairs
 from calbio.evaluation.pairsets import (
     PairSets,
@@ -338,13 +339,10 @@ def evaluate(
     run's one seed; split, negatives, bootstrap, ranking and each model (``model/<name>``,
     unless given its own ``random_state``) draw from named streams (:mod:`calbio.core.seeds`).
     ``rank_sample``: rank a seeded sample of held-out queries per set. ``min_mapped``: smallest
-    fraction of pairs that must map. ``validate_with``: other pair files (paths, DataFrames,
-    ``Pairs``), read before any model is fitted; each is scored on its pairs absent from
-    ``pairs``. ``id_tables``: an ``IdResolver`` or tables folder (default
-    $CALBIO_ID_TABLES); what it converted is on ``result.id_mapping``.
+    fraction of pairs that must map. ``validate_with``: other pairs (files, frames...), read
+    before any fit, each scored on its pairs absent from ``pairs``. ``id_tables``: an
+    ``IdResolver`` or tables folder (default $CALBIO_ID_TABLES); its conversions: ``id_mapping``.
     """
-    from calbio.data.identifiers import id_resolver
-
     timer, t0 = Timer(), time.perf_counter()
     _check_inputs(protocol, test_fraction, n_boot, cb_threshold, min_mapped, rank_sample)
     options = {**train_options, **({} if preset is None else {"preset": preset})}
