@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import os
 import sys
 from collections.abc import Callable
@@ -204,3 +205,40 @@ kind = "doctor"
 def experiment_toml() -> str:
     """:data:`EXPERIMENT_TOML`."""
     return EXPERIMENT_TOML
+
+
+# ---------------------------------------------------------------- identifier tables
+# NCBI Homo_sapiens.gene_info + gene2uniprot layout (`calbio fetch gene-info`), eight genes:
+# C7orf26 is the old symbol of INTS15, MARCH1 of MARCHF1, SEPT7 of SEPTIN7; SHARED1 names two.
+GENE_INFO_HEADER = (
+    "#tax_id\tGeneID\tSymbol\tLocusTag\tSynonyms\tdbXrefs\tchromosome\tmap_location\t"
+    "description\ttype_of_gene\n"
+)
+# GeneID, Symbol, Synonyms, dbXrefs
+GENE_INFO_ROWS = [
+    (1, "A1BG", "A1B|ABG", "MIM:138670|Ensembl:ENSG00000121410"),
+    (7157, "TP53", "P53|LFS1", "MIM:191170|Ensembl:ENSG00000141510"),
+    (79034, "INTS15", "C7orf26", "Ensembl:ENSG00000146576"),
+    (55016, "MARCHF1", "MARCH1|RNF171", "Ensembl:ENSG00000145416"),
+    (989, "SEPTIN7", "SEPT7|CDC10", "Ensembl:ENSG00000122545"),
+    (100, "GENEA", "SHARED1|OLDB", "Ensembl:ENSG00000000100"),  # OLDB: current symbol of 101
+    (101, "OLDB", "-", "-"),
+    (102, "GENEC", "SHARED1", "Ensembl:ENSG00000000102"),  # SHARED1 names two genes
+]
+GENE2UNIPROT_ROWS = [(7157, "P04637"), (7157, "K7PPA8"), (79034, "Q96N11"), (1, "P04217")]
+
+
+@pytest.fixture
+def tables_dir(tmp_path) -> Path:
+    """A folder in the NCBI gene_info + gene2uniprot layout with eight genes."""
+    d = tmp_path / "ids"
+    d.mkdir()
+    rows = "".join(
+        f"9606\t{g}\t{s}\t-\t{syn}\t{x}\t1\t-\t-\tprotein-coding\n"
+        for g, s, syn, x in GENE_INFO_ROWS
+    )
+    with gzip.open(d / "Homo_sapiens.gene_info.gz", "wt") as fh:
+        fh.write(GENE_INFO_HEADER + rows)
+    with gzip.open(d / "gene2uniprot_human.tsv.gz", "wt") as fh:
+        fh.write("GeneID\tUniProtKB_AC\n" + "".join(f"{g}\t{a}\n" for g, a in GENE2UNIPROT_ROWS))
+    return d

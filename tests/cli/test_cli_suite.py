@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from _helpers import one_line_error
 from calbio.cli.main import app
 from calbio.data.synthetic import make_synthetic
 
@@ -108,6 +109,50 @@ def test_ablate_sweeps_degree(files, tmp_path):
     assert res.exit_code == 0 and "Spearman" in res.stdout
     res = r.invoke(app, ["degree", str(run / "model"), "--pairs", prs])
     assert res.exit_code == 0, res.output
+
+
+# Current symbols the identifier tables (conftest ``tables_dir``) know, given to four entities
+SYMBOLS = {"SYN0001": "INTS15", "SYN0002": "TP53", "SYN0003": "A1BG", "SYN0004": "MARCHF1"}
+
+
+@pytest.fixture(scope="module")
+def symbol_model(tmp_path_factory, tiny):
+    """(CAL model directory, held-out partners of INTS15): four entities named by symbols."""
+    import calbio
+    from calbio.data.embeddings import embeddings_from_array
+
+    syn = make_synthetic(n_entities=150, dim=12, n_pairs=600, seed=6)
+    names = [SYMBOLS.get(n, n) for n in syn.embeddings.names]
+    emb = embeddings_from_array(syn.embeddings.X, names)
+    a, b = (pd.Series(x).replace(SYMBOLS).to_numpy() for x in (syn.pairs.a, syn.pairs.b))
+    model = calbio.CAL("fast", random_state=0, **tiny).fit(emb, pd.DataFrame({"a": a, "b": b}))
+    out = tmp_path_factory.mktemp("symbol_model") / "m"
+    model.save(out)
+    known = set(a[b == "INTS15"]) | set(b[a == "INTS15"])
+    partners = [n for n in names if n not in known and n != "INTS15"][:25]
+    return out, partners
+
+
+def test_degree_model_pairs_resolve_old_symbols_with_id_tables(
+    symbol_model, tables_dir, tmp_path, cli, monkeypatch
+):
+    """C7orf26 (INTS15's old symbol) scores as INTS15 with --id-tables, and is unknown without."""
+    monkeypatch.delenv("CALBIO_ID_TABLES", raising=False)
+    model, partners = symbol_model
+    results = {}
+    for symbol in ("INTS15", "C7orf26"):
+        prs = tmp_path / f"{symbol}.csv"
+        pd.DataFrame({"a": symbol, "b": partners}).to_csv(prs, index=False)
+        out = tmp_path / f"{symbol}.json"
+        tables = ["--id-tables", tables_dir]
+        code, _, err = cli(["degree", model, "--pairs", prs, *tables, "--out", out])
+        assert code == 0, err
+        results[symbol] = json.loads(out.read_text())
+    assert results["C7orf26"] == results["INTS15"]
+    assert results["INTS15"]["tables"][0]["rows"]  # the pairs were scored, not dropped
+
+    code, _, err = cli(["degree", model, "--pairs", tmp_path / "C7orf26.csv"])
+    one_line_error(code, err, "identifier matches no entity ('C7orf26'", "--id-tables")
 
 
 def test_run_command_and_bad_input_exit_code(files, tmp_path):

@@ -30,38 +30,6 @@ from calbio.data.identifiers import (
 from calbio.data.matching import map_pairs, write_id_mapping
 from calbio.data.pairs import pairs_from_list
 
-HEADER = (
-    "#tax_id\tGeneID\tSymbol\tLocusTag\tSynonyms\tdbXrefs\tchromosome\tmap_location\t"
-    "description\ttype_of_gene\n"
-)
-# GeneID, Symbol, Synonyms, dbXrefs
-GENES = [
-    (1, "A1BG", "A1B|ABG", "MIM:138670|Ensembl:ENSG00000121410"),
-    (7157, "TP53", "P53|LFS1", "MIM:191170|Ensembl:ENSG00000141510"),
-    (79034, "INTS15", "C7orf26", "Ensembl:ENSG00000146576"),
-    (55016, "MARCHF1", "MARCH1|RNF171", "Ensembl:ENSG00000145416"),
-    (989, "SEPTIN7", "SEPT7|CDC10", "Ensembl:ENSG00000122545"),
-    (100, "GENEA", "SHARED1|OLDB", "Ensembl:ENSG00000000100"),  # OLDB: current symbol of 101
-    (101, "OLDB", "-", "-"),
-    (102, "GENEC", "SHARED1", "Ensembl:ENSG00000000102"),  # SHARED1 names two genes
-]
-UNIPROT = [(7157, "P04637"), (7157, "K7PPA8"), (79034, "Q96N11"), (1, "P04217")]
-
-
-@pytest.fixture
-def tables_dir(tmp_path) -> Path:
-    """A folder in the NCBI gene_info + gene2uniprot layout with eight genes."""
-    d = tmp_path / "ids"
-    d.mkdir()
-    rows = "".join(
-        f"9606\t{g}\t{s}\t-\t{syn}\t{x}\t1\t-\t-\tprotein-coding\n" for g, s, syn, x in GENES
-    )
-    with gzip.open(d / "Homo_sapiens.gene_info.gz", "wt") as fh:
-        fh.write(HEADER + rows)
-    with gzip.open(d / "gene2uniprot_human.tsv.gz", "wt") as fh:
-        fh.write("GeneID\tUniProtKB_AC\n" + "".join(f"{g}\t{a}\n" for g, a in UNIPROT))
-    return d
-
 
 def _emb(names: list[str]):
     rng = np.random.default_rng(0)

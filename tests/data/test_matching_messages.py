@@ -43,6 +43,19 @@ def test_a_single_pair_is_too_few_not_a_mismatch(monkeypatch):
     assert "do not match" not in msg
 
 
+def test_too_few_pairs_names_the_unknown_identifier(monkeypatch, tables_dir):
+    """One unknown id (an outdated symbol) can leave no pair: the message names it."""
+    monkeypatch.delenv("CALBIO_ID_TABLES", raising=False)
+    emb = _emb(["INTS15"] + [f"G{i}" for i in range(99)])
+    pairs = pairs_from_list([("C7orf26", f"G{i}") for i in range(30)], source="old.csv")
+    with pytest.raises(CalbioInputError) as info:
+        map_pairs(pairs, emb)
+    msg = str(info.value)
+    assert "too few pairs: 0 pairs map" in msg and "\n" not in msg
+    assert "1 identifier matches no entity ('C7orf26'" in msg and "--id-tables" in msg
+    assert len(map_pairs(pairs, emb, id_tables=tables_dir)) == 30  # the tables resolve it
+
+
 def test_id_ambiguous_by_case_in_pairs_is_warned(caplog):
     emb = _emb(["ABC", "abc"] + [f"G{i}" for i in range(40)])
     rows = [(f"G{i}", f"G{i + 1}") for i in range(39)] + [("Abc", "G1")]

@@ -261,20 +261,28 @@ def equivalent(
     prior: Annotated[
         float | None, typer.Option(help="Base rate to re-target the probability to")
     ] = None,
+    id_tables: c.IdTables = None,
 ) -> None:
     """g(A, B | c), cosine within c and the calibrated probability that A and B are equivalent."""
     import numpy as np
     from rich.table import Table
 
+    from calbio.api import resolve_entity
+    from calbio.data.identifiers import id_resolver
     from calbio.models.context.estimator import ContextCAL
 
     model = ContextCAL.load(model_dir)
+    # outdated symbols / other namespaces resolve with tables (--id-tables / $CALBIO_ID_TABLES);
+    # an unknown entity is one error naming it (and the close matches), before any scoring
+    resolver = id_resolver(id_tables)
+    ea, eb = (str(model.names_[resolve_entity(model, x, id_tables=resolver)]) for x in (a, b))
     ctxs = list(context) if context else [str(x) for x in model.contexts_]
-    g = model.score([a] * len(ctxs), [b] * len(ctxs), ctxs)
-    cos = model.score([a] * len(ctxs), [b] * len(ctxs), ctxs, kind="cosine")
+    g = model.score([ea] * len(ctxs), [eb] * len(ctxs), ctxs)
+    cos = model.score([ea] * len(ctxs), [eb] * len(ctxs), ctxs, kind="cosine")
     has_cal = model.calibration != "none"
     p = model.proba_from_scores(g, prior) if has_cal else np.full(len(g), np.nan)
-    t = Table(title=f"{a} vs {b}", title_justify="left")
+    title = " vs ".join(x if x == e else f"{x} ({e})" for x, e in ((a, ea), (b, eb)))
+    t = Table(title=title, title_justify="left")
     for col in ("context", "g(A,B|c)", "cosine", "P(equivalent)"):
         t.add_column(col, justify="left" if col == "context" else "right")
     for ci, gi, co, pi in zip(ctxs, g, cos, p, strict=True):

@@ -332,6 +332,7 @@ def degree(
     cb_threshold: CbThreshold = 0.2,
     top: Annotated[int, typer.Option(help="How many top-lift pairs to list")] = 20,
     out: JsonOut = None,
+    id_tables: c.IdTables = None,
     force: c.Force = False,
 ) -> None:
     """Degree dependence: Spearman ρ, CB improvement by degree quintile, top-lift pairs."""
@@ -340,10 +341,13 @@ def degree(
     if (model_or_run / "config.json").is_file() and not (model_or_run / "metrics.json").is_file():
         if pairs is None:
             raise CalbioInputError("a model directory needs --pairs (pairs to analyse)")
+        from calbio.data.identifiers import id_resolver
         from calbio.data.pairs import load_pairs
         from calbio.models.cal.estimator import CAL
 
-        frames = [scores_from_model(CAL.load(model_or_run), load_pairs(pairs))]
+        # outdated symbols / other namespaces map through --id-tables (else $CALBIO_ID_TABLES)
+        model = CAL.load(model_or_run)
+        frames = [scores_from_model(model, load_pairs(pairs), id_tables=id_resolver(id_tables))]
         err_console.print(
             "no negatives in a model directory: quintile CB AUCs are left out", style="dim"
         )

@@ -322,6 +322,20 @@ def _id_mapping_table(
     return id_mapping
 
 
+def _unmatched_note(failed: np.ndarray, st: dict) -> str:
+    """``; N identifier(s) match no entity (examples[; how tables would convert them])``."""
+    if not len(failed):
+        return ""
+    tables = (
+        "; outdated symbols and other namespaces convert with --id-tables DIR or $CALBIO_ID_TABLES"
+        if st["id_tables"] is None
+        else ""
+    )
+    n = len(failed)
+    head = f"; {n:,} identifier matches" if n == 1 else f"; {n:,} identifiers match"
+    return f"{head} no entity ({_examples(failed)}{tables})"
+
+
 def _check_coverage(
     st: dict,
     min_fraction: float | None,
@@ -360,12 +374,14 @@ def _check_coverage(
         return
     n_ids = int(st["n_ids"])
     if n_ids and int(st["n_ids_unmapped"]) <= n_ids / 2:
-        # the identifiers match; there are just too few pairs to cover the table
+        # the identifiers match; there are just too few pairs to cover the table (and the few
+        # that do not match are named: one unknown id can leave no pair at all)
         raise CalbioInputError(
             f"too few pairs: {n_mapped:,} pair{' maps' if n_mapped == 1 else 's map'} onto the "
             f"embedding, touching {n_cov:,} of its {n:,} entities; need pairs touching >= "
-            f"{need:,} entities (at least {math.ceil(need / 2):,} pairs). Give more pairs "
-            "(--min-mapped FRACTION sets a rule on the share of pairs instead)",
+            f"{need:,} entities (at least {math.ceil(need / 2):,} pairs)"
+            f"{_unmatched_note(failed, st)}. Give more pairs (--min-mapped FRACTION sets a rule "
+            "on the share of pairs instead)",
             pairs.source or None,
         )
     floats = _float_of_integer_ids(failed, embeddings)
