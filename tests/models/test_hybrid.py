@@ -323,3 +323,21 @@ def test_closure_gate_leaves_a_graph_the_embedding_explains_alone(data) -> None:
         np.testing.assert_allclose(
             model.combiners_[name]["coef"], plain.combiners_[name]["coef"], atol=1e-6
         )
+
+
+def test_closure_is_adamic_adars_lead_over_the_cosine_within_queries() -> None:
+    """closure(): Adamic-Adar's within-query AUC minus the cosine's (CAL, which learns the
+    graph, is not the reference); ties count half."""
+    from calbio.models.hybrid.estimator import closure
+
+    # two queries: positive rows 0 and 1, each with two negatives at its anchor (src)
+    src = np.array([0, 1, 0, 0, 1, 1])
+    y = np.array([1, 1, 0, 0, 0, 0])
+    X = np.zeros((6, len(FEATURES)))
+    X[:, FEATURES.index("log_aa")] = [2, 2, 1, 1, 1, 2]  # wins 3 contrasts, ties 1: AUC 0.875
+    X[:, FEATURES.index("cosine")] = [0, 0, 1, 0, 1, 1]  # wins none, ties 1: AUC 0.125
+    X[:, FEATURES.index("cal")] = X[:, FEATURES.index("log_aa")]
+    val = {"warm": {"X": X, "y": y, "src": src}}
+    assert closure(val) == pytest.approx(0.875 - 0.125)
+    empty = {"warm": {"X": X[2:], "y": y[2:], "src": src[2:]}}  # no positive: no contrast
+    assert closure(empty) == 0.0

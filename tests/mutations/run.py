@@ -377,6 +377,22 @@ MUTATIONS: tuple[Mutation, ...] = (
         "explain's contributions no longer sum to the score",
         "tests/models/test_hybrid_explain.py",
     ),
+    M(
+        "hybrid_closure_gate_off",
+        "models/hybrid/estimator.py",
+        "strength = max(strength, float(self.prior_strength) * pull)",
+        "strength = max(strength, 0.0 * pull)",
+        "a graph of cliques is fitted freely again (the closure gate never pulls)",
+        "tests/models/test_hybrid.py",
+    ),
+    M(
+        "hybrid_closure_reads_cal",
+        "models/hybrid/estimator.py",
+        'return auc(FEATURES.index("log_aa")) - auc(FEATURES.index("cosine"))',
+        'return auc(FEATURES.index("log_aa")) - auc(FEATURES.index("cal"))',
+        "the closure compares Adamic-Adar with CAL, which learns the cliques, not the embedding",
+        "tests/models/test_hybrid.py",
+    ),
 )
 
 
