@@ -325,3 +325,36 @@ def test_run_validates_step_options_before_work(tmp_path, files, steps) -> None:
     exp = write_experiment(tmp_path, files, steps)
     with pytest.raises(CalbioInputError, match="step 'evaluate_edge': --"):
         load_experiment(exp)
+
+
+def test_seed_warnings_come_from_each_seeds_paired_verdicts() -> None:
+    """The experiment's notes over seeds count paired verdicts (a loss in one seed shows) rather
+    than comparing seed-averaged point values."""
+    from calbio.experiments.runner import mean_warnings
+
+    def run(diff, ci, value):
+        return {
+            "methods": {"cal": {"auc": value}, "degree": {"auc": 0.6}},
+            "verdicts": [
+                {
+                    "model": "cal",
+                    "metric": "auc",
+                    "label": "AUC",
+                    "where": "test",
+                    "against": "degree",
+                    "against_kind": "shortcut",
+                    "model_value": value,
+                    "against_value": 0.6,
+                    "diff": diff,
+                    "diff_ci": list(ci),
+                    "verdict": "loses" if ci[1] < 0 else "ties",
+                }
+            ],
+        }
+
+    # averaged, cal (0.61) is ahead of degree (0.60); in the first seed it loses, CIs apart
+    runs = [run(-0.02, (-0.03, -0.01), 0.58), run(0.04, (-0.01, 0.09), 0.64)]
+    (line,) = mean_warnings(runs)
+    assert line.startswith("SHORTCUT WINS: degree beats cal on AUC (loses in 1, ties in 1 of 2")
+    old = [{k: v for k, v in r.items() if k != "verdicts"} for r in runs]  # saved before verdicts
+    assert mean_warnings(old) == []

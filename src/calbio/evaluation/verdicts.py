@@ -251,3 +251,38 @@ def losing_warnings(verdicts: list[dict[str, Any]]) -> list[str]:
         for v in verdicts
         if v["verdict"] == "loses" and v["against_kind"] == "shortcut"
     ]
+
+
+def verdicts_over_seeds(per_seed: Sequence[Sequence[dict[str, Any]]]) -> list[str]:
+    """One line per (model, rival, metric, set) that a chosen model loses, or ties against a
+    shortcut, in any seed: the seeds' paired verdicts counted, with the mean difference.
+
+    ``per_seed``: the ``verdicts`` of one :func:`paired_verdicts` run per seed. A seed whose
+    best rival was another method does not count toward that rival's line (``in k of N``).
+    """
+    n = len(per_seed)
+    groups: dict[tuple[str, str, str, str], list[dict[str, Any]]] = {}
+    for verdicts in per_seed:
+        for v in verdicts:
+            key = (v["model"], v["against"], v["metric"], v["where"])
+            groups.setdefault(key, []).append(v)
+    lines = []
+    for vs in groups.values():
+        v0 = vs[0]
+        loses = sum(v["verdict"] == "loses" for v in vs)
+        ties = sum(v["verdict"] == "ties" for v in vs)
+        diff = float(np.mean([v["diff"] for v in vs]))
+        where = "" if v0["where"] == "test" else f" on {v0['where']}"
+        counts = f"loses in {loses}, ties in {ties} of {n} seed{'s' if n != 1 else ''}"
+        tail = f" ({counts}; paired 95% CIs of the difference; mean difference {diff:+.3f})"
+        shortcut = v0["against_kind"] == "shortcut"
+        if shortcut and loses:
+            head = f"SHORTCUT WINS{where}: {v0['against']} beats {v0['model']} on {v0['label']}"
+        elif shortcut and ties and diff <= 0:
+            head = f"shortcut ties{where}: {v0['against']} matches {v0['model']} on {v0['label']}"
+        elif not shortcut and loses:
+            head = f"{v0['model']} loses to {v0['against']} on {v0['label']}{where}"
+        else:
+            continue
+        lines.append(head + tail)
+    return lines

@@ -500,9 +500,14 @@ def methods_tables(runs: list[dict[str, Any]], title: str) -> list[dict[str, Any
 
 
 def mean_warnings(runs: list[dict[str, Any]]) -> list[str]:
-    """Shortcut warnings computed on the seed-averaged metrics (one line per finding)."""
+    """Warnings over the seeds: each seed's paired verdicts (one bootstrap of the differences
+    per seed) counted per model, rival, metric and set (runs saved before verdicts existed:
+    the unpaired shortcut warnings on the seed-averaged metrics)."""
     from calbio.analysis.tables import mean_sd
-    from calbio.evaluation.verdicts import HEADLINE_METRICS, shortcut_warnings
+    from calbio.evaluation.verdicts import HEADLINE_METRICS, shortcut_warnings, verdicts_over_seeds
+
+    if all("verdicts" in r for r in runs):
+        return verdicts_over_seeds([r["verdicts"] for r in runs])
 
     def avg(blocks: list[dict[str, dict[str, Any]]]) -> dict[str, dict[str, Any]]:
         return {
