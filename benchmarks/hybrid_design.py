@@ -90,6 +90,9 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "coldfree": {"prior_strength": 1.0, "nonnegative": True, "cold_scale": "warm"},
     # session 6: the default plus popularity added after the fit (rule _added), to
     # see what reading popularity costs where SIGNOR's AUC asks for it (design seeds 7 and 11)
+    # ... and the less known end's log degree in the prior (only shrunk combiners read it)
+    "ppmin05": {"prior": {"cosine": 2.0, "sage": 1.0, "log_aa": 1.0, "log_deg_min": 0.5}},
+    "ppmin1": {"prior": {"cosine": 2.0, "sage": 1.0, "log_aa": 1.0, "log_deg_min": 1.0}},
     "psum05": {},
     "pmin05": {},
     "pmin1": {},
