@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from _helpers import one_line_error
 from calbio.cli.main import app
+from calbio.core.errors import CalbioInputError
 from calbio.data.synthetic import make_synthetic
 
 TINY = ["--epochs", "2", "--hidden", "16", "--threads", "1"]
@@ -109,6 +110,12 @@ def test_ablate_sweeps_degree(files, tmp_path):
     assert res.exit_code == 0 and "Spearman" in res.stdout
     res = r.invoke(app, ["degree", str(run / "model"), "--pairs", prs])
     assert res.exit_code == 0, res.output
+    # --pairs with a run directory would be ignored: refused in one line instead
+    # --pairs with a run directory would be ignored: refused (an input error: one line, exit 2
+    # through the console entry point) instead
+    res = r.invoke(app, ["degree", str(run), "--pairs", prs])
+    assert isinstance(res.exception, CalbioInputError)
+    assert "--pairs is for a model directory" in str(res.exception)
 
 
 # Current symbols the identifier tables (conftest ``tables_dir``) know, given to four entities

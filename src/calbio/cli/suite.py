@@ -352,6 +352,11 @@ def degree(
             "no negatives in a model directory: quintile CB AUCs are left out", style="dim"
         )
     else:
+        if pairs is not None:  # a run directory brings its own scored pairs
+            raise CalbioInputError(
+                f"--pairs is for a model directory; {model_or_run} is a run directory, whose "
+                "held-out scores are analysed (pass its model/ folder to score other pairs)"
+            )
         frames = [df for _, df in load_run_scores(model_or_run)]
     result = degree_report(frames, cb_threshold=cb_threshold, n_top=top)
     print_tables(result["tables"])
