@@ -186,6 +186,15 @@ def score_pairs_table(
     return pd.DataFrame(out)
 
 
+def unknown_inputs(table: pd.DataFrame) -> np.ndarray:
+    """Input identifiers of a :func:`score_pairs_table` that matched no entity, in order of
+    appearance (after any identifier-table conversion the table was scored with)."""
+    ids = np.concatenate([table["input_a"].to_numpy(object), table["input_b"].to_numpy(object)])
+    matched = np.concatenate([table["a"].to_numpy(object), table["b"].to_numpy(object)])
+    missed = ids[(matched == "") & (ids != "")]
+    return np.asarray(pd.unique(pd.Series(missed, dtype=object)), dtype=object)
+
+
 def describe_score_rows(table: pd.DataFrame) -> str:
     """One line: how many input rows were scored, duplicates, unknown and self pairs."""
     counts = table["status"].value_counts()

@@ -199,3 +199,20 @@ def test_run_data_option_sets_calbio_data(data_dir, tmp_path, monkeypatch, cli, 
     assert not (tmp_path / "run").exists()
     code, _, err = cli(["run", exp_file, "--data", tmp_path / "nowhere"])
     assert code == 2 and "not a directory" in err
+
+
+def test_score_with_id_tables_does_not_call_converted_ids_unknown(
+    symbol_model, tables_dir, tmp_path, cli, monkeypatch
+):
+    """An old symbol that --id-tables converts is scored, so it is not listed as unknown."""
+    monkeypatch.delenv("CALBIO_ID_TABLES", raising=False)
+    model, partners = symbol_model
+    prs = tmp_path / "old.csv"
+    pd.DataFrame({"a": "C7orf26", "b": [*partners[:5], "NOPE"]}).to_csv(prs, index=False)
+    out = tmp_path / "scores.csv"
+    code, _, err = cli(["score", model, prs, "--id-tables", tables_dir, "--out", out])
+    assert code == 0, err
+    t = pd.read_csv(out, keep_default_na=False)
+    assert list(t["a"][:5]) == ["INTS15"] * 5 and (t["status"][:5] == "scored").all()
+    assert (tmp_path / "scores.csv.unknown.txt").read_text() == "NOPE\n"
+    assert "1 identifier(s) unknown" in err

@@ -182,11 +182,10 @@ def score(
     Identifiers the model does not know are counted on stderr and, with --out, listed in
     OUT.unknown.txt beside the CSV (written only when there are some).
     """
-    from calbio.api import describe_score_rows, score_pairs_table
+    from calbio.api import describe_score_rows, score_pairs_table, unknown_inputs
     from calbio.core.io import check_output
     from calbio.core.options import check_min_mapped, check_score_kind
     from calbio.data.identifiers import id_resolver
-    from calbio.data.pairs import unknown_identifiers
     from calbio.models.persistence import load_model
 
     check_score_kind(kind)
@@ -211,8 +210,7 @@ def score(
         from calbio.api import add_explanations
 
         table = add_explanations(model, table)
-    unknown = unknown_identifiers(prs, model.entity_table())
-    unknown = unknown[unknown != ""]
+    unknown = unknown_inputs(table)  # after --id-tables: a converted id is not unknown
     if len(unknown):
         where = f"; listed in {side}" if side is not None else ""
         err_console.print(

@@ -667,15 +667,6 @@ def describe_drops(pairs: Pairs) -> str:
     )
 
 
-def unknown_identifiers(pairs: Pairs, embeddings: Any) -> np.ndarray:
-    """Identifiers of ``pairs`` that match no row of ``embeddings`` (in order of appearance)."""
-    from calbio.data.matching import _resolve
-
-    uniques = pd.unique(pd.Series(np.concatenate([pairs.a, pairs.b]), dtype=object))
-    rows, _ = _resolve(np.asarray(uniques, dtype=object), embeddings)
-    return np.asarray(uniques, dtype=object)[rows < 0]
-
-
 def pairs_from_frame(
     df: pd.DataFrame,
     columns: tuple[str, str] | None = None,
