@@ -15,6 +15,33 @@ def one_line_error(code: int, err: str, *needles: str) -> None:
         assert n in err, (n, err)
 
 
+def verdict(
+    model: str,
+    against: str,
+    kind: str,
+    diff: float,
+    ci: tuple[float, float],
+    where: str = "test",
+    metric: str = "auc",
+    label: str = "AUC",
+    value: float = 0.5,
+) -> dict:
+    """A paired verdict as ``paired_verdicts`` records it (``value``: the rival's value)."""
+    return {
+        "model": model,
+        "metric": metric,
+        "label": label,
+        "where": where,
+        "against": against,
+        "against_kind": kind,
+        "model_value": value + diff,
+        "against_value": value,
+        "diff": diff,
+        "diff_ci": list(ci),
+        "verdict": "wins" if ci[0] > 0 else "loses" if ci[1] < 0 else "ties",
+    }
+
+
 def string_world(folder: Path, synthetic, info_fraction: float) -> tuple[Path, Path]:
     """STRING native links (both orientations) and a protein.info naming some proteins."""
     names = list(synthetic.embeddings.names)

@@ -114,40 +114,24 @@ def test_evaluate_gives_every_model_a_verdict_against_a_shortcut_and_a_model(
     assert len(d["warnings"]) == sum(v["against_kind"] == "shortcut" for v in losing)
 
 
-def _v(model, against, kind, diff, ci, where="test", metric="auc", label="AUC"):
-    verdict = "wins" if ci[0] > 0 else "loses" if ci[1] < 0 else "ties"
-    return {
-        "model": model,
-        "metric": metric,
-        "label": label,
-        "where": where,
-        "against": against,
-        "against_kind": kind,
-        "model_value": 0.5 + diff,
-        "against_value": 0.5,
-        "diff": diff,
-        "diff_ci": list(ci),
-        "verdict": verdict,
-    }
-
-
 def test_verdicts_over_seeds_count_each_seeds_paired_verdict() -> None:
     """A loss in one seed of three is reported with its count, not averaged away; ties with a
     shortcut ahead on average are reported; wins and a model's ties with a model are not."""
+    from _helpers import verdict
     from calbio.evaluation.verdicts import verdicts_over_seeds
 
     seeds = [
         [
-            _v("cal", "degree", "shortcut", -0.03, (-0.05, -0.01)),
-            _v("cal", "sage", "model", 0.02, (0.01, 0.03)),
+            verdict("cal", "degree", "shortcut", -0.03, (-0.05, -0.01)),
+            verdict("cal", "sage", "model", 0.02, (0.01, 0.03)),
         ],
         [
-            _v("cal", "degree", "shortcut", 0.01, (-0.01, 0.03)),
-            _v("cal", "sage", "model", 0.0, (-0.01, 0.01)),
+            verdict("cal", "degree", "shortcut", 0.01, (-0.01, 0.03)),
+            verdict("cal", "sage", "model", 0.0, (-0.01, 0.01)),
         ],
         [
-            _v("cal", "degree", "shortcut", 0.005, (-0.01, 0.02)),
-            _v("hybrid", "cal", "model", -0.02, (-0.03, -0.01), where="reactome"),
+            verdict("cal", "degree", "shortcut", 0.005, (-0.01, 0.02)),
+            verdict("hybrid", "cal", "model", -0.02, (-0.03, -0.01), where="reactome"),
         ],
     ]
     lines = verdicts_over_seeds(seeds)
@@ -156,6 +140,6 @@ def test_verdicts_over_seeds_count_each_seeds_paired_verdict() -> None:
     assert "loses in 1, ties in 2 of 3 seeds" in lines[0] and "mean difference -0.005" in lines[0]
     assert lines[1].startswith("hybrid loses to cal on AUC on reactome")
     assert "loses in 1, ties in 0 of 3 seeds" in lines[1]
-    tie = verdicts_over_seeds([[_v("cal", "adamic_adar", "shortcut", -0.002, (-0.01, 0.01))]])
+    tie = verdicts_over_seeds([[verdict("cal", "adamic_adar", "shortcut", -0.002, (-0.01, 0.01))]])
     assert tie and tie[0].startswith("shortcut ties: adamic_adar matches cal")
     assert "of 1 seed;" in tie[0]

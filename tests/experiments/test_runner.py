@@ -330,26 +330,13 @@ def test_run_validates_step_options_before_work(tmp_path, files, steps) -> None:
 def test_seed_warnings_come_from_each_seeds_paired_verdicts() -> None:
     """The experiment's notes over seeds count paired verdicts (a loss in one seed shows) rather
     than comparing seed-averaged point values."""
+    from _helpers import verdict
     from calbio.experiments.runner import mean_warnings
 
     def run(diff, ci, value):
         return {
             "methods": {"cal": {"auc": value}, "degree": {"auc": 0.6}},
-            "verdicts": [
-                {
-                    "model": "cal",
-                    "metric": "auc",
-                    "label": "AUC",
-                    "where": "test",
-                    "against": "degree",
-                    "against_kind": "shortcut",
-                    "model_value": value,
-                    "against_value": 0.6,
-                    "diff": diff,
-                    "diff_ci": list(ci),
-                    "verdict": "loses" if ci[1] < 0 else "ties",
-                }
-            ],
+            "verdicts": [verdict("cal", "degree", "shortcut", diff, ci, value=0.6)],
         }
 
     # averaged, cal (0.61) is ahead of degree (0.60); in the first seed it loses, CIs apart
