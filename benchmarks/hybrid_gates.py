@@ -24,21 +24,16 @@ import calbio
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _results import SHARED, git_revision, pair_files, update_section  # noqa: E402
-from transfer import FILES  # noqa: E402
+from transfer import EMB, FILES, REPORT  # noqa: E402
 
-HERE = Path(__file__).resolve().parent
-REPORT = HERE / "GRAPH_MODELS.md"
-EMB = "embeddings/depmap_crispr_gene_effect_pca50.csv"
 SEEDS = (42, 2027)
 
 
-def graphs(emb: calbio.Embeddings, tmp: Path, seed: int) -> dict[str, object]:
+def graphs(emb: calbio.Embeddings, idx: dict[str, object], seed: int) -> dict[str, object]:
     """Training graphs of the benchmarks at ``seed``: STRING's edge and node training parts
-    (graph_models.py) and each design file's pairs (transfer.py's training rows)."""
-    from calbio.data.coerce import as_mapped_pairs
+    (graph_models.py) and each design file's pairs (``idx``: transfer.py's training rows)."""
     from calbio.evaluation.splits import checked_split
 
-    idx = {n: as_mapped_pairs(p, emb, 0.0).idx for n, p in zip(FILES, pair_files(FILES, tmp))}
     out = {
         f"string, {proto} training part": checked_split(
             idx["string"], len(emb), proto, 0.3, seed
@@ -52,6 +47,7 @@ def graphs(emb: calbio.Embeddings, tmp: Path, seed: int) -> dict[str, object]:
 def main() -> None:
     """Read every graph at both seeds; write the section."""
     from calbio.core.seeds import child_seed
+    from calbio.data.coerce import as_mapped_pairs
     from calbio.models.hybrid import Hybrid
     from calbio.models.hybrid.estimator import CLOSURE_POWER, closure
 
@@ -70,20 +66,22 @@ def main() -> None:
         "|---|---|---|---|---|---|---|",
     ]
     changed = 0
-    with tempfile.TemporaryDirectory() as tmp:
-        for seed in SEEDS:
-            for name, idx in graphs(emb, Path(tmp), seed).items():
-                h = Hybrid(preset="fast", random_state=child_seed(seed, "model/hybrid"))
-                s_cov, stats = h.effective_strength(idx, len(emb))
-                c = closure(h.validation_features(emb, idx))
-                s_clo = h.prior_strength * (max(c, 0.0) / h.closure_gap) ** CLOSURE_POWER
-                same = s_clo <= s_cov
-                changed += not same
-                lines.append(
-                    f"| {seed} | {name} | {stats['coverage']:.2f} | {c:.3f} | {s_cov:.2g} "
-                    f"| {s_clo:.2g} | {'unchanged' if same else '**closure gate**'} |"
-                )
-                print(lines[-1], flush=True)
+    with tempfile.TemporaryDirectory() as tmp:  # each file read and mapped once
+        paths = pair_files(FILES, Path(tmp))
+        mapped = {n: as_mapped_pairs(p, emb, 0.0).idx for n, p in zip(FILES, paths, strict=True)}
+    for seed in SEEDS:
+        for name, idx in graphs(emb, mapped, seed).items():
+            h = Hybrid(preset="fast", random_state=child_seed(seed, "model/hybrid"))
+            s_cov, stats = h.effective_strength(idx, len(emb))
+            c = closure(h.validation_features(emb, idx))
+            s_clo = h.closure_strength(c)
+            same = s_clo <= s_cov
+            changed += not same
+            lines.append(
+                f"| {seed} | {name} | {stats['coverage']:.2f} | {c:.3f} | {s_cov:.2g} "
+                f"| {s_clo:.2g} | {'unchanged' if same else '**closure gate**'} |"
+            )
+            print(lines[-1], flush=True)
     lines += ["", f"Graphs whose fit the closure gate changes: **{changed}**."]
     update_section(REPORT, "hybrid_gates", "\n".join(lines))
     print("\n".join(lines))

@@ -53,18 +53,15 @@ import calbio
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _results import SHARED, git_revision, pair_files, update_section  # noqa: E402
+from transfer import EMB, RAW, REPORT  # noqa: E402
 from transfer import FILES as DESIGN_FILES  # noqa: E402
 
-HERE = Path(__file__).resolve().parent
-REPORT = HERE / "GRAPH_MODELS.md"
-RAW = HERE / "results"
-EMB = "embeddings/depmap_crispr_gene_effect_pca50.csv"
+K562 = "associations/string_v12_replogle_k562_ge700.csv"
 NEW_FILES = {
     "gomf30": "genesets/GO_MF_propagated_5_500.gmt",
     "gobp30": "genesets/GO_BP_propagated_5_500.gmt",
-    "k562_700": "associations/string_v12_replogle_k562_ge700.csv",
+    "k562_700": K562,
 }
-K562 = "associations/string_v12_replogle_k562_ge700.csv"
 # session 6: files derived here (gene sets: (gmt, min size, max size); K562 STRING links:
 # (csv, channel, minimum score))
 S6_FILES: dict[str, tuple] = {

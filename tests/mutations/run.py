@@ -380,8 +380,8 @@ MUTATIONS: tuple[Mutation, ...] = (
     M(
         "hybrid_closure_gate_off",
         "models/hybrid/estimator.py",
-        "strength = max(strength, float(self.prior_strength) * pull)",
-        "strength = max(strength, 0.0 * pull)",
+        "return float(self.prior_strength) * pull",
+        "return 0.0 * pull",
         "a graph of cliques is fitted freely again (the closure gate never pulls)",
         "tests/models/test_hybrid.py",
     ),

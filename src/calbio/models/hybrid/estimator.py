@@ -583,6 +583,13 @@ class Hybrid(AssociationModelBase):
             s *= t / max(1.0 - t, 1e-3)
         return s, {"coverage": c, "transitivity": t}
 
+    def closure_strength(self, closure_value: float) -> float:
+        """The closure gate's shrinkage for a graph of this :func:`closure` (0 when off)."""
+        if self.closure_gap is None:
+            return 0.0
+        pull = (max(closure_value, 0.0) / self.closure_gap) ** CLOSURE_POWER
+        return float(self.prior_strength) * pull
+
     def fit_combiners(self, val: dict[str, dict[str, Any]], strength: float) -> dict[str, Any]:
         """Warm and cold combiners of :meth:`validation_features`' output (cold reuses warm
         when the carve has too few cold pairs)."""
@@ -610,9 +617,7 @@ class Hybrid(AssociationModelBase):
         strength, self.graph_stats_ = self.effective_strength(mapped.idx, len(emb))
         val = self.validation_features(emb, mapped.idx, progress)
         self.closure_ = closure(val)
-        if self.closure_gap is not None:
-            pull = (max(self.closure_, 0.0) / self.closure_gap) ** CLOSURE_POWER
-            strength = max(strength, float(self.prior_strength) * pull)
+        strength = max(strength, self.closure_strength(self.closure_))
         self.strength_ = strength
         logger.info(
             "hybrid: training graph covers %.3f of the entities, transitivity %.3f, closure "
