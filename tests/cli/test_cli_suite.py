@@ -110,12 +110,14 @@ def test_ablate_sweeps_degree(files, tmp_path):
     assert res.exit_code == 0 and "Spearman" in res.stdout
     res = r.invoke(app, ["degree", str(run / "model"), "--pairs", prs])
     assert res.exit_code == 0, res.output
-    # --pairs with a run directory would be ignored: refused in one line instead
-    # --pairs with a run directory would be ignored: refused (an input error: one line, exit 2
-    # through the console entry point) instead
+    # --pairs / --id-tables with a run directory would be ignored: refused (an input error: one
+    # line, exit 2 through the console entry point) instead
     res = r.invoke(app, ["degree", str(run), "--pairs", prs])
     assert isinstance(res.exception, CalbioInputError)
-    assert "--pairs is for a model directory" in str(res.exception)
+    assert "--pairs: for a model directory" in str(res.exception)
+    res = r.invoke(app, ["degree", str(run), "--id-tables", str(tmp_path)])
+    assert isinstance(res.exception, CalbioInputError)
+    assert "--id-tables: for a model directory" in str(res.exception)
 
 
 # Current symbols the identifier tables (conftest ``tables_dir``) know, given to four entities

@@ -352,10 +352,13 @@ def degree(
             "no negatives in a model directory: quintile CB AUCs are left out", style="dim"
         )
     else:
-        if pairs is not None:  # a run directory brings its own scored pairs
+        # a run directory brings its own scored pairs: options that read pairs would be ignored
+        given = [flag for flag, v in (("--pairs", pairs), ("--id-tables", id_tables)) if v]
+        if given:
             raise CalbioInputError(
-                f"--pairs is for a model directory; {model_or_run} is a run directory, whose "
-                "held-out scores are analysed (pass its model/ folder to score other pairs)"
+                f"{' and '.join(given)}: for a model directory; {model_or_run} is a run "
+                "directory, whose held-out scores are analysed (pass its model/ folder to score "
+                "other pairs)"
             )
         frames = [df for _, df in load_run_scores(model_or_run)]
     result = degree_report(frames, cb_threshold=cb_threshold, n_top=top)
