@@ -97,6 +97,14 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "pmin05": {},
     "pmin1": {},
     "cold1": {},
+    # session 7 (design seeds 7 and 11): is the GO-CC -> SIGNOR AUC miss, which GraphSAGE wins,
+    # the prior's choice? more GraphSAGE, CAL added, a flat prior; and a thinner warm carve
+    # (three times the warm validation pairs: graph features from a thinner graph)
+    "psage2": {"prior": {"cosine": 2.0, "sage": 2.0, "log_aa": 1.0}},
+    "psage3": {"prior": {"cosine": 2.0, "sage": 3.0, "log_aa": 1.0}},
+    "pcal1": {"prior": {"cosine": 2.0, "sage": 1.0, "log_aa": 1.0, "cal": 1.0}},
+    "peq": {"prior": {"cosine": 1.0, "sage": 1.0, "log_aa": 1.0}},
+    "thin3": {"val_fraction": 0.3},
 }
 OTHERS = ["cal", "sage"]
 CHOSEN = "s01"  # the variant that is Hybrid()'s default
